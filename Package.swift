@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "cort",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CortMessagePack", targets: ["CortMessagePack"]),
+        .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
+        .executable(name: "cort-msgpack-over-zeromq", targets: ["MessagePackOverZeroMQ"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config. Debian's libmsgpack-dev ships
+        // `msgpack.pc` (library `msgpackc`); Homebrew's msgpack 6 names it `msgpack-c`.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]
+        ),
+        .systemLibrary(
+            name: "CMessagePack",
+            pkgConfig: "msgpack",
+            providers: [.apt(["libmsgpack-dev"]), .brew(["msgpack"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+
+        .target(
+            name: "CortMessagePack",
+            dependencies: ["CMessagePack"]
+        ),
+        .target(
+            name: "CortZeroMQ",
+            dependencies: [
+                "CZeroMQ",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "MessagePackOverZeroMQ",
+            dependencies: ["CortMessagePack", "CortZeroMQ"],
+            path: "Examples/MessagePackOverZeroMQ"
+        ),
+
+        .testTarget(
+            name: "CortMessagePackTests",
+            dependencies: ["CortMessagePack"],
+            resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "CortZeroMQTests",
+            dependencies: ["CortZeroMQ"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
