@@ -1,0 +1,38 @@
+import CEchoBaseline
+
+/// The C DEALER -> ROUTER echo baseline (see `CEchoBaseline.h`), owned by one
+/// thread at a time like the sockets inside it.
+public final class CEcho {
+    private let handle: OpaquePointer
+    private let payload: [UInt8]
+
+    public init(payloadSize: Int) throws {
+        guard let handle = cort_echo_start() else { throw BenchmarkFailure("cort_echo_start failed") }
+        self.handle = handle
+        self.payload = [UInt8](repeating: 0x5a, count: payloadSize)
+    }
+
+    deinit { cort_echo_stop(handle) }
+
+    /// `count` blocking round trips, one in flight.
+    public func roundTrips(_ count: Int) throws {
+        let error = payload.withUnsafeBytes {
+            cort_echo_roundtrips(handle, $0.baseAddress, $0.count, Int32(count))
+        }
+        if error != 0 { throw BenchmarkFailure("C echo failed: errno \(error)") }
+    }
+
+    /// `count` round trips with up to `window` in flight.
+    public func windowed(_ count: Int, window: Int) throws {
+        let error = payload.withUnsafeBytes {
+            cort_echo_windowed(handle, $0.baseAddress, $0.count, Int32(count), Int32(window))
+        }
+        if error != 0 { throw BenchmarkFailure("C echo failed: errno \(error)") }
+    }
+}
+
+/// A benchmark set-up that could not run.
+public struct BenchmarkFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,113 @@
+#include "CEchoBaseline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct cort_echo {
+    void *context;
+    void *router;
+    void *dealer;
+    pthread_t thread;
+};
+
+static void *echo_loop(void *arg) {
+    cort_echo *echo = arg;
+    for (;;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, echo->router, 0) < 0) {
+            zmq_msg_close(&part);
+            if (errno == EINTR) continue;
+            break; /* ETERM: the context is shutting down */
+        }
+        int more = zmq_msg_more(&part);
+        if (zmq_msg_send(&part, echo->router, more ? ZMQ_SNDMORE : 0) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+    }
+    zmq_close(echo->router);
+    return NULL;
+}
+
+cort_echo *cort_echo_start(void) {
+    cort_echo *echo = calloc(1, sizeof *echo);
+    if (!echo) return NULL;
+    echo->context = zmq_ctx_new();
+    echo->router = zmq_socket(echo->context, ZMQ_ROUTER);
+    echo->dealer = zmq_socket(echo->context, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(echo->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(echo->dealer, ZMQ_LINGER, &zero, sizeof zero);
+    char endpoint[256];
+    size_t size = sizeof endpoint;
+    if (zmq_bind(echo->router, "tcp://127.0.0.1:*") != 0
+        || zmq_getsockopt(echo->router, ZMQ_LAST_ENDPOINT, endpoint, &size) != 0
+        || zmq_connect(echo->dealer, endpoint) != 0
+        || pthread_create(&echo->thread, NULL, echo_loop, echo) != 0) {
+        zmq_close(echo->router);
+        zmq_close(echo->dealer);
+        zmq_ctx_term(echo->context);
+        free(echo);
+        return NULL;
+    }
+    return echo;
+}
+
+static int send_one(cort_echo *echo, const void *payload, size_t len) {
+    while (zmq_send(echo->dealer, payload, len, 0) < 0) {
+        if (errno != EINTR) return errno;
+    }
+    return 0;
+}
+
+static int receive_one(cort_echo *echo) {
+    zmq_msg_t reply;
+    zmq_msg_init(&reply);
+    while (zmq_msg_recv(&reply, echo->dealer, 0) < 0) {
+        if (errno != EINTR) {
+            int error = errno;
+            zmq_msg_close(&reply);
+            return error;
+        }
+    }
+    zmq_msg_close(&reply);
+    return 0;
+}
+
+int cort_echo_roundtrips(cort_echo *echo, const void *payload, size_t len, int count) {
+    for (int i = 0; i < count; i++) {
+        int error = send_one(echo, payload, len);
+        if (error == 0) error = receive_one(echo);
+        if (error != 0) return error;
+    }
+    return 0;
+}
+
+int cort_echo_windowed(cort_echo *echo, const void *payload, size_t len, int count, int window) {
+    int sent = 0, received = 0;
+    while (received < count) {
+        while (sent < count && sent - received < window) {
+            int error = send_one(echo, payload, len);
+            if (error != 0) return error;
+            sent++;
+        }
+        int error = receive_one(echo);
+        if (error != 0) return error;
+        received++;
+    }
+    return 0;
+}
+
+void cort_echo_stop(cort_echo *echo) {
+    if (!echo) return;
+    zmq_close(echo->dealer);
+    /* Unblocks the echo thread's zmq_msg_recv with ETERM; it closes its socket. */
+    zmq_ctx_shutdown(echo->context);
+    pthread_join(echo->thread, NULL);
+    zmq_ctx_term(echo->context);
+    free(echo);
+}
