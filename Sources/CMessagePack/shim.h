@@ -141,9 +141,4 @@ static inline int cort_mp_close_container(cort_mp_writer *w, size_t offset, size
 }
 
 #undef CORT_MP_PACKER
-
-/* For the decoder's in-place key comparison. */
-static inline int cort_mp_bytes_equal(const void *a, const void *b, size_t n) {
-    return memcmp(a, b, n) == 0;
-}
 #endif

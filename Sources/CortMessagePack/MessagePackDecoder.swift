@@ -76,10 +76,10 @@ public struct MessagePackDecoder: Sendable {
         defer { session.finish() }
         let value = try session.decodeValue(type, at: 0, level: 0, path: { [] })
         // Keyed containers read only the keys they are asked for, so the
-        // top-level value's end is found by stepping over it once more; this
-        // also validates parts of the input that no field read.
+        // top-level value's end is found by stepping over what was not read;
+        // this also validates parts of the input that no field read.
         do throws(MessagePackReadError) {
-            let end = try session.skip(at: 0, level: 0)
+            let end = try session.endOfTopLevelValue()
             if end != bytes.count { throw .trailingBytes(at: end, total: bytes.count) }
         } catch {
             throw error.decodingError(path: [])

@@ -181,17 +181,64 @@ extension MessagePackDecodingSession {
         guard let (start, length) = try stringBounds(at: offset) else {
             throw .mismatch(String.self, found: try byte(at: offset), at: offset)
         }
-        let utf8 = UnsafeRawBufferPointer(start: base + start, count: length)
-        guard let string = String(validating: utf8, as: UTF8.self) else { throw .invalidUTF8(at: offset) }
-        return (string, start + length)
+        guard Self.isValidUTF8(base + start, length) else { throw .invalidUTF8(at: offset) }
+        let utf8 = UnsafeBufferPointer(start: (base + start).assumingMemoryBound(to: UInt8.self), count: length)
+        return (String(decoding: utf8, as: UTF8.self), start + length)
+    }
+
+    /// Strict UTF-8 validation (no overlong forms, surrogates or code points
+    /// past U+10FFFF), so that invalid input is an error rather than being
+    /// silently repaired by `String(decoding:)`. ASCII runs go 8 bytes a step.
+    static func isValidUTF8(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+        var index = 0
+        while index &+ 8 <= count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
+            index &+= 8
+        }
+        @inline(__always) func at(_ offset: Int) -> UInt8 { bytes.load(fromByteOffset: offset, as: UInt8.self) }
+        @inline(__always) func isContinuation(_ byte: UInt8) -> Bool { byte & 0xc0 == 0x80 }
+        while index < count {
+            let lead = at(index)
+            if lead < 0x80 {
+                index &+= 1
+            } else if lead < 0xc2 {
+                return false
+            } else if lead < 0xe0 {
+                guard index + 1 < count, isContinuation(at(index + 1)) else { return false }
+                index &+= 2
+            } else if lead < 0xf0 {
+                guard index + 2 < count else { return false }
+                let second = at(index + 1)
+                guard isContinuation(second), isContinuation(at(index + 2)) else { return false }
+                if lead == 0xe0 && second < 0xa0 { return false }
+                if lead == 0xed && second > 0x9f { return false }
+                index &+= 3
+            } else if lead < 0xf5 {
+                guard index + 3 < count else { return false }
+                let second = at(index + 1)
+                guard isContinuation(second), isContinuation(at(index + 2)), isContinuation(at(index + 3)) else {
+                    return false
+                }
+                if lead == 0xf0 && second < 0x90 { return false }
+                if lead == 0xf4 && second > 0x8f { return false }
+                index &+= 4
+            } else {
+                return false
+            }
+        }
+        return true
     }
 
     /// Compares a `str` value with `key` in place, without making a String.
     @inline(__always)
-    func stringEquals(start: Int, length: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+    func stringEquals(start: Int, length: Int, _ key: String.UTF8View) -> Bool {
         guard key.count == length else { return false }
-        guard length > 0 else { return true }
-        return cort_mp_bytes_equal(base + start, key.baseAddress, length) != 0
+        var position = start
+        for byte in key {
+            guard base.load(fromByteOffset: position, as: UInt8.self) == byte else { return false }
+            position &+= 1
+        }
+        return true
     }
 
     /// The bytes of a `bin` value, or of an array of integers 0...255 (some

@@ -81,6 +81,19 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         hintCapacity = capacity
     }
 
+    /// Where the top-level value ends, cheaply when its map was read through
+    /// to the last entry in order (every earlier value was stepped over, and
+    /// so validated, on the way), else by stepping over the whole value.
+    func endOfTopLevelValue() throws(ReadError) -> Int {
+        if let (count, first) = try? mapHeader(at: 0, level: 1), count > 0 {
+            let hint = hints[1]
+            if hint.firstEntry == first && hint.index == count - 1 {
+                return try skip(at: hint.valueOffset, level: 1)
+            }
+        }
+        return try skip(at: 0, level: 0)
+    }
+
     func makeSuperDecoder(at offset: Int, level: Int, codingPath: [any CodingKey]) -> MessagePackDecodingSession {
         let decoder = MessagePackDecodingSession(
             base: base, count: count, maxDepth: maxDepth, userInfo: sendableUserInfo,
@@ -149,10 +162,38 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         } catch {
             throw error.decodingError(path: path())
         }
-        if let map = T.self as? any MessagePackDecodableMap.Type {
+        if T.self == [String: String].self { return try decodeStringMap(at: offset, level: level, path: path) as! T }
+        // A Dictionary is one word: the size test spares structs the
+        // conformance lookup.
+        if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
+           let map = T.self as? any MessagePackDecodableMap.Type {
             return try map.decodeMessagePackMap(from: self, at: offset, level: level, path: path) as! T
         }
         return try decodeWithOwnCoding(type, at: offset, level: level, path: path())
+    }
+
+    /// `[String: String]` (call metadata) without generic dictionary code.
+    private func decodeStringMap(at offset: Int, level: Int, path: () -> [any CodingKey]) throws -> [String: String] {
+        var result: [String: String] = [:]
+        var failedKey: String?
+        do throws(ReadError) {
+            guard let (count, first) = try mapHeader(at: offset, level: level + 1) else {
+                throw .mismatch([String: String].self, found: try byte(at: offset), at: offset)
+            }
+            result.reserveCapacity(count)
+            var position = first
+            for _ in 0..<count {
+                let (key, valueOffset) = try readString(at: position)
+                failedKey = key
+                let (value, end) = try readString(at: valueOffset)
+                result[key] = value
+                position = end
+                failedKey = nil
+            }
+        } catch {
+            throw error.decodingError(path: path() + (failedKey.map { [MessagePackCodingKey(stringValue: $0)] } ?? []))
+        }
+        return result
     }
 
     private func decodeWithOwnCoding<T: Decodable>(

@@ -175,7 +175,11 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         if T.self == Int16.self { return writeInt(value as! Int16) }
         if T.self == UInt16.self { return writeUInt(value as! UInt16) }
         if T.self == Int8.self { return writeInt(value as! Int8) }
-        if let map = value as? any MessagePackEncodableMap {
+        if T.self == [String: String].self { return try writeStringMap(value as! [String: String], path: path) }
+        // A Dictionary is one word: the size test spares structs the
+        // conformance lookup.
+        if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
+           let map = value as? any MessagePackEncodableMap {
             return try map.encodeMessagePackMap(into: self, path: path)
         }
         try encodeWithOwnCoding(value, path: path())
@@ -229,6 +233,15 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         var key = key
         key.withUTF8 { utf8 in
             _ = cort_mp_pack_str(writer, utf8.baseAddress, utf8.count <= MessagePackFormat.maxLength ? utf8.count : 0)
+        }
+    }
+
+    /// `[String: String]` (call metadata) without generic dictionary code.
+    func writeStringMap(_ value: [String: String], path: () -> [any CodingKey]) throws {
+        cort_mp_pack_map(writer, value.count)
+        for (key, element) in value {
+            writeKey(key)
+            try writeString(element, path: { path() + [MessagePackCodingKey(stringValue: key)] })
         }
     }
 

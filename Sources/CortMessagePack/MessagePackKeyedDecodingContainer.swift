@@ -30,9 +30,9 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
 
     /// Whether the key at `offset` is `key`, and where its value starts.
     @inline(__always)
-    private func entry(at offset: Int, matches key: Key, utf8: UnsafeBufferPointer<UInt8>) throws(ReadError) -> (Bool, value: Int) {
+    private func entry(at offset: Int, matches key: Key, name: String.UTF8View) throws(ReadError) -> (Bool, value: Int) {
         if let (start, length) = try session.stringBounds(at: offset) {
-            return (session.stringEquals(start: start, length: length, utf8), start + length)
+            return (session.stringEquals(start: start, length: length, name), start + length)
         }
         // Producers other than cort may key a struct by integers.
         let lead = try session.byte(at: offset)
@@ -49,37 +49,31 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     /// The offset of the value stored under `key`, or nil.
     private func find(_ key: Key) throws(ReadError) -> Int? {
         guard count > 0 else { return nil }
-        var name = key.stringValue
-        return try name.withUTF8 { utf8 in
-            Result { () throws(ReadError) -> Int? in try find(key, utf8: utf8) }
-        }.get()
-    }
-
-    private func find(_ key: Key, utf8: UnsafeBufferPointer<UInt8>) throws(ReadError) -> Int? {
-            let hint = session.hint(level: level)
-            if hint.pointee.firstEntry == first {
-                let next = hint.pointee.index + 1
-                if next < count {
-                    let keyOffset = try session.skip(at: hint.pointee.valueOffset, level: level)
-                    let (matched, value) = try entry(at: keyOffset, matches: key, utf8: utf8)
-                    if matched {
-                        hint.pointee = KeyHint(firstEntry: first, index: next, keyOffset: keyOffset, valueOffset: value)
-                        return value
-                    }
-                }
-                let (matched, value) = try entry(at: hint.pointee.keyOffset, matches: key, utf8: utf8)
-                if matched { return value }
-            }
-            var keyOffset = first
-            for index in 0..<count {
-                let (matched, value) = try entry(at: keyOffset, matches: key, utf8: utf8)
+        let name = key.stringValue.utf8
+        let hint = session.hint(level: level)
+        if hint.pointee.firstEntry == first {
+            let next = hint.pointee.index + 1
+            if next < count {
+                let keyOffset = try session.skip(at: hint.pointee.valueOffset, level: level)
+                let (matched, value) = try entry(at: keyOffset, matches: key, name: name)
                 if matched {
-                    hint.pointee = KeyHint(firstEntry: first, index: index, keyOffset: keyOffset, valueOffset: value)
+                    hint.pointee = KeyHint(firstEntry: first, index: next, keyOffset: keyOffset, valueOffset: value)
                     return value
                 }
-                keyOffset = try session.skip(at: value, level: level)
             }
-            return nil
+            let (matched, value) = try entry(at: hint.pointee.keyOffset, matches: key, name: name)
+            if matched { return value }
+        }
+        var keyOffset = first
+        for index in 0..<count {
+            let (matched, value) = try entry(at: keyOffset, matches: key, name: name)
+            if matched {
+                hint.pointee = KeyHint(firstEntry: first, index: index, keyOffset: keyOffset, valueOffset: value)
+                return value
+            }
+            keyOffset = try session.skip(at: value, level: level)
+        }
+        return nil
     }
 
     /// The offset of the value for `key`; a missing key is `keyNotFound`.
@@ -94,10 +88,8 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
         return found
     }
 
-    @inline(__always)
-    private func read<V>(_ key: Key, _ body: (Int) throws(ReadError) -> (V, end: Int)) throws -> V {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try body(offset).0 } catch { throw error.decodingError(path: codingPath + [key]) }
+    private func fail(_ error: ReadError, _ key: Key) -> DecodingError {
+        error.decodingError(path: codingPath + [key])
     }
 
     var allKeys: [Key] {
@@ -115,9 +107,9 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
 
     private func keyOf(at offset: Int, into keys: inout [Key]) throws(ReadError) -> Int {
         if let (start, length) = try session.stringBounds(at: offset) {
-            if let name = String(validating: UnsafeRawBufferPointer(start: session.base + start, count: length), as: UTF8.self),
-               let key = Key(stringValue: name) {
+            if let (name, end) = try? session.readString(at: offset), let key = Key(stringValue: name) {
                 keys.append(key)
+                return end
             }
             return start + length
         }
@@ -136,46 +128,60 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try read(key) { offset throws(ReadError) in try session.readBool(at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readBool(at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try read(key) { offset throws(ReadError) in try session.readString(at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readString(at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try read(key) { offset throws(ReadError) in try session.readDouble(at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readDouble(at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        try read(key) { offset throws(ReadError) in try session.readFloat(at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readFloat(at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int8.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int16.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int32.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int64.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt8.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt16.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt32.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
-        try read(key) { offset throws(ReadError) in try session.readInteger(type, at: offset) }
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt64.self, at: offset).0 } catch { throw fail(error, key) }
     }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let offset = try valueOffset(key)
@@ -230,13 +236,11 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     private func superDecoder(at name: String, pathKey: MessagePackCodingKey) throws -> any Decoder {
         // "super" is not a `Key`; look it up by scanning.
         var offset = first
-        var name = name
         for _ in 0..<count {
             let value: Int
             do throws(ReadError) {
                 if let (start, length) = try session.stringBounds(at: offset) {
-                    let matched = name.withUTF8 { session.stringEquals(start: start, length: length, $0) }
-                    if matched {
+                    if session.stringEquals(start: start, length: length, name.utf8) {
                         return session.makeSuperDecoder(at: start + length, level: level, codingPath: codingPath + [pathKey])
                     }
                     value = start + length
