@@ -54,15 +54,17 @@ indirect enum AnyMessagePack: Codable, Equatable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .none; return }
-        if let value = try? container.decode(Bool.self) { self = .bool(value); return }
-        if let value = try? container.decode(Int64.self) { self = .int(value); return }
-        if let value = try? container.decode(UInt64.self) { self = .uint(value); return }
-        if let value = try? container.decode(Double.self) { self = .double(value); return }
+        // Most likely shapes first: every failed attempt throws, and throwing
+        // is what costs under a test runner that records backtraces.
         if let value = try? container.decode(String.self) { self = .string(value); return }
+        if let value = try? container.decode(Int64.self) { self = .int(value); return }
+        if let value = try? container.decode([String: AnyMessagePack].self) { self = .map(value); return }
+        if let value = try? container.decode([AnyMessagePack].self) { self = .array(value); return }
+        if let value = try? container.decode(Bool.self) { self = .bool(value); return }
+        if let value = try? container.decode(Double.self) { self = .double(value); return }
+        if let value = try? container.decode(UInt64.self) { self = .uint(value); return }
         if let value = try? container.decode(Data.self) { self = .bytes(value); return }
         if let value = try? container.decode(Date.self) { self = .date(value); return }
-        if let value = try? container.decode([AnyMessagePack].self) { self = .array(value); return }
-        if let value = try? container.decode([String: AnyMessagePack].self) { self = .map(value); return }
         self = .intMap(try container.decode([Int64: AnyMessagePack].self))
     }
 
