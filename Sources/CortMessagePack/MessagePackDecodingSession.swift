@@ -1,0 +1,236 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Where the last key of a map at some depth was found, so that the next
+/// lookup (fields are usually decoded in the order they were encoded) tries
+/// the following entry before scanning the map.
+struct KeyHint {
+    var firstEntry = -1
+    var index = 0
+    var keyOffset = 0
+    var valueOffset = 0
+}
+
+/// The `Decoder` that every value of one `decode` call sees.
+///
+/// One object serves the whole tree (it is also the single-value container):
+/// before a value's `init(from:)` runs, `position`, `level` and `codingPath`
+/// are pointed at it, and restored afterwards. The input is read in place;
+/// when the call ends, `finish()` empties the view so that a `Decoder` kept
+/// alive by a misbehaving `init(from:)` can no longer reach the caller's bytes.
+final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
+    let base: UnsafeRawPointer
+    /// Bytes readable through `base`; 0 once the call has ended.
+    private(set) var count: Int
+    let maxDepth: Int
+    /// Offset of the value this decoder stands for.
+    var position: Int
+    /// Depth of the container holding that value (0 for the top level).
+    var level: Int
+    var codingPath: [any CodingKey]
+    private let sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
+
+    private(set) var hints: UnsafeMutablePointer<KeyHint>
+    private var hintCapacity: Int
+    private var superDecoders: [MessagePackDecodingSession] = []
+
+    init(base: UnsafeRawPointer, count: Int, maxDepth: Int, userInfo: [CodingUserInfoKey: any Sendable],
+         position: Int = 0, level: Int = 0, codingPath: [any CodingKey] = []) {
+        self.base = base
+        self.count = count
+        self.maxDepth = max(0, maxDepth)
+        self.sendableUserInfo = userInfo
+        self.position = position
+        self.level = level
+        self.codingPath = codingPath
+        hintCapacity = max(8, level + 4)
+        hints = .allocate(capacity: hintCapacity)
+        hints.initialize(repeating: KeyHint(), count: hintCapacity)
+    }
+
+    deinit {
+        hints.deallocate()
+    }
+
+    func finish() {
+        count = 0
+        for decoder in superDecoders { decoder.finish() }
+        superDecoders = []
+    }
+
+    /// The hint slot for maps at `level`, growing the table on demand; a
+    /// level exists only if that many nested headers were read, so the table
+    /// never outgrows the input.
+    @inline(__always)
+    func hint(level: Int) -> UnsafeMutablePointer<KeyHint> {
+        if level >= hintCapacity { growHints(to: level) }
+        return hints + level
+    }
+
+    private func growHints(to level: Int) {
+        let capacity = max(hintCapacity * 2, level + 1)
+        let grown = UnsafeMutablePointer<KeyHint>.allocate(capacity: capacity)
+        grown.moveInitialize(from: hints, count: hintCapacity)
+        (grown + hintCapacity).initialize(repeating: KeyHint(), count: capacity - hintCapacity)
+        hints.deallocate()
+        hints = grown
+        hintCapacity = capacity
+    }
+
+    /// Where the top-level value ends, cheaply when its map was read through
+    /// to the last entry in order (every earlier value was stepped over, and
+    /// so validated, on the way), else by stepping over the whole value.
+    func endOfTopLevelValue() throws(ReadError) -> Int {
+        if let (count, first) = try? mapHeader(at: 0, level: 1), count > 0 {
+            let hint = hints[1]
+            if hint.firstEntry == first && hint.index == count - 1 {
+                return try skip(at: hint.valueOffset, level: 1)
+            }
+        }
+        return try skip(at: 0, level: 0)
+    }
+
+    func makeSuperDecoder(at offset: Int, level: Int, codingPath: [any CodingKey]) -> MessagePackDecodingSession {
+        let decoder = MessagePackDecodingSession(
+            base: base, count: count, maxDepth: maxDepth, userInfo: sendableUserInfo,
+            position: offset, level: level, codingPath: codingPath)
+        superDecoders.append(decoder)
+        return decoder
+    }
+
+    // MARK: Decoder
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        let header: (count: Int, first: Int)?
+        do throws(ReadError) { header = try mapHeader(at: position, level: level + 1) } catch { throw error.decodingError(path: codingPath) }
+        guard let header else { throw mismatch([String: Any].self, at: position) }
+        return KeyedDecodingContainer(MessagePackKeyedDecodingContainer<Key>(
+            session: self, level: level + 1, first: header.first, count: header.count, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let header: (count: Int, first: Int)?
+        do throws(ReadError) { header = try arrayHeader(at: position, level: level + 1) } catch { throw error.decodingError(path: codingPath) }
+        guard let header else { throw mismatch([Any].self, at: position) }
+        return MessagePackUnkeyedDecodingContainer(
+            session: self, level: level + 1, first: header.first, count: header.count, codingPath: codingPath)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
+
+    private func mismatch(_ type: Any.Type, at offset: Int) -> DecodingError {
+        let lead = (try? byte(at: offset)) ?? MessagePackFormat.nil
+        return ReadError.mismatch(type, found: lead, at: offset).decodingError(path: codingPath)
+    }
+
+    // MARK: Values
+
+    /// Decodes the value at `offset`, held by a container at depth `level`.
+    /// `path` is evaluated only when a coding path is needed: for an error,
+    /// or before handing this decoder to the value's own `init(from:)`.
+    func decodeValue<T: Decodable>(
+        _ type: T.Type, at offset: Int, level: Int, path: () -> [any CodingKey]
+    ) throws -> T {
+        do throws(ReadError) {
+            // Metatype checks cost a pointer compare; generic code (Array,
+            // Optional, Dictionary) reaches the primitives through here.
+            if T.self == String.self { return try readString(at: offset).0 as! T }
+            if T.self == Int.self { return try readInteger(Int.self, at: offset).0 as! T }
+            if T.self == Double.self { return try readDouble(at: offset).0 as! T }
+            if T.self == Bool.self { return try readBool(at: offset).0 as! T }
+            if T.self == [UInt8].self {
+                return try readBytes(at: offset, level: level + 1, expected: T.self) { [UInt8]($0) }.0 as! T
+            }
+            if T.self == Data.self {
+                return try readBytes(at: offset, level: level + 1, expected: T.self) { Data($0) }.0 as! T
+            }
+            if T.self == Date.self { return try readDate(at: offset).0 as! T }
+            if T.self == Int64.self { return try readInteger(Int64.self, at: offset).0 as! T }
+            if T.self == UInt64.self { return try readInteger(UInt64.self, at: offset).0 as! T }
+            if T.self == UInt8.self { return try readInteger(UInt8.self, at: offset).0 as! T }
+            if T.self == Int32.self { return try readInteger(Int32.self, at: offset).0 as! T }
+            if T.self == UInt32.self { return try readInteger(UInt32.self, at: offset).0 as! T }
+            if T.self == UInt.self { return try readInteger(UInt.self, at: offset).0 as! T }
+            if T.self == Float.self { return try readFloat(at: offset).0 as! T }
+            if T.self == Int16.self { return try readInteger(Int16.self, at: offset).0 as! T }
+            if T.self == UInt16.self { return try readInteger(UInt16.self, at: offset).0 as! T }
+            if T.self == Int8.self { return try readInteger(Int8.self, at: offset).0 as! T }
+        } catch {
+            throw error.decodingError(path: path())
+        }
+        if T.self == [String: String].self { return try decodeStringMap(at: offset, level: level, path: path) as! T }
+        // A Dictionary is one word: the size test spares structs the
+        // conformance lookup.
+        if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
+           let map = T.self as? any MessagePackDecodableMap.Type {
+            return try map.decodeMessagePackMap(from: self, at: offset, level: level, path: path) as! T
+        }
+        return try decodeWithOwnCoding(type, at: offset, level: level, path: path())
+    }
+
+    /// `[String: String]` (call metadata) without generic dictionary code.
+    private func decodeStringMap(at offset: Int, level: Int, path: () -> [any CodingKey]) throws -> [String: String] {
+        var result: [String: String] = [:]
+        var failedKey: String?
+        do throws(ReadError) {
+            guard let (count, first) = try mapHeader(at: offset, level: level + 1) else {
+                throw .mismatch([String: String].self, found: try byte(at: offset), at: offset)
+            }
+            result.reserveCapacity(count)
+            var position = first
+            for _ in 0..<count {
+                let (key, valueOffset) = try readString(at: position)
+                failedKey = key
+                let (value, end) = try readString(at: valueOffset)
+                result[key] = value
+                position = end
+                failedKey = nil
+            }
+        } catch {
+            throw error.decodingError(path: path() + (failedKey.map { [MessagePackCodingKey(stringValue: $0)] } ?? []))
+        }
+        return result
+    }
+
+    private func decodeWithOwnCoding<T: Decodable>(
+        _ type: T.Type, at offset: Int, level: Int, path: [any CodingKey]
+    ) throws -> T {
+        let saved = (position, self.level, codingPath)
+        position = offset
+        self.level = level
+        codingPath = path
+        defer { (position, self.level, codingPath) = saved }
+        return try T(from: self)
+    }
+
+    /// Runs a byte-level read for the single-value container.
+    @inline(__always)
+    private func read<V>(_ body: (Int) throws(ReadError) -> (V, end: Int)) throws -> V {
+        do throws(ReadError) { return try body(position).0 } catch { throw error.decodingError(path: codingPath) }
+    }
+
+    // MARK: SingleValueDecodingContainer
+
+    func decodeNil() -> Bool { (try? byte(at: position)) == MessagePackFormat.nil }
+    func decode(_ type: Bool.Type) throws -> Bool { try read { offset throws(ReadError) in try readBool(at: offset) } }
+    func decode(_ type: String.Type) throws -> String { try read { offset throws(ReadError) in try readString(at: offset) } }
+    func decode(_ type: Double.Type) throws -> Double { try read { offset throws(ReadError) in try readDouble(at: offset) } }
+    func decode(_ type: Float.Type) throws -> Float { try read { offset throws(ReadError) in try readFloat(at: offset) } }
+    func decode(_ type: Int.Type) throws -> Int { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: Int8.Type) throws -> Int8 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: Int16.Type) throws -> Int16 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: Int32.Type) throws -> Int32 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: Int64.Type) throws -> Int64 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: UInt.Type) throws -> UInt { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try decodeValue(type, at: position, level: level, path: { codingPath })
+    }
+}

@@ -1,0 +1,263 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A map being read. Keys are found by comparing the UTF-8 bytes of
+/// `key.stringValue` with the map's keys in place, trying first the entry
+/// after the one found last (see `KeyHint`), then the same entry again, and
+/// only then scanning the map from its start.
+struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    typealias ReadError = MessagePackReadError
+
+    let session: MessagePackDecodingSession
+    /// Depth of this map; its values are decoded at this level.
+    let level: Int
+    let first: Int
+    let count: Int
+    let codingPath: [any CodingKey]
+
+    init(session: MessagePackDecodingSession, level: Int, first: Int, count: Int, codingPath: [any CodingKey]) {
+        self.session = session
+        self.level = level
+        self.first = first
+        self.count = count
+        self.codingPath = codingPath
+    }
+
+    // MARK: Lookup
+
+    /// Whether the key at `offset` is `key`, and where its value starts.
+    @inline(__always)
+    private func entry(at offset: Int, matches key: Key, name: String.UTF8View) throws(ReadError) -> (Bool, value: Int) {
+        if let (start, length) = try session.stringBounds(at: offset) {
+            return (session.stringEquals(start: start, length: length, name), start + length)
+        }
+        // Producers other than cort may key a struct by integers.
+        let lead = try session.byte(at: offset)
+        if let wanted = key.intValue, lead <= 0x7f || lead >= 0xcc && lead <= 0xd3 || lead >= 0xe0 {
+            let (value, end) = try session.readInteger(at: offset, expected: Int.self)
+            switch value {
+            case .unsigned(let magnitude): return (Int(exactly: magnitude) == wanted, end)
+            case .negative(let negative): return (Int(exactly: negative) == wanted, end)
+            }
+        }
+        return (false, try session.skip(at: offset, level: level))
+    }
+
+    /// The offset of the value stored under `key`, or nil.
+    private func find(_ key: Key) throws(ReadError) -> Int? {
+        guard count > 0 else { return nil }
+        let name = key.stringValue.utf8
+        let hint = session.hint(level: level)
+        if hint.pointee.firstEntry == first {
+            let next = hint.pointee.index + 1
+            if next < count {
+                let keyOffset = try session.skip(at: hint.pointee.valueOffset, level: level)
+                let (matched, value) = try entry(at: keyOffset, matches: key, name: name)
+                if matched {
+                    hint.pointee = KeyHint(firstEntry: first, index: next, keyOffset: keyOffset, valueOffset: value)
+                    return value
+                }
+            }
+            let (matched, value) = try entry(at: hint.pointee.keyOffset, matches: key, name: name)
+            if matched { return value }
+        }
+        var keyOffset = first
+        for index in 0..<count {
+            let (matched, value) = try entry(at: keyOffset, matches: key, name: name)
+            if matched {
+                hint.pointee = KeyHint(firstEntry: first, index: index, keyOffset: keyOffset, valueOffset: value)
+                return value
+            }
+            keyOffset = try session.skip(at: value, level: level)
+        }
+        return nil
+    }
+
+    /// The offset of the value for `key`; a missing key is `keyNotFound`.
+    @inline(__always)
+    private func valueOffset(_ key: Key) throws -> Int {
+        let found: Int?
+        do throws(ReadError) { found = try find(key) } catch { throw error.decodingError(path: codingPath) }
+        guard let found else {
+            throw DecodingError.keyNotFound(key, DecodingError.Context(
+                codingPath: codingPath, debugDescription: "No value for key \(key.stringValue)"))
+        }
+        return found
+    }
+
+    private func fail(_ error: ReadError, _ key: Key) -> DecodingError {
+        error.decodingError(path: codingPath + [key])
+    }
+
+    var allKeys: [Key] {
+        var keys: [Key] = []
+        var offset = first
+        for _ in 0..<count {
+            // allKeys cannot throw: on bad input, list what was readable and
+            // let the decode of a value report the problem.
+            guard let valueOffset = try? keyOf(at: offset, into: &keys),
+                  let next = try? session.skip(at: valueOffset, level: level) else { break }
+            offset = next
+        }
+        return keys
+    }
+
+    private func keyOf(at offset: Int, into keys: inout [Key]) throws(ReadError) -> Int {
+        if let (start, length) = try session.stringBounds(at: offset) {
+            if let (name, end) = try? session.readString(at: offset), let key = Key(stringValue: name) {
+                keys.append(key)
+                return end
+            }
+            return start + length
+        }
+        if let (value, end) = try? session.readInteger(Int.self, at: offset) {
+            if let key = Key(intValue: value) { keys.append(key) }
+            return end
+        }
+        return try session.skip(at: offset, level: level)
+    }
+
+    func contains(_ key: Key) -> Bool { ((try? find(key)) ?? nil) != nil }
+
+    func decodeNil(forKey key: Key) throws -> Bool {
+        let offset = try valueOffset(key)
+        return (try? session.byte(at: offset)) == MessagePackFormat.nil
+    }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readBool(at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readString(at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readDouble(at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readFloat(at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int8.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int16.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int32.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(Int64.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt8.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt16.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt32.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
+        let offset = try valueOffset(key)
+        do throws(ReadError) { return try session.readInteger(UInt64.self, at: offset).0 } catch { throw fail(error, key) }
+    }
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        let offset = try valueOffset(key)
+        return try session.decodeValue(type, at: offset, level: level, path: { codingPath + [key] })
+    }
+
+    /// One lookup instead of the default's three (contains, decodeNil, decode).
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        let found: Int?
+        do throws(ReadError) { found = try find(key) } catch { throw error.decodingError(path: codingPath) }
+        guard let offset = found, (try? session.byte(at: offset)) != MessagePackFormat.nil else { return nil }
+        return try session.decodeValue(type, at: offset, level: level, path: { codingPath + [key] })
+    }
+
+    // MARK: Nesting
+
+    func nestedContainer<NestedKey: CodingKey>(
+        keyedBy type: NestedKey.Type, forKey key: Key
+    ) throws -> KeyedDecodingContainer<NestedKey> {
+        let offset = try valueOffset(key)
+        let header: (count: Int, first: Int)?
+        do throws(ReadError) { header = try session.mapHeader(at: offset, level: level + 1) } catch {
+            throw error.decodingError(path: codingPath + [key])
+        }
+        guard let header else { throw mismatch([String: Any].self, at: offset, key) }
+        return KeyedDecodingContainer(MessagePackKeyedDecodingContainer<NestedKey>(
+            session: session, level: level + 1, first: header.first, count: header.count,
+            codingPath: codingPath + [key]))
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        let offset = try valueOffset(key)
+        let header: (count: Int, first: Int)?
+        do throws(ReadError) { header = try session.arrayHeader(at: offset, level: level + 1) } catch {
+            throw error.decodingError(path: codingPath + [key])
+        }
+        guard let header else { throw mismatch([Any].self, at: offset, key) }
+        return MessagePackUnkeyedDecodingContainer(
+            session: session, level: level + 1, first: header.first, count: header.count,
+            codingPath: codingPath + [key])
+    }
+
+    func superDecoder() throws -> any Decoder {
+        try superDecoder(at: MessagePackCodingKey.super.stringValue, pathKey: MessagePackCodingKey.super)
+    }
+
+    func superDecoder(forKey key: Key) throws -> any Decoder {
+        let offset = try valueOffset(key)
+        return session.makeSuperDecoder(at: offset, level: level, codingPath: codingPath + [key])
+    }
+
+    private func superDecoder(at name: String, pathKey: MessagePackCodingKey) throws -> any Decoder {
+        // "super" is not a `Key`; look it up by scanning.
+        var offset = first
+        for _ in 0..<count {
+            let value: Int
+            do throws(ReadError) {
+                if let (start, length) = try session.stringBounds(at: offset) {
+                    if session.stringEquals(start: start, length: length, name.utf8) {
+                        return session.makeSuperDecoder(at: start + length, level: level, codingPath: codingPath + [pathKey])
+                    }
+                    value = start + length
+                } else {
+                    value = try session.skip(at: offset, level: level)
+                }
+                offset = try session.skip(at: value, level: level)
+            } catch {
+                throw error.decodingError(path: codingPath)
+            }
+        }
+        throw DecodingError.keyNotFound(pathKey, DecodingError.Context(
+            codingPath: codingPath, debugDescription: "No value for key super"))
+    }
+
+    private func mismatch(_ type: Any.Type, at offset: Int, _ key: Key) -> DecodingError {
+        let lead = (try? session.byte(at: offset)) ?? MessagePackFormat.nil
+        return ReadError.mismatch(type, found: lead, at: offset).decodingError(path: codingPath + [key])
+    }
+}

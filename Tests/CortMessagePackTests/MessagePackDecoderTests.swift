@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+@testable import CortMessagePack
+
+struct MessagePackDecoderTests {
+    let decoder = MessagePackDecoder()
+
+    func decode<T: Decodable>(_ type: T.Type, _ hex: String) throws -> T {
+        try decoder.decode(type, from: Hex.bytes(hex))
+    }
+
+    /// The DecodingError's coding path (as strings) and its MessagePackError code.
+    func failure<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], decoder: MessagePackDecoder? = nil) -> (path: [String], code: MessagePackError.Code?, error: DecodingError)? {
+        do {
+            _ = try (decoder ?? self.decoder).decode(type, from: bytes)
+            return nil
+        } catch let error as DecodingError {
+            let context: DecodingError.Context
+            switch error {
+            case .dataCorrupted(let c), .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c): context = c
+            @unknown default: return nil
+            }
+            let code = (context.underlyingError as? MessagePackError)?.code
+            return (context.codingPath.map(\.stringValue), code, error)
+        } catch {
+            Issue.record("not a DecodingError: \(error)")
+            return nil
+        }
+    }
+
+    struct Call: Codable, Equatable {
+        var id: UInt8
+        var name: String
+        var inner: Inner
+        struct Inner: Codable, Equatable { var when: Date; var tags: [String] }
+    }
+
+    static let call = Call(id: 7, name: "n", inner: .init(when: Date(timeIntervalSince1970: 12), tags: ["a", "b"]))
+
+    @Test func integersDecodeFromEveryFormatWhenInRange() throws {
+        #expect(try decode(UInt8.self, "ccff") == 255)
+        #expect(try decode(Int.self, "d0df") == -33)
+        #expect(try decode(Int8.self, "d3ffffffffffffff80") == -128)
+        #expect(try decode(UInt64.self, "cfffffffffffffffff") == .max)
+        #expect(try decode(Int64.self, "d38000000000000000") == .min)
+        #expect(try decode(UInt16.self, "d000") == 0)
+    }
+
+    @Test func outOfRangeIntegersAreDecodingErrors() throws {
+        let tooBig = try #require(failure(UInt8.self, Hex.bytes("cd012c")))
+        #expect(tooBig.code == .integerOverflow)
+        let negative = try #require(failure(UInt.self, Hex.bytes("ff")))
+        #expect(negative.code == .integerOverflow)
+        #expect(failure(Int8.self, Hex.bytes("cc80"))?.code == .integerOverflow)
+        #expect(failure(Int64.self, Hex.bytes("cf8000000000000000"))?.code == .integerOverflow)
+        struct Holder: Decodable { var small: UInt8 }
+        let nested = try #require(failure(Holder.self, Hex.bytes("81a5736d616c6ccd012c")))
+        #expect(nested.path == ["small"])
+    }
+
+    @Test func floatsAndIntegersIntoFloatingPoint() throws {
+        #expect(try decode(Double.self, "ca3fc00000") == 1.5)
+        #expect(try decode(Double.self, "cb3ff8000000000000") == 1.5)
+        #expect(try decode(Double.self, "05") == 5)
+        #expect(try decode(Float.self, "cb3ff8000000000000") == 1.5)
+        #expect(try decode(Float.self, "ff") == -1)
+        #expect(failure(Float.self, Hex.bytes("cbfe37e43c8800759c"))?.code == .integerOverflow)
+        #expect(failure(Double.self, Hex.bytes("cf7fffffffffffffff"))?.code == .integerOverflow)
+        // Floats never decode into integers.
+        #expect(failure(Int.self, Hex.bytes("cb3ff0000000000000"))?.code == .typeMismatch)
+    }
+
+    @Test func bytesAcceptBinAndArraysOfSmallIntegers() throws {
+        #expect(try decode([UInt8].self, "c403010203") == [1, 2, 3])
+        #expect(try decode(Data.self, "93010203") == Data([1, 2, 3]))
+        #expect(failure([UInt8].self, Hex.bytes("9201cd0100"))?.code == .integerOverflow)
+    }
+
+    @Test func keyedLookupWorksInAnyOrderAndIgnoresUnknownKeys() throws {
+        struct Point: Decodable, Equatable { var x: Int; var y: Int; var z: Int? }
+        // {"q": [1, {}], "y": 2, "x": 1}
+        let point = try decode(Point.self, "83a1719201 80a17902a17801")
+        #expect(point == Point(x: 1, y: 2, z: nil))
+        // Keys written by another producer as integers match CodingKey.intValue.
+        enum Key: Int, CodingKey { case a = 1 }
+        struct ByInt: Decodable { var a: String; enum CodingKeys: Int, CodingKey { case a = 1 } }
+        #expect(try decode(ByInt.self, "8101a3616263").a == "abc")
+    }
+
+    @Test func missingKeyIsKeyNotFound() throws {
+        struct Need: Decodable { var must: Int }
+        let result = try #require(failure(Need.self, Hex.bytes("80")))
+        guard case .keyNotFound(let key, _) = result.error else { Issue.record("\(result.error)"); return }
+        #expect(key.stringValue == "must")
+    }
+
+    @Test func intKeyedAndStringKeyedDictionaries() throws {
+        #expect(try decode([Int: String].self, "8101a161") == [1: "a"])
+        #expect(try decode([Int: String].self, "81a131a161") == [1: "a"])
+        #expect(try decode([String: String].self, "81a131a161") == ["1": "a"])
+        #expect(failure([String: Int].self, Hex.bytes("810101"))?.code == .typeMismatch)
+    }
+
+    @Test func roundTripsOfManyShapes() throws {
+        let encoder = MessagePackEncoder()
+        func check<T: Codable & Equatable>(_ value: T) throws {
+            #expect(try decoder.decode(T.self, from: encoder.encode(value)) == value)
+        }
+        try check(Self.call)
+        try check(Envelope.sample)
+        try check([[1, 2], [], [3]])
+        try check(["a": [1: [true, false]], "b": [:]])
+        try check([Int8.min, 0, Int8.max])
+        try check([UInt16.max, 0])
+        try check([Float.pi, -Float.infinity])
+        try check(["x": Optional<Int>.none, "y": 3])
+        try check([Date(timeIntervalSince1970: 0.25), Date(timeIntervalSince1970: -123.5)])
+        try check(Data(repeating: 7, count: 70_000))
+        try check(String(repeating: "é", count: 40_000))
+        try check([String: Double]())
+    }
+
+    @Test func zeroCopyDecodeFromRawMemoryAndData() throws {
+        let bytes = try MessagePackEncoder().encode(Self.call)
+        let fromRaw = try bytes.withUnsafeBytes { try decoder.decode(Call.self, from: $0) }
+        #expect(fromRaw == Self.call)
+        #expect(try decoder.decode(Call.self, from: Data(bytes)) == Self.call)
+    }
+
+    // MARK: Bad input
+
+    @Test func truncatedInputNamesTheField() throws {
+        let bytes = try MessagePackEncoder().encode(Self.call)
+        let cut = try #require(failure(Call.self, Array(bytes.prefix(bytes.count - 2))))
+        #expect(cut.path.first == "inner")
+        #expect(failure(Int.self, [])?.code == .truncated)
+        #expect(failure(UInt32.self, Hex.bytes("ce0001"))?.code == .truncated)
+    }
+
+    @Test func trailingBytesAreRejected() throws {
+        #expect(failure(Int.self, Hex.bytes("0101"))?.code == .trailingBytes)
+        var bytes = try MessagePackEncoder().encode(Self.call)
+        bytes.append(0xc0)
+        #expect(failure(Call.self, bytes)?.code == .trailingBytes)
+    }
+
+    @Test func wrongTypesAreTypeMismatchWithPath() throws {
+        // {"id": "x"}
+        struct Holder: Decodable { var id: UInt8 }
+        let result = try #require(failure(Holder.self, Hex.bytes("81a26964a178")))
+        #expect(result.path == ["id"])
+        guard case .typeMismatch = result.error else { Issue.record("\(result.error)"); return }
+        let nilValue = try #require(failure(String.self, Hex.bytes("c0")))
+        guard case .valueNotFound = nilValue.error else { Issue.record("\(nilValue.error)"); return }
+    }
+
+    @Test func lengthLargerThanInputIsRejectedBeforeAllocating() throws {
+        #expect(failure(String.self, Hex.bytes("dbffffffff61"))?.code == .lengthExceedsInput)
+        #expect(failure([UInt8].self, Hex.bytes("c6ffffffff00"))?.code == .lengthExceedsInput)
+        #expect(failure([Int].self, Hex.bytes("ddffffffff01"))?.code == .lengthExceedsInput)
+        #expect(failure([String: Int].self, Hex.bytes("dfffffffff01"))?.code == .lengthExceedsInput)
+        struct Holder: Decodable { var list: [Int] }
+        let nested = try #require(failure(Holder.self, Hex.bytes("81a46c697374dd7fffffff")))
+        #expect(nested.path == ["list"])
+        #expect(nested.code == .lengthExceedsInput)
+    }
+
+    @Test func nestingDeeperThanMaxDepthIsRejected() throws {
+        var shallow = MessagePackDecoder()
+        shallow.maxDepth = 3
+        #expect(try shallow.decode([[[Int]]].self, from: Hex.bytes("91919101")) == [[[1]]])
+        let deep = try #require(failure([[[[Int]]]].self, Hex.bytes("9191919101"), decoder: shallow))
+        #expect(deep.code == .tooDeep)
+        #expect(deep.path == ["Index 0", "Index 0", "Index 0"])
+        // A bomb inside a field nobody reads is caught too (default depth 512).
+        struct Shallow: Decodable {
+            init(from decoder: any Decoder) throws { _ = try decoder.unkeyedContainer() }
+        }
+        let bomb = [UInt8](repeating: 0x91, count: 600) + [0x01]
+        #expect(failure(Shallow.self, bomb)?.code == .tooDeep)
+    }
+
+    @Test func invalidUTF8IsRejected() throws {
+        for hex in ["a2c328", "a3eda080", "a2c0af", "a1ff", "a2e282"] {
+            #expect(failure(String.self, Hex.bytes(hex))?.code == .invalidUTF8, "\(hex)")
+        }
+        struct Named: Decodable { var name: String }
+        #expect(failure(Named.self, Hex.bytes("81a46e616d65a1ff"))?.path == ["name"])
+        #expect(try decode(String.self, "a4f09f8c8d") == "\u{1F30D}")
+    }
+
+    @Test func reservedByteIsRejected() throws {
+        #expect(failure(Int.self, [0xc1])?.code == .reservedByte)
+        struct Point: Decodable { var x: Int }
+        #expect(failure(Point.self, Hex.bytes("81a178c1"))?.code == .reservedByte)
+        #expect(failure(Point.self, Hex.bytes("82a17801a179c1"))?.code == .reservedByte)
+    }
+
+    @Test func badTimestampsAreRejected() throws {
+        #expect(failure(Date.self, Hex.bytes("d4ff00"))?.code == .invalidTimestamp)
+        #expect(failure(Date.self, Hex.bytes("c705ff0000000000"))?.code == .invalidTimestamp)
+        #expect(failure(Date.self, Hex.bytes("d6fe00000000"))?.code == .invalidTimestamp)
+        // nanoseconds 1e9 in a timestamp 64
+        #expect(failure(Date.self, Hex.bytes("d7ffee6b280000000000"))?.code == .invalidTimestamp)
+        #expect(try decode(Date.self, "d6ff00000010") == Date(timeIntervalSince1970: 16))
+    }
+
+    struct Probe: Decodable {
+        static let key = CodingUserInfoKey(rawValue: "probe")!
+        let seen: String
+        init(from decoder: any Decoder) throws {
+            seen = decoder.userInfo[Self.key] as? String ?? "none"
+            _ = try decoder.singleValueContainer().decodeNil()
+        }
+    }
+
+    @Test func userInfoReachesInitFrom() throws {
+        var decoder = MessagePackDecoder()
+        decoder.userInfo[Probe.key] = "yes"
+        #expect(try decoder.decode(Probe.self, from: [0xc0]).seen == "yes")
+        #expect(decoder.maxDepth == 512)
+    }
+
+    @Test func unkeyedContainerReportsEndAndCount() throws {
+        struct Pair: Decodable {
+            var values: [Int] = []
+            init(from decoder: any Decoder) throws {
+                var container = try decoder.unkeyedContainer()
+                #expect(container.count == 2)
+                while !container.isAtEnd { values.append(try container.decode(Int.self)) }
+                #expect(throws: DecodingError.self) { try container.decode(Int.self) }
+            }
+        }
+        #expect(try decode(Pair.self, "920102").values == [1, 2])
+    }
+}
