@@ -1,6 +1,16 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Debian's libzmq.pc pulls in krb5-gssapi's `-isystem /usr/include/mit-krb5`
+// through Requires.private, a flag SwiftPM refuses with a warning on every
+// build. On Linux zmq.h and libzmq are on the default paths (the module map
+// links `zmq`), so pkg-config is only asked elsewhere (Homebrew).
+#if os(Linux)
+let zeroMQPkgConfig: String? = nil
+#else
+let zeroMQPkgConfig: String? = "libzmq"
+#endif
+
 let package = Package(
     name: "cort",
     platforms: [.macOS(.v15)],
@@ -17,7 +27,7 @@ let package = Package(
         // `msgpack.pc` (library `msgpackc`); Homebrew's msgpack 6 names it `msgpack-c`.
         .systemLibrary(
             name: "CZeroMQ",
-            pkgConfig: "libzmq",
+            pkgConfig: zeroMQPkgConfig,
             providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]
         ),
         .systemLibrary(
