@@ -19,7 +19,8 @@ internal import CMessagePack
 /// - `superEncoder()` writes under the key `"super"`, as Foundation does.
 ///
 /// Containers must be used in nesting order (finish a nested container before
-/// writing to its parent again), which synthesized `Codable` code always does.
+/// writing to its parent again), which synthesized `Codable` code always does;
+/// an `encode(to:)` that does otherwise gets an `EncodingError`, never a trap.
 ///
 /// ```swift
 /// struct Call: Codable { var id: UInt64; var method: String }
@@ -53,6 +54,12 @@ public struct MessagePackEncoder: Sendable {
         let stream = MessagePackEncodingStream(userInfo: userInfo)
         try stream.encodeTopLevel(value)
         let writer = stream.writer
+        if let misuse = stream.misuse {
+            throw EncodingError.invalidValue(value, EncodingError.Context(
+                codingPath: [],
+                debugDescription: "MessagePackEncoder: \(misuse); containers must be used in nesting order",
+                underlyingError: MessagePackError(code: .invalidValue, message: misuse)))
+        }
         if writer.pointee.failed != 0 {
             throw EncodingError.invalidValue(value, EncodingError.Context(
                 codingPath: [],

@@ -82,11 +82,21 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
     func openOrReuseFrame(base: Int, isMap: Bool) -> (index: Int, headerOffset: Int) {
         if frameCount > base {
             closeFrames(downTo: base + 1)
-            precondition(frames[base].isMap == isMap,
-                         "MessagePackEncoder: a value asked for both a keyed and an unkeyed container")
+            if frames[base].isMap != isMap {
+                recordMisuse("a value asked for both a keyed and an unkeyed container")
+            }
             return (base, frames[base].headerOffset)
         }
         return pushFrame(isMap: isMap)
+    }
+
+    /// Why this encoding cannot be used, when a custom `encode(to:)` used its
+    /// containers out of nesting order. Not a trap: a user's type must not be
+    /// able to crash the process that encodes it.
+    private(set) var misuse: String?
+
+    private func recordMisuse(_ reason: String) {
+        if misuse == nil { misuse = reason }
     }
 
     func pushFrame(isMap: Bool) -> (index: Int, headerOffset: Int) {
@@ -115,8 +125,11 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         if frameCount != index + 1 || frames[index].pendingValueAt >= 0 {
             settle(frame: index)
         }
-        precondition(index < frameCount && frames[index].headerOffset == headerOffset,
-                     "MessagePackEncoder: a container was used after its parent moved on")
+        guard index < frameCount, frames[index].headerOffset == headerOffset else {
+            // The bytes written from here on are garbage, but memory-safe; the
+            // encode call throws instead of returning them.
+            return recordMisuse("a container was used after its parent moved on")
+        }
         frames[index].count += 1
     }
 

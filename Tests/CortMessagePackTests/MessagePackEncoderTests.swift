@@ -185,4 +185,33 @@ struct MessagePackEncoderTests {
     @Test func nestedContainersCloseWhenTheParentMovesOn() throws {
         #expect(try hex(Manual()) == "93" + "82a16101a16291a178" + "c3c0")
     }
+
+    /// Writes into a nested container after its parent has moved on: legal
+    /// Codable, impossible for a streaming encoder.
+    struct OutOfOrder: Encodable {
+        func encode(to encoder: any Encoder) throws {
+            var outer = encoder.unkeyedContainer()
+            var first = outer.nestedUnkeyedContainer()
+            try outer.encode(1)
+            try first.encode(2)
+        }
+    }
+
+    /// Asks for a keyed and then an unkeyed container for one value.
+    struct TwoShapes: Encodable {
+        func encode(to encoder: any Encoder) throws {
+            var keyed = encoder.container(keyedBy: GoldenVectorTests.Fields.Key.self)
+            try keyed.encode(1, forKey: .init(stringValue: "a"))
+            var unkeyed = encoder.unkeyedContainer()
+            try unkeyed.encode(2)
+        }
+    }
+
+    @Test func containersUsedOutOfOrderAreAnEncodingErrorNotATrap() {
+        for value in [OutOfOrder() as any Encodable, TwoShapes()] {
+            var buffer: [UInt8] = [0xAA]
+            #expect(throws: EncodingError.self) { try MessagePackEncoder().encode(value, into: &buffer) }
+            #expect(buffer == [0xAA])
+        }
+    }
 }
