@@ -230,6 +230,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         waiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
     }
 
+    /// Whether the loop is asleep in (or about to enter) a blocking zmq_poll.
+    package var isAsleep: Bool { shared.withLock { $0.sleeping } }
+
     /// The number of pending socket waits (read on the reactor thread).
     package func waiterCount() async -> Int {
         await withCheckedContinuation { continuation in
