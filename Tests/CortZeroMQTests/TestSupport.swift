@@ -45,8 +45,10 @@ actor ReactorActor {
     init(reactor: ZeroMQReactor) { self.reactor = reactor }
 
     func open(_ name: String, _ kind: ZeroMQSocket.Kind, context: ZeroMQContext,
-              bind: String? = nil, connect: String? = nil, routingID: [UInt8]? = nil) throws -> String? {
+              bind: String? = nil, connect: String? = nil, routingID: [UInt8]? = nil,
+              sendHighWaterMark: Int32? = nil) throws -> String? {
         let socket = try ZeroMQSocket(kind, context: context, reactor: reactor)
+        if let sendHighWaterMark { try socket.set(.sendHighWaterMark, sendHighWaterMark) }
         if kind == .router { try socket.set(.routerMandatory, true) }
         if let routingID { try socket.set(.routingID, routingID) }
         var endpoint: String?
@@ -89,6 +91,14 @@ actor ReactorActor {
             frames.append(message.count > 1 ? { _ = message.removeFirst(); return message.frame(at: 0) }() : message.frame(at: 0))
         }
         return frames
+    }
+
+    /// Sends `count` one-frame messages ("0", "1", ...), prefixed by `prefix` frames.
+    func sendMany(_ name: String, count: Int, prefix: [[UInt8]] = []) async throws {
+        let socket = sockets[name]!
+        for index in 0..<count {
+            try await socket.send(ZeroMQMessage(prefix + [bytes("\(index)")]))
+        }
     }
 
     func receiveOne(_ name: String) async throws -> [[UInt8]] {

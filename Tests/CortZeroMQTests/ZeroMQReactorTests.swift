@@ -12,10 +12,16 @@ import Testing
         _ = try await node.open("dealer", .dealer, context: context, connect: endpoint)
 
         let count = 3000
+        let foreignBefore = reactor.foreignEnqueues.load(ordering: .relaxed)
+        let wakeupsBefore = reactor.wakeups.load(ordering: .relaxed)
         async let served: Void = node.echo("router", count: count)
         let matched = try await node.pingPong("dealer", count: count)
         try await served
         #expect(matched == count)
+        // Resumed waits come back to the reactor's own queue: no hop through
+        // another thread, no wake-up per message.
+        #expect(reactor.foreignEnqueues.load(ordering: .relaxed) - foreignBefore < count / 100)
+        #expect(reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore < count / 100)
     }
 
     @Test func oneWakeUpDrainsEveryQueuedMessage() async throws {
@@ -39,6 +45,35 @@ import Testing
         let iterations = reactor.loopIterations.load(ordering: .relaxed) - before
         #expect(frames == (0..<count).map { bytes("\($0)") })
         #expect(iterations < count / 10)
+    }
+
+    @Test(arguments: [ZeroMQSocket.Kind.push, .router])
+    func asyncSendWaitsForRoomAndLosesNothing(kind: ZeroMQSocket.Kind) async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let peer = try ZeroMQSocket(kind == .push ? .pull : .dealer, context: context)
+        try peer.set(.receiveHighWaterMark, 1)
+        try peer.set(.routingID, bytes("peer"))
+        try peer.bind(endpoint)
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("out", kind, context: context, connect: endpoint, sendHighWaterMark: 1)
+        if kind == .router {
+            // A ROUTER can address the peer once the handshake is done: wait for its hello.
+            #expect(try peer.trySend(ZeroMQMessage([bytes("hello")])) == nil)
+            #expect(try await node.receiveOne("out") == [bytes("peer"), bytes("hello")])
+        }
+
+        let count = 50
+        let sender = Task { try await node.sendMany("out", count: count, prefix: kind == .router ? [bytes("peer")] : []) }
+        // The pipe holds about two messages: the sender must suspend, not drop.
+        try await waitForWaiters(reactor, count: 1)
+        for index in 0..<count {
+            let got = try receiveFrames(peer)
+            #expect(got == [bytes("\(index)")], "\(String(describing: got.map { $0.map { String(decoding: $0, as: UTF8.self) } }))")
+        }
+        try await sender.value
     }
 
     @Test func cancellingAPendingReceiveRemovesTheWaiter() async throws {

@@ -69,7 +69,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     // the single thread draining the late queue), which the code checks.
 
     private enum Work {
+        /// A job for an actor on this executor.
         case job(UnownedJob)
+        /// A job of a task that prefers ``taskExecutor`` (a resumed socket wait).
+        case taskJob(UnownedJob)
         case closure(@Sendable () -> Void)
     }
 
@@ -95,6 +98,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     }
 
     private let shared = Mutex(Shared())
+    /// The task executor preferred while a socket waits (see `wait`); set once in `init`.
+    private var taskExecutor: ReactorTaskExecutor!
     /// The thread running this executor's jobs now (0 = none).
     private let owner = Atomic<UInt>(0)
     private let wakeReadFD: Int32
@@ -111,6 +116,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     package let loopIterations = Atomic<Int>(0)
     /// Writes to the wake-up descriptor so far.
     package let wakeups = Atomic<Int>(0)
+    /// Jobs and closures enqueued from other threads so far (each is a thread hop).
+    package let foreignEnqueues = Atomic<Int>(0)
     /// Jobs and closures run so far.
     package let jobsRun = Atomic<Int>(0)
 
@@ -121,6 +128,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
         wakeReadFD = fds[0]
         wakeWriteFD = fds[1]
+        taskExecutor = ReactorTaskExecutor(reactor: self)
     }
 
     deinit {
@@ -210,19 +218,27 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
         nextWaiterID &+= 1
         let id = nextWaiterID
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
-                // Registered before checking the flag: a cancel that lands after the
-                // check enqueues its removal behind this job, so it finds the waiter.
-                if Task.isCancelled {
-                    continuation.resume(throwing: CancellationError())
-                } else {
-                    waiters[id] = Waiter(socket: socket, events: events, deadline: deadline, continuation: continuation)
+        // A resumed continuation goes to the task's executor preference, else to
+        // the global pool (and from there hops back to the actor: two thread
+        // switches and a wake-up). Preferring this reactor's task executor makes
+        // the resumed task a job in this loop's own queue. The preference is set
+        // only around the wait: a job that runs with a task executor would make
+        // the actor's next call into `receive`/`send` switch executors.
+        try await withTaskExecutorPreference(taskExecutor, isolation: isolation) {
+            try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
+                    // Registered before checking the flag: a cancel that lands after the
+                    // check enqueues its removal behind this job, so it finds the waiter.
+                    if Task.isCancelled {
+                        continuation.resume(throwing: CancellationError())
+                    } else {
+                        waiters[id] = Waiter(socket: socket, events: events, deadline: deadline, continuation: continuation)
+                    }
                 }
+            } onCancel: {
+                // Runs on the cancelling thread: hop to the reactor to touch `waiters`.
+                self.execute { self.cancelWaiter(id) }
             }
-        } onCancel: {
-            // Runs on the cancelling thread: hop to the reactor to touch `waiters`.
-            self.execute { self.cancelWaiter(id) }
         }
     }
 
@@ -249,7 +265,12 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     // MARK: Queue
 
+    fileprivate func enqueueTaskJob(_ job: UnownedJob) {
+        submit(.taskJob(job))
+    }
+
     private func submit(_ work: Work) {
+        if !isOnReactorThread { foreignEnqueues.add(1, ordering: .relaxed) }
         let drainLate: Bool = shared.withLock { shared in
             shared.queue.append(work)
             switch shared.state {
@@ -292,7 +313,13 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private func run(_ work: Work) {
         jobsRun.add(1, ordering: .relaxed)
         switch work {
-        case .job(let job): job.runSynchronously(on: asUnownedSerialExecutor())
+        case .job(let job):
+            job.runSynchronously(on: asUnownedSerialExecutor())
+        case .taskJob(let job):
+            // It runs serially on this thread like every job here, so it may
+            // count as isolated to this executor: the waiting actor's code then
+            // continues without another enqueue.
+            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: taskExecutor.asUnownedTaskExecutor())
         case .closure(let body): body()
         }
     }
@@ -337,6 +364,24 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     }
 }
 
+/// The reactor in its role as a `TaskExecutor`, kept apart from the
+/// `SerialExecutor` role so the loop knows which way to run each job.
+private final class ReactorTaskExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked: the only stored property is an immutable unowned reference to
+    // a Sendable object that outlives this one (it owns it).
+    unowned let reactor: ZeroMQReactor
+
+    init(reactor: ZeroMQReactor) { self.reactor = reactor }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        reactor.enqueueTaskJob(UnownedJob(job))
+    }
+
+    func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+}
+
 /// What the new thread needs, passed through `pthread_create`'s argument.
 private final class ReactorStart {
     let reactor: ZeroMQReactor
@@ -350,18 +395,27 @@ private final class ReactorStart {
 // MARK: - The loop
 
 extension ZeroMQReactor {
+    /// How many rounds of newly queued jobs one iteration runs before polling.
+    private static var batchesPerIteration: Int { 16 }
+
     private func runLoop() {
         var batch = Deque<Work>()
         while true {
             loopIterations.add(1, ordering: .relaxed)
 
-            // 1. Run everything queued so far. Jobs they enqueue (a resumed
-            // continuation, a send that hops back) go to the next iteration.
-            let stopping = shared.withLock { shared -> Bool in
-                swap(&batch, &shared.queue)
-                return shared.state == .stopping
+            // 1. Run everything queued, including what those jobs enqueue (a
+            // resumed task, an actor hop), up to a bound so that sockets are
+            // still polled regularly under a steady stream of jobs.
+            var stopping = false
+            for _ in 0..<Self.batchesPerIteration {
+                let more = shared.withLock { shared -> Bool in
+                    swap(&batch, &shared.queue)
+                    stopping = shared.state == .stopping
+                    return !batch.isEmpty
+                }
+                guard more else { break }
+                while let work = batch.popFirst() { run(work) }
             }
-            while let work = batch.popFirst() { run(work) }
 
             if stopping {
                 if !isStopping {
