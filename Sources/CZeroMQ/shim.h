@@ -2,4 +2,88 @@
 #define CORT_CZEROMQ_SHIM_H
 #include <zmq.h>
 #include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#endif
+
+/* A wake-up channel for the reactor: an eventfd on Linux (one descriptor),
+   a nonblocking pipe elsewhere. fds[0] is polled for reading, fds[1] written. */
+static inline int cort_wakefd_open(int fds[2]) {
+#ifdef __linux__
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return -1;
+    fds[0] = fd;
+    fds[1] = fd;
+    return 0;
+#else
+    if (pipe(fds) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+#endif
+}
+
+/* Returns 0, or -1 with errno set. A full pipe/counter (EAGAIN) still means
+   "readable", so it counts as success. */
+static inline int cort_wakefd_signal(int fd) {
+#ifdef __linux__
+    uint64_t one = 1;
+    for (;;) {
+        ssize_t n = write(fd, &one, sizeof one);
+        if (n == (ssize_t)sizeof one) return 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        return -1;
+    }
+#else
+    unsigned char one = 1;
+    for (;;) {
+        ssize_t n = write(fd, &one, 1);
+        if (n == 1) return 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return 0;
+        return -1;
+    }
+#endif
+}
+
+/* Empties the wake-up channel so the next poll can sleep again. */
+static inline void cort_wakefd_drain(int fd) {
+    unsigned char buffer[64];
+    for (;;) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        return;
+    }
+}
+
+static inline void cort_wakefd_close(int fds[2]) {
+    close(fds[0]);
+    if (fds[1] != fds[0]) close(fds[1]);
+}
+
+/* Names the calling thread (Linux keeps 15 bytes) for ps/top/debuggers. */
+static inline void cort_set_thread_name(const char *name) {
+#ifdef __linux__
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+#elif defined(__APPLE__)
+    pthread_setname_np(name);
+#endif
+}
+
+/* CPU time consumed so far by the calling thread, in nanoseconds (-1 on failure). */
+static inline long long cort_thread_cpu_nanoseconds(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return -1;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 #endif

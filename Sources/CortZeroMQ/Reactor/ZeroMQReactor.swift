@@ -1,0 +1,522 @@
+internal import CZeroMQ
+import DequeModule
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A dedicated thread that polls ZeroMQ sockets and runs Swift jobs: the bridge
+/// between libzmq and Swift concurrency.
+///
+/// The reactor is a `SerialExecutor`. An actor that owns sockets runs on it,
+/// so its socket calls happen on the reactor thread with no thread hop, and a
+/// message received by a wake-up is handled in the same loop iteration:
+///
+/// ```swift
+/// actor Echo {
+///     let reactor: ZeroMQReactor
+///     let router: ZeroMQSocket
+///     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
+///
+///     init(context: ZeroMQContext, reactor: ZeroMQReactor) throws {
+///         self.reactor = reactor
+///         router = try ZeroMQSocket(.router, context: context, reactor: reactor)
+///         try router.set(.routerMandatory, true)
+///         try router.bind("tcp://127.0.0.1:5555")
+///     }
+///
+///     func run() async throws {
+///         while true {
+///             let message = try await router.receive()   // drains, then sleeps in zmq_poll
+///             try await router.send(message)             // backpressure, never a drop
+///         }
+///     }
+/// }
+///
+/// let reactor = try ZeroMQReactor.start()
+/// defer { reactor.shutdown() }
+/// ```
+///
+/// Each loop iteration runs every queued job, then sleeps in `zmq_poll` on the
+/// sockets that have waiters and on a wake-up descriptor (an eventfd on Linux,
+/// a pipe elsewhere). Other threads write the wake-up descriptor only when the
+/// reactor is asleep (or about to be) and no wake is pending, so wakes are
+/// neither lost nor redundant; the reactor thread itself never writes it.
+/// Nothing queued and nothing due means `zmq_poll(..., -1)`: an idle reactor
+/// uses no CPU.
+///
+/// libzmq's `ZMQ_FD` is edge-triggered, but `zmq_poll` on socket items checks
+/// each socket's `ZMQ_EVENTS` before sleeping, so a socket that became
+/// readable through a send or receive made by a job on this thread is seen and
+/// the loop does not sleep on it. Do not replace socket items by their raw
+/// `ZMQ_FD` without re-checking `ZMQ_EVENTS`.
+///
+/// Lifecycle: ``start(name:)`` creates the thread; ``shutdown()`` fails every
+/// pending wait with ``ZeroMQError/Code/reactorShutDown``, runs the jobs that
+/// follow from that, stops and joins the thread. Jobs enqueued after that run
+/// on the enqueuing thread, one at a time, so no task is stranded.
+///
+/// Sendable: see the comment on the conformance.
+public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
+    // @unchecked Sendable, proven so: `shared` is behind a Mutex, `owner` and the
+    // counters are atomics, the descriptors are immutable, and every other stored
+    // property (`waiters`, `pollItems`, ...) is touched only by the thread that
+    // currently runs this executor's jobs (the reactor thread, or after shutdown
+    // the single thread draining the late queue), which the code checks.
+
+    private enum Work {
+        /// A job for an actor on this executor.
+        case job(UnownedJob)
+        /// A job of a task that prefers ``taskExecutor`` (a resumed socket wait).
+        case taskJob(UnownedJob)
+        case closure(@Sendable () -> Void)
+    }
+
+    private enum State { case running, stopping, stopped }
+
+    private struct Shared {
+        var queue = Deque<Work>()
+        var state = State.running
+        /// The loop is in (or about to enter) a blocking zmq_poll.
+        var sleeping = false
+        /// The wake-up descriptor was written and not drained yet.
+        var wakePending = false
+        /// A thread is draining the queue after the reactor thread ended.
+        var lateDraining = false
+        var thread: pthread_t?
+    }
+
+    private struct Waiter {
+        let socket: UnsafeMutableRawPointer
+        let events: Int16
+        let deadline: ContinuousClock.Instant?
+        let continuation: UnsafeContinuation<Void, any Error>
+    }
+
+    private let shared = Mutex(Shared())
+    /// The task executor preferred while a socket waits (see `wait`); set once in `init`.
+    private var taskExecutor: ReactorTaskExecutor!
+    /// The thread running this executor's jobs now (0 = none).
+    private let owner = Atomic<UInt>(0)
+    private let wakeReadFD: Int32
+    private let wakeWriteFD: Int32
+
+    // Reactor-thread-only state.
+    private var waiters: [UInt64: Waiter] = [:]
+    private var nextWaiterID: UInt64 = 0
+    private var pollItems: [zmq_pollitem_t] = []
+    private var itemIndex: [UnsafeMutableRawPointer: Int] = [:]
+    private var isStopping = false
+
+    /// Loop iterations so far (each runs the queue and polls once).
+    package let loopIterations = Atomic<Int>(0)
+    /// Writes to the wake-up descriptor so far.
+    package let wakeups = Atomic<Int>(0)
+    /// Jobs and closures enqueued from other threads so far (each is a thread hop).
+    package let foreignEnqueues = Atomic<Int>(0)
+    /// Jobs and closures run so far.
+    package let jobsRun = Atomic<Int>(0)
+
+    private init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard cort_wakefd_open(&fds) == 0 else {
+            throw ZeroMQError(.other, "cannot create the reactor's wake-up descriptor (errno \(errno))")
+        }
+        wakeReadFD = fds[0]
+        wakeWriteFD = fds[1]
+        taskExecutor = ReactorTaskExecutor(reactor: self)
+    }
+
+    deinit {
+        var fds = [wakeReadFD, wakeWriteFD]
+        cort_wakefd_close(&fds)
+    }
+
+    /// Creates a reactor and starts its thread.
+    ///
+    /// - Parameter name: the thread's name (Linux keeps the first 15 bytes).
+    /// - Throws: ``ZeroMQError`` if the wake-up descriptor or the thread cannot be created.
+    public static func start(name: String = "cort-reactor") throws -> ZeroMQReactor {
+        let reactor = try ZeroMQReactor()
+        try reactor.spawnThread(name: name)
+        return reactor
+    }
+
+    /// Fails every pending socket wait with ``ZeroMQError/Code/reactorShutDown``, runs the
+    /// jobs that follow, then stops and joins the reactor thread. Later async socket
+    /// operations on this reactor throw ``ZeroMQError/Code/reactorShutDown``.
+    ///
+    /// Blocks the caller until the thread has finished its current jobs (called on the
+    /// reactor thread itself, it returns at once and the thread ends after the current job).
+    /// Idempotent; a concurrent second call returns without waiting.
+    public func shutdown() {
+        let thread: pthread_t? = shared.withLock { shared in
+            if shared.state == .running {
+                shared.state = .stopping
+                signalIfSleeping(&shared)
+            }
+            defer { shared.thread = nil }
+            return shared.thread
+        }
+        guard let thread else { return }
+        if isOnReactorThread {
+            pthread_detach(thread)
+        } else {
+            pthread_join(thread, nil)
+        }
+    }
+
+    // MARK: SerialExecutor
+
+    /// Queues `job` to run on the reactor thread. From another thread this wakes the
+    /// reactor if it sleeps; from the reactor thread it never writes the wake-up descriptor.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        submit(.job(UnownedJob(job)))
+    }
+
+    /// This reactor as an executor, for an actor's `unownedExecutor`.
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    /// Traps unless called on the reactor thread (Swift calls this for `assumeIsolated`
+    /// and isolation checks).
+    public func checkIsolated() {
+        if !isOnReactorThread {
+            fatalError("ZeroMQReactor: code isolated to this reactor ran on another thread")
+        }
+    }
+
+    /// Whether the current thread runs this executor's jobs.
+    public func isIsolatingCurrentContext() -> Bool? {
+        isOnReactorThread
+    }
+
+    /// Runs `body` on the reactor thread, after the jobs queued before it.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        submit(.closure(body))
+    }
+
+    /// Whether the calling thread is the one running this reactor's jobs.
+    public var isOnReactorThread: Bool {
+        let current = Self.currentThreadID()
+        return owner.load(ordering: .relaxed) == current
+    }
+
+    // MARK: Waiting for sockets (reactor thread only)
+
+    /// Suspends until `socket` is ready for `events`, or until `deadline` when `events`
+    /// is empty. Must run on the reactor thread (the socket checks).
+    func wait(for socket: UnsafeMutableRawPointer, events: Int16, deadline: ContinuousClock.Instant?,
+              isolation: isolated (any Actor)?) async throws {
+        if isStopping {
+            throw ZeroMQError(.reactorShutDown, "the reactor is shut down")
+        }
+        nextWaiterID &+= 1
+        let id = nextWaiterID
+        // A resumed continuation goes to the task's executor preference, else to
+        // the global pool (and from there hops back to the actor: two thread
+        // switches and a wake-up). Preferring this reactor's task executor makes
+        // the resumed task a job in this loop's own queue. The preference is set
+        // only around the wait: a job that runs with a task executor would make
+        // the actor's next call into `receive`/`send` switch executors.
+        try await withTaskExecutorPreference(taskExecutor, isolation: isolation) {
+            try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
+                    // Registered before checking the flag: a cancel that lands after the
+                    // check enqueues its removal behind this job, so it finds the waiter.
+                    if Task.isCancelled {
+                        continuation.resume(throwing: CancellationError())
+                    } else {
+                        waiters[id] = Waiter(socket: socket, events: events, deadline: deadline, continuation: continuation)
+                    }
+                }
+            } onCancel: {
+                // Runs on the cancelling thread: hop to the reactor to touch `waiters`.
+                self.execute { self.cancelWaiter(id) }
+            }
+        }
+    }
+
+    private func cancelWaiter(_ id: UInt64) {
+        waiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
+    }
+
+    /// Whether the loop is asleep in (or about to enter) a blocking zmq_poll.
+    package var isAsleep: Bool { shared.withLock { $0.sleeping } }
+
+    /// The number of pending socket waits (read on the reactor thread).
+    package func waiterCount() async -> Int {
+        await withCheckedContinuation { continuation in
+            execute { continuation.resume(returning: self.waiters.count) }
+        }
+    }
+
+    /// The CPU time the reactor thread has used so far.
+    package func threadCPUTime() async -> Duration {
+        await withCheckedContinuation { continuation in
+            execute { continuation.resume(returning: .nanoseconds(cort_thread_cpu_nanoseconds())) }
+        }
+    }
+
+    // MARK: Queue
+
+    fileprivate func enqueueTaskJob(_ job: UnownedJob) {
+        submit(.taskJob(job))
+    }
+
+    private func submit(_ work: Work) {
+        if !isOnReactorThread { foreignEnqueues.add(1, ordering: .relaxed) }
+        let drainLate: Bool = shared.withLock { shared in
+            shared.queue.append(work)
+            switch shared.state {
+            case .running, .stopping:
+                signalIfSleeping(&shared)
+                return false
+            case .stopped:
+                if shared.lateDraining { return false }
+                shared.lateDraining = true
+                return true
+            }
+        }
+        if drainLate { runLateQueue() }
+    }
+
+    /// Writes the wake-up descriptor if the loop sleeps and no wake is pending.
+    /// Called with the lock held, so a wake can neither be lost (the loop sets
+    /// `sleeping` under the lock after finding the queue empty) nor doubled.
+    private func signalIfSleeping(_ shared: inout Shared) {
+        guard shared.sleeping, !shared.wakePending else { return }
+        shared.wakePending = true
+        wakeups.add(1, ordering: .relaxed)
+        _ = cort_wakefd_signal(wakeWriteFD)
+    }
+
+    /// After the thread ended, jobs run on the thread that enqueues them, one
+    /// drainer at a time, so this stays a serial executor and strands no task.
+    private func runLateQueue() {
+        owner.store(Self.currentThreadID(), ordering: .sequentiallyConsistent)
+        while let work = shared.withLock({ shared -> Work? in
+            if let work = shared.queue.popFirst() { return work }
+            shared.lateDraining = false
+            owner.store(0, ordering: .sequentiallyConsistent)
+            return nil
+        }) {
+            run(work)
+        }
+    }
+
+    private func run(_ work: Work) {
+        jobsRun.add(1, ordering: .relaxed)
+        switch work {
+        case .job(let job):
+            job.runSynchronously(on: asUnownedSerialExecutor())
+        case .taskJob(let job):
+            // It runs serially on this thread like every job here, so it may
+            // count as isolated to this executor: the waiting actor's code then
+            // continues without another enqueue.
+            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: taskExecutor.asUnownedTaskExecutor())
+        case .closure(let body): body()
+        }
+    }
+
+    // MARK: Thread
+
+    private func spawnThread(name: String) throws {
+        let context = Unmanaged.passRetained(ReactorStart(reactor: self, name: name)).toOpaque()
+        #if canImport(Darwin)
+        var thread: pthread_t?
+        #else
+        var thread = pthread_t()
+        #endif
+        let result = pthread_create(&thread, nil, { argument in
+            #if canImport(Darwin)
+            let start = Unmanaged<ReactorStart>.fromOpaque(argument).takeRetainedValue()
+            #else
+            let start = Unmanaged<ReactorStart>.fromOpaque(argument!).takeRetainedValue()
+            #endif
+            start.reactor.threadMain(name: start.name)
+            return nil
+        }, context)
+        guard result == 0 else {
+            Unmanaged<ReactorStart>.fromOpaque(context).release()
+            throw ZeroMQError(.other, "pthread_create failed (errno \(result))")
+        }
+        shared.withLock { $0.thread = thread }
+    }
+
+    private func threadMain(name: String) {
+        cort_set_thread_name(name)
+        owner.store(Self.currentThreadID(), ordering: .sequentiallyConsistent)
+        runLoop()
+    }
+
+    static func currentThreadID() -> UInt {
+        #if canImport(Darwin)
+        return UInt(bitPattern: pthread_self())
+        #else
+        return UInt(pthread_self())
+        #endif
+    }
+}
+
+/// The reactor in its role as a `TaskExecutor`, kept apart from the
+/// `SerialExecutor` role so the loop knows which way to run each job.
+private final class ReactorTaskExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked: the only stored property is an immutable unowned reference to
+    // a Sendable object that outlives this one (it owns it).
+    unowned let reactor: ZeroMQReactor
+
+    init(reactor: ZeroMQReactor) { self.reactor = reactor }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        reactor.enqueueTaskJob(UnownedJob(job))
+    }
+
+    func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+}
+
+/// What the new thread needs, passed through `pthread_create`'s argument.
+private final class ReactorStart {
+    let reactor: ZeroMQReactor
+    let name: String
+    init(reactor: ZeroMQReactor, name: String) {
+        self.reactor = reactor
+        self.name = name
+    }
+}
+
+// MARK: - The loop
+
+extension ZeroMQReactor {
+    /// How many rounds of newly queued jobs one iteration runs before polling.
+    private static var batchesPerIteration: Int { 16 }
+
+    private func runLoop() {
+        var batch = Deque<Work>()
+        while true {
+            loopIterations.add(1, ordering: .relaxed)
+
+            // 1. Run everything queued, including what those jobs enqueue (a
+            // resumed task, an actor hop), up to a bound so that sockets are
+            // still polled regularly under a steady stream of jobs.
+            var stopping = false
+            for _ in 0..<Self.batchesPerIteration {
+                let more = shared.withLock { shared -> Bool in
+                    swap(&batch, &shared.queue)
+                    stopping = shared.state == .stopping
+                    return !batch.isEmpty
+                }
+                guard more else { break }
+                while let work = batch.popFirst() { run(work) }
+            }
+
+            if stopping {
+                if !isStopping {
+                    isStopping = true
+                    failAllWaiters()
+                }
+                let finished = shared.withLock { shared -> Bool in
+                    guard shared.queue.isEmpty else { return false }
+                    shared.state = .stopped
+                    return true
+                }
+                if finished { break }
+                continue
+            }
+
+            // 2. Sleep in zmq_poll until a socket with waiters is ready, a
+            // deadline is due, or another thread enqueues work.
+            let now = buildPollItems()
+            let dueTimeout = pollTimeout(now: now)
+            let timeout = shared.withLock { shared -> Int in
+                if !shared.queue.isEmpty || shared.state != .running { return 0 }
+                if dueTimeout != 0 { shared.sleeping = true }
+                return dueTimeout
+            }
+            let result = zmq_poll(&pollItems, Int32(pollItems.count), timeout)
+            let pollErrno = result < 0 ? zmq_errno() : 0
+            let drain = shared.withLock { shared -> Bool in
+                shared.sleeping = false
+                defer { shared.wakePending = false }
+                return shared.wakePending
+            }
+            // Reading after the lock is fine: a new write needs `sleeping`,
+            // which only this thread sets, later.
+            if drain { cort_wakefd_drain(wakeReadFD) }
+
+            // 3. Resume the waiters whose sockets are ready or whose deadline passed.
+            if result < 0 && pollErrno != EINTR {
+                // ETERM (a context was shut down) or worse: wake every waiter so
+                // each retries its operation and gets the real error.
+                resumeWaiters { _ in true }
+            } else if result > 0 || waiters.values.contains(where: { $0.deadline != nil }) {
+                let after: ContinuousClock.Instant? = waiters.values.contains { $0.deadline != nil } ? .now : nil
+                resumeWaiters { waiter in
+                    if let deadline = waiter.deadline, let after, deadline <= after { return true }
+                    guard waiter.events != 0, let index = self.itemIndex[waiter.socket] else { return false }
+                    return self.pollItems[index].revents & waiter.events != 0
+                }
+            }
+        }
+        owner.store(0, ordering: .sequentiallyConsistent)
+    }
+
+    /// Item 0 is the wake-up descriptor; then one item per socket with waiters.
+    /// Returns the current instant if any waiter has a deadline.
+    private func buildPollItems() -> ContinuousClock.Instant? {
+        pollItems.removeAll(keepingCapacity: true)
+        itemIndex.removeAll(keepingCapacity: true)
+        pollItems.append(zmq_pollitem_t(socket: nil, fd: wakeReadFD, events: Int16(ZMQ_POLLIN), revents: 0))
+        var hasDeadline = false
+        for waiter in waiters.values {
+            if waiter.deadline != nil { hasDeadline = true }
+            guard waiter.events != 0 else { continue }
+            if let index = itemIndex[waiter.socket] {
+                pollItems[index].events |= waiter.events
+            } else {
+                itemIndex[waiter.socket] = pollItems.count
+                pollItems.append(zmq_pollitem_t(socket: waiter.socket, fd: 0, events: waiter.events, revents: 0))
+            }
+        }
+        return hasDeadline ? .now : nil
+    }
+
+    /// -1 (sleep until an event) unless a waiter has a deadline.
+    private func pollTimeout(now: ContinuousClock.Instant?) -> Int {
+        guard let now else { return -1 }
+        var earliest: ContinuousClock.Instant?
+        for waiter in waiters.values {
+            if let deadline = waiter.deadline, earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
+        }
+        guard let earliest else { return -1 }
+        let remaining = earliest - now
+        if remaining <= .zero { return 0 }
+        // Round up so the loop does not wake just before the deadline.
+        return Int(clamping: (remaining + .microseconds(999)).wholeMilliseconds)
+    }
+
+    private func resumeWaiters(where ready: (Waiter) -> Bool) {
+        var readyIDs: [UInt64] = []
+        for (id, waiter) in waiters where ready(waiter) { readyIDs.append(id) }
+        for id in readyIDs {
+            // Resuming enqueues the waiting task; if its actor runs on this
+            // reactor, that lands in our queue without a wake-up.
+            waiters.removeValue(forKey: id)?.continuation.resume()
+        }
+    }
+
+    private func failAllWaiters() {
+        let pending = waiters
+        waiters.removeAll()
+        for waiter in pending.values {
+            waiter.continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor shut down while waiting for a socket"))
+        }
+    }
+}

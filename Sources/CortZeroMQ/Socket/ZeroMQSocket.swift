@@ -1,0 +1,149 @@
+internal import CZeroMQ
+
+/// A ZeroMQ socket.
+///
+/// **Not `Sendable`, on purpose.** libzmq sockets are not thread-safe: one
+/// thread (or one actor) must own a socket and make every call on it. Leaving
+/// the class non-`Sendable` lets the compiler enforce that: a socket stays in
+/// the isolation domain that created it (typically an actor running on a
+/// ``ZeroMQReactor``) unless it is explicitly `sending`-transferred, whole, to
+/// a new owner.
+///
+/// Three ways to do I/O:
+/// - **Nonblocking**, anywhere: ``trySend(_:)-(ZeroMQMessage)`` gives the message back when the
+///   pipe is full, ``tryReceive()`` returns `nil` when nothing is queued.
+/// - **Async on the reactor**: ``receive(isolation:)`` and ``send(_:isolation:)``
+///   from an actor whose executor is the socket's reactor; they suspend until
+///   the socket is ready, never blocking a thread.
+/// - **Blocking**, only on plain threads you own: ``blockingReceive()``,
+///   ``blockingSend(_:)`` and ``poll(_:timeout:)``. Never call these from
+///   Swift's cooperative pool (any `async` context not on a reactor): they
+///   block one of its few threads.
+///
+/// The socket is closed, with the linger given at creation, when the object
+/// goes away. It keeps its context alive until then.
+///
+/// ```swift
+/// actor Client {
+///     let reactor: ZeroMQReactor
+///     let socket: ZeroMQSocket
+///     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
+///
+///     init(context: ZeroMQContext, reactor: ZeroMQReactor, endpoint: String) throws {
+///         self.reactor = reactor
+///         socket = try ZeroMQSocket(.dealer, context: context, reactor: reactor)
+///         try socket.connect(endpoint)
+///     }
+///
+///     func call(_ request: [UInt8]) async throws -> [UInt8] {
+///         try await socket.send(ZeroMQMessage([request]))
+///         return try await socket.receive().frame(at: 0)
+///     }
+/// }
+/// ```
+public final class ZeroMQSocket {
+    let handle: UnsafeMutableRawPointer
+
+    /// The socket's kind (DEALER, ROUTER, ...).
+    public let kind: Kind
+
+    /// The context the socket belongs to (kept alive by the socket).
+    public let context: ZeroMQContext
+
+    /// The reactor that runs this socket's async operations, if any.
+    public let reactor: ZeroMQReactor?
+
+    /// Opens a socket of `kind` in `context`.
+    ///
+    /// - Parameters:
+    ///   - kind: the socket type.
+    ///   - context: the owning context; retained until the socket closes.
+    ///   - reactor: the reactor for ``receive(isolation:)`` / ``send(_:isolation:)``; `nil` for
+    ///     sockets used only with the nonblocking or blocking calls.
+    ///   - linger: how long unsent messages are kept when the socket closes (libzmq's
+    ///     `ZMQ_LINGER`). Zero, the default, discards them at once; it is never infinite.
+    /// - Throws: ``ZeroMQError``, e.g. ``ZeroMQError/Code/terminated`` after the context's shutdown.
+    public init(_ kind: Kind, context: ZeroMQContext, reactor: ZeroMQReactor? = nil, linger: Duration = .zero) throws {
+        let handle = try ZeroMQCall.pointer("zmq_socket") { zmq_socket(context.handle, kind.rawValue) }
+        self.handle = handle
+        self.kind = kind
+        self.context = context
+        self.reactor = reactor
+        try set(.linger, linger)
+    }
+
+    deinit {
+        // No reactor waiter can reference the socket now: a waiting receive/send
+        // holds a strong reference to it for the whole wait.
+        zmq_close(handle)
+    }
+
+    // MARK: Endpoints
+
+    /// Binds to `endpoint` (e.g. `tcp://127.0.0.1:*`, `inproc://name`) and returns the
+    /// resolved endpoint (with the chosen port for `*`).
+    @discardableResult
+    public func bind(_ endpoint: String) throws -> String {
+        try ZeroMQCall.int("zmq_bind") { zmq_bind(handle, endpoint) }
+        return lastEndpoint ?? endpoint
+    }
+
+    /// Stops listening on `endpoint` (as returned by ``bind(_:)`` or ``lastEndpoint``).
+    public func unbind(_ endpoint: String) throws {
+        try ZeroMQCall.int("zmq_unbind") { zmq_unbind(handle, endpoint) }
+    }
+
+    /// Connects to `endpoint`; libzmq connects (and reconnects) in the background.
+    public func connect(_ endpoint: String) throws {
+        try ZeroMQCall.int("zmq_connect") { zmq_connect(handle, endpoint) }
+    }
+
+    /// Disconnects from `endpoint`.
+    public func disconnect(_ endpoint: String) throws {
+        try ZeroMQCall.int("zmq_disconnect") { zmq_disconnect(handle, endpoint) }
+    }
+
+    /// The last endpoint bound or connected (`ZMQ_LAST_ENDPOINT`), with the resolved
+    /// port of a `tcp://host:*` bind; `nil` before any.
+    public var lastEndpoint: String? {
+        guard let text = try? getString(ZMQ_LAST_ENDPOINT, capacity: 1024), !text.isEmpty else { return nil }
+        return text
+    }
+
+    /// The events the socket is ready for now (`ZMQ_EVENTS`). Reading it also
+    /// lets libzmq process pending commands, as libzmq's edge-triggered `ZMQ_FD` requires.
+    public var events: Events {
+        get throws {
+            var value: Int32 = 0
+            var size = MemoryLayout<Int32>.size
+            try ZeroMQCall.int("zmq_getsockopt") { zmq_getsockopt(handle, ZMQ_EVENTS, &value, &size) }
+            return Events(rawValue: Int16(truncatingIfNeeded: value))
+        }
+    }
+
+    // MARK: Options
+
+    /// Sets a socket option.
+    ///
+    /// ```swift
+    /// try router.set(.routerMandatory, true)
+    /// try router.set(.sendHighWaterMark, 10_000)
+    /// ```
+    public func set<Value>(_ option: Option<Value>, _ value: Value) throws {
+        try option.setter(handle, option.name, value)
+    }
+
+    /// Reads a socket option. Write-only options (``Option/routerMandatory``,
+    /// ``Option/connectRoutingID``) throw ``ZeroMQError/Code/invalid``.
+    public func get<Value>(_ option: Option<Value>) throws -> Value {
+        try option.getter(handle, option.name)
+    }
+
+    func getString(_ name: Int32, capacity: Int) throws(ZeroMQError) -> String {
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        var size = capacity
+        try ZeroMQCall.int("zmq_getsockopt") { zmq_getsockopt(handle, name, &buffer, &size) }
+        let bytes = buffer.prefix(size).prefix { $0 != 0 }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

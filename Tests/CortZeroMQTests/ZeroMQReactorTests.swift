@@ -1,0 +1,253 @@
+import Synchronization
+import Testing
+@testable import CortZeroMQ
+
+@Suite struct ZeroMQReactorTests {
+    @Test func actorPingPongOverRouterAndDealer() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let node = ReactorActor(reactor: reactor)
+        let endpoint = try #require(try await node.open("router", .router, context: context, bind: "tcp://127.0.0.1:*"))
+        _ = try await node.open("dealer", .dealer, context: context, connect: endpoint)
+
+        let count = 3000
+        let foreignBefore = reactor.foreignEnqueues.load(ordering: .relaxed)
+        let wakeupsBefore = reactor.wakeups.load(ordering: .relaxed)
+        async let served: Void = node.echo("router", count: count)
+        let matched = try await node.pingPong("dealer", count: count)
+        try await served
+        #expect(matched == count)
+        // Resumed waits come back to the reactor's own queue: no hop through
+        // another thread, no wake-up per message.
+        #expect(reactor.foreignEnqueues.load(ordering: .relaxed) - foreignBefore < count / 100)
+        #expect(reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore < count / 100)
+    }
+
+    @Test func oneWakeUpDrainsEveryQueuedMessage() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("router", .router, context: context, bind: endpoint)
+
+        // Queue every message before the actor starts receiving.
+        let count = 2000
+        let dealer = try ZeroMQSocket(.dealer, context: context)
+        try dealer.set(.sendHighWaterMark, 0)
+        try dealer.connect(endpoint)
+        for index in 0..<count {
+            #expect(try dealer.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
+        }
+        let before = reactor.loopIterations.load(ordering: .relaxed)
+        let frames = try await node.receiveMany("router", count: count)
+        let iterations = reactor.loopIterations.load(ordering: .relaxed) - before
+        #expect(frames == (0..<count).map { bytes("\($0)") })
+        #expect(iterations < count / 10)
+    }
+
+    @Test(arguments: [ZeroMQSocket.Kind.push, .router])
+    func asyncSendWaitsForRoomAndLosesNothing(kind: ZeroMQSocket.Kind) async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let peer = try ZeroMQSocket(kind == .push ? .pull : .dealer, context: context)
+        try peer.set(.receiveHighWaterMark, 1)
+        try peer.set(.routingID, bytes("peer"))
+        try peer.bind(endpoint)
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("out", kind, context: context, connect: endpoint, sendHighWaterMark: 1)
+        if kind == .router {
+            // A ROUTER can address the peer once the handshake is done: wait for its hello.
+            #expect(try peer.trySend(ZeroMQMessage([bytes("hello")])) == nil)
+            #expect(try await node.receiveOne("out") == [bytes("peer"), bytes("hello")])
+        }
+
+        let count = 50
+        let sender = Task { try await node.sendMany("out", count: count, prefix: kind == .router ? [bytes("peer")] : []) }
+        // The pipe holds about two messages: the sender must suspend, not drop.
+        try await waitForWaiters(reactor, count: 1)
+        for index in 0..<count {
+            let got = try receiveFrames(peer)
+            #expect(got == [bytes("\(index)")], "\(String(describing: got.map { $0.map { String(decoding: $0, as: UTF8.self) } }))")
+        }
+        try await sender.value
+    }
+
+    @Test func cancellingAPendingReceiveRemovesTheWaiter() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("pull", .pull, context: context, bind: uniqueInproc())
+
+        let task = Task { try await node.receiveOne("pull") }
+        try await waitForWaiters(reactor, count: 1)
+        task.cancel()
+        let result = await task.result
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(await reactor.waiterCount() == 0)
+    }
+
+    @Test func asyncCallsOffTheReactorThreadThrow() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let socket = try ZeroMQSocket(.dealer, context: context, reactor: reactor)
+        do {
+            _ = try await socket.receive()
+            Issue.record("receive ran off the reactor")
+        } catch let error as ZeroMQError {
+            #expect(error.code == .wrongThread)
+        }
+        do {
+            try await socket.send(ZeroMQMessage([bytes("x")]))
+            Issue.record("send ran off the reactor")
+        } catch let error as ZeroMQError {
+            #expect(error.code == .wrongThread)
+        }
+    }
+
+    @Test func shutdownFailsPendingWaiters() async throws {
+        let reactor = try ZeroMQReactor.start()
+        let context = try ZeroMQContext()
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("pull", .pull, context: context, bind: uniqueInproc())
+
+        let task = Task { try await node.receiveOne("pull") }
+        try await waitForWaiters(reactor, count: 1)
+        reactor.shutdown()
+        let result = await task.result
+        do {
+            _ = try result.get()
+            Issue.record("receive survived shutdown")
+        } catch let error as ZeroMQError {
+            #expect(error.code == .reactorShutDown)
+        }
+        // The actor still runs (on the caller's thread now), and its waits fail at once.
+        do {
+            _ = try await node.receiveOne("pull")
+            Issue.record("receive after shutdown")
+        } catch let error as ZeroMQError {
+            #expect(error.code == .reactorShutDown)
+        }
+    }
+
+    @Test func idleReactorDoesNotSpin() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("pull", .pull, context: context, bind: uniqueInproc())
+        let waiting = Task { try await node.receiveOne("pull") }
+        try await waitForWaiters(reactor, count: 1)
+
+        let iterations = reactor.loopIterations.load(ordering: .relaxed)
+        let wakeups = reactor.wakeups.load(ordering: .relaxed)
+        // An observation window, not a wait for a condition: nothing may happen in it.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(reactor.loopIterations.load(ordering: .relaxed) == iterations)
+        #expect(reactor.wakeups.load(ordering: .relaxed) == wakeups)
+        waiting.cancel()
+        _ = await waiting.result
+    }
+
+    @Test func crossThreadEnqueueWakesTheReactorAndLocalEnqueueDoesNot() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        // From this (foreign) thread: the reactor sleeps, so the closure must wake it, once.
+        try await waitUntilAsleep(reactor)
+        let ranOnReactor = await withCheckedContinuation { continuation in
+            reactor.execute { continuation.resume(returning: reactor.isOnReactorThread) }
+        }
+        #expect(ranOnReactor)
+        #expect(reactor.wakeups.load(ordering: .relaxed) == 1)
+
+        // From the reactor thread: 1000 enqueues, not one wake-up.
+        let (before, after) = await withCheckedContinuation { continuation in
+            reactor.execute {
+                let before = reactor.wakeups.load(ordering: .relaxed)
+                for _ in 0..<999 { reactor.execute {} }
+                reactor.execute {
+                    continuation.resume(returning: (before, reactor.wakeups.load(ordering: .relaxed)))
+                }
+            }
+        }
+        #expect(before == after)
+    }
+
+    @Test func burstsFromAnotherThreadNeverWakeMoreThanTheLoopRuns() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let done = Atomic<Int>(0)
+        try await waitUntilAsleep(reactor)
+        let wakeupsBefore = reactor.wakeups.load(ordering: .relaxed)
+        let iterationsBefore = reactor.loopIterations.load(ordering: .relaxed)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            for _ in 0..<1000 {
+                reactor.execute {
+                    if done.add(1, ordering: .relaxed).newValue == 1000 { continuation.resume() }
+                }
+            }
+        }
+        let wakeups = reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore
+        let iterations = reactor.loopIterations.load(ordering: .relaxed) - iterationsBefore
+        #expect(wakeups >= 1)
+        #expect(wakeups <= iterations)
+        #expect(wakeups < 1000)
+    }
+
+    @Test func assumeIsolatedWorksOnTheReactorThread() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let node = ReactorActor(reactor: reactor)
+        #expect(await node.isOnReactor())
+        let checked = await withCheckedContinuation { continuation in
+            reactor.execute {
+                // Traps with "Unexpected isolation context" without checkIsolated().
+                continuation.resume(returning: node.assumeIsolated { $0.isOnReactor() })
+            }
+        }
+        #expect(checked)
+    }
+
+    /// Set CORT_MEASURE_IDLE_CPU=1 to print the idle reactor thread's CPU time over 5 s.
+    @Test(.enabled(if: ProcessInfoLite.environment("CORT_MEASURE_IDLE_CPU") != nil))
+    func measureIdleCPU() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("pull", .pull, context: context, bind: "tcp://127.0.0.1:*")
+        let waiting = Task { try await node.receiveOne("pull") }
+        try await waitForWaiters(reactor, count: 1)
+        let cpuBefore = await reactor.threadCPUTime()
+        let iterationsBefore = reactor.loopIterations.load(ordering: .relaxed)
+        try await Task.sleep(for: .seconds(5))
+        let cpuAfter = await reactor.threadCPUTime()
+        let iterations = reactor.loopIterations.load(ordering: .relaxed) - iterationsBefore
+        print("idle reactor over 5 s: thread CPU \(cpuAfter - cpuBefore), loop iterations \(iterations)")
+        waiting.cancel()
+        _ = await waiting.result
+    }
+}
+
+/// Waits (bounded) until the reactor sleeps in zmq_poll.
+func waitUntilAsleep(_ reactor: ZeroMQReactor) async throws {
+    for _ in 0..<100_000 {
+        if reactor.isAsleep { return }
+        await Task.yield()
+    }
+    Issue.record("the reactor never went to sleep")
+}
+
+/// Waits (bounded) until the reactor has `count` socket waiters.
+func waitForWaiters(_ reactor: ZeroMQReactor, count: Int) async throws {
+    for _ in 0..<10_000 {
+        if await reactor.waiterCount() == count { return }
+        await Task.yield()
+    }
+    Issue.record("the reactor never had \(count) waiter(s)")
+}
