@@ -1,10 +1,13 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 // Benchmarks live in their own package so that cort itself never depends on
-// the benchmark harness. cort is a path dependency; its products are named
-// without the package identity because that identity is the checkout's
-// folder name, which differs between machines.
+// the benchmark harness. cort is a path dependency, and SwiftPM names a path
+// dependency after its folder (the checkout's name, which differs between
+// machines), so the identity is computed here.
+let cort = URL(fileURLWithPath: Context.packageDirectory)
+    .deletingLastPathComponent().lastPathComponent.lowercased()
 let package = Package(
     name: "cort-benchmarks",
     platforms: [.macOS(.v15)],
@@ -20,7 +23,11 @@ let package = Package(
         ),
         .target(
             name: "BenchmarkSupport",
-            dependencies: ["CortMessagePack", "CortZeroMQ", "CEchoBaseline"]
+            dependencies: [
+                .product(name: "CortMessagePack", package: cort),
+                .product(name: "CortZeroMQ", package: cort),
+                "CEchoBaseline",
+            ]
         ),
         .executableTarget(
             name: "CodecBenchmarks",

@@ -8,67 +8,102 @@ public enum PingPongDefaults {
     public static let window = 64
 }
 
-/// A DEALER and a ROUTER, both on one reactor, bouncing a message over
-/// tcp://127.0.0.1: the reactor's counterpart of ``CEcho``.
-public actor ReactorPingPong {
+/// The reactor's counterpart of ``CEcho``, with the same threads: a ROUTER
+/// echo actor on one reactor and a DEALER actor on another, over
+/// tcp://127.0.0.1, sharing one libzmq context (one I/O thread).
+public final class ReactorPingPong: Sendable {
+    private let clientReactor: ZeroMQReactor
+    private let serverReactor: ZeroMQReactor
+    private let client: PingClient
+    private let server: EchoServer
+    private let serving: Task<Void, any Error>
+
+    private init(payloadSize: Int) throws {
+        let context = try ZeroMQContext()
+        serverReactor = try ZeroMQReactor.start(name: "bench-server")
+        clientReactor = try ZeroMQReactor.start(name: "bench-client")
+        server = try EchoServer(context: context, reactor: serverReactor)
+        client = try PingClient(context: context, reactor: clientReactor, endpoint: server.endpoint, payloadSize: payloadSize)
+        serving = Task { [server] in try await server.run() }
+    }
+
+    /// Starts both reactors and connects the sockets.
+    public static func start(payloadSize: Int) async throws -> ReactorPingPong {
+        try ReactorPingPong(payloadSize: payloadSize)
+    }
+
+    /// `count` round trips, one in flight.
+    public func roundTrips(_ count: Int) async throws {
+        try await client.roundTrips(count)
+    }
+
+    /// `count` round trips with up to `window` in flight.
+    public func windowed(_ count: Int, window: Int) async throws {
+        try await client.windowed(count, window: window)
+    }
+
+    /// Stops the echo and both reactors.
+    public func stop() async {
+        serving.cancel()
+        _ = await serving.result
+        clientReactor.shutdown()
+        serverReactor.shutdown()
+    }
+}
+
+/// Echoes every message back to its sender, on its reactor.
+actor EchoServer {
     private let reactor: ZeroMQReactor
-    private let dealer: ZeroMQSocket
     private let router: ZeroMQSocket
-    private let payload: [UInt8]
+    let endpoint: String
+    nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
 
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
-
-    private init(reactor: ZeroMQReactor, context: ZeroMQContext, payloadSize: Int) throws {
+    init(context: ZeroMQContext, reactor: ZeroMQReactor) throws {
         self.reactor = reactor
         router = try ZeroMQSocket(.router, context: context, reactor: reactor)
         try router.set(.routerMandatory, true)
-        let endpoint = try router.bind("tcp://127.0.0.1:*")
+        endpoint = try router.bind("tcp://127.0.0.1:*")
+    }
+
+    func run() async throws {
+        while !Task.isCancelled {
+            let request = try await router.receive()
+            try await router.send(request)
+        }
+    }
+}
+
+/// Sends requests and takes replies in, on its reactor.
+actor PingClient {
+    private let reactor: ZeroMQReactor
+    private let dealer: ZeroMQSocket
+    private let payload: [UInt8]
+    nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
+
+    init(context: ZeroMQContext, reactor: ZeroMQReactor, endpoint: String, payloadSize: Int) throws {
+        self.reactor = reactor
         dealer = try ZeroMQSocket(.dealer, context: context, reactor: reactor)
         try dealer.connect(endpoint)
         payload = [UInt8](repeating: 0x5a, count: payloadSize)
     }
 
-    /// Starts a reactor of its own and connects the two sockets.
-    public static func start(payloadSize: Int) async throws -> ReactorPingPong {
-        let reactor = try ZeroMQReactor.start(name: "bench-reactor")
-        return try ReactorPingPong(reactor: reactor, context: try ZeroMQContext(), payloadSize: payloadSize)
-    }
-
-    /// `count` round trips, one in flight: DEALER -> ROUTER -> DEALER.
-    public func roundTrips(_ count: Int) async throws {
+    func roundTrips(_ count: Int) async throws {
         for _ in 0..<count {
             try await dealer.send(ZeroMQMessage([payload]))
-            let request = try await router.receive()
-            try await router.send(request)
             _ = try await dealer.receive()
         }
     }
 
-    /// `count` round trips with up to `window` in flight: the one thread sends
-    /// a window, echoes it and takes the replies in, batch after batch.
-    public func windowed(_ count: Int, window: Int) async throws {
+    func windowed(_ count: Int, window: Int) async throws {
         var sent = 0
-        var echoed = 0
         var received = 0
         while received < count {
             while sent < count, sent - received < window {
                 try await dealer.send(ZeroMQMessage([payload]))
                 sent += 1
             }
-            while echoed < sent {
-                let request = try await router.receive()
-                try await router.send(request)
-                echoed += 1
-            }
-            while received < echoed {
-                _ = try await dealer.receive()
-                received += 1
-            }
+            _ = try await dealer.receive()
+            received += 1
         }
-    }
-
-    /// Stops the reactor; the sockets close when the actor goes away.
-    public func stop() {
-        reactor.shutdown()
     }
 }
