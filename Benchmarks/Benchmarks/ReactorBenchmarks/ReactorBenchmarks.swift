@@ -8,7 +8,7 @@ import BenchmarkSupport
 // batch, the same for both. Run `scripts/ratios.py` for interleaved rounds.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .contextSwitches, .cpuTotal],
+        metrics: [.wallClock, .cpuTotal],
         scalingFactor: .kilo,
         maxDuration: .seconds(3)
     )
