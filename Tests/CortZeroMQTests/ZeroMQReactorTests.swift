@@ -76,6 +76,38 @@ import Testing
         try await sender.value
     }
 
+    /// A ROUTER is "writable" while any peer has room, so a send to a full peer
+    /// beside a free one cannot wait on POLLOUT: it retries on a backoff timer.
+    @Test func routerSendToAFullPeerBesideAFreeOneWaitsAndLosesNothing() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let node = ReactorActor(reactor: reactor)
+        _ = try await node.open("router", .router, context: context, bind: endpoint, sendHighWaterMark: 1)
+        var peers: [ZeroMQSocket] = []
+        for name in ["full", "free"] {
+            let peer = try ZeroMQSocket(.dealer, context: context)
+            try peer.set(.receiveHighWaterMark, 1)
+            try peer.set(.routingID, bytes(name))
+            try peer.connect(endpoint)
+            #expect(try peer.trySend(ZeroMQMessage([bytes("hello")])) == nil)
+            #expect(try await node.receiveOne("router") == [bytes(name), bytes("hello")])
+            peers.append(peer)
+        }
+        let (full, free) = (peers[0], peers[1])
+
+        let count = 20
+        let sender = Task { try await node.sendMany("router", count: count, prefix: [bytes("full")]) }
+        // The full peer's pipe holds a couple of messages; the sender must wait.
+        try await waitForWaiters(reactor, count: 1)
+        for index in 0..<count {
+            #expect(try receiveFrames(full) == [bytes("\(index)")])
+        }
+        try await sender.value
+        #expect(try free.poll(.readable, timeout: .milliseconds(50)).isEmpty)
+    }
+
     @Test func cancellingAPendingReceiveRemovesTheWaiter() async throws {
         let reactor = try ZeroMQReactor.start()
         defer { reactor.shutdown() }
@@ -239,18 +271,21 @@ import Testing
     }
 }
 
-/// Waits (bounded) until the reactor sleeps in zmq_poll.
+/// Waits until the reactor sleeps in zmq_poll, at most 10 s. The reactor has
+/// no event for "went to sleep", so this checks its flag between yields.
 func waitUntilAsleep(_ reactor: ZeroMQReactor) async throws {
-    for _ in 0..<100_000 {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
         if reactor.isAsleep { return }
         await Task.yield()
     }
     Issue.record("the reactor never went to sleep")
 }
 
-/// Waits (bounded) until the reactor has `count` socket waiters.
+/// Waits until the reactor has `count` socket waiters, at most 10 s.
 func waitForWaiters(_ reactor: ZeroMQReactor, count: Int) async throws {
-    for _ in 0..<10_000 {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
         if await reactor.waiterCount() == count { return }
         await Task.yield()
     }
