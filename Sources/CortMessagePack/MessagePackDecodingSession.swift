@@ -22,16 +22,16 @@ struct KeyHint {
 /// when the call ends, `finish()` empties the view so that a `Decoder` kept
 /// alive by a misbehaving `init(from:)` can no longer reach the caller's bytes.
 final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
-    let base: UnsafeRawPointer
+    private(set) var base: UnsafeRawPointer
     /// Bytes readable through `base`; 0 once the call has ended.
     private(set) var count: Int
-    let maxDepth: Int
+    private(set) var maxDepth: Int
     /// Offset of the value this decoder stands for.
     var position: Int
     /// Depth of the container holding that value (0 for the top level).
     var level: Int
     var codingPath: [any CodingKey]
-    private let sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
 
     private(set) var hints: UnsafeMutablePointer<KeyHint>
@@ -56,8 +56,32 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         hints.deallocate()
     }
 
+    /// Points a session from the decoder's cache at the next call's input.
+    /// Every hint is cleared: one left from the previous input would send a
+    /// lookup to the wrong entry.
+    func reset(base: UnsafeRawPointer, count: Int, maxDepth: Int, userInfo: [CodingUserInfoKey: any Sendable]) {
+        self.base = base
+        self.count = count
+        self.maxDepth = max(0, maxDepth)
+        sendableUserInfo = userInfo
+        position = 0
+        level = 0
+        if !codingPath.isEmpty { codingPath = [] }
+        if hintCapacity > Self.maxKeptHints {
+            hints.deallocate()
+            hintCapacity = 8
+            hints = .allocate(capacity: hintCapacity)
+        }
+        hints.update(repeating: KeyHint(), count: hintCapacity)
+    }
+
+    /// A session whose hint table grew past this many levels (a deeply
+    /// nested input) shrinks back when reused.
+    private static let maxKeptHints = 64
+
     func finish() {
         count = 0
+        guard !superDecoders.isEmpty else { return }
         for decoder in superDecoders { decoder.finish() }
         superDecoders = []
     }

@@ -35,7 +35,7 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
     private let block: UnsafeMutableRawPointer
 
     var codingPath: [any CodingKey] = []
-    private let sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
 
     private static let initialFrames = 16
@@ -50,6 +50,26 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         frames = (block + writerSize).bindMemory(to: EncodingFrame.self, capacity: Self.initialFrames)
         frameCapacity = Self.initialFrames
         cort_mp_writer_init(writer, block + writerSize + framesSize, Self.initialBytes)
+    }
+
+    /// A stream whose buffer grew past this is not kept for reuse, so that
+    /// one large message does not pin its memory for the encoder's lifetime.
+    private static let maxKeptBytes = 64 * 1024
+
+    /// Whether this stream may go back to the encoder's cache.
+    var isWorthKeeping: Bool { writer.pointee.capacity <= Self.maxKeptBytes }
+
+    /// Makes a stream from the cache ready for the next call: empty output,
+    /// no open frames, no recorded misuse. The buffer and the frame stack
+    /// keep their memory.
+    func reset(userInfo: [CodingUserInfoKey: any Sendable]) {
+        writer.pointee.size = 0
+        writer.pointee.failed = 0
+        frameCount = 0
+        valueBase = 0
+        if !codingPath.isEmpty { codingPath = [] }
+        misuse = nil
+        sendableUserInfo = userInfo
     }
 
     deinit {
