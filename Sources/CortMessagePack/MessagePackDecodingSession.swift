@@ -213,7 +213,10 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             guard let (count, first) = try mapHeader(at: offset, level: level + 1) else {
                 throw .mismatch([String: String].self, found: try byte(at: offset), at: offset)
             }
-            result.reserveCapacity(count)
+            // `init(minimumCapacity:)` is inlined and specialized here, where
+            // `reserveCapacity` is an unspecialized call into the runtime
+            // that looks up generic metadata (~750 instructions).
+            if count > 0 { result = Dictionary(minimumCapacity: count) }
             var position = first
             for _ in 0..<count {
                 let (key, valueOffset) = try readString(at: position)
