@@ -2,7 +2,7 @@ import Synchronization
 
 /// One spare coder object (an encoding stream or a decoding session) kept
 /// between calls, so that a call usually allocates neither the object nor its
-/// buffers. Copies of a `MessagePackEncoder`/`MessagePackDecoder` share it.
+/// buffers. All encoders (and all decoders) of the process share one.
 ///
 /// The slot holds a +1 reference as a bit pattern. `take()` exchanges it for
 /// 0, so exactly one caller gets the object and owns it alone; concurrent

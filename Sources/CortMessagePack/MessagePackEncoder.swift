@@ -34,8 +34,11 @@ internal import CMessagePack
 public struct MessagePackEncoder: Sendable {
     /// Values handed to every `encode(to:)` as `Encoder.userInfo`.
     public var userInfo: [CodingUserInfoKey: any Sendable]
-    /// The stream of the last call, reused by the next one (see `MessagePackCoderCache`).
-    private let cache = MessagePackCoderCache<MessagePackEncodingStream>()
+    /// The stream of the last call, reused by the next one (see
+    /// `MessagePackCoderCache`). One per process rather than per coder, so
+    /// that making a coder allocates nothing and a coder used once still
+    /// finds a stream ready.
+    private static let cache = MessagePackCoderCache<MessagePackEncodingStream>()
 
     /// Creates an encoder with empty `userInfo`.
     public init() {
@@ -54,7 +57,7 @@ public struct MessagePackEncoder: Sendable {
     /// When encoding throws, `buffer` is left as it was.
     public func encode<T: Encodable>(_ value: T, into buffer: inout [UInt8]) throws {
         var stream: MessagePackEncodingStream
-        if let spare = cache.take() {
+        if let spare = Self.cache.take() {
             spare.reset(userInfo: userInfo)
             stream = spare
         } else {
@@ -63,7 +66,7 @@ public struct MessagePackEncoder: Sendable {
         defer {
             // Only a stream nobody else holds (no Encoder kept by an
             // `encode(to:)`) may serve another call.
-            if stream.isWorthKeeping, isKnownUniquelyReferenced(&stream) { cache.put(stream) }
+            if stream.isWorthKeeping, isKnownUniquelyReferenced(&stream) { Self.cache.put(stream) }
         }
         try stream.encodeTopLevel(value)
         let writer = stream.writer

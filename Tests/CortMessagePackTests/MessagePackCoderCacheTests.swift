@@ -85,7 +85,7 @@ struct MessagePackCoderCacheTests {
         Keeper.keptDecoder = nil
     }
 
-    @Test func copiesShareTheCacheButNotTheirSettings() throws {
+    @Test func codersSharingTheCacheKeepTheirOwnSettings() throws {
         let decoder = MessagePackDecoder()
         var shallow = decoder
         shallow.maxDepth = 1
