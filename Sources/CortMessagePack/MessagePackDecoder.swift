@@ -48,6 +48,11 @@ public struct MessagePackDecoder: Sendable {
     /// How deeply maps and arrays may nest (the top-level container is depth 1).
     /// It also bounds the decoder's recursion, so keep it moderate. Default 512.
     public var maxDepth: Int
+    /// The session of the last call, reused by the next one (see
+    /// `MessagePackCoderCache`). One per process rather than per coder, so
+    /// that making a coder allocates nothing and a coder used once still
+    /// finds a session ready.
+    private static let cache = MessagePackCoderCache<MessagePackDecodingSession>()
 
     /// Creates a decoder with empty `userInfo` and `maxDepth` 512.
     public init() {
@@ -72,8 +77,19 @@ public struct MessagePackDecoder: Sendable {
         guard let base = bytes.baseAddress, !bytes.isEmpty else {
             throw MessagePackReadError.truncated(at: 0).decodingError(path: [])
         }
-        let session = MessagePackDecodingSession(base: base, count: bytes.count, maxDepth: maxDepth, userInfo: userInfo)
-        defer { session.finish() }
+        var session: MessagePackDecodingSession
+        if let spare = Self.cache.take() {
+            spare.reset(base: base, count: bytes.count, maxDepth: maxDepth, userInfo: userInfo)
+            session = spare
+        } else {
+            session = MessagePackDecodingSession(base: base, count: bytes.count, maxDepth: maxDepth, userInfo: userInfo)
+        }
+        defer {
+            session.finish()
+            // Only a session nobody else holds (no Decoder kept by an
+            // `init(from:)`) may serve another call.
+            if isKnownUniquelyReferenced(&session) { Self.cache.put(session) }
+        }
         let value = try session.decodeValue(type, at: 0, level: 0, path: { [] })
         // Keyed containers read only the keys they are asked for, so the
         // top-level value's end is found by stepping over what was not read;

@@ -229,16 +229,82 @@ extension MessagePackDecodingSession {
         return true
     }
 
-    /// Compares a `str` value with `key` in place, without making a String.
+    /// Compares a `str` value with `key`'s UTF-8 bytes in place, without
+    /// making a String: lengths first, then 8 bytes a step.
     @inline(__always)
-    func stringEquals(start: Int, length: Int, _ key: String.UTF8View) -> Bool {
+    func stringEquals(start: Int, length: Int, _ key: UnsafeRawBufferPointer) -> Bool {
         guard key.count == length else { return false }
-        var position = start
-        for byte in key {
-            guard base.load(fromByteOffset: position, as: UInt8.self) == byte else { return false }
-            position &+= 1
+        guard length > 0, let keyBase = key.baseAddress else { return true }
+        let value = base + start
+        var index = 0
+        while index &+ 8 <= length {
+            if value.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                != keyBase.loadUnaligned(fromByteOffset: index, as: UInt64.self) { return false }
+            index &+= 8
+        }
+        while index < length {
+            if value.load(fromByteOffset: index, as: UInt8.self) != keyBase.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
+            index &+= 1
         }
         return true
+    }
+
+    // MARK: Map keys
+
+    /// Whether the key at `offset` has the UTF-8 bytes `name` (or, for a
+    /// producer that keys a struct by integers, equals `intKey`), and where
+    /// its value starts.
+    @inline(__always)
+    private func entry(
+        at offset: Int, matches name: UnsafeRawBufferPointer, intKey: Int?, level: Int
+    ) throws(ReadError) -> (Bool, value: Int) {
+        if let (start, length) = try stringBounds(at: offset) {
+            return (stringEquals(start: start, length: length, name), start + length)
+        }
+        let lead = try byte(at: offset)
+        if let intKey, lead <= 0x7f || lead >= 0xcc && lead <= 0xd3 || lead >= 0xe0 {
+            let (value, end) = try readInteger(at: offset, expected: Int.self)
+            switch value {
+            case .unsigned(let magnitude): return (Int(exactly: magnitude) == intKey, end)
+            case .negative(let negative): return (Int(exactly: negative) == intKey, end)
+            }
+        }
+        return (false, try skip(at: offset, level: level))
+    }
+
+    /// The offset of the value stored under a key in the map whose `count`
+    /// entries start at `first` (a map at depth `level`), or nil. Tries the
+    /// entry after the one found last at this depth first (see `KeyHint`),
+    /// then that same entry again, and only then scans the map from its start.
+    func findValue(
+        named name: UnsafeRawBufferPointer, intKey: Int?, first: Int, count: Int, level: Int
+    ) throws(ReadError) -> Int? {
+        let hint = self.hint(level: level)
+        if hint.pointee.firstEntry == first {
+            let next = hint.pointee.index + 1
+            if next < count {
+                let keyOffset = try skip(at: hint.pointee.valueOffset, level: level)
+                let (matched, value) = try entry(at: keyOffset, matches: name, intKey: intKey, level: level)
+                if matched {
+                    hint.pointee = KeyHint(firstEntry: first, index: next, keyOffset: keyOffset, valueOffset: value)
+                    return value
+                }
+            }
+            let (matched, value) = try entry(at: hint.pointee.keyOffset, matches: name, intKey: intKey, level: level)
+            if matched { return value }
+        }
+        var keyOffset = first
+        for index in 0..<count {
+            let (matched, value) = try entry(at: keyOffset, matches: name, intKey: intKey, level: level)
+            if matched {
+                hint.pointee = KeyHint(firstEntry: first, index: index, keyOffset: keyOffset, valueOffset: value)
+                return value
+            }
+            keyOffset = try skip(at: value, level: level)
+        }
+        return nil
     }
 
     /// The bytes of a `bin` value, or of an array of integers 0...255 (some

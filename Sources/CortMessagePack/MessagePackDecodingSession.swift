@@ -22,16 +22,16 @@ struct KeyHint {
 /// when the call ends, `finish()` empties the view so that a `Decoder` kept
 /// alive by a misbehaving `init(from:)` can no longer reach the caller's bytes.
 final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
-    let base: UnsafeRawPointer
+    private(set) var base: UnsafeRawPointer
     /// Bytes readable through `base`; 0 once the call has ended.
     private(set) var count: Int
-    let maxDepth: Int
+    private(set) var maxDepth: Int
     /// Offset of the value this decoder stands for.
     var position: Int
     /// Depth of the container holding that value (0 for the top level).
     var level: Int
     var codingPath: [any CodingKey]
-    private let sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
 
     private(set) var hints: UnsafeMutablePointer<KeyHint>
@@ -56,8 +56,32 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         hints.deallocate()
     }
 
+    /// Points a session from the decoder's cache at the next call's input.
+    /// Every hint is cleared: one left from the previous input would send a
+    /// lookup to the wrong entry.
+    func reset(base: UnsafeRawPointer, count: Int, maxDepth: Int, userInfo: [CodingUserInfoKey: any Sendable]) {
+        self.base = base
+        self.count = count
+        self.maxDepth = max(0, maxDepth)
+        sendableUserInfo = userInfo
+        position = 0
+        level = 0
+        if !codingPath.isEmpty { codingPath = [] }
+        if hintCapacity > Self.maxKeptHints {
+            hints.deallocate()
+            hintCapacity = 8
+            hints = .allocate(capacity: hintCapacity)
+        }
+        hints.update(repeating: KeyHint(), count: hintCapacity)
+    }
+
+    /// A session whose hint table grew past this many levels (a deeply
+    /// nested input) shrinks back when reused.
+    private static let maxKeptHints = 64
+
     func finish() {
         count = 0
+        guard !superDecoders.isEmpty else { return }
         for decoder in superDecoders { decoder.finish() }
         superDecoders = []
     }
@@ -138,31 +162,31 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         do throws(ReadError) {
             // Metatype checks cost a pointer compare; generic code (Array,
             // Optional, Dictionary) reaches the primitives through here.
-            if T.self == String.self { return try readString(at: offset).0 as! T }
-            if T.self == Int.self { return try readInteger(Int.self, at: offset).0 as! T }
-            if T.self == Double.self { return try readDouble(at: offset).0 as! T }
-            if T.self == Bool.self { return try readBool(at: offset).0 as! T }
+            if T.self == String.self { return try same(as: T.self, readString(at: offset).0) }
+            if T.self == Int.self { return try same(as: T.self, readInteger(Int.self, at: offset).0) }
+            if T.self == Double.self { return try same(as: T.self, readDouble(at: offset).0) }
+            if T.self == Bool.self { return try same(as: T.self, readBool(at: offset).0) }
             if T.self == [UInt8].self {
-                return try readBytes(at: offset, level: level + 1, expected: T.self) { [UInt8]($0) }.0 as! T
+                return try same(as: T.self, readBytes(at: offset, level: level + 1, expected: T.self) { [UInt8]($0) }.0)
             }
             if T.self == Data.self {
-                return try readBytes(at: offset, level: level + 1, expected: T.self) { Data($0) }.0 as! T
+                return try same(as: T.self, readBytes(at: offset, level: level + 1, expected: T.self) { Data($0) }.0)
             }
-            if T.self == Date.self { return try readDate(at: offset).0 as! T }
-            if T.self == Int64.self { return try readInteger(Int64.self, at: offset).0 as! T }
-            if T.self == UInt64.self { return try readInteger(UInt64.self, at: offset).0 as! T }
-            if T.self == UInt8.self { return try readInteger(UInt8.self, at: offset).0 as! T }
-            if T.self == Int32.self { return try readInteger(Int32.self, at: offset).0 as! T }
-            if T.self == UInt32.self { return try readInteger(UInt32.self, at: offset).0 as! T }
-            if T.self == UInt.self { return try readInteger(UInt.self, at: offset).0 as! T }
-            if T.self == Float.self { return try readFloat(at: offset).0 as! T }
-            if T.self == Int16.self { return try readInteger(Int16.self, at: offset).0 as! T }
-            if T.self == UInt16.self { return try readInteger(UInt16.self, at: offset).0 as! T }
-            if T.self == Int8.self { return try readInteger(Int8.self, at: offset).0 as! T }
+            if T.self == Date.self { return try same(as: T.self, readDate(at: offset).0) }
+            if T.self == Int64.self { return try same(as: T.self, readInteger(Int64.self, at: offset).0) }
+            if T.self == UInt64.self { return try same(as: T.self, readInteger(UInt64.self, at: offset).0) }
+            if T.self == UInt8.self { return try same(as: T.self, readInteger(UInt8.self, at: offset).0) }
+            if T.self == Int32.self { return try same(as: T.self, readInteger(Int32.self, at: offset).0) }
+            if T.self == UInt32.self { return try same(as: T.self, readInteger(UInt32.self, at: offset).0) }
+            if T.self == UInt.self { return try same(as: T.self, readInteger(UInt.self, at: offset).0) }
+            if T.self == Float.self { return try same(as: T.self, readFloat(at: offset).0) }
+            if T.self == Int16.self { return try same(as: T.self, readInteger(Int16.self, at: offset).0) }
+            if T.self == UInt16.self { return try same(as: T.self, readInteger(UInt16.self, at: offset).0) }
+            if T.self == Int8.self { return try same(as: T.self, readInteger(Int8.self, at: offset).0) }
         } catch {
             throw error.decodingError(path: path())
         }
-        if T.self == [String: String].self { return try decodeStringMap(at: offset, level: level, path: path) as! T }
+        if T.self == [String: String].self { return try same(as: T.self, decodeStringMap(at: offset, level: level, path: path)) }
         // A Dictionary is one word: the size test spares structs the
         // conformance lookup.
         if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
@@ -170,6 +194,15 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             return try map.decodeMessagePackMap(from: self, at: offset, level: level, path: path) as! T
         }
         return try decodeWithOwnCoding(type, at: offset, level: level, path: path())
+    }
+
+    /// `value` as `T` once the caller has checked that `T` is `V`: a
+    /// bit-for-bit reinterpretation, where `as! T` in unspecialized generic
+    /// code would be a runtime cast call.
+    @inline(__always)
+    private func same<V, T>(as _: T.Type, _ value: V) -> T {
+        assert(T.self == V.self)
+        return unsafeBitCast(value, to: T.self)
     }
 
     /// `[String: String]` (call metadata) without generic dictionary code.
@@ -180,7 +213,10 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             guard let (count, first) = try mapHeader(at: offset, level: level + 1) else {
                 throw .mismatch([String: String].self, found: try byte(at: offset), at: offset)
             }
-            result.reserveCapacity(count)
+            // `init(minimumCapacity:)` is inlined and specialized here, where
+            // `reserveCapacity` is an unspecialized call into the runtime
+            // that looks up generic metadata (~750 instructions).
+            if count > 0 { result = Dictionary(minimumCapacity: count) }
             var position = first
             for _ in 0..<count {
                 let (key, valueOffset) = try readString(at: position)

@@ -34,6 +34,11 @@ internal import CMessagePack
 public struct MessagePackEncoder: Sendable {
     /// Values handed to every `encode(to:)` as `Encoder.userInfo`.
     public var userInfo: [CodingUserInfoKey: any Sendable]
+    /// The stream of the last call, reused by the next one (see
+    /// `MessagePackCoderCache`). One per process rather than per coder, so
+    /// that making a coder allocates nothing and a coder used once still
+    /// finds a stream ready.
+    private static let cache = MessagePackCoderCache<MessagePackEncodingStream>()
 
     /// Creates an encoder with empty `userInfo`.
     public init() {
@@ -51,7 +56,18 @@ public struct MessagePackEncoder: Sendable {
     ///
     /// When encoding throws, `buffer` is left as it was.
     public func encode<T: Encodable>(_ value: T, into buffer: inout [UInt8]) throws {
-        let stream = MessagePackEncodingStream(userInfo: userInfo)
+        var stream: MessagePackEncodingStream
+        if let spare = Self.cache.take() {
+            spare.reset(userInfo: userInfo)
+            stream = spare
+        } else {
+            stream = MessagePackEncodingStream(userInfo: userInfo)
+        }
+        defer {
+            // Only a stream nobody else holds (no Encoder kept by an
+            // `encode(to:)`) may serve another call.
+            if stream.isWorthKeeping, isKnownUniquelyReferenced(&stream) { Self.cache.put(stream) }
+        }
         try stream.encodeTopLevel(value)
         let writer = stream.writer
         if let misuse = stream.misuse {

@@ -35,7 +35,7 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
     private let block: UnsafeMutableRawPointer
 
     var codingPath: [any CodingKey] = []
-    private let sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
 
     private static let initialFrames = 16
@@ -50,6 +50,26 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         frames = (block + writerSize).bindMemory(to: EncodingFrame.self, capacity: Self.initialFrames)
         frameCapacity = Self.initialFrames
         cort_mp_writer_init(writer, block + writerSize + framesSize, Self.initialBytes)
+    }
+
+    /// A stream whose buffer grew past this is not kept for reuse, so that
+    /// one large message does not pin its memory for the encoder's lifetime.
+    private static let maxKeptBytes = 64 * 1024
+
+    /// Whether this stream may go back to the encoder's cache.
+    var isWorthKeeping: Bool { writer.pointee.capacity <= Self.maxKeptBytes }
+
+    /// Makes a stream from the cache ready for the next call: empty output,
+    /// no open frames, no recorded misuse. The buffer and the frame stack
+    /// keep their memory.
+    func reset(userInfo: [CodingUserInfoKey: any Sendable]) {
+        writer.pointee.size = 0
+        writer.pointee.failed = 0
+        frameCount = 0
+        valueBase = 0
+        if !codingPath.isEmpty { codingPath = [] }
+        misuse = nil
+        sendableUserInfo = userInfo
     }
 
     deinit {
@@ -171,24 +191,24 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
     func encodeValue<T: Encodable>(_ value: T, path: () -> [any CodingKey]) throws {
         // Metatype checks cost a pointer compare; the primitives come first
         // because generic code (Array, Optional, Dictionary) reaches them here.
-        if T.self == String.self { return try writeString(value as! String, path: path) }
-        if T.self == Int.self { return writeInt(value as! Int) }
-        if T.self == Double.self { return writeDouble(value as! Double) }
-        if T.self == Bool.self { return writeBool(value as! Bool) }
-        if T.self == [UInt8].self { return try writeBinary(value as! [UInt8], path: path) }
-        if T.self == Data.self { return try writeBinary(value as! Data, path: path) }
-        if T.self == Date.self { return try writeDate(value as! Date, path: path) }
-        if T.self == Int64.self { return writeInt(value as! Int64) }
-        if T.self == UInt64.self { return writeUInt(value as! UInt64) }
-        if T.self == UInt8.self { return writeUInt(value as! UInt8) }
-        if T.self == Int32.self { return writeInt(value as! Int32) }
-        if T.self == UInt32.self { return writeUInt(value as! UInt32) }
-        if T.self == UInt.self { return writeUInt(value as! UInt) }
-        if T.self == Float.self { return writeFloat(value as! Float) }
-        if T.self == Int16.self { return writeInt(value as! Int16) }
-        if T.self == UInt16.self { return writeUInt(value as! UInt16) }
-        if T.self == Int8.self { return writeInt(value as! Int8) }
-        if T.self == [String: String].self { return try writeStringMap(value as! [String: String], path: path) }
+        if T.self == String.self { return try writeString(same(value, as: String.self), path: path) }
+        if T.self == Int.self { return writeInt(same(value, as: Int.self)) }
+        if T.self == Double.self { return writeDouble(same(value, as: Double.self)) }
+        if T.self == Bool.self { return writeBool(same(value, as: Bool.self)) }
+        if T.self == [UInt8].self { return try writeBinary(same(value, as: [UInt8].self), path: path) }
+        if T.self == Data.self { return try writeBinary(same(value, as: Data.self), path: path) }
+        if T.self == Date.self { return try writeDate(same(value, as: Date.self), path: path) }
+        if T.self == Int64.self { return writeInt(same(value, as: Int64.self)) }
+        if T.self == UInt64.self { return writeUInt(same(value, as: UInt64.self)) }
+        if T.self == UInt8.self { return writeUInt(same(value, as: UInt8.self)) }
+        if T.self == Int32.self { return writeInt(same(value, as: Int32.self)) }
+        if T.self == UInt32.self { return writeUInt(same(value, as: UInt32.self)) }
+        if T.self == UInt.self { return writeUInt(same(value, as: UInt.self)) }
+        if T.self == Float.self { return writeFloat(same(value, as: Float.self)) }
+        if T.self == Int16.self { return writeInt(same(value, as: Int16.self)) }
+        if T.self == UInt16.self { return writeUInt(same(value, as: UInt16.self)) }
+        if T.self == Int8.self { return writeInt(same(value, as: Int8.self)) }
+        if T.self == [String: String].self { return try writeStringMap(same(value, as: [String: String].self), path: path) }
         // A Dictionary is one word: the size test spares structs the
         // conformance lookup.
         if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
@@ -196,6 +216,15 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
             return try map.encodeMessagePackMap(into: self, path: path)
         }
         try encodeWithOwnCoding(value, path: path())
+    }
+
+    /// `value` as `V` once the caller has checked that `T` is `V`: a
+    /// bit-for-bit reinterpretation, where `as! V` in unspecialized generic
+    /// code would be a runtime cast call.
+    @inline(__always)
+    private func same<T, V>(_ value: T, as _: V.Type) -> V {
+        assert(T.self == V.self)
+        return unsafeBitCast(value, to: V.self)
     }
 
     private func encodeWithOwnCoding<T: Encodable>(_ value: T, path: [any CodingKey]) throws {

@@ -28,52 +28,25 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
 
     // MARK: Lookup
 
-    /// Whether the key at `offset` is `key`, and where its value starts.
-    @inline(__always)
-    private func entry(at offset: Int, matches key: Key, name: String.UTF8View) throws(ReadError) -> (Bool, value: Int) {
-        if let (start, length) = try session.stringBounds(at: offset) {
-            return (session.stringEquals(start: start, length: length, name), start + length)
-        }
-        // Producers other than cort may key a struct by integers.
-        let lead = try session.byte(at: offset)
-        if let wanted = key.intValue, lead <= 0x7f || lead >= 0xcc && lead <= 0xd3 || lead >= 0xe0 {
-            let (value, end) = try session.readInteger(at: offset, expected: Int.self)
-            switch value {
-            case .unsigned(let magnitude): return (Int(exactly: magnitude) == wanted, end)
-            case .negative(let negative): return (Int(exactly: negative) == wanted, end)
-            }
-        }
-        return (false, try session.skip(at: offset, level: level))
-    }
-
-    /// The offset of the value stored under `key`, or nil.
+    /// The offset of the value stored under `key`, or nil. The key's name is
+    /// turned into contiguous UTF-8 once per lookup (free for the literal
+    /// names of synthesized coding keys), not once per compared entry, and the
+    /// search itself is non-generic code in the session: the closure captures
+    /// nothing of type `Key`, so no generic metadata is looked up per call.
     private func find(_ key: Key) throws(ReadError) -> Int? {
         guard count > 0 else { return nil }
-        let name = key.stringValue.utf8
-        let hint = session.hint(level: level)
-        if hint.pointee.firstEntry == first {
-            let next = hint.pointee.index + 1
-            if next < count {
-                let keyOffset = try session.skip(at: hint.pointee.valueOffset, level: level)
-                let (matched, value) = try entry(at: keyOffset, matches: key, name: name)
-                if matched {
-                    hint.pointee = KeyHint(firstEntry: first, index: next, keyOffset: keyOffset, valueOffset: value)
-                    return value
-                }
+        var name = key.stringValue
+        let intKey = key.intValue
+        let (session, level, first, count) = (session, level, first, count)
+        let found = name.withUTF8 { utf8 -> Result<Int?, ReadError> in
+            do throws(ReadError) {
+                return .success(try session.findValue(
+                    named: UnsafeRawBufferPointer(utf8), intKey: intKey, first: first, count: count, level: level))
+            } catch {
+                return .failure(error)
             }
-            let (matched, value) = try entry(at: hint.pointee.keyOffset, matches: key, name: name)
-            if matched { return value }
         }
-        var keyOffset = first
-        for index in 0..<count {
-            let (matched, value) = try entry(at: keyOffset, matches: key, name: name)
-            if matched {
-                hint.pointee = KeyHint(firstEntry: first, index: index, keyOffset: keyOffset, valueOffset: value)
-                return value
-            }
-            keyOffset = try session.skip(at: value, level: level)
-        }
-        return nil
+        return try found.get()
     }
 
     /// The offset of the value for `key`; a missing key is `keyNotFound`.
@@ -240,7 +213,11 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
             let value: Int
             do throws(ReadError) {
                 if let (start, length) = try session.stringBounds(at: offset) {
-                    if session.stringEquals(start: start, length: length, name.utf8) {
+                    var name = name
+                    let matched = name.withUTF8 {
+                        session.stringEquals(start: start, length: length, UnsafeRawBufferPointer($0))
+                    }
+                    if matched {
                         return session.makeSuperDecoder(at: start + length, level: level, codingPath: codingPath + [pathKey])
                     }
                     value = start + length

@@ -87,6 +87,31 @@ struct MessagePackDecoderTests {
         #expect(try decode(ByInt.self, "8101a3616263").a == "abc")
     }
 
+    @Test func keyNamesAreComparedByLengthAndEveryByte() throws {
+        // Names that share long prefixes, differ only in their last byte (past
+        // the 8-byte steps of the comparison), are prefixes of one another,
+        // are empty or are not ASCII, written in an order unlike the fields'.
+        struct Names: Codable, Equatable {
+            var abcdefghij1: Int
+            var abcdefghij2: Int
+            var abcdefghij: Int
+            var a: Int
+            var blank: Int
+            var café: Int
+            enum CodingKeys: String, CodingKey {
+                case abcdefghij1, abcdefghij2, abcdefghij, a, blank = "", café
+            }
+        }
+        // {"abcdefghij2": 2, "": 5, "café": 6, "abcdefghij": 3, "a": 4, "abcdefghij1": 1}
+        let hex = "86 ab6162636465666768696a32 02 a0 05 a5636166c3a9 06 aa6162636465666768696a 03 a161 04 ab6162636465666768696a31 01"
+        #expect(try decode(Names.self, hex) == Names(abcdefghij1: 1, abcdefghij2: 2, abcdefghij: 3, a: 4, blank: 5, café: 6))
+        // A key one byte short of a field's name is not that field.
+        struct Long: Decodable { var abcdefghij1: Int }
+        let result = try #require(failure(Long.self, Hex.bytes("81aa6162636465666768696a01")))
+        guard case .keyNotFound(let key, _) = result.error else { Issue.record("\(result.error)"); return }
+        #expect(key.stringValue == "abcdefghij1")
+    }
+
     @Test func missingKeyIsKeyNotFound() throws {
         struct Need: Decodable { var must: Int }
         let result = try #require(failure(Need.self, Hex.bytes("80")))
