@@ -73,7 +73,7 @@ protocol MessagePackEncodableMap {
 /// Marks dictionaries the decoder reads from a map itself.
 protocol MessagePackDecodableMap {
     static func decodeMessagePackMap(
-        from session: MessagePackDecodingSession, at offset: Int, level: Int, path: () -> [any CodingKey]
+        from session: MessagePackDecodingSession, at offset: Int, level: Int, node: Int
     ) throws -> Self
 }
 
@@ -93,8 +93,9 @@ extension Dictionary: MessagePackEncodableMap where Key: MessagePackMapKey, Valu
 
 extension Dictionary: MessagePackDecodableMap where Key: MessagePackMapKey, Value: Decodable {
     static func decodeMessagePackMap(
-        from session: MessagePackDecodingSession, at offset: Int, level: Int, path: () -> [any CodingKey]
+        from session: MessagePackDecodingSession, at offset: Int, level: Int, node: Int
     ) throws -> Self {
+        let path = { session.codingPath(at: node) }
         let inner = level + 1
         let header: (count: Int, first: Int)?
         do throws(MessagePackReadError) { header = try session.mapHeader(at: offset, level: inner) } catch {
@@ -113,7 +114,7 @@ extension Dictionary: MessagePackDecodableMap where Key: MessagePackMapKey, Valu
             do throws(MessagePackReadError) { (key, valueOffset) = try Key.readMessagePackKey(from: session, at: position) } catch {
                 throw error.decodingError(path: path())
             }
-            result[key] = try session.decodeValue(Value.self, at: valueOffset, level: inner, path: { path() + [key.codingKey] })
+            result[key] = try session.decodeValue(Value.self, at: valueOffset, level: inner, parent: node, key: { key.codingKey })
             do throws(MessagePackReadError) { position = try session.skip(at: valueOffset, level: inner) } catch {
                 throw error.decodingError(path: path() + [key.codingKey])
             }

@@ -90,7 +90,7 @@ public struct MessagePackDecoder: Sendable {
             // `init(from:)`) may serve another call.
             if isKnownUniquelyReferenced(&session) { Self.cache.put(session) }
         }
-        let value = try session.decodeValue(type, at: 0, level: 0, path: { [] })
+        let value = try session.decodeValue(type, at: 0, level: 0, parent: -1, key: { nil })
         // Keyed containers read only the keys they are asked for, so the
         // top-level value's end is found by stepping over what was not read;
         // this also validates parts of the input that no field read.

@@ -14,11 +14,28 @@ struct KeyHint {
     var valueOffset = 0
 }
 
+/// One step of a coding path: a key and the node of the path leading to it
+/// (an index into the session's node table, or -1 for the root).
+struct CodingPathNode {
+    var parent: Int
+    var key: any CodingKey
+}
+
 /// The `Decoder` that every value of one `decode` call sees.
 ///
 /// One object serves the whole tree (it is also the single-value container):
-/// before a value's `init(from:)` runs, `position`, `level` and `codingPath`
-/// are pointed at it, and restored afterwards. The input is read in place;
+/// before a value's `init(from:)` runs, `position`, `level` and `currentNode`
+/// are pointed at it, and restored afterwards.
+///
+/// Coding paths are kept as a table of nodes (key plus parent index) that
+/// containers refer to by index, so a container is a reference and four
+/// integers: the standard library's container box copies it on every
+/// `decode(_:forKey:)`, and a `[any CodingKey]` in it would be retained and
+/// released each time. Arrays are built only when an error or `codingPath`
+/// asks for one. Nodes are pushed for a nested value or container and
+/// popped when the value's `init(from:)` returns, so the table holds one
+/// path's worth of nodes (plus the nested containers one `init(from:)`
+/// opened), never more nodes than containers the input holds. The input is read in place;
 /// when the call ends, `finish()` empties the view so that a `Decoder` kept
 /// alive by a misbehaving `init(from:)` can no longer reach the caller's bytes.
 final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
@@ -30,7 +47,12 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     var position: Int
     /// Depth of the container holding that value (0 for the top level).
     var level: Int
-    var codingPath: [any CodingKey]
+    /// The path node of the value this decoder stands for (-1: the root).
+    var currentNode = -1
+    var codingPath: [any CodingKey] { codingPath(at: currentNode) }
+    /// The path above the root node: empty except for a super decoder.
+    private var rootPath: [any CodingKey]
+    private var pathNodes: [CodingPathNode] = []
     private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
 
@@ -46,7 +68,7 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         self.sendableUserInfo = userInfo
         self.position = position
         self.level = level
-        self.codingPath = codingPath
+        self.rootPath = codingPath
         hintCapacity = max(8, level + 4)
         hints = .allocate(capacity: hintCapacity)
         hints.initialize(repeating: KeyHint(), count: hintCapacity)
@@ -66,7 +88,8 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         sendableUserInfo = userInfo
         position = 0
         level = 0
-        if !codingPath.isEmpty { codingPath = [] }
+        currentNode = -1
+        if !pathNodes.isEmpty { pathNodes.removeAll(keepingCapacity: pathNodes.capacity <= Self.maxKeptHints) }
         if hintCapacity > Self.maxKeptHints {
             hints.deallocate()
             hintCapacity = 8
@@ -78,6 +101,44 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     /// A session whose hint table grew past this many levels (a deeply
     /// nested input) shrinks back when reused.
     private static let maxKeptHints = 64
+
+    // MARK: Coding paths
+
+    /// The coding path of `node`. A node index held by a container used out
+    /// of nesting order (kept after its value was decoded) may have been
+    /// popped or reused; it still yields a path, never a trap.
+    func codingPath(at node: Int) -> [any CodingKey] {
+        guard node >= 0, node < pathNodes.count else { return rootPath }
+        var keys: [any CodingKey] = []
+        var node = node
+        // Parents always precede their children (see `pushNode`), so this
+        // walk ends.
+        while node >= 0 {
+            keys.append(pathNodes[node].key)
+            node = pathNodes[node].parent
+        }
+        return rootPath + keys.reversed()
+    }
+
+    /// The coding path of `node` followed by `key`.
+    func codingPath(at node: Int, appending key: (any CodingKey)?) -> [any CodingKey] {
+        guard let key else { return codingPath(at: node) }
+        return codingPath(at: node) + [key]
+    }
+
+    /// Adds the node for `key` under `parent` and returns its index. A stale
+    /// parent (at or past the end of the table) becomes the root, which keeps
+    /// every parent index below its child's.
+    func pushNode(parent: Int, key: any CodingKey) -> Int {
+        pathNodes.append(CodingPathNode(parent: parent < pathNodes.count ? parent : -1, key: key))
+        return pathNodes.count - 1
+    }
+
+    var nodeMark: Int { pathNodes.count }
+
+    func popNodes(to mark: Int) {
+        if pathNodes.count > mark { pathNodes.removeSubrange(mark...) }
+    }
 
     func finish() {
         count = 0
@@ -122,6 +183,8 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         let decoder = MessagePackDecodingSession(
             base: base, count: count, maxDepth: maxDepth, userInfo: sendableUserInfo,
             position: offset, level: level, codingPath: codingPath)
+        // A super decoder reports its own coding path, not the session's
+        // current one.
         superDecoders.append(decoder)
         return decoder
     }
@@ -133,7 +196,7 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         do throws(ReadError) { header = try mapHeader(at: position, level: level + 1) } catch { throw error.decodingError(path: codingPath) }
         guard let header else { throw mismatch([String: Any].self, at: position) }
         return KeyedDecodingContainer(MessagePackKeyedDecodingContainer<Key>(
-            session: self, level: level + 1, first: header.first, count: header.count, codingPath: codingPath))
+            session: self, level: level + 1, first: header.first, count: header.count, node: currentNode))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -141,7 +204,7 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         do throws(ReadError) { header = try arrayHeader(at: position, level: level + 1) } catch { throw error.decodingError(path: codingPath) }
         guard let header else { throw mismatch([Any].self, at: position) }
         return MessagePackUnkeyedDecodingContainer(
-            session: self, level: level + 1, first: header.first, count: header.count, codingPath: codingPath)
+            session: self, level: level + 1, first: header.first, count: header.count, node: currentNode)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
@@ -153,11 +216,13 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
 
     // MARK: Values
 
-    /// Decodes the value at `offset`, held by a container at depth `level`.
-    /// `path` is evaluated only when a coding path is needed: for an error,
-    /// or before handing this decoder to the value's own `init(from:)`.
+    /// Decodes the value at `offset`, held by a container at depth `level`
+    /// whose path node is `parent`; the value's key within it is `key()`
+    /// (nil: the value has the container's own path). `key` is evaluated
+    /// only when a path is needed: for an error, or before handing this
+    /// decoder to the value's own `init(from:)`.
     func decodeValue<T: Decodable>(
-        _ type: T.Type, at offset: Int, level: Int, path: () -> [any CodingKey]
+        _ type: T.Type, at offset: Int, level: Int, parent: Int, key: () -> (any CodingKey)?
     ) throws -> T {
         do throws(ReadError) {
             // Metatype checks cost a pointer compare; generic code (Array,
@@ -184,16 +249,21 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             if T.self == UInt16.self { return try same(as: T.self, readInteger(UInt16.self, at: offset).0) }
             if T.self == Int8.self { return try same(as: T.self, readInteger(Int8.self, at: offset).0) }
         } catch {
-            throw error.decodingError(path: path())
+            throw error.decodingError(path: codingPath(at: parent, appending: key()))
         }
-        if T.self == [String: String].self { return try same(as: T.self, decodeStringMap(at: offset, level: level, path: path)) }
+        if T.self == [String: String].self {
+            return try same(as: T.self, decodeStringMap(at: offset, level: level, parent: parent, key: key))
+        }
+        let mark = nodeMark
+        let node = key().map { pushNode(parent: parent, key: $0) } ?? parent
+        defer { popNodes(to: mark) }
         // A Dictionary is one word: the size test spares structs the
         // conformance lookup.
         if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
            let map = T.self as? any MessagePackDecodableMap.Type {
-            return try map.decodeMessagePackMap(from: self, at: offset, level: level, path: path) as! T
+            return try map.decodeMessagePackMap(from: self, at: offset, level: level, node: node) as! T
         }
-        return try decodeWithOwnCoding(type, at: offset, level: level, path: path())
+        return try decodeWithOwnCoding(type, at: offset, level: level, node: node)
     }
 
     /// `value` as `T` once the caller has checked that `T` is `V`: a
@@ -206,7 +276,9 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     }
 
     /// `[String: String]` (call metadata) without generic dictionary code.
-    private func decodeStringMap(at offset: Int, level: Int, path: () -> [any CodingKey]) throws -> [String: String] {
+    private func decodeStringMap(
+        at offset: Int, level: Int, parent: Int, key: () -> (any CodingKey)?
+    ) throws -> [String: String] {
         var result: [String: String] = [:]
         var failedKey: String?
         do throws(ReadError) {
@@ -227,19 +299,20 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
                 failedKey = nil
             }
         } catch {
-            throw error.decodingError(path: path() + (failedKey.map { [MessagePackCodingKey(stringValue: $0)] } ?? []))
+            throw error.decodingError(path: codingPath(at: parent, appending: key())
+                + (failedKey.map { [MessagePackCodingKey(stringValue: $0)] } ?? []))
         }
         return result
     }
 
     private func decodeWithOwnCoding<T: Decodable>(
-        _ type: T.Type, at offset: Int, level: Int, path: [any CodingKey]
+        _ type: T.Type, at offset: Int, level: Int, node: Int
     ) throws -> T {
-        let saved = (position, self.level, codingPath)
+        let saved = (position, self.level, currentNode)
         position = offset
         self.level = level
-        codingPath = path
-        defer { (position, self.level, codingPath) = saved }
+        currentNode = node
+        defer { (position, self.level, currentNode) = saved }
         return try T(from: self)
     }
 
@@ -267,6 +340,6 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     func decode(_ type: UInt32.Type) throws -> UInt32 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
     func decode(_ type: UInt64.Type) throws -> UInt64 { try read { offset throws(ReadError) in try readInteger(type, at: offset) } }
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try decodeValue(type, at: position, level: level, path: { codingPath })
+        try decodeValue(type, at: position, level: level, parent: currentNode, key: { nil })
     }
 }

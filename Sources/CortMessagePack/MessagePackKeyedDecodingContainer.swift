@@ -16,15 +16,20 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     let level: Int
     let first: Int
     let count: Int
-    let codingPath: [any CodingKey]
+    /// This map's coding path, as a node of the session's path table: the
+    /// standard library's box copies the container on every call, so it
+    /// holds no array to retain (see `MessagePackDecodingSession`).
+    let node: Int
 
-    init(session: MessagePackDecodingSession, level: Int, first: Int, count: Int, codingPath: [any CodingKey]) {
+    init(session: MessagePackDecodingSession, level: Int, first: Int, count: Int, node: Int) {
         self.session = session
         self.level = level
         self.first = first
         self.count = count
-        self.codingPath = codingPath
+        self.node = node
     }
+
+    var codingPath: [any CodingKey] { session.codingPath(at: node) }
 
     // MARK: Lookup
 
@@ -62,7 +67,7 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     }
 
     private func fail(_ error: ReadError, _ key: Key) -> DecodingError {
-        error.decodingError(path: codingPath + [key])
+        error.decodingError(path: session.codingPath(at: node, appending: key))
     }
 
     var allKeys: [Key] {
@@ -158,7 +163,7 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let offset = try valueOffset(key)
-        return try session.decodeValue(type, at: offset, level: level, path: { codingPath + [key] })
+        return try session.decodeValue(type, at: offset, level: level, parent: node, key: { key })
     }
 
     /// One lookup instead of the default's three (contains, decodeNil, decode).
@@ -166,7 +171,7 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
         let found: Int?
         do throws(ReadError) { found = try find(key) } catch { throw error.decodingError(path: codingPath) }
         guard let offset = found, (try? session.byte(at: offset)) != MessagePackFormat.nil else { return nil }
-        return try session.decodeValue(type, at: offset, level: level, path: { codingPath + [key] })
+        return try session.decodeValue(type, at: offset, level: level, parent: node, key: { key })
     }
 
     // MARK: Nesting
@@ -177,24 +182,24 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
         let offset = try valueOffset(key)
         let header: (count: Int, first: Int)?
         do throws(ReadError) { header = try session.mapHeader(at: offset, level: level + 1) } catch {
-            throw error.decodingError(path: codingPath + [key])
+            throw fail(error, key)
         }
         guard let header else { throw mismatch([String: Any].self, at: offset, key) }
         return KeyedDecodingContainer(MessagePackKeyedDecodingContainer<NestedKey>(
             session: session, level: level + 1, first: header.first, count: header.count,
-            codingPath: codingPath + [key]))
+            node: session.pushNode(parent: node, key: key)))
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
         let offset = try valueOffset(key)
         let header: (count: Int, first: Int)?
         do throws(ReadError) { header = try session.arrayHeader(at: offset, level: level + 1) } catch {
-            throw error.decodingError(path: codingPath + [key])
+            throw fail(error, key)
         }
         guard let header else { throw mismatch([Any].self, at: offset, key) }
         return MessagePackUnkeyedDecodingContainer(
             session: session, level: level + 1, first: header.first, count: header.count,
-            codingPath: codingPath + [key])
+            node: session.pushNode(parent: node, key: key))
     }
 
     func superDecoder() throws -> any Decoder {
@@ -235,6 +240,6 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
 
     private func mismatch(_ type: Any.Type, at offset: Int, _ key: Key) -> DecodingError {
         let lead = (try? session.byte(at: offset)) ?? MessagePackFormat.nil
-        return ReadError.mismatch(type, found: lead, at: offset).decodingError(path: codingPath + [key])
+        return fail(ReadError.mismatch(type, found: lead, at: offset), key)
     }
 }

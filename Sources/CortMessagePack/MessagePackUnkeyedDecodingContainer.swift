@@ -5,18 +5,21 @@ struct MessagePackUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     let session: MessagePackDecodingSession
     /// Depth of this array; its elements are decoded at this level.
     let level: Int
-    let codingPath: [any CodingKey]
+    /// This array's coding path, as a node of the session's path table.
+    let node: Int
     let elementCount: Int
     private(set) var currentIndex = 0
     private var offset: Int
 
-    init(session: MessagePackDecodingSession, level: Int, first: Int, count: Int, codingPath: [any CodingKey]) {
+    init(session: MessagePackDecodingSession, level: Int, first: Int, count: Int, node: Int) {
         self.session = session
         self.level = level
         self.offset = first
         self.elementCount = count
-        self.codingPath = codingPath
+        self.node = node
     }
+
+    var codingPath: [any CodingKey] { session.codingPath(at: node) }
 
     var count: Int? { elementCount }
     var isAtEnd: Bool { currentIndex >= elementCount }
@@ -97,8 +100,8 @@ struct MessagePackUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try checkNotAtEnd(type)
         let index = currentIndex
-        let value = try session.decodeValue(type, at: offset, level: level, path: {
-            codingPath + [MessagePackCodingKey(index: index)]
+        let value = try session.decodeValue(type, at: offset, level: level, parent: node, key: {
+            MessagePackCodingKey(index: index)
         })
         try advance()
         return value
@@ -120,7 +123,8 @@ struct MessagePackUnkeyedDecodingContainer: UnkeyedDecodingContainer {
         }
         guard let header else { throw mismatch([String: Any].self) }
         let container = MessagePackKeyedDecodingContainer<NestedKey>(
-            session: session, level: level + 1, first: header.first, count: header.count, codingPath: indexPath)
+            session: session, level: level + 1, first: header.first, count: header.count,
+            node: session.pushNode(parent: node, key: MessagePackCodingKey(index: currentIndex)))
         try advance()
         return KeyedDecodingContainer(container)
     }
@@ -133,7 +137,8 @@ struct MessagePackUnkeyedDecodingContainer: UnkeyedDecodingContainer {
         }
         guard let header else { throw mismatch([Any].self) }
         let container = MessagePackUnkeyedDecodingContainer(
-            session: session, level: level + 1, first: header.first, count: header.count, codingPath: indexPath)
+            session: session, level: level + 1, first: header.first, count: header.count,
+            node: session.pushNode(parent: node, key: MessagePackCodingKey(index: currentIndex)))
         try advance()
         return container
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import CortMessagePack
 
@@ -257,5 +258,68 @@ struct MessagePackDecoderTests {
             }
         }
         #expect(try decode(Pair.self, "920102").values == [1, 2])
+    }
+
+    /// Coding paths are built from a node table on demand; these shapes
+    /// reach every way a node is made: nested values, arrays, dictionaries,
+    /// nested containers opened before a sibling value is decoded, and the
+    /// `codingPath` that `init(from:)` and containers report.
+    @Test func codingPathsOfNestedErrorsAndContainers() throws {
+        struct Leaf: Decodable { var n: UInt8 }
+        struct Tree: Decodable { var items: [String: [Leaf]] }
+        // {"items": {"k": [{"n": 1}, {"n": "x"}]}}
+        let bad = try #require(failure(Tree.self, Hex.bytes("81a56974656d7381a16b9281a16e0181a16ea178")))
+        #expect(bad.path == ["items", "k", "Index 1", "n"])
+
+        struct Seen: Decodable {
+            static let paths = Mutex<[[String]]>([])
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: MessagePackCodingKey.self)
+                Self.paths.withLock { $0.append(decoder.codingPath.map(\.stringValue)) }
+                Self.paths.withLock { $0.append(container.codingPath.map(\.stringValue)) }
+            }
+        }
+        struct Interleaved: Decodable {
+            var error: [String] = []
+            init(from decoder: any Decoder) throws {
+                let top = try decoder.container(keyedBy: MessagePackCodingKey.self)
+                // A nested container opened first, a sibling value decoded
+                // through its own init(from:), then the first container used.
+                let a = try top.nestedContainer(keyedBy: MessagePackCodingKey.self, forKey: .init(stringValue: "a"))
+                _ = try top.decode(Seen.self, forKey: .init(stringValue: "b"))
+                var list = try top.nestedUnkeyedContainer(forKey: .init(stringValue: "c"))
+                _ = try list.decode(Seen.self)
+                #expect(a.codingPath.map(\.stringValue) == ["a"])
+                do {
+                    _ = try a.decode(String.self, forKey: .init(stringValue: "x"))
+                } catch let DecodingError.typeMismatch(_, context) {
+                    error = context.codingPath.map(\.stringValue)
+                }
+            }
+        }
+        Seen.paths.withLock { $0 = [] }
+        // {"a": {"x": 1}, "b": {}, "c": [{}]}
+        let value = try decode(Interleaved.self, "83a16181a17801a16280a16391 80")
+        #expect(value.error == ["a", "x"])
+        #expect(Seen.paths.withLock { $0 } == [["b"], ["b"], ["c", "Index 0"], ["c", "Index 0"]])
+    }
+
+    /// A container kept by a misbehaving `init(from:)` and used after the
+    /// call throws (the input is gone) with a path, and never traps.
+    @Test func containerKeptAfterTheCallThrows() throws {
+        final class Keeper: Decodable, @unchecked Sendable {
+            var kept: KeyedDecodingContainer<MessagePackCodingKey>?
+            init(from decoder: any Decoder) throws {
+                let top = try decoder.container(keyedBy: MessagePackCodingKey.self)
+                kept = try top.nestedContainer(keyedBy: MessagePackCodingKey.self, forKey: .init(stringValue: "a"))
+            }
+        }
+        let keeper = try decode(Keeper.self, "81a16181a17801")
+        let kept = try #require(keeper.kept)
+        #expect(throws: DecodingError.self) { try kept.decode(Int.self, forKey: .init(stringValue: "x")) }
+        _ = kept.codingPath
+        // The next call (which may reuse the session) is unaffected.
+        #expect(try decode([String: Int].self, "81a17802") == ["x": 2])
+        #expect(throws: DecodingError.self) { try kept.decode(Int.self, forKey: .init(stringValue: "x")) }
     }
 }
