@@ -285,7 +285,8 @@ extension MessagePackDecodingSession {
         if hint.pointee.firstEntry == first {
             let next = hint.pointee.index + 1
             if next < count {
-                let keyOffset = try skip(at: hint.pointee.valueOffset, level: level)
+                let keyOffset = hint.pointee.valueEnd >= 0
+                    ? hint.pointee.valueEnd : try skip(at: hint.pointee.valueOffset, level: level)
                 let (matched, value) = try entry(at: keyOffset, matches: name, intKey: intKey, level: level)
                 if matched {
                     hint.pointee = KeyHint(firstEntry: first, index: next, keyOffset: keyOffset, valueOffset: value)

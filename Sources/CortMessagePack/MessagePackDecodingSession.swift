@@ -12,6 +12,9 @@ struct KeyHint {
     var index = 0
     var keyOffset = 0
     var valueOffset = 0
+    /// Where that value ends when a reader already found out (so the next
+    /// lookup need not step over it again), else -1.
+    var valueEnd = -1
 }
 
 /// One step of a coding path: a key and the node of the path leading to it
@@ -59,6 +62,10 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     private(set) var hints: UnsafeMutablePointer<KeyHint>
     private var hintCapacity: Int
     private var superDecoders: [MessagePackDecodingSession] = []
+    /// The start and end of the last value a fast path of `decodeValue`
+    /// read. A value's end depends only on where it starts, so the pair
+    /// stays true for this input whoever read it.
+    private(set) var lastValue = (start: -1, end: -1)
 
     init(base: UnsafeRawPointer, count: Int, maxDepth: Int, userInfo: [CodingUserInfoKey: any Sendable],
          position: Int = 0, level: Int = 0, codingPath: [any CodingKey] = []) {
@@ -88,6 +95,7 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         sendableUserInfo = userInfo
         position = 0
         level = 0
+        lastValue = (-1, -1)
         currentNode = -1
         if !pathNodes.isEmpty { pathNodes.removeAll(keepingCapacity: pathNodes.capacity <= Self.maxKeptHints) }
         if hintCapacity > Self.maxKeptHints {
@@ -96,6 +104,20 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             hints = .allocate(capacity: hintCapacity)
         }
         hints.update(repeating: KeyHint(), count: hintCapacity)
+    }
+
+    /// Records that the value at `offset`, the one found last in the map
+    /// whose entries start at `first` (depth `level`), ends at `end`.
+    @inline(__always)
+    func noteValueEnd(level: Int, first: Int, offset: Int, end: Int) {
+        let hint = self.hint(level: level)
+        if hint.pointee.valueOffset == offset && hint.pointee.firstEntry == first { hint.pointee.valueEnd = end }
+    }
+
+    /// Like `noteValueEnd`, with the end `decodeValue` found, if it read the value at `offset` itself.
+    @inline(__always)
+    func noteDecodedValueEnd(level: Int, first: Int, offset: Int) {
+        if lastValue.start == offset { noteValueEnd(level: level, first: first, offset: offset, end: lastValue.end) }
     }
 
     /// A session whose hint table grew past this many levels (a deeply
@@ -173,7 +195,7 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         if let (count, first) = try? mapHeader(at: 0, level: 1), count > 0 {
             let hint = hints[1]
             if hint.firstEntry == first && hint.index == count - 1 {
-                return try skip(at: hint.valueOffset, level: 1)
+                return hint.valueEnd >= 0 ? hint.valueEnd : try skip(at: hint.valueOffset, level: 1)
             }
         }
         return try skip(at: 0, level: 0)
@@ -227,32 +249,34 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         do throws(ReadError) {
             // Metatype checks cost a pointer compare; generic code (Array,
             // Optional, Dictionary) reaches the primitives through here.
-            if T.self == String.self { return try same(as: T.self, readString(at: offset).0) }
-            if T.self == Int.self { return try same(as: T.self, readInteger(Int.self, at: offset).0) }
-            if T.self == Double.self { return try same(as: T.self, readDouble(at: offset).0) }
-            if T.self == Bool.self { return try same(as: T.self, readBool(at: offset).0) }
+            if T.self == String.self { return try done(offset, readString(at: offset)) }
+            if T.self == Int.self { return try done(offset, readInteger(Int.self, at: offset)) }
+            if T.self == Double.self { return try done(offset, readDouble(at: offset)) }
+            if T.self == Bool.self { return try done(offset, readBool(at: offset)) }
             if T.self == [UInt8].self {
-                return try same(as: T.self, readBytes(at: offset, level: level + 1, expected: T.self) { [UInt8]($0) }.0)
+                return try done(offset, readBytes(at: offset, level: level + 1, expected: T.self) { [UInt8]($0) })
             }
             if T.self == Data.self {
-                return try same(as: T.self, readBytes(at: offset, level: level + 1, expected: T.self) { Data($0) }.0)
+                return try done(offset, readBytes(at: offset, level: level + 1, expected: T.self) { Data($0) })
             }
-            if T.self == Date.self { return try same(as: T.self, readDate(at: offset).0) }
-            if T.self == Int64.self { return try same(as: T.self, readInteger(Int64.self, at: offset).0) }
-            if T.self == UInt64.self { return try same(as: T.self, readInteger(UInt64.self, at: offset).0) }
-            if T.self == UInt8.self { return try same(as: T.self, readInteger(UInt8.self, at: offset).0) }
-            if T.self == Int32.self { return try same(as: T.self, readInteger(Int32.self, at: offset).0) }
-            if T.self == UInt32.self { return try same(as: T.self, readInteger(UInt32.self, at: offset).0) }
-            if T.self == UInt.self { return try same(as: T.self, readInteger(UInt.self, at: offset).0) }
-            if T.self == Float.self { return try same(as: T.self, readFloat(at: offset).0) }
-            if T.self == Int16.self { return try same(as: T.self, readInteger(Int16.self, at: offset).0) }
-            if T.self == UInt16.self { return try same(as: T.self, readInteger(UInt16.self, at: offset).0) }
-            if T.self == Int8.self { return try same(as: T.self, readInteger(Int8.self, at: offset).0) }
+            if T.self == Date.self { return try done(offset, readDate(at: offset)) }
+            if T.self == Int64.self { return try done(offset, readInteger(Int64.self, at: offset)) }
+            if T.self == UInt64.self { return try done(offset, readInteger(UInt64.self, at: offset)) }
+            if T.self == UInt8.self { return try done(offset, readInteger(UInt8.self, at: offset)) }
+            if T.self == Int32.self { return try done(offset, readInteger(Int32.self, at: offset)) }
+            if T.self == UInt32.self { return try done(offset, readInteger(UInt32.self, at: offset)) }
+            if T.self == UInt.self { return try done(offset, readInteger(UInt.self, at: offset)) }
+            if T.self == Float.self { return try done(offset, readFloat(at: offset)) }
+            if T.self == Int16.self { return try done(offset, readInteger(Int16.self, at: offset)) }
+            if T.self == UInt16.self { return try done(offset, readInteger(UInt16.self, at: offset)) }
+            if T.self == Int8.self { return try done(offset, readInteger(Int8.self, at: offset)) }
         } catch {
             throw error.decodingError(path: codingPath(at: parent, appending: key()))
         }
         if T.self == [String: String].self {
-            return try same(as: T.self, decodeStringMap(at: offset, level: level, parent: parent, key: key))
+            let (map, end) = try decodeStringMap(at: offset, level: level, parent: parent, key: key)
+            lastValue = (offset, end)
+            return same(as: T.self, map)
         }
         let mark = nodeMark
         let node = key().map { pushNode(parent: parent, key: $0) } ?? parent
@@ -264,6 +288,13 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             return try map.decodeMessagePackMap(from: self, at: offset, level: level, node: node) as! T
         }
         return try decodeWithOwnCoding(type, at: offset, level: level, node: node)
+    }
+
+    /// A fast path's result: notes where the value ended (see `lastValue`).
+    @inline(__always)
+    private func done<V, T>(_ offset: Int, _ result: (V, end: Int)) -> T {
+        lastValue = (offset, result.end)
+        return same(as: T.self, result.0)
     }
 
     /// `value` as `T` once the caller has checked that `T` is `V`: a
@@ -278,9 +309,10 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     /// `[String: String]` (call metadata) without generic dictionary code.
     private func decodeStringMap(
         at offset: Int, level: Int, parent: Int, key: () -> (any CodingKey)?
-    ) throws -> [String: String] {
+    ) throws -> ([String: String], end: Int) {
         var result: [String: String] = [:]
         var failedKey: String?
+        var position = offset
         do throws(ReadError) {
             guard let (count, first) = try mapHeader(at: offset, level: level + 1) else {
                 throw .mismatch([String: String].self, found: try byte(at: offset), at: offset)
@@ -289,7 +321,7 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             // `reserveCapacity` is an unspecialized call into the runtime
             // that looks up generic metadata (~750 instructions).
             if count > 0 { result = Dictionary(minimumCapacity: count) }
-            var position = first
+            position = first
             for _ in 0..<count {
                 let (key, valueOffset) = try readString(at: position)
                 failedKey = key
@@ -302,7 +334,7 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             throw error.decodingError(path: codingPath(at: parent, appending: key())
                 + (failedKey.map { [MessagePackCodingKey(stringValue: $0)] } ?? []))
         }
-        return result
+        return (result, position)
     }
 
     private func decodeWithOwnCoding<T: Decodable>(

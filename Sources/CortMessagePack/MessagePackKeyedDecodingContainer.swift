@@ -66,6 +66,19 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
         return found
     }
 
+    /// Reads a primitive value and remembers where it ended for the next lookup.
+    @inline(__always)
+    private func read<V>(_ key: Key, _ body: (Int) throws(ReadError) -> (V, end: Int)) throws -> V {
+        let offset = try valueOffset(key)
+        do throws(ReadError) {
+            let (value, end) = try body(offset)
+            session.noteValueEnd(level: level, first: first, offset: offset, end: end)
+            return value
+        } catch {
+            throw fail(error, key)
+        }
+    }
+
     private func fail(_ error: ReadError, _ key: Key) -> DecodingError {
         error.decodingError(path: session.codingPath(at: node, appending: key))
     }
@@ -106,64 +119,52 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readBool(at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readBool(at: offset) }
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readString(at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readString(at: offset) }
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readDouble(at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readDouble(at: offset) }
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readFloat(at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readFloat(at: offset) }
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(Int.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(Int.self, at: offset) }
     }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(Int8.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(Int8.self, at: offset) }
     }
     func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(Int16.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(Int16.self, at: offset) }
     }
     func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(Int32.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(Int32.self, at: offset) }
     }
     func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(Int64.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(Int64.self, at: offset) }
     }
     func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(UInt.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(UInt.self, at: offset) }
     }
     func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(UInt8.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(UInt8.self, at: offset) }
     }
     func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(UInt16.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(UInt16.self, at: offset) }
     }
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(UInt32.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(UInt32.self, at: offset) }
     }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
-        let offset = try valueOffset(key)
-        do throws(ReadError) { return try session.readInteger(UInt64.self, at: offset).0 } catch { throw fail(error, key) }
+        try read(key) { [session] offset throws(ReadError) in try session.readInteger(UInt64.self, at: offset) }
     }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         let offset = try valueOffset(key)
-        return try session.decodeValue(type, at: offset, level: level, parent: node, key: { key })
+        let value = try session.decodeValue(type, at: offset, level: level, parent: node, key: { key })
+        session.noteDecodedValueEnd(level: level, first: first, offset: offset)
+        return value
     }
 
     /// One lookup instead of the default's three (contains, decodeNil, decode).
@@ -171,7 +172,9 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
         let found: Int?
         do throws(ReadError) { found = try find(key) } catch { throw error.decodingError(path: codingPath) }
         guard let offset = found, (try? session.byte(at: offset)) != MessagePackFormat.nil else { return nil }
-        return try session.decodeValue(type, at: offset, level: level, parent: node, key: { key })
+        let value = try session.decodeValue(type, at: offset, level: level, parent: node, key: { key })
+        session.noteDecodedValueEnd(level: level, first: first, offset: offset)
+        return value
     }
 
     // MARK: Nesting

@@ -103,7 +103,13 @@ struct MessagePackUnkeyedDecodingContainer: UnkeyedDecodingContainer {
         let value = try session.decodeValue(type, at: offset, level: level, parent: node, key: {
             MessagePackCodingKey(index: index)
         })
-        try advance()
+        if session.lastValue.start == offset {
+            // decodeValue read the element itself and knows where it ends.
+            offset = session.lastValue.end
+            currentIndex += 1
+        } else {
+            try advance()
+        }
         return value
     }
 

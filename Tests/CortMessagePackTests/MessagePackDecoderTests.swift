@@ -322,4 +322,21 @@ struct MessagePackDecoderTests {
         #expect(try decode([String: Int].self, "81a17802") == ["x": 2])
         #expect(throws: DecodingError.self) { try kept.decode(Int.self, forKey: .init(stringValue: "x")) }
     }
+
+    /// Lookups in order start from where the previous value's reader ended
+    /// (not by stepping over it again), and the top-level end check uses the
+    /// last value's end: both must agree with the input exactly.
+    @Test func inOrderReadsUseTheEndOfThePreviousValue() throws {
+        struct Mixed: Codable, Equatable {
+            var a: Data; var b: [String: String]; var c: [UInt8]; var d: Double; var e: [Int]; var f: [String: String]
+        }
+        let value = Mixed(a: Data([1, 2, 3]), b: ["k": "v"], c: [9], d: 1.5, e: [1, 2], f: ["x": "y", "z": "w"])
+        var bytes = try MessagePackEncoder().encode(value)
+        #expect(try decoder.decode(Mixed.self, from: bytes) == value)
+        #expect(try decoder.decode([Data].self, from: MessagePackEncoder().encode([Data([1]), Data([2, 3])])) == [Data([1]), Data([2, 3])])
+        bytes.append(0xc0)
+        #expect(failure(Mixed.self, bytes)?.code == .trailingBytes)
+        bytes.removeLast(2)
+        #expect(failure(Mixed.self, bytes)?.path.first == "f")
+    }
 }
