@@ -7,7 +7,7 @@ import CortMessagePack
 // `scripts/ratios.py` for interleaved rounds and the ratio between the two.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .instructions, .mallocCountTotal],
+        metrics: [.wallClock, .mallocCountTotal],
         scalingFactor: .kilo,
         maxDuration: .seconds(3)
     )
