@@ -17,10 +17,12 @@ let package = Package(
     products: [
         .library(name: "CortMessagePack", targets: ["CortMessagePack"]),
         .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
+        .library(name: "Cort", targets: ["Cort"]),
         .executable(name: "cort-msgpack-over-zeromq", targets: ["MessagePackOverZeroMQ"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C libraries, found through pkg-config. Debian's libmsgpack-dev ships
@@ -53,6 +55,16 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "Cort",
+            dependencies: [
+                "CortMessagePack",
+                "CortZeroMQ",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .executableTarget(
             name: "MessagePackOverZeroMQ",
             dependencies: ["CortMessagePack", "CortZeroMQ"],
@@ -67,6 +79,10 @@ let package = Package(
         .testTarget(
             name: "CortZeroMQTests",
             dependencies: ["CortZeroMQ"]
+        ),
+        .testTarget(
+            name: "CortTests",
+            dependencies: ["Cort", "CortMessagePack", "CortZeroMQ"]
         ),
     ],
     swiftLanguageModes: [.v6]
