@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "CortMessagePack", targets: ["CortMessagePack"]),
         .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
         .library(name: "Cort", targets: ["Cort"]),
+        .executable(name: "cort-demo", targets: ["CortDemo"]),
+        .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
+        .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
         .executable(name: "cort-msgpack-over-zeromq", targets: ["MessagePackOverZeroMQ"]),
     ],
     dependencies: [
@@ -65,6 +68,26 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "ExampleServices",
+            dependencies: ["Cort"],
+            path: "Examples/ExampleServices"
+        ),
+        .executableTarget(
+            name: "CortDemo",
+            dependencies: ["Cort", "ExampleServices"],
+            path: "Examples/CortDemo"
+        ),
+        .executableTarget(
+            name: "GreeterNode",
+            dependencies: ["Cort", "ExampleServices"],
+            path: "Examples/GreeterNode"
+        ),
+        .executableTarget(
+            name: "GreeterCaller",
+            dependencies: ["Cort", "ExampleServices"],
+            path: "Examples/GreeterCaller"
+        ),
         .executableTarget(
             name: "MessagePackOverZeroMQ",
             dependencies: ["CortMessagePack", "CortZeroMQ"],

@@ -1,0 +1,21 @@
+import Cort
+import Distributed
+
+/// What a greeter answers: the greeting and which node made it.
+public struct Greeting: Codable, Sendable {
+    public var text: String
+    public var servedBy: String
+}
+
+/// The example service: a distributed actor whose methods are typed remote calls.
+public distributed actor Greeter {
+    public typealias ActorSystem = CortSystem
+
+    public init(actorSystem: CortSystem) {
+        self.actorSystem = actorSystem
+    }
+
+    public distributed func hello(name: String) -> Greeting {
+        Greeting(text: "Hello, \(name)!", servedBy: id.endpoint ?? "this process")
+    }
+}

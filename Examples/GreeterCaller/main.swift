@@ -1,0 +1,23 @@
+// Calls the greeter service running in another process, found through
+// StaticDiscovery:
+//   CORT_STATIC_SERVICES=greeter=tcp://127.0.0.1:5555 swift run cort-greeter-caller Ada
+import Cort
+import ExampleServices
+import Foundation
+
+let names = CommandLine.arguments.dropFirst().isEmpty ? ["Ada", "Grace", "Lin"] : Array(CommandLine.arguments.dropFirst())
+let discovery = try StaticDiscovery(environmentVariable: "CORT_STATIC_SERVICES")
+let caller = try CortSystem.start(.init(name: "greeter-caller", discovery: discovery, defaultTimeout: .seconds(5)))
+let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+var failed = false
+for name in names {
+    do {
+        let greeting = try await greeter.hello(name: name)
+        print("\(greeting.text)  (served by \(greeting.servedBy))")
+    } catch {
+        print("greeter.hello(name: \"\(name)\") failed: \(error)")
+        failed = true
+    }
+}
+await caller.shutdown()
+exit(failed ? 1 : 0)

@@ -1,0 +1,27 @@
+// A node of the "greeter" service in a process of its own:
+//   swift run cort-greeter-node tcp://127.0.0.1:5555
+// It serves until it gets SIGINT or SIGTERM.
+import Cort
+import ExampleServices
+import Foundation
+
+let endpoint = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "tcp://127.0.0.1:5555"
+// With StaticDiscovery the callers know the endpoint; nothing needs registering.
+let node = try CortSystem.start(.init(name: "greeter-node", discovery: StaticDiscovery([:]), endpoint: endpoint))
+try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
+print("greeter node serving at \(node.endpoint ?? endpoint); stop it with Ctrl-C")
+
+let stop = AsyncStream<Int32> { continuation in
+    for signalNumber in [SIGINT, SIGTERM] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber)
+        source.setEventHandler { continuation.yield(signalNumber) }
+        source.resume()
+        continuation.onTermination = { _ in source.cancel() }
+    }
+}
+for await signalNumber in stop {
+    print("signal \(signalNumber): draining and stopping")
+    break
+}
+await node.shutdown()

@@ -1,0 +1,37 @@
+import CortMessagePack
+import Distributed
+
+/// Records a call's arguments as MessagePack, one buffer per argument.
+public struct CortInvocationEncoder: DistributedTargetInvocationEncoder {
+    public typealias SerializationRequirement = Codable
+
+    var arguments: [[UInt8]] = []
+    private var genericSubstitutions = 0
+    private let encoder = MessagePackEncoder()
+
+    init() {}
+
+    /// Generic distributed methods are not supported yet: their calls fail
+    /// with ``RemoteCallError/Code/unknownTarget`` before anything is sent.
+    public mutating func recordGenericSubstitution<T>(_ type: T.Type) throws {
+        genericSubstitutions += 1
+    }
+
+    public mutating func recordArgument<Value: Codable>(_ argument: RemoteCallArgument<Value>) throws {
+        do {
+            arguments.append(try encoder.encode(argument.value))
+        } catch {
+            throw RemoteCallError(.badArguments, "argument '\(argument.effectiveLabel)' could not be encoded", cause: error)
+        }
+    }
+
+    public mutating func recordErrorType<E: Error>(_ type: E.Type) throws {}
+
+    public mutating func recordReturnType<R: Codable>(_ type: R.Type) throws {}
+
+    public mutating func doneRecording() throws {
+        if genericSubstitutions > 0 {
+            throw RemoteCallError(.unknownTarget, "generic distributed methods are not supported by cort yet")
+        }
+    }
+}

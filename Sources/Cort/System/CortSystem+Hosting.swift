@@ -1,0 +1,68 @@
+import Distributed
+
+extension CortSystem {
+    /// Hosts a service on this node: `replicas` replicas of an actor, made by
+    /// `make`, behind this system's endpoint, registered with discovery under
+    /// `name`. Each replica runs one call at a time, so the service runs up to
+    /// `replicas` calls at once; further calls wait in a queue of
+    /// ``Configuration/queueCapacity``, and beyond that are answered
+    /// ``RemoteCallError/Code/overloaded`` at once, without running.
+    ///
+    /// ```swift
+    /// try await node.host("greeter", replicas: 4) { system in Greeter(actorSystem: system) }
+    /// ```
+    ///
+    /// - Throws: ``RemoteCallError`` when the system serves no endpoint, the
+    ///   name is taken, or discovery refuses the registration.
+    public func host<Act: DistributedActor>(
+        _ name: String,
+        replicas: Int = 1,
+        _ make: @escaping @Sendable (CortSystem) async throws -> Act
+    ) async throws where Act.ActorSystem == CortSystem {
+        try await nodeServer().host(name, replicas: replicas, queueCapacity: configuration.queueCapacity,
+                                    actorType: Act.self, make: make)
+    }
+
+    /// Runs one request on a local actor and returns what to answer.
+    func execute(_ request: CallRequest, on actor: some DistributedActor) async -> CallOutcome {
+        var decoder = CortInvocationDecoder(arguments: request.arguments, system: self)
+        let handler = CortResultHandler(errors: errors)
+        do {
+            try await executeDistributedTarget(
+                on: actor, target: RemoteCallTarget(request.target),
+                invocationDecoder: &decoder, handler: handler)
+        } catch let error as RemoteCallError {
+            return .failed(CallFailure(code: error.code, message: "\(request.method): \(error.message)"))
+        } catch {
+            return .failed(CallFailure(code: .unknownTarget, message: "\(request.method): \(error)"))
+        }
+        switch handler.outcome {
+        case .returned(let bytes):
+            return .returned(bytes)
+        case .failed(let failure):
+            return .failed(failure)
+        case nil:
+            return .failed(CallFailure(code: .protocolError, message: "\(request.method) ended without a result"))
+        }
+    }
+
+    /// Whether the distributed target `identifier` is a method of the actor
+    /// type named `actorType` (module-qualified). The runtime would run any
+    /// method on any actor it is given, so a request naming another type's
+    /// method must be refused before it gets there.
+    func target(_ identifier: String, belongsTo actorType: String) -> Bool {
+        guard let demangled = demangle(identifier) else { return false }
+        // "distributed thunk Module.Type.method(label: Type) async throws -> Result"
+        guard let range = demangled.range(of: actorType + ".") else { return false }
+        let rest = demangled[range.upperBound...]
+        guard let parenthesis = rest.firstIndex(of: "(") else { return false }
+        return !rest[..<parenthesis].contains(".")
+    }
+}
+
+extension CortSystem {
+    /// What this node has counted (requests, answers, bad frames); for tests and metrics.
+    func nodeCounters() async throws -> NodeServer.Counters {
+        try await nodeServer().counters
+    }
+}

@@ -1,0 +1,335 @@
+import CortMessagePack
+import CortZeroMQ
+import Distributed
+import Logging
+import Synchronization
+
+/// The distributed actor system behind cort's typed remote calls.
+///
+/// A service is a `distributed actor` whose `ActorSystem` is `CortSystem`. A
+/// node hosts it under a name on a pool of replicas; a caller resolves it by
+/// name and awaits its methods. Arguments and results travel as MessagePack
+/// over ZeroMQ; where a service's nodes are comes from ``Discovery``.
+///
+/// ```swift
+/// distributed actor Greeter {
+///     typealias ActorSystem = CortSystem
+///     distributed func hello(name: String) -> String { "Hello, \(name)!" }
+/// }
+///
+/// let discovery = LocalDiscovery()
+/// // a node: serve on a free port, host 4 replicas of the service
+/// let node = try CortSystem.start(.init(name: "node-a", discovery: discovery, endpoint: "tcp://127.0.0.1:0"))
+/// try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
+/// // a caller: resolve the service by name, await typed calls
+/// let caller = try CortSystem.start(.init(name: "caller", discovery: discovery))
+/// let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+/// print(try await greeter.hello(name: "Ada"))   // Hello, Ada!
+/// ```
+///
+/// Local actors (created with this system) are called directly by Swift,
+/// without the wire.
+public final class CortSystem: DistributedActorSystem, Sendable {
+    public typealias ActorID = CortActorID
+    public typealias InvocationEncoder = CortInvocationEncoder
+    public typealias InvocationDecoder = CortInvocationDecoder
+    public typealias ResultHandler = CortResultHandler
+    public typealias SerializationRequirement = Codable
+
+    /// How a system is set up.
+    public struct Configuration: Sendable {
+        /// The node's name, for logs and instance ids.
+        public var name: String
+        /// Where services are registered and looked up.
+        public var discovery: any Discovery
+        /// The endpoint to serve on (`tcp://host:port`; port 0 picks a free
+        /// port), or nil for a system that only makes calls.
+        public var endpoint: String?
+        /// The deadline of a call that sets none (``CallOptions/timeout``).
+        public var defaultTimeout: Duration
+        /// How many calls may wait in each hosted service's queue beyond those running.
+        public var queueCapacity: Int
+        /// The clock every timer reads (deadlines, backoff).
+        public var clock: any Clock<Duration>
+        /// Where the system logs (never payloads).
+        public var logger: Logger
+
+        /// Creates a configuration.
+        public init(
+            name: String,
+            discovery: any Discovery,
+            endpoint: String? = nil,
+            defaultTimeout: Duration = .seconds(10),
+            queueCapacity: Int = 1024,
+            clock: any Clock<Duration> = ContinuousClock(),
+            logger: Logger = Logger(label: "cort")
+        ) {
+            self.name = name
+            self.discovery = discovery
+            self.endpoint = endpoint
+            self.defaultTimeout = defaultTimeout
+            self.queueCapacity = queueCapacity
+            self.clock = clock
+            self.logger = logger
+        }
+    }
+
+    let configuration: Configuration
+    let reactor: ZeroMQReactor
+    let context: ZeroMQContext
+    let directory: ServiceDirectory
+    let errors = ErrorRegistry()
+    let clock: RuntimeClock
+    let logger: Logger
+    let limits = WireLimits()
+    private let state = Mutex(State())
+    private let methodNames = Mutex<[String: String]>([:])
+
+    private struct State {
+        var localActors: [String: WeakActor] = [:]
+        var remoteServices: [String: RemoteServiceHandle] = [:]
+        var node: NodeServer?
+        var nodeTask: Task<Void, Never>?
+        var isShutDown = false
+    }
+
+    private struct RemoteServiceHandle {
+        let service: RemoteService
+        let tasks: [Task<Void, Never>]
+    }
+
+    private final class WeakActor: @unchecked Sendable {
+        // @unchecked: `actor` is written once in init and only read after;
+        // weak loads are atomic in the Swift runtime.
+        weak var actor: (any DistributedActor)?
+        init(_ actor: any DistributedActor) { self.actor = actor }
+    }
+
+    private init(configuration: Configuration, reactor: ZeroMQReactor, context: ZeroMQContext) {
+        self.configuration = configuration
+        self.reactor = reactor
+        self.context = context
+        self.clock = RuntimeClock(configuration.clock)
+        self.logger = configuration.logger
+        self.directory = ServiceDirectory(discovery: configuration.discovery, clock: configuration.clock,
+                                          logger: configuration.logger)
+    }
+
+    /// Starts a system: its reactor thread and, when the configuration has an
+    /// endpoint, its bound ROUTER.
+    public static func start(_ configuration: Configuration) throws -> CortSystem {
+        let reactor = try ZeroMQReactor.start(name: "cort-\(configuration.name)".prefix(15).description)
+        let system: CortSystem
+        do {
+            system = CortSystem(configuration: configuration, reactor: reactor, context: try ZeroMQContext())
+            if let endpoint = configuration.endpoint {
+                try system.startServing(on: endpoint)
+            }
+        } catch {
+            reactor.shutdown()
+            throw error
+        }
+        return system
+    }
+
+    /// The endpoint this system serves on (with the port chosen for port 0), or nil.
+    public var endpoint: String? {
+        state.withLock { $0.node?.endpoint }
+    }
+
+    /// Registers an error type that methods may throw: on the caller it is
+    /// rethrown as itself. Register it on the nodes and on the callers.
+    public func registerError<E: Error & Codable & Sendable>(_ type: E.Type) {
+        errors.register(type)
+    }
+
+    /// Stops everything: deregisters the hosted services, finishes the calls
+    /// in flight on this node, and stops the reactor.
+    public func shutdown() async {
+        let (node, nodeTask, remotes) = state.withLock { state in
+            state.isShutDown = true
+            defer {
+                state.remoteServices = [:]
+                state.node = nil
+                state.nodeTask = nil
+            }
+            return (state.node, state.nodeTask, Array(state.remoteServices.values))
+        }
+        if let node {
+            await node.drain()
+        }
+        nodeTask?.cancel()
+        await nodeTask?.value
+        for remote in remotes {
+            for task in remote.tasks { task.cancel() }
+            await remote.service.close()
+        }
+        reactor.shutdown()
+    }
+
+    // MARK: Serving
+
+    private func startServing(on endpoint: String) throws {
+        let node = try NodeServer(system: self, endpoint: endpoint)
+        let task = Task { await node.run() }
+        state.withLock {
+            $0.node = node
+            $0.nodeTask = task
+        }
+    }
+
+    func nodeServer() throws -> NodeServer {
+        guard let node = state.withLock({ $0.node }) else {
+            throw RemoteCallError(.unknownTarget, "this system serves no endpoint: set Configuration.endpoint to host services")
+        }
+        return node
+    }
+
+    // MARK: DistributedActorSystem
+
+    /// Set while a hosted service's replicas are made, so they get its name.
+    @TaskLocal static var replicaName: (service: String, index: Int)?
+
+    public func resolve<Act>(id: ActorID, as actorType: Act.Type) throws -> Act?
+    where Act: DistributedActor, Act.ID == ActorID {
+        guard let instance = id.instance, id.endpoint == nil || id.endpoint == endpoint else { return nil }
+        guard let actor = state.withLock({ $0.localActors[instance]?.actor }) else { return nil }
+        guard let typed = actor as? Act else {
+            throw RemoteCallError(.unknownTarget, "\(id) is a \(type(of: actor)), not a \(Act.self)")
+        }
+        return typed
+    }
+
+    public func assignID<Act>(_ actorType: Act.Type) -> ActorID
+    where Act: DistributedActor, Act.ID == ActorID {
+        let unique = Self.randomHex(8)
+        if let replica = Self.replicaName {
+            return CortActorID(service: replica.service, instance: "\(replica.service)#\(replica.index)-\(unique)",
+                               endpoint: endpoint)
+        }
+        return CortActorID(service: String(describing: actorType), instance: unique, endpoint: endpoint)
+    }
+
+    public func actorReady<Act>(_ actor: Act) where Act: DistributedActor, Act.ID == ActorID {
+        guard let instance = actor.id.instance else { return }
+        state.withLock { $0.localActors[instance] = WeakActor(actor) }
+    }
+
+    public func resignID(_ id: ActorID) {
+        guard let instance = id.instance else { return }
+        state.withLock { _ = $0.localActors.removeValue(forKey: instance) }
+    }
+
+    /// A local actor by instance id (for the node that runs calls on it).
+    func localActor(instance: String) -> (any DistributedActor)? {
+        state.withLock { $0.localActors[instance]?.actor }
+    }
+
+    public func makeInvocationEncoder() -> InvocationEncoder {
+        CortInvocationEncoder()
+    }
+
+    public func remoteCall<Act, Err, Res>(
+        on actor: Act,
+        target: RemoteCallTarget,
+        invocation: inout InvocationEncoder,
+        throwing: Err.Type,
+        returning: Res.Type
+    ) async throws -> Res where Act: DistributedActor, Act.ID == ActorID, Err: Error, Res: Codable {
+        guard let bytes = try await perform(on: actor.id, target: target, invocation: &invocation) else {
+            throw RemoteCallError(.protocolError, "the reply carries no result, expected a \(Res.self)")
+        }
+        var decoder = MessagePackDecoder()
+        decoder.userInfo[.actorSystemKey] = self
+        do {
+            return try decoder.decode(Res.self, from: bytes)
+        } catch {
+            throw RemoteCallError(.protocolError, "the result is not a \(Res.self)", cause: error)
+        }
+    }
+
+    public func remoteCallVoid<Act, Err>(
+        on actor: Act,
+        target: RemoteCallTarget,
+        invocation: inout InvocationEncoder,
+        throwing: Err.Type
+    ) async throws where Act: DistributedActor, Act.ID == ActorID, Err: Error {
+        _ = try await perform(on: actor.id, target: target, invocation: &invocation)
+    }
+
+    // MARK: Calls
+
+    private func perform(on id: ActorID, target: RemoteCallTarget,
+                         invocation: inout InvocationEncoder) async throws -> [UInt8]? {
+        try invocation.doneRecording()
+        let options = CallOptions.current
+        let timeout = options.timeout ?? configuration.defaultTimeout
+        let deadline = clock.now + timeout
+        var flags = CallFlags()
+        if options.idempotent { flags.insert(.idempotent) }
+        let request = CallRequest(
+            id: 0, service: id.service, actor: id.instance, target: target.identifier,
+            method: readableName(of: target), timeout: timeout, flags: flags,
+            metadata: options.metadata, arguments: invocation.arguments)
+        let remote = try remoteService(for: id)
+        switch try await remote.call(request, deadline: deadline) {
+        case .value(let bytes):
+            return bytes
+        case .failure(let failure):
+            throw errors.error(for: failure)
+        }
+    }
+
+    /// The readable name of a target, demangled once and remembered.
+    func readableName(of target: RemoteCallTarget) -> String {
+        let identifier = target.identifier
+        if let name = methodNames.withLock({ $0[identifier] }) { return name }
+        let name = readableMethodName(fromMangled: identifier)
+        methodNames.withLock { $0[identifier] = name }
+        return name
+    }
+
+    /// The caller-side actor for the service (or the single node) `id` names.
+    private func remoteService(for id: ActorID) throws -> RemoteService {
+        let key = id.isService ? "service:\(id.service)" : "endpoint:\(id.endpoint ?? "")"
+        if !id.isService && id.endpoint == nil {
+            throw RemoteCallError(.unknownTarget, "\(id) is not reachable: its system serves no endpoint")
+        }
+        let (remote, created): (RemoteService, Bool) = try state.withLock { state in
+            if state.isShutDown {
+                throw RemoteCallError(.shuttingDown, "the actor system is shut down")
+            }
+            if let handle = state.remoteServices[key] { return (handle.service, false) }
+            let remote = try RemoteService(name: key, system: self)
+            state.remoteServices[key] = RemoteServiceHandle(service: remote, tasks: [])
+            return (remote, true)
+        }
+        if created {
+            let receiving = Task { await remote.run() }
+            let feeding: Task<Void, Never>
+            if let endpoint = id.endpoint, !id.isService {
+                let node = ServiceInstance(service: id.service, id: "direct@\(endpoint)", endpoint: endpoint)
+                feeding = Task { await remote.update(nodes: [node]) }
+            } else {
+                let service = id.service
+                feeding = Task { [directory] in
+                    for await nodes in await directory.nodes(for: service) {
+                        await remote.update(nodes: nodes)
+                    }
+                }
+            }
+            state.withLock { $0.remoteServices[key] = RemoteServiceHandle(service: remote, tasks: [receiving, feeding]) }
+        }
+        return remote
+    }
+
+    static func randomHex(_ bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var text = ""
+        for _ in 0..<bytes {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            text += String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+        }
+        return text
+    }
+}

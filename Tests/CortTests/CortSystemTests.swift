@@ -1,0 +1,209 @@
+import Cort
+import Distributed
+import Foundation
+import Testing
+
+@Suite struct CortSystemTests {
+    @Test func typedCallAcrossSystemsOnRealPorts() async throws {
+        try await withNodes(1, host: { node, _ in
+            try await node.host("greeter", replicas: 2) { Greeter(actorSystem: $0) }
+            #expect(node.endpoint?.hasPrefix("tcp://127.0.0.1:") == true)
+            #expect(node.endpoint?.hasSuffix(":0") == false)
+        }) { _, caller in
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            #expect(try await greeter.hello(name: "Ada") == "Hello, Ada!")
+            #expect(try await greeter.hello(name: "Grace") == "Hello, Grace!")
+        }
+    }
+
+    @Test func argumentsAndResultsOfManyShapes() async throws {
+        try await withNodes(1, host: { node, _ in
+            try await node.host("shapes") { Shapes(actorSystem: $0) }
+            try await node.host("greeter") { Greeter(actorSystem: $0) }
+        }) { _, caller in
+            let shapes = try Shapes.resolve(id: .service("shapes"), using: caller)
+            let drawing = Drawing(
+                title: "Ünïcode ✓", shapes: [.circle(center: Point(x: 1, y: -2), radius: 3.5), .polygon([]), .empty],
+                tags: ["a": 1, "b": -7], thumbnail: Data([0, 1, 255]), createdAt: Date(timeIntervalSince1970: 1_700_000_000.25))
+            #expect(try await shapes.echo(drawing) == drawing)
+            #expect(try await shapes.optional(21) == 42)
+            #expect(try await shapes.optional(nil) == nil)
+            #expect(try await shapes.bytes(Data([1, 2]), [3, 4]) == Data([1, 2, 3, 4]))
+            try await shapes.nothing()
+            #expect(try await shapes.many(-8, .max, 1.5, true, ["x", "y"]) == "-8 18446744073709551615 1.5 true x,y")
+
+            // An actor reference as an argument: the node resolves the service id.
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            #expect(try await shapes.greet(through: greeter, name: "Lin") == "Hello, Lin!")
+
+            // An actor reference as a result: an instance on the node, reachable by id.
+            let counter = try await shapes.makeCounter()
+            #expect(counter.id.instance != nil)
+            #expect(try await counter.increment() == 1)
+            #expect(try await counter.increment() == 2)
+        }
+    }
+
+    @Test func concurrentCallsFromManyTasksSpreadOverTheNodes() async throws {
+        try await withNodes(3, host: { node, _ in
+            try await node.host("greeter", replicas: 2) { Greeter(actorSystem: $0) }
+        }) { nodes, caller in
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            let answers = try await withThrowingTaskGroup(of: (String, String).self) { group in
+                for index in 0..<300 {
+                    group.addTask {
+                        (try await greeter.hello(name: "n\(index)"), try await greeter.whoAmI())
+                    }
+                }
+                var answers: [(String, String)] = []
+                for try await answer in group { answers.append(answer) }
+                return answers
+            }
+            #expect(answers.count == 300)
+            #expect(Set(answers.map(\.0)).count == 300)
+            let served = Set(answers.map(\.1))
+            #expect(served == Set(nodes.compactMap(\.endpoint)))
+        }
+    }
+
+    @Test func registeredErrorsArriveAsThemselvesOthersAsRemoteApplicationErrors() async throws {
+        try await withNodes(1, host: { node, _ in
+            node.registerError(Refusal.self)
+            try await node.host("worker") { Worker(actorSystem: $0) }
+        }) { _, caller in
+            caller.registerError(Refusal.self)
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            await #expect(throws: Refusal(reason: "no")) { try await worker.refuse("no") }
+            do {
+                _ = try await worker.fail()
+                Issue.record("expected an error")
+            } catch let error as RemoteCallError {
+                #expect(error.code == .remoteApplicationError)
+                #expect(error.message.contains("Unregistered"))
+                #expect(error.message.contains("an error nobody registered"))
+            }
+            // An application error is not a node failure: the next call works.
+            #expect(try await worker.wait(#function, seconds: 0) == "done")
+        }
+    }
+
+    @Test func deadlineExceededReachesTheServer() async throws {
+        let key = "deadline-\(UUID())"
+        try await withNodes(1, host: { node, _ in
+            try await node.host("worker") { Worker(actorSystem: $0) }
+        }) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            let started = ContinuousClock.now
+            do {
+                _ = try await CallOptions.$current.withValue(CallOptions(timeout: .milliseconds(300))) {
+                    try await worker.wait(key, seconds: 30)
+                }
+                Issue.record("expected deadlineExceeded")
+            } catch let error as RemoteCallError {
+                #expect(error.code == .deadlineExceeded)
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            // The node stopped the work that nobody waited for any more.
+            #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
+            #expect(!Observations.shared.events(key).contains("finished"))
+        }
+    }
+
+    @Test func cancellingTheCallerCancelsTheWorkOnTheNode() async throws {
+        let key = "cancel-\(UUID())"
+        try await withNodes(1, host: { node, _ in
+            try await node.host("worker") { Worker(actorSystem: $0) }
+        }) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            let call = Task { try await worker.wait(key, seconds: 30) }
+            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+            call.cancel()
+            do {
+                _ = try await call.value
+                Issue.record("expected cancelled")
+            } catch let error as RemoteCallError {
+                #expect(error.code == .cancelled)
+            }
+            #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
+        }
+    }
+
+    @Test func fullQueueAnswersOverloadedAtOnce() async throws {
+        let key = "overload-\(UUID())"
+        try await withNodes(1, queueCapacity: 1, host: { node, _ in
+            try await node.host("worker", replicas: 1) { Worker(actorSystem: $0) }
+        }) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            // The only replica is busy; of two more calls one fits the queue of
+            // one (and its deadline passes there), the other is refused at once.
+            let running = Task { try await worker.wait(key, seconds: 30) }
+            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+            let codes = await withTaskGroup(of: RemoteCallError.Code?.self) { group in
+                for name in ["b", "c"] {
+                    group.addTask {
+                        do {
+                            _ = try await CallOptions.$current.withValue(CallOptions(timeout: .seconds(1))) {
+                                try await worker.wait(key + "-" + name, seconds: 0)
+                            }
+                            return nil
+                        } catch let error as RemoteCallError {
+                            return error.code
+                        } catch {
+                            return nil
+                        }
+                    }
+                }
+                var codes: [RemoteCallError.Code?] = []
+                for await code in group { codes.append(code) }
+                return codes
+            }
+            #expect(codes.contains(.overloaded))
+            #expect(codes.contains(.deadlineExceeded))
+            // Neither ran: one was refused, the other's deadline passed in the queue.
+            #expect(Observations.shared.events(key + "-b").isEmpty)
+            #expect(Observations.shared.events(key + "-c").isEmpty)
+            running.cancel()
+            _ = await running.result
+        }
+    }
+
+    @Test func noNodesWhenNobodyHostsTheService() async throws {
+        try await withNodes(0, host: { _, _ in }) { _, caller in
+            let greeter = try Greeter.resolve(id: .service("nobody-hosts-this"), using: caller)
+            do {
+                _ = try await greeter.hello(name: "x")
+                Issue.record("expected noNodes")
+            } catch let error as RemoteCallError {
+                #expect(error.code == .noNodes)
+            }
+        }
+    }
+
+    @Test func aMethodOfAnotherTypeIsAnUnknownTarget() async throws {
+        try await withNodes(1, host: { node, _ in
+            try await node.host("greeter") { Greeter(actorSystem: $0) }
+        }) { _, caller in
+            // A proxy of the wrong type for the service: the node must refuse to
+            // run Impostor's method on a Greeter.
+            let impostor = try Impostor.resolve(id: .service("greeter"), using: caller)
+            do {
+                _ = try await impostor.hello(name: "x")
+                Issue.record("expected unknownTarget")
+            } catch let error as RemoteCallError {
+                #expect(error.code == .unknownTarget)
+            }
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            #expect(try await greeter.hello(name: "still") == "Hello, still!")
+        }
+    }
+
+    @Test func localActorsAreCalledDirectly() async throws {
+        let system = try CortSystem.start(.init(name: "solo", discovery: LocalDiscovery()))
+        let greeter = Greeter(actorSystem: system)
+        #expect(__isLocalActor(greeter))
+        #expect(try await greeter.hello(name: "me") == "Hello, me!")
+        let resolved = try Greeter.resolve(id: greeter.id, using: system)
+        #expect(resolved === greeter)
+        await system.shutdown()
+    }
+}

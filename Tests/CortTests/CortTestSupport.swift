@@ -1,0 +1,87 @@
+import Cort
+import Distributed
+import Foundation
+import Synchronization
+import Testing
+
+/// Starts `count` node systems and a caller on one LocalDiscovery, on real
+/// TCP ports on loopback; shuts them all down at the end.
+func withNodes<R>(
+    _ count: Int,
+    defaultTimeout: Duration = .seconds(10),
+    queueCapacity: Int = 1024,
+    host: (CortSystem, Int) async throws -> Void,
+    _ body: ([CortSystem], CortSystem) async throws -> R
+) async throws -> R {
+    let discovery = LocalDiscovery()
+    var nodes: [CortSystem] = []
+    let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: defaultTimeout))
+    do {
+        for index in 0..<count {
+            let node = try CortSystem.start(.init(
+                name: "node-\(index)", discovery: discovery, endpoint: "tcp://127.0.0.1:0",
+                defaultTimeout: defaultTimeout, queueCapacity: queueCapacity))
+            nodes.append(node)
+            try await host(node, index)
+        }
+        let result = try await body(nodes, caller)
+        await caller.shutdown()
+        for node in nodes { await node.shutdown() }
+        return result
+    } catch {
+        await caller.shutdown()
+        for node in nodes { await node.shutdown() }
+        throw error
+    }
+}
+
+/// Things that happened inside service methods, keyed by test, so tests can
+/// assert what the node saw.
+final class Observations: Sendable {
+    static let shared = Observations()
+
+    private struct State {
+        var events: [String: [String]] = [:]
+        var watchers: [String: [AsyncStream<String>.Continuation]] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func record(_ key: String, _ event: String) {
+        let watchers = state.withLock { state in
+            state.events[key, default: []].append(event)
+            return state.watchers[key] ?? []
+        }
+        for watcher in watchers { watcher.yield(event) }
+    }
+
+    func events(_ key: String) -> [String] {
+        state.withLock { $0.events[key] ?? [] }
+    }
+
+    /// Waits for an event under `key` that matches `predicate` (one already
+    /// recorded counts), at most `timeout`. Returns whether it came.
+    func waitFor(_ key: String, timeout: Duration = .seconds(10),
+                 _ predicate: @escaping @Sendable (String) -> Bool) async -> Bool {
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        let past = state.withLock { state in
+            state.watchers[key, default: []].append(continuation)
+            return state.events[key] ?? []
+        }
+        for event in past { continuation.yield(event) }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await event in stream where predicate(event) { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            continuation.finish()
+            return first
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import CortMessagePack
+import CortZeroMQ
+import Distributed
+import Foundation
+import Testing
+@testable import Cort
+
+/// A node that receives garbage answers with an error where it can and goes on
+/// serving everyone else. Each case is sent as raw frames from a plain
+/// ZeroMQ socket.
+@Suite struct NodeBadInputTests {
+    /// A real request for `Greeter.hello(name:)`, captured on the wire: a
+    /// caller calls a "node" that is a plain ROUTER owned by the test.
+    static func capturedHelloRequest() async throws -> CallRequest {
+        let discovery = LocalDiscovery()
+        let context = try ZeroMQContext()
+        let fakeNode = try ZeroMQSocket(.router, context: context)
+        let endpoint = try fakeNode.bind("tcp://127.0.0.1:*")
+        try await discovery.register(ServiceInstance(service: "capture", id: "capture@test", endpoint: endpoint))
+        let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(5)))
+        let greeter = try Greeter.resolve(id: .service("capture"), using: caller)
+        let call = Task { try await greeter.hello(name: "captured") }
+        defer { call.cancel() }
+        let frames = try #require(try receiveFrames(fakeNode, within: .seconds(5)))
+        #expect(frames.count == 2)
+        let envelope = try frames[1].withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
+        guard case .request(let request) = envelope else {
+            Issue.record("expected a request, got \(envelope)")
+            throw CancellationError()
+        }
+        call.cancel()
+        _ = await call.result
+        await caller.shutdown()
+        return request
+    }
+
+    @Test func everyKindOfGarbageIsAnsweredAndTheNodeKeepsServing() async throws {
+        let template = try await Self.capturedHelloRequest()
+        #expect(template.method.contains("hello"))
+        try await withNodes(1, host: { node, _ in
+            try await node.host("greeter") { Greeter(actorSystem: $0) }
+        }) { nodes, caller in
+            let context = try ZeroMQContext()
+            let raw = try ZeroMQSocket(.dealer, context: context)
+            try raw.connect(try #require(nodes[0].endpoint))
+
+            func exchange(_ frames: [[UInt8]]) throws -> Envelope? {
+                #expect(try raw.trySend(ZeroMQMessage(frames)) == nil)
+                guard let reply = try receiveFrames(raw, within: .seconds(5)), reply.count == 1 else { return nil }
+                return try reply[0].withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
+            }
+            func request(_ change: (inout CallRequest) -> Void) -> [UInt8] {
+                var request = template
+                request.service = "greeter"
+                request.id = 77
+                request.timeout = .seconds(5)
+                change(&request)
+                var bytes: [UInt8] = []
+                WireCodec.encode(.request(request), into: &bytes)
+                return bytes
+            }
+            func expectFailure(_ envelope: Envelope?, id: UInt64, _ code: RemoteCallError.Code,
+                               sourceLocation: SourceLocation = #_sourceLocation) {
+                guard case .failure(let answeredID, let failure) = envelope else {
+                    Issue.record("expected an error answer, got \(String(describing: envelope))", sourceLocation: sourceLocation)
+                    return
+                }
+                #expect(answeredID == id, sourceLocation: sourceLocation)
+                #expect(failure.code == code, "\(failure.message)", sourceLocation: sourceLocation)
+            }
+
+            // A well-formed request works.
+            guard case .reply(77, let result?) = try exchange([request { _ in }]) else {
+                Issue.record("the well-formed request got no reply")
+                return
+            }
+            #expect(try MessagePackDecoder().decode(String.self, from: result) == "Hello, captured!")
+
+            // Random bytes.
+            var generator = SystemRandomNumberGenerator()
+            let noise = (0..<64).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            expectFailure(try exchange([[0xc1] + noise]), id: 0, .protocolError)
+            // A truncated envelope: the header is readable, so the id comes back.
+            let whole = request { _ in }
+            expectFailure(try exchange([Array(whole.prefix(whole.count / 2))]), id: 77, .protocolError)
+            // A wrong version.
+            var wrongVersion = whole
+            wrongVersion[1] = 0x02
+            expectFailure(try exchange([wrongVersion]), id: 77, .protocolError)
+            // An unknown service and an unknown target.
+            expectFailure(try exchange([request { $0.service = "nope" }]), id: 77, .unknownTarget)
+            expectFailure(try exchange([request { $0.target = "$s4Nope4NopeC4nopeyyYaKFTE" }]), id: 77, .unknownTarget)
+            // Arguments of the wrong type, and a missing argument.
+            let number = try MessagePackEncoder().encode(42)
+            expectFailure(try exchange([request { $0.arguments = [number] }]), id: 77, .badArguments)
+            expectFailure(try exchange([request { $0.arguments = [] }]), id: 77, .badArguments)
+            // An expired deadline: refused without running.
+            expectFailure(try exchange([request { $0.timeout = .zero }]), id: 77, .deadlineExceeded)
+            // A frame over the size limit.
+            let huge = [UInt8](repeating: 0x61, count: WireLimits().maxEnvelopeBytes + 1024)
+            expectFailure(try exchange([request { $0.arguments = [try! MessagePackEncoder().encode(huge)] }]),
+                          id: 77, .messageTooLarge)
+            // Two envelope frames.
+            expectFailure(try exchange([whole, whole]), id: 0, .protocolError)
+
+            // The node still serves everyone else.
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            #expect(try await greeter.hello(name: "after") == "Hello, after!")
+            #expect(try await nodes[0].nodeCounters().badFrames >= 4)
+        }
+    }
+}
+
+/// Receives one whole message within `timeout`, or nil.
+func receiveFrames(_ socket: ZeroMQSocket, within timeout: Duration) throws -> [[UInt8]]? {
+    guard try socket.poll(.readable, timeout: timeout).contains(.readable) else { return nil }
+    return try socket.tryReceive()?.copyFrames()
+}

@@ -1,0 +1,108 @@
+import Cort
+import Distributed
+import Foundation
+
+/// The greeter of the README.
+distributed actor Greeter {
+    typealias ActorSystem = CortSystem
+
+    distributed func hello(name: String) -> String {
+        "Hello, \(name)!"
+    }
+
+    /// Which node's replica answered (its endpoint).
+    distributed func whoAmI() -> String {
+        id.endpoint ?? "?"
+    }
+}
+
+struct Point: Codable, Sendable, Equatable {
+    var x: Double
+    var y: Double
+}
+
+enum Shape: Codable, Sendable, Equatable {
+    case circle(center: Point, radius: Double)
+    case polygon([Point])
+    case empty
+}
+
+struct Drawing: Codable, Sendable, Equatable {
+    var title: String
+    var shapes: [Shape]
+    var tags: [String: Int]
+    var thumbnail: Data?
+    var createdAt: Date
+}
+
+/// Arguments and results of many shapes, and actor references.
+distributed actor Shapes {
+    typealias ActorSystem = CortSystem
+
+    distributed func echo(_ drawing: Drawing) -> Drawing { drawing }
+    distributed func optional(_ value: Int?) -> Int? { value.map { $0 * 2 } }
+    distributed func bytes(_ data: Data, _ raw: [UInt8]) -> Data { data + Data(raw) }
+    distributed func nothing() {}
+    distributed func many(_ a: Int8, _ b: UInt64, _ c: Float, _ d: Bool, _ e: [String]) -> String {
+        "\(a) \(b) \(c) \(d) \(e.joined(separator: ","))"
+    }
+    /// Calls the greeter it is handed (an actor reference as an argument).
+    distributed func greet(through greeter: Greeter, name: String) async throws -> String {
+        try await greeter.hello(name: name)
+    }
+    /// Returns a reference to a new actor on this node.
+    distributed func makeCounter() -> Counter {
+        Counter(actorSystem: actorSystem)
+    }
+}
+
+distributed actor Counter {
+    typealias ActorSystem = CortSystem
+    var value = 0
+
+    distributed func increment() -> Int {
+        value += 1
+        return value
+    }
+}
+
+struct Refusal: Error, Codable, Sendable, Equatable {
+    var reason: String
+}
+
+struct Unregistered: Error, CustomStringConvertible {
+    var description: String { "an error nobody registered" }
+}
+
+/// Slow and failing methods, for deadlines, cancellation and errors.
+distributed actor Worker {
+    typealias ActorSystem = CortSystem
+
+    /// Waits up to `seconds` (or until cancelled) and records how it ended.
+    distributed func wait(_ key: String, seconds: Double) async throws -> String {
+        Observations.shared.record(key, "started")
+        do {
+            try await Task.sleep(for: .seconds(seconds))
+        } catch {
+            Observations.shared.record(key, "cancelled")
+            throw error
+        }
+        Observations.shared.record(key, "finished")
+        return "done"
+    }
+
+    distributed func refuse(_ reason: String) throws -> Int {
+        throw Refusal(reason: reason)
+    }
+
+    distributed func fail() throws -> Int {
+        throw Unregistered()
+    }
+}
+
+/// A type that is never hosted under its own name: calling its methods on a
+/// greeter service must be refused.
+distributed actor Impostor {
+    typealias ActorSystem = CortSystem
+    distributed func hello(name: String) -> String { "not a greeter" }
+}
