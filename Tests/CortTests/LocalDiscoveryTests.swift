@@ -76,6 +76,20 @@ import Testing
         #expect(try await watch.next()?.count == 5)
     }
 
+    @Test func concurrentRegistrationsAllArriveAndTheLastListIsComplete() async throws {
+        let discovery = LocalDiscovery()
+        var watch = discovery.watch(service: "greeter").makeAsyncIterator()
+        #expect(try await watch.next() == [])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<50 {
+                group.addTask { try await discovery.register(instance("greeter@\(index)", port: 5000 + index)) }
+            }
+            try await group.waitForAll()
+        }
+        // Lists reach a watcher in the order they were made, so the newest is the complete one.
+        #expect(try await watch.next()?.count == 50)
+    }
+
     @Test func stoppingAWatchReleasesIt() async throws {
         let discovery = LocalDiscovery()
         let stream = discovery.watch(service: "greeter")

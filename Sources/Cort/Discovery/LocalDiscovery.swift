@@ -1,6 +1,6 @@
 import Synchronization
 
-/// In-process discovery: every ``CortSystem`` in a process that uses the same
+/// In-process discovery: every `CortSystem` in a process that uses the same
 /// `LocalDiscovery` sees the others' services. The embedded default.
 ///
 /// ``shared`` is the process-wide instance; tests that must not see each
@@ -21,7 +21,7 @@ import Synchronization
 /// }
 /// ```
 public final class LocalDiscovery: Discovery {
-    /// The process-wide instance every ``CortSystem`` uses unless told otherwise.
+    /// The process-wide instance every `CortSystem` uses unless told otherwise.
     public static let shared = LocalDiscovery()
 
     private struct State {
