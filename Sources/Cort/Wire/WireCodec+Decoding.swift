@@ -11,7 +11,9 @@ extension WireCodec {
             throw WireError(id: nil, code: .protocolError, message: "empty frame")
         }
         var reader = WireReader(bytes)
-        let fieldCount = try reader.readArrayHeader("envelope")
+        // Not bounded by the bytes left: a truncated frame must still yield its id.
+        // The count is compared with the kind's (at most 11) before it is used.
+        let fieldCount = try reader.readArrayHeader("envelope", bounded: false)
         guard fieldCount >= 3 else {
             throw reader.error("the envelope has \(fieldCount) elements; its header needs 3")
         }

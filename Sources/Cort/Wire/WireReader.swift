@@ -87,8 +87,10 @@ struct WireReader {
         }
     }
 
-    /// An array's element count (checked against the bytes left: every element takes at least one).
-    mutating func readArrayHeader(_ field: StaticString) throws(WireError) -> Int {
+    /// An array's element count, checked against the bytes left (every
+    /// element takes at least one) unless `bounded` is false: the envelope's
+    /// own array is not, so that a truncated frame still yields its header.
+    mutating func readArrayHeader(_ field: StaticString, bounded: Bool = true) throws(WireError) -> Int {
         let marker = try byte(field)
         let length: Int
         switch marker {
@@ -97,7 +99,7 @@ struct WireReader {
         case WireFormat.array32: length = Int(try big(UInt32.self, field))
         default: throw wrongType(field, expected: "an array", found: marker)
         }
-        guard length <= remaining else { throw truncated(field) }
+        guard !bounded || length <= remaining else { throw truncated(field) }
         return length
     }
 
