@@ -86,7 +86,8 @@ extension WireCodec {
         }
         var metadata: [String: String] = [:]
         if entries > 0 {
-            metadata.reserveCapacity(entries)
+            // init(minimumCapacity:) is specialized; reserveCapacity is a generic runtime call.
+            metadata = Dictionary(minimumCapacity: entries)
             for _ in 0..<entries {
                 let key = try reader.readString("metadata key", maxBytes: limits.maxMetadataFieldBytes)
                 let value = try reader.readString("metadata value", maxBytes: limits.maxMetadataFieldBytes)
