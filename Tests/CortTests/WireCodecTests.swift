@@ -166,7 +166,7 @@ import Testing
     // MARK: malformed frames
 
     /// A valid request `[1, 1, 42, "greeter", nil, "t", "m", 1000, 0, {}, [bin]]`, field by field.
-    static let validRequestFields: [Pack] = [
+    private static let validRequestFields: [Pack] = [
         .uint(1), .uint(1), .uint(42), .str("greeter"), .nil, .str("t"), .str("m"), .uint(1000), .uint(0),
         .map([]), .array([.bin([0x01])]),
     ]
@@ -439,7 +439,7 @@ private func expectFailure(
 }
 
 /// A MessagePack value for building frames by hand, independent of `WireWriter`.
-enum Pack: Sendable {
+private enum Pack: Sendable {
     case uint(UInt64)
     case int(Int64)
     case str(String)
@@ -487,7 +487,7 @@ private func pack(_ value: Pack) -> [UInt8] {
 }
 
 /// A small seeded generator, so every run fuzzes the same frames.
-struct SplitMix64 {
+private struct SplitMix64 {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
