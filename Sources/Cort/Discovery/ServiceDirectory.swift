@@ -1,0 +1,199 @@
+import Logging
+
+/// The discovery actor: turns a ``Discovery`` backend's watches into node
+/// lists for the `RemoteService` actors.
+///
+/// One backend watch per service however many subscribers; it starts with
+/// the first subscriber and stops when the last one goes away. Lists are
+/// sorted by id and identical consecutive lists are not re-sent.
+///
+/// Discovery outages are survivable: when the backend's watch throws or
+/// ends, subscribers keep the last good list (they are not sent an empty
+/// one) and the directory watches again after a backoff of
+/// `minimumRetryDelay × failures²`, capped at `maximumRetryDelay`, measured
+/// on the injected clock. The first failure of a streak is logged as a
+/// warning, the following ones at debug level, and the recovery once.
+///
+/// ```swift
+/// let directory = ServiceDirectory(discovery: LocalDiscovery.shared)
+/// for await nodes in await directory.nodes(for: "greeter") {
+///     print(nodes.map(\.endpoint))   // a new list whenever greeter's nodes change
+/// }
+/// ```
+public actor ServiceDirectory {
+    private struct Entry {
+        /// The last good list; nil until the backend delivered one.
+        var nodes: [ServiceInstance]?
+        var subscribers: [UInt64: AsyncStream<[ServiceInstance]>.Continuation] = [:]
+        var watch: Task<Void, Never>?
+        /// Tells the lists of a stopped watch from those of its successor.
+        var generation: UInt64 = 0
+        /// How many lists went out to subscribers; for tests of de-duplication.
+        var published = 0
+    }
+
+    private let discovery: any Discovery
+    private let clock: any Clock<Duration>
+    private let minimumRetryDelay: Duration
+    private let maximumRetryDelay: Duration
+    private let logger: Logger
+    private var entries: [String: Entry] = [:]
+    private var nextToken: UInt64 = 0
+    private var isShutDown = false
+
+    /// Creates a directory; it does nothing until someone asks for ``nodes(for:)``.
+    ///
+    /// - Parameters:
+    ///   - discovery: the backend to watch.
+    ///   - clock: measures the backoff between failed watches.
+    ///   - minimumRetryDelay: the backoff after the first failure (100 ms).
+    ///   - maximumRetryDelay: the longest backoff (10 s).
+    ///   - logger: where watch failures are reported (never node lists).
+    public init(
+        discovery: any Discovery,
+        clock: any Clock<Duration> = ContinuousClock(),
+        minimumRetryDelay: Duration = .milliseconds(100),
+        maximumRetryDelay: Duration = .seconds(10),
+        logger: Logger = Logger(label: "cort.discovery")
+    ) {
+        self.discovery = discovery
+        self.clock = clock
+        self.minimumRetryDelay = minimumRetryDelay
+        self.maximumRetryDelay = maximumRetryDelay
+        self.logger = logger
+    }
+
+    /// A stream of node lists for `service`: the last known list at once (if
+    /// any), then each distinct change. A slow subscriber only ever holds the
+    /// newest list. Stop iterating (or cancel the task) to unsubscribe.
+    public func nodes(for service: String) -> AsyncStream<[ServiceInstance]> {
+        let (stream, continuation) = AsyncStream<[ServiceInstance]>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        if isShutDown {
+            continuation.finish()
+            return stream
+        }
+        let token = nextToken
+        nextToken += 1
+        var entry = entries[service] ?? Entry()
+        entry.subscribers[token] = continuation
+        if let nodes = entry.nodes {
+            continuation.yield(nodes)
+        }
+        if entry.watch == nil {
+            entry.generation += 1
+            let generation = entry.generation
+            entry.watch = Task { await self.watchLoop(service: service, generation: generation) }
+        }
+        entries[service] = entry
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            Task { await self.unsubscribe(service: service, token: token) }
+        }
+        return stream
+    }
+
+    /// The last good list for `service` (empty if none yet).
+    public func currentNodes(for service: String) -> [ServiceInstance] {
+        entries[service]?.nodes ?? []
+    }
+
+    /// Stops every watch and ends every subscriber's stream; later
+    /// ``nodes(for:)`` streams end at once. ``currentNodes(for:)`` still
+    /// answers with the last good lists.
+    public func shutdown() {
+        isShutDown = true
+        for service in entries.keys {
+            entries[service]?.watch?.cancel()
+            entries[service]?.watch = nil
+            // Taken out before finishing: finish runs onTermination, which
+            // must find nothing left to remove.
+            let subscribers = entries[service]?.subscribers ?? [:]
+            entries[service]?.subscribers = [:]
+            for continuation in subscribers.values {
+                continuation.finish()
+            }
+        }
+    }
+
+    /// How many backend watches are running; for tests.
+    var activeWatchCount: Int {
+        entries.values.filter { $0.watch != nil }.count
+    }
+
+    /// How many distinct lists went out for `service`; for tests.
+    func publishedListCount(for service: String) -> Int {
+        entries[service]?.published ?? 0
+    }
+
+    private func unsubscribe(service: String, token: UInt64) {
+        guard var entry = entries[service], entry.subscribers.removeValue(forKey: token) != nil else { return }
+        if entry.subscribers.isEmpty {
+            entry.watch?.cancel()
+            entry.watch = nil
+        }
+        entries[service] = entry
+    }
+
+    private func receive(_ nodes: [ServiceInstance], service: String, generation: UInt64) {
+        guard var entry = entries[service], entry.generation == generation, entry.watch != nil else { return }
+        let sorted = nodes.sorted { $0.id < $1.id }
+        if entry.nodes == sorted { return }
+        entry.nodes = sorted
+        entry.published += 1
+        entries[service] = entry
+        for continuation in entry.subscribers.values {
+            continuation.yield(sorted)
+        }
+    }
+
+    /// Watches until cancelled; every end of the backend's watch, by error or
+    /// not, is a failure followed by a backoff. Bounded: each pass either
+    /// waits for the backend or sleeps at least `minimumRetryDelay`, and
+    /// cancellation ends it.
+    private func watchLoop(service: String, generation: UInt64) async {
+        var failures = 0
+        while !Task.isCancelled {
+            var failure: (any Error)?
+            do {
+                for try await nodes in discovery.watch(service: service) {
+                    if failures > 0 {
+                        logger.info(
+                            "discovery watch recovered",
+                            metadata: ["service": "\(service)", "failures": "\(failures)"]
+                        )
+                        failures = 0
+                    }
+                    receive(nodes, service: service, generation: generation)
+                }
+            } catch {
+                failure = error
+            }
+            if Task.isCancelled { return }
+            failures += 1
+            let delay = retryDelay(afterFailures: failures)
+            var metadata: Logger.Metadata = [
+                "service": "\(service)",
+                "failures": "\(failures)",
+                "retry_in": "\(delay)",
+            ]
+            if let failure { metadata["error"] = "\(failure)" }
+            let message: Logger.Message = failure == nil
+                ? "discovery watch ended; keeping the last good node list"
+                : "discovery watch failed; keeping the last good node list"
+            logger.log(level: failures == 1 ? .warning : .debug, message, metadata: metadata)
+            do {
+                try await clock.sleep(for: delay)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// `minimumRetryDelay × failures²`, capped at `maximumRetryDelay`.
+    func retryDelay(afterFailures failures: Int) -> Duration {
+        // Past the cap's square root the square only overflows.
+        let capped = min(failures, 1_000)
+        let delay = minimumRetryDelay * (capped * capped)
+        return min(delay, maximumRetryDelay)
+    }
+}

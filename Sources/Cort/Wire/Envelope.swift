@@ -1,0 +1,33 @@
+/// One frame of cort's wire protocol, version 1 (see docs/PROTOCOL.md).
+///
+/// Every envelope is a MessagePack array that starts with
+/// `[version, kind, id]`; `WireCodec` writes and reads them.
+///
+/// ```swift
+/// var frame: [UInt8] = []
+/// WireCodec.encode(.reply(id: 7, result: encodedGreeting), into: &frame)
+/// let envelope = try frame.withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
+/// ```
+package enum Envelope: Sendable, Equatable {
+    /// A call from a caller to a node.
+    case request(CallRequest)
+    /// The call's return value, MessagePack-encoded, or nil for a method that returns `Void`.
+    case reply(id: UInt64, result: [UInt8]?)
+    /// The call produced no value (the envelope kind `error`).
+    case failure(id: UInt64, CallFailure)
+    /// The caller no longer waits for the call; the node stops it and sends no answer.
+    case cancel(id: UInt64)
+    /// A heartbeat from a caller.
+    case ping(sequence: UInt64)
+    /// A node's answer to a ping, with how many more calls it can queue.
+    case pong(sequence: UInt64, freeSlots: UInt32)
+
+    /// The call id (for ping and pong, the sequence number) in the envelope's header.
+    package var id: UInt64 {
+        switch self {
+        case .request(let request): request.id
+        case .reply(let id, _), .failure(let id, _), .cancel(let id): id
+        case .ping(let sequence), .pong(let sequence, _): sequence
+        }
+    }
+}

@@ -1,0 +1,115 @@
+extension WireCodec {
+    /// Reads one envelope frame.
+    ///
+    /// The header comes first: once `[version, kind, id]` is read, every error
+    /// carries the id. A frame over `limits.maxEnvelopeBytes` is refused with
+    /// `messageTooLarge` after the header alone. Everything that breaks the
+    /// protocol (a wrong type, a missing or extra field, bytes after the array,
+    /// a limit passed) is a `protocolError`.
+    package static func decode(_ bytes: UnsafeRawBufferPointer, limits: WireLimits) throws(WireError) -> Envelope {
+        guard !bytes.isEmpty else {
+            throw WireError(id: nil, code: .protocolError, message: "empty frame")
+        }
+        var reader = WireReader(bytes)
+        // Not bounded by the bytes left: a truncated frame must still yield its id.
+        // The count is compared with the kind's (at most 11) before it is used.
+        let fieldCount = try reader.readArrayHeader("envelope", bounded: false)
+        guard fieldCount >= 3 else {
+            throw reader.error("the envelope has \(fieldCount) elements; its header needs 3")
+        }
+        let version = try reader.readUInt("version")
+        let kindNumber = try reader.readUInt("kind")
+        let id = try reader.readUInt("id")
+        reader.id = id
+
+        guard version == WireFormat.version else {
+            throw reader.error("unsupported version \(version); this node speaks \(WireFormat.version)")
+        }
+        guard bytes.count <= limits.maxEnvelopeBytes else {
+            throw WireError(
+                id: id, code: .messageTooLarge,
+                message: "the envelope has \(bytes.count) bytes, more than the limit of \(limits.maxEnvelopeBytes)")
+        }
+        guard let kind = WireFormat.Kind(rawValue: kindNumber) else {
+            throw reader.error("unknown envelope kind \(kindNumber)")
+        }
+        guard fieldCount == kind.fieldCount else {
+            throw reader.error("a \(kind) envelope has \(kind.fieldCount) elements, this one has \(fieldCount)")
+        }
+
+        let envelope: Envelope
+        switch kind {
+        case .request:
+            envelope = .request(try decodeRequest(id: id, &reader, limits: limits))
+        case .reply:
+            envelope = .reply(id: id, result: try reader.readOptionalBin("result"))
+        case .error:
+            let code = try reader.readUInt("code")
+            let failure = CallFailure(
+                code: code <= UInt64(UInt8.max) ? RemoteCallError.Code(wireValue: UInt8(code)) : .protocolError,
+                message: try reader.readString("message"),
+                errorType: try reader.readOptionalString("errorType"),
+                errorPayload: try reader.readOptionalBin("errorPayload"))
+            envelope = .failure(id: id, failure)
+        case .cancel:
+            envelope = .cancel(id: id)
+        case .ping:
+            envelope = .ping(sequence: id)
+        case .pong:
+            let freeSlots = try reader.readUInt("freeSlots")
+            guard let slots = UInt32(exactly: freeSlots) else {
+                throw reader.error("field 'freeSlots': \(freeSlots) does not fit in 32 bits")
+            }
+            envelope = .pong(sequence: id, freeSlots: slots)
+        }
+        guard reader.remaining == 0 else {
+            throw reader.error("\(reader.remaining) bytes after the envelope")
+        }
+        return envelope
+    }
+
+    private static func decodeRequest(
+        id: UInt64, _ reader: inout WireReader, limits: WireLimits
+    ) throws(WireError) -> CallRequest {
+        let service = try reader.readString("service")
+        let actor = try reader.readOptionalString("actor")
+        let target = try reader.readString("target")
+        let method = try reader.readString("method")
+        let timeout = try reader.readUInt("timeout")
+        // Reserved bits are ignored (docs/PROTOCOL.md), so a newer caller's flags never fail a call.
+        let flags = CallFlags(rawValue: UInt32(truncatingIfNeeded: try reader.readUInt("flags")))
+            .intersection(.known)
+
+        let entries = try reader.readMapHeader("metadata")
+        guard entries <= limits.maxMetadataEntries else {
+            throw reader.error("metadata has \(entries) entries, more than the limit of \(limits.maxMetadataEntries)")
+        }
+        var metadata: [String: String] = [:]
+        if entries > 0 {
+            // init(minimumCapacity:) is specialized; reserveCapacity is a generic runtime call.
+            metadata = Dictionary(minimumCapacity: entries)
+            for _ in 0..<entries {
+                let key = try reader.readString("metadata key", maxBytes: limits.maxMetadataFieldBytes)
+                let value = try reader.readString("metadata value", maxBytes: limits.maxMetadataFieldBytes)
+                guard metadata.updateValue(value, forKey: key) == nil else {
+                    throw reader.error("metadata has a key twice")
+                }
+            }
+        }
+
+        let count = try reader.readArrayHeader("arguments")
+        guard count <= limits.maxArguments else {
+            throw reader.error("the request has \(count) arguments, more than the limit of \(limits.maxArguments)")
+        }
+        var arguments: [[UInt8]] = []
+        if count > 0 {
+            arguments.reserveCapacity(count)
+            for _ in 0..<count {
+                arguments.append(try reader.readBin("argument"))
+            }
+        }
+        return CallRequest(
+            id: id, service: service, actor: actor, target: target, method: method,
+            timeout: Duration(wireNanoseconds: timeout), flags: flags, metadata: metadata, arguments: arguments)
+    }
+}

@@ -1,0 +1,126 @@
+/// Writes and reads cort's wire envelopes (docs/PROTOCOL.md, version 1).
+///
+/// The envelope's shapes are small and fixed, and one is on every call, so
+/// they are written and read directly as MessagePack rather than through the
+/// Codable coders: encoding sizes the frame first and writes it in one pass;
+/// decoding reads the header (`[version, kind, id]`) first, so that whatever
+/// is wrong with the rest, the `WireError` carries the call id to answer with.
+///
+/// ```swift
+/// var frame: [UInt8] = []
+/// WireCodec.encode(.request(request), into: &frame)
+/// let envelope = try frame.withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
+/// ```
+package enum WireCodec {
+    /// Appends `envelope`'s MessagePack bytes to `buffer`.
+    ///
+    /// It does not check `WireLimits`: the sender compares the frame's size
+    /// with its limit, as the receiver will.
+    package static func encode(_ envelope: Envelope, into buffer: inout [UInt8]) {
+        switch envelope {
+        case .request(let request):
+            encodeRequest(request, into: &buffer)
+        case .reply(let id, let result):
+            let size =
+                1 + 2 + WireWriter.uintSize(id) + (result.map { WireWriter.binSize($0.count) } ?? 1)
+            append(size, to: &buffer) { writer in
+                writer.writeArrayHeader(4)
+                writer.writeUInt(WireFormat.version)
+                writer.writeUInt(WireFormat.Kind.reply.rawValue)
+                writer.writeUInt(id)
+                writer.writeOptionalBin(result)
+            }
+        case .failure(let id, let failure):
+            let size =
+                1 + 2 + WireWriter.uintSize(id) + WireWriter.uintSize(UInt64(failure.code.wireValue))
+                + WireWriter.stringSize(failure.message.utf8.count)
+                + (failure.errorType.map { WireWriter.stringSize($0.utf8.count) } ?? 1)
+                + (failure.errorPayload.map { WireWriter.binSize($0.count) } ?? 1)
+            append(size, to: &buffer) { writer in
+                writer.writeArrayHeader(7)
+                writer.writeUInt(WireFormat.version)
+                writer.writeUInt(WireFormat.Kind.error.rawValue)
+                writer.writeUInt(id)
+                writer.writeUInt(UInt64(failure.code.wireValue))
+                writer.writeString(failure.message)
+                writer.writeOptionalString(failure.errorType)
+                writer.writeOptionalBin(failure.errorPayload)
+            }
+        case .cancel(let id):
+            encodeHeaderOnly(.cancel, id, into: &buffer)
+        case .ping(let sequence):
+            encodeHeaderOnly(.ping, sequence, into: &buffer)
+        case .pong(let sequence, let freeSlots):
+            let size = 1 + 2 + WireWriter.uintSize(sequence) + WireWriter.uintSize(UInt64(freeSlots))
+            append(size, to: &buffer) { writer in
+                writer.writeArrayHeader(4)
+                writer.writeUInt(WireFormat.version)
+                writer.writeUInt(WireFormat.Kind.pong.rawValue)
+                writer.writeUInt(sequence)
+                writer.writeUInt(UInt64(freeSlots))
+            }
+        }
+    }
+
+    private static func encodeRequest(_ request: CallRequest, into buffer: inout [UInt8]) {
+        let timeout = request.timeout.wireNanoseconds
+        let flags = UInt64(request.flags.intersection(.known).rawValue)
+        var size =
+            1 + 2 + WireWriter.uintSize(request.id)
+            + WireWriter.stringSize(request.service.utf8.count)
+            + (request.actor.map { WireWriter.stringSize($0.utf8.count) } ?? 1)
+            + WireWriter.stringSize(request.target.utf8.count)
+            + WireWriter.stringSize(request.method.utf8.count)
+            + WireWriter.uintSize(timeout) + WireWriter.uintSize(flags)
+            + WireWriter.containerHeaderSize(request.metadata.count)
+            + WireWriter.containerHeaderSize(request.arguments.count)
+        for (key, value) in request.metadata {
+            size += WireWriter.stringSize(key.utf8.count) + WireWriter.stringSize(value.utf8.count)
+        }
+        for argument in request.arguments {
+            size += WireWriter.binSize(argument.count)
+        }
+        append(size, to: &buffer) { writer in
+            writer.writeArrayHeader(11)
+            writer.writeUInt(WireFormat.version)
+            writer.writeUInt(WireFormat.Kind.request.rawValue)
+            writer.writeUInt(request.id)
+            writer.writeString(request.service)
+            writer.writeOptionalString(request.actor)
+            writer.writeString(request.target)
+            writer.writeString(request.method)
+            writer.writeUInt(timeout)
+            writer.writeUInt(flags)
+            writer.writeMapHeader(request.metadata.count)
+            for (key, value) in request.metadata {
+                writer.writeString(key)
+                writer.writeString(value)
+            }
+            writer.writeArrayHeader(request.arguments.count)
+            for argument in request.arguments {
+                writer.writeBin(argument)
+            }
+        }
+    }
+
+    private static func encodeHeaderOnly(_ kind: WireFormat.Kind, _ id: UInt64, into buffer: inout [UInt8]) {
+        append(3 + WireWriter.uintSize(id), to: &buffer) { writer in
+            writer.writeArrayHeader(3)
+            writer.writeUInt(WireFormat.version)
+            writer.writeUInt(kind.rawValue)
+            writer.writeUInt(id)
+        }
+    }
+
+    /// Grows `buffer` by exactly `size` bytes once and lets `body` fill them.
+    @inline(__always)
+    private static func append(_ size: Int, to buffer: inout [UInt8], _ body: (inout WireWriter) -> Void) {
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: size))
+        buffer.withUnsafeMutableBufferPointer { all in
+            var writer = WireWriter(all.baseAddress! + start, count: size)
+            body(&writer)
+            writer.finish()
+        }
+    }
+}

@@ -1,0 +1,20 @@
+/// How much a node or caller accepts in one envelope.
+///
+/// ```swift
+/// var limits = WireLimits()
+/// limits.maxEnvelopeBytes = 1 << 20
+/// ```
+package struct WireLimits: Sendable, Equatable {
+    /// The largest envelope frame, in bytes (default 4 MiB). A larger one is
+    /// answered with `messageTooLarge` after reading only its header.
+    package var maxEnvelopeBytes: Int = 4 << 20
+    /// The most metadata entries in a request (default 64).
+    package var maxMetadataEntries: Int = 64
+    /// The longest metadata key or value, in UTF-8 bytes (default 4 KiB).
+    package var maxMetadataFieldBytes: Int = 4096
+    /// The most arguments in a request (default 255, more than any Swift
+    /// method can usefully take; it bounds the work a hostile frame can ask for).
+    package var maxArguments: Int = 255
+
+    package init() {}
+}

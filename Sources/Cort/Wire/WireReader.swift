@@ -1,0 +1,185 @@
+/// Reads the MessagePack values of one envelope frame, strictly: every length
+/// is checked against the bytes left before anything is copied or allocated,
+/// strings must be valid UTF-8, and nothing traps on any input.
+///
+/// It reads only the fixed shapes of the envelope and never recurses into a
+/// value, so a nesting bomb is just a field of the wrong type. Failures are
+/// `WireError`s that name the field and carry the call id once the header
+/// has been read.
+struct WireReader {
+    private let base: UnsafePointer<UInt8>
+    private(set) var position = 0
+    let count: Int
+    /// The call id from the header, once read; every later error carries it.
+    var id: UInt64?
+
+    /// `bytes` must not be empty (its base address is then non-nil).
+    init(_ bytes: UnsafeRawBufferPointer) {
+        // The frame is plain bytes; reading them as UInt8 is always valid.
+        base = UnsafePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        count = bytes.count
+    }
+
+    var remaining: Int { count - position }
+
+    func error(_ message: String) -> WireError {
+        WireError(id: id, code: .protocolError, message: message)
+    }
+
+    private func truncated(_ field: StaticString) -> WireError {
+        error("the frame ends inside field '\(field)'")
+    }
+
+    private func wrongType(_ field: StaticString, expected: StaticString, found byte: UInt8) -> WireError {
+        error("field '\(field)': expected \(expected), found \(WireFormat.describe(byte))")
+    }
+
+    private mutating func byte(_ field: StaticString) throws(WireError) -> UInt8 {
+        guard position < count else { throw truncated(field) }
+        defer { position += 1 }
+        return base[position]
+    }
+
+    private mutating func big<T: FixedWidthInteger>(_: T.Type, _ field: StaticString) throws(WireError) -> T {
+        guard remaining >= MemoryLayout<T>.size else { throw truncated(field) }
+        defer { position += MemoryLayout<T>.size }
+        return T(bigEndian: UnsafeRawPointer(base + position).loadUnaligned(as: T.self))
+    }
+
+    /// The next `length` bytes, after checking they are in the frame.
+    private mutating func span(_ length: Int, _ field: StaticString) throws(WireError) -> UnsafeBufferPointer<UInt8> {
+        guard length <= remaining else { throw truncated(field) }
+        defer { position += length }
+        return UnsafeBufferPointer(start: base + position, count: length)
+    }
+
+    /// Whether the next value is nil (consumed if so).
+    private mutating func skipNil() -> Bool {
+        guard position < count, base[position] == WireFormat.nil else { return false }
+        position += 1
+        return true
+    }
+
+    /// An unsigned integer. Signed formats holding a non-negative value are
+    /// accepted too: some MessagePack encoders write small numbers that way.
+    mutating func readUInt(_ field: StaticString) throws(WireError) -> UInt64 {
+        let marker = try byte(field)
+        switch marker {
+        case 0...WireFormat.positiveFixIntMax: return UInt64(marker)
+        case WireFormat.uint8: return UInt64(try byte(field))
+        case WireFormat.uint16: return UInt64(try big(UInt16.self, field))
+        case WireFormat.uint32: return UInt64(try big(UInt32.self, field))
+        case WireFormat.uint64: return try big(UInt64.self, field)
+        case WireFormat.int8, WireFormat.int16, WireFormat.int32, WireFormat.int64:
+            let value: Int64 =
+                switch marker {
+                case WireFormat.int8: Int64(Int8(bitPattern: try byte(field)))
+                case WireFormat.int16: Int64(try big(Int16.self, field))
+                case WireFormat.int32: Int64(try big(Int32.self, field))
+                default: try big(Int64.self, field)
+                }
+            guard value >= 0 else { throw error("field '\(field)': expected an unsigned integer, found \(value)") }
+            return UInt64(value)
+        case 0xe0...0xff:
+            throw error("field '\(field)': expected an unsigned integer, found \(Int8(bitPattern: marker))")
+        default:
+            throw wrongType(field, expected: "an unsigned integer", found: marker)
+        }
+    }
+
+    /// An array's element count, checked against the bytes left (every
+    /// element takes at least one) unless `bounded` is false: the envelope's
+    /// own array is not, so that a truncated frame still yields its header.
+    mutating func readArrayHeader(_ field: StaticString, bounded: Bool = true) throws(WireError) -> Int {
+        let marker = try byte(field)
+        let length: Int
+        switch marker {
+        case 0x90...0x9f: length = Int(marker & 0x0f)
+        case WireFormat.array16: length = Int(try big(UInt16.self, field))
+        case WireFormat.array32: length = Int(try big(UInt32.self, field))
+        default: throw wrongType(field, expected: "an array", found: marker)
+        }
+        guard !bounded || length <= remaining else { throw truncated(field) }
+        return length
+    }
+
+    /// A map's entry count (checked against the bytes left: every entry takes at least two).
+    mutating func readMapHeader(_ field: StaticString) throws(WireError) -> Int {
+        let marker = try byte(field)
+        let length: Int
+        switch marker {
+        case 0x80...0x8f: length = Int(marker & 0x0f)
+        case WireFormat.map16: length = Int(try big(UInt16.self, field))
+        case WireFormat.map32: length = Int(try big(UInt32.self, field))
+        default: throw wrongType(field, expected: "a map", found: marker)
+        }
+        guard length <= remaining / 2 else { throw truncated(field) }
+        return length
+    }
+
+    /// A string of valid UTF-8, at most `maxBytes` long.
+    mutating func readString(_ field: StaticString, maxBytes: Int = .max) throws(WireError) -> String {
+        let marker = try byte(field)
+        let length: Int
+        switch marker {
+        case 0xa0...0xbf: length = Int(marker & 0x1f)
+        case WireFormat.str8: length = Int(try byte(field))
+        case WireFormat.str16: length = Int(try big(UInt16.self, field))
+        case WireFormat.str32: length = Int(try big(UInt32.self, field))
+        default: throw wrongType(field, expected: "str", found: marker)
+        }
+        guard length <= maxBytes else {
+            throw error("field '\(field)': \(length) bytes, more than the limit of \(maxBytes)")
+        }
+        let utf8 = try span(length, field)
+        if utf8.isEmpty { return "" }
+        // Names, targets and trace context are ASCII: checking that word by word and
+        // building the string with the specialized `String(decoding:)` is several
+        // times faster than `String(validating:)`, which runs unspecialized here.
+        if Self.isASCII(utf8) { return String(decoding: utf8, as: UTF8.self) }
+        guard let string = String(validating: utf8, as: UTF8.self) else {
+            throw error("field '\(field)': not valid UTF-8")
+        }
+        return string
+    }
+
+    private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            if raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            offset += 8
+        }
+        while offset < bytes.count {
+            if base[offset] & 0x80 != 0 { return false }
+            offset += 1
+        }
+        return true
+    }
+
+    /// A string or nil.
+    mutating func readOptionalString(_ field: StaticString) throws(WireError) -> String? {
+        if skipNil() { return nil }
+        return try readString(field)
+    }
+
+    /// A bin's bytes, copied out of the frame.
+    mutating func readBin(_ field: StaticString) throws(WireError) -> [UInt8] {
+        let marker = try byte(field)
+        let length: Int
+        switch marker {
+        case WireFormat.bin8: length = Int(try byte(field))
+        case WireFormat.bin16: length = Int(try big(UInt16.self, field))
+        case WireFormat.bin32: length = Int(try big(UInt32.self, field))
+        default: throw wrongType(field, expected: "bin", found: marker)
+        }
+        return Array(try span(length, field))
+    }
+
+    /// A bin or nil.
+    mutating func readOptionalBin(_ field: StaticString) throws(WireError) -> [UInt8]? {
+        if skipNil() { return nil }
+        return try readBin(field)
+    }
+}
