@@ -104,7 +104,7 @@ actor NodeServer {
         }
         let instance = ServiceInstance(
             service: name, id: "\(name)@\(system.configuration.name)-\(CortSystem.randomHex(4))",
-            endpoint: endpoint, tags: [], metadata: ["cort_protocol": "\(WireCodec.version)"])
+            endpoint: endpoint, tags: [], metadata: ["cort_protocol": "\(WireFormat.version)"])
         services[name] = HostedService(pool: pool, running: running, actorType: String(reflecting: Act.self),
                                        instance: instance)
         do {
@@ -149,7 +149,9 @@ actor NodeServer {
         let peer = message.frame(at: 0)
         let envelope: Envelope
         do {
-            envelope = try message.withFrame(at: 1) { try WireCodec.decode($0, limits: limits) }
+            envelope = try message.withFrame(at: 1) { (bytes) throws(WireError) in
+                try WireCodec.decode(bytes, limits: limits)
+            }
         } catch {
             counters.badFrames += 1
             logger.debug("a malformed envelope", metadata: ["error": "\(error.message)"])

@@ -53,7 +53,7 @@ extension CortSystem {
     func target(_ identifier: String, belongsTo actorType: String) -> Bool {
         guard let demangled = demangle(identifier) else { return false }
         // "distributed thunk Module.Type.method(label: Type) async throws -> Result"
-        guard let range = demangled.range(of: actorType + ".") else { return false }
+        guard let range = demangled.firstRange(of: actorType + ".") else { return false }
         let rest = demangled[range.upperBound...]
         guard let parenthesis = rest.firstIndex(of: "(") else { return false }
         return !rest[..<parenthesis].contains(".")

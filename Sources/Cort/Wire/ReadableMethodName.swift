@@ -29,7 +29,8 @@ package func readableMethodName(fromMangled identifier: String) -> String {
     return name
 }
 
-private func demangle(_ identifier: String) -> String? {
+/// Swift's own demangling of `identifier`, or nil when it is not a Swift symbol.
+func demangle(_ identifier: String) -> String? {
     var identifier = identifier
     return identifier.withUTF8 { utf8 -> String? in
         guard let base = utf8.baseAddress, !utf8.isEmpty else { return nil }

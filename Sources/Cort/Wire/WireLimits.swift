@@ -15,6 +15,10 @@ package struct WireLimits: Sendable, Equatable {
     /// The most arguments in a request (default 255, more than any Swift
     /// method can usefully take; it bounds the work a hostile frame can ask for).
     package var maxArguments: Int = 255
+    /// The largest message libzmq accepts at all (`ZMQ_MAXMSGSIZE`, default
+    /// 64 MiB): above it the peer is dropped before cort sees the message, so
+    /// between `maxEnvelopeBytes` and this cap a node still answers with an error.
+    package var hardMessageCap: Int = 64 << 20
 
     package init() {}
 }
