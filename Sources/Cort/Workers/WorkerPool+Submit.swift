@@ -21,6 +21,7 @@ extension WorkerPool {
             Task { [clock] in
                 do { try await clock.sleep(deadline) } catch { return }
                 job.expire()
+                removeWaiter(job)
             }
         }
         defer { timer?.cancel() }
@@ -55,8 +56,9 @@ extension WorkerPool {
         if let refusal { job.fail(refusal) }
     }
 
-    /// A cancelled submitter's job leaves the waiters at once so it does not
-    /// hold a place; if a worker already made room for it, it is skipped there.
+    /// A cancelled or expired submitter's job leaves the waiters at once so
+    /// it does not hold a place; if a worker already made room for it, it is
+    /// skipped there.
     private func removeWaiter(_ job: some WorkerPoolJob<Worker>) {
         state.withLock { state in
             if let index = state.waiters.firstIndex(where: { $0 === job }) {
