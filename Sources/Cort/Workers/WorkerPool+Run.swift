@@ -1,0 +1,116 @@
+extension WorkerPool {
+    /// Runs the workers until the pool stops, then returns.
+    ///
+    /// Makes each worker with `makeWorker` (concurrently) and runs it in a
+    /// task group; each worker takes the next job from the queue when it is
+    /// free. Returns after ``shutdown()`` once every accepted job has run.
+    ///
+    /// - Throws: ``WorkerPoolError/Code/workerFailed`` (its `cause` is what
+    ///   `makeWorker` threw): the pool stopped, jobs still queued failed with
+    ///   the same error and running jobs were cancelled.
+    ///   `CancellationError` when the calling task is cancelled: the pool
+    ///   stopped the same way, with ``WorkerPoolError/Code/shutDown`` for the jobs.
+    ///   ``WorkerPoolError/Code/alreadyRunning`` on a second call.
+    public func run() async throws {
+        try state.withLock { state in
+            guard !state.started else {
+                throw WorkerPoolError(.alreadyRunning, "a worker pool runs once; run() was called again")
+            }
+            state.started = true
+        }
+        let failure: (any Error)? = await withTaskCancellationHandler {
+            await withTaskGroup(of: (any Error)?.self) { group in
+                for index in 0..<configuration.workers {
+                    group.addTask {
+                        do {
+                            try await self.runWorker(index)
+                            return nil
+                        } catch {
+                            return error
+                        }
+                    }
+                }
+                var first: (any Error)?
+                for await case let error? in group where first == nil {
+                    first = error
+                    stop(WorkerPoolError(.workerFailed, "making worker failed; the pool stopped", cause: error))
+                    group.cancelAll()
+                }
+                return first
+            }
+        } onCancel: {
+            stop(WorkerPoolError(.shutDown, "the worker pool's run() was cancelled; the work did not finish"))
+        }
+
+        // Left over only when no worker was made (all failed): fail them
+        // here, so every submitter still gets an outcome.
+        let leftoverError = state.withLock { $0.stopError } ?? .notAccepting
+        for await job in jobs { job.fail(leftoverError) }
+
+        if Task.isCancelled { throw CancellationError() }
+        if let failure {
+            throw WorkerPoolError(.workerFailed, "making a worker failed: \(failure)", cause: failure)
+        }
+    }
+
+    /// One worker: makes its value, then serves jobs in a task that is
+    /// replaced whenever a job's cancellation cancelled it.
+    private func runWorker(_ index: Int) async throws {
+        let worker = try await makeWorker(index)
+        // Bounded: one round per cancelled job, and the channel ends.
+        while true {
+            let runner = WorkerPoolRunner()
+            // Unstructured on purpose: a job runs inline in this task, so
+            // cancelling the job means cancelling the task, which must not
+            // cancel the whole pool; and a stop must not cancel a task that
+            // is waiting on the channel (that would end the channel and lose
+            // queued jobs). The group's task awaits it, so it never outlives run().
+            let task = Task { await self.serve(worker, slot: index, runner: runner) }
+            runner.attach(task)
+            if await task.value { return }
+        }
+    }
+
+    /// Runs jobs from the channel one at a time; true when the channel
+    /// ended, false when a job's cancellation cancelled this task.
+    private func serve(_ worker: Worker, slot: Int, runner: WorkerPoolRunner) async -> Bool {
+        var iterator = jobs.makeAsyncIterator()
+        // Bounded by the channel, which ends at shutdown or stop.
+        while let job = await iterator.next() {
+            let refusal: WorkerPoolError? = state.withLock { state in
+                if let waiter = state.releasePermit() { jobsInput.yield(waiter) }
+                if let stopError = state.stopError { return stopError }
+                state.running += 1
+                state.runningJobs[slot] = job
+                return nil
+            }
+            if let refusal {
+                job.fail(refusal)
+                continue
+            }
+            if let deadline = job.deadline, clock.now() >= deadline {
+                job.fail(WorkerPoolError.expiredBeforeStart)
+            } else if job.start(on: runner) {
+                await job.run(on: worker)
+            }
+            state.withLock { state in
+                state.running -= 1
+                state.runningJobs[slot] = nil
+            }
+            if Task.isCancelled { return false }
+        }
+        return true
+    }
+
+    /// Stops at once (a worker failed or run() was cancelled): no new work,
+    /// waiters and queued jobs fail with `error`, running jobs are cancelled.
+    func stop(_ error: WorkerPoolError) {
+        let (waiters, running) = state.withLock { state in
+            if state.stopError == nil { state.stopError = error }
+            return (state.stopAccepting(), state.runningJobs.compactMap { $0 })
+        }
+        jobsInput.finish()
+        for waiter in waiters { waiter.fail(error) }
+        for job in running { job.fail(error) }
+    }
+}

@@ -1,0 +1,69 @@
+extension WorkerPool {
+    /// Admission, shared by `submit` and `trySubmit`. The submitter suspends
+    /// once, for the whole of waiting for room, waiting in the queue and running.
+    func enqueue<Result: Sendable>(
+        timeout: Duration?,
+        waitForRoom: Bool,
+        _ work: @escaping @Sendable (Worker) async throws -> Result
+    ) async throws -> Result {
+        // Turned-away work costs no allocation: check before making the job.
+        let early: (any Error)? = state.withLock { state in
+            if !state.accepting { return state.stopError ?? .notAccepting }
+            if !waitForRoom && state.permits == 0 { return WorkerPoolError.queueFull }
+            return nil
+        }
+        if let early { throw early }
+        try Task.checkCancellation()
+
+        let job = WorkerPoolTypedJob<Worker, Result>(
+            deadline: timeout.map { clock.now() + $0 }, work: work)
+        let timer = job.deadline.map { deadline in
+            Task { [clock] in
+                do { try await clock.sleep(deadline) } catch { return }
+                job.expire()
+                removeWaiter(job)
+            }
+        }
+        defer { timer?.cancel() }
+
+        return try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { continuation in
+                guard job.install(continuation) else { return }
+                admit(job, waitForRoom: waitForRoom)
+            }
+        } onCancel: {
+            job.fail(CancellationError())
+            removeWaiter(job)
+        }
+    }
+
+    /// Puts a job whose submitter waits into the channel, the waiters or fails it.
+    private func admit(_ job: some WorkerPoolJob<Worker>, waitForRoom: Bool) {
+        let refusal: WorkerPoolError? = state.withLock { state in
+            guard state.accepting else { return state.stopError ?? .notAccepting }
+            if state.permits > 0 {
+                state.permits -= 1
+                // Under the lock: `shutdown()` finishes the channel only after
+                // it has stopped admission under this lock, so this yield is
+                // never refused.
+                jobsInput.yield(job)
+                return nil
+            }
+            guard waitForRoom else { return .queueFull }
+            state.waiters.append(job)
+            return nil
+        }
+        if let refusal { job.fail(refusal) }
+    }
+
+    /// A cancelled or expired submitter's job leaves the waiters at once so
+    /// it does not hold a place; if a worker already made room for it, it is
+    /// skipped there.
+    private func removeWaiter(_ job: some WorkerPoolJob<Worker>) {
+        state.withLock { state in
+            if let index = state.waiters.firstIndex(where: { $0 === job }) {
+                state.waiters.remove(at: index)
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Synchronization
+
+/// A fixed set of workers that run submitted work, at most one job per worker
+/// at a time, fed by a bounded queue.
+///
+/// Each worker owns the value `makeWorker` made for it (a replica of a
+/// service actor, a parser, a connection), so a pool of N workers runs N jobs
+/// at once. Work waits in a queue of at most `queueCapacity` jobs; when it is
+/// full, ``submit(timeout:_:)`` suspends until there is room (oldest waiter
+/// first) and ``trySubmit(timeout:_:)`` fails at once with
+/// ``WorkerPoolError/Code/overloaded``: the work did not run. Nothing accepted
+/// is ever dropped: every submitter gets exactly one outcome.
+///
+/// The workers run in ``run()``, a task group that lives until
+/// ``shutdown()`` has drained everything accepted.
+///
+/// ```swift
+/// let pool = try WorkerPool(configuration: .init(workers: 4, queueCapacity: 64)) { index in
+///     Resizer(id: index)
+/// }
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     group.addTask { try await pool.run() }
+///     let small = try await pool.submit(timeout: .seconds(2)) { resizer in
+///         try await resizer.resize(image, to: 128)
+///     }
+///     pool.shutdown()  // finishes what was accepted, then run() returns
+///     try await group.waitForAll()
+/// }
+/// ```
+///
+/// Cancelling a submitter's task removes its job if it has not started, or
+/// cancels the job's task if it runs (the work sees `Task.isCancelled`); the
+/// submitter gets `CancellationError` at once either way. A timeout does the
+/// same with ``WorkerPoolError/Code/deadlineExceeded``. A worker stays busy
+/// until its work returns, so work should honour cancellation.
+public final class WorkerPool<Worker: Sendable>: Sendable {
+    /// How many workers run and how much work may wait.
+    public let configuration: Configuration
+
+    let makeWorker: @Sendable (Int) async throws -> Worker
+    let clock: WorkerPoolClock
+    let state: Mutex<WorkerPoolState<Worker>>
+    /// The channel from submitters to workers. Unbounded for AsyncStream;
+    /// `state.permits` bounds it to `queueCapacity`, and jobs only enter it
+    /// under the lock, so it never drops one.
+    let jobs: AsyncStream<any WorkerPoolJob<Worker>>
+    let jobsInput: AsyncStream<any WorkerPoolJob<Worker>>.Continuation
+
+    /// Makes a pool; nothing runs until ``run()``.
+    ///
+    /// - Parameters:
+    ///   - configuration: the number of workers and the queue's capacity,
+    ///     both at least 1 (else this throws ``WorkerPoolError/Code/invalidConfiguration``).
+    ///   - clock: the clock timeouts are measured on.
+    ///   - makeWorker: makes worker `index` (0..<workers) when ``run()``
+    ///     starts; if it throws, the pool stops and `run()` throws.
+    public init(
+        configuration: Configuration,
+        clock: any Clock<Duration> = ContinuousClock(),
+        makeWorker: @escaping @Sendable (Int) async throws -> Worker
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.makeWorker = makeWorker
+        self.clock = WorkerPoolClock(clock)
+        state = Mutex(WorkerPoolState(configuration: configuration))
+        (jobs, jobsInput) = AsyncStream.makeStream(of: (any WorkerPoolJob<Worker>).self)
+    }
+
+    /// Runs work on a worker once there is room in the queue, and returns its result.
+    ///
+    /// Suspends while the queue is full (backpressure), oldest submitter
+    /// first, then until the work has run.
+    ///
+    /// - Parameters:
+    ///   - timeout: how long the whole submit may take, measured on the pool's
+    ///     clock; when it passes, the work is skipped if it has not started
+    ///     or its task is cancelled if it runs, and this throws
+    ///     ``WorkerPoolError/Code/deadlineExceeded``. Nil waits as long as it takes.
+    ///   - work: what to run on the worker.
+    /// - Throws: what `work` throws; `CancellationError` when the calling task
+    ///   is cancelled first; a ``WorkerPoolError`` (`deadlineExceeded`,
+    ///   `shutDown`, `workerFailed`).
+    public func submit<Result: Sendable>(
+        timeout: Duration? = nil,
+        _ work: @escaping @Sendable (Worker) async throws -> Result
+    ) async throws -> Result {
+        try await enqueue(timeout: timeout, waitForRoom: true, work)
+    }
+
+    /// Runs work on a worker if the queue has room now, and returns its result.
+    ///
+    /// Like ``submit(timeout:_:)``, but when the queue is full it throws
+    /// ``WorkerPoolError/Code/overloaded`` at once: the work did not run, and
+    /// nothing of it is kept.
+    public func trySubmit<Result: Sendable>(
+        timeout: Duration? = nil,
+        _ work: @escaping @Sendable (Worker) async throws -> Result
+    ) async throws -> Result {
+        try await enqueue(timeout: timeout, waitForRoom: false, work)
+    }
+
+    /// Stops taking work and lets the workers finish what was accepted; then
+    /// ``run()`` returns.
+    ///
+    /// Later submits throw ``WorkerPoolError/Code/shutDown``, and so do
+    /// submitters still waiting for room (their work did not run). Calling
+    /// it again does nothing.
+    public func shutdown() {
+        let waiters = state.withLock { state in
+            state.accepting ? state.stopAccepting() : []
+        }
+        jobsInput.finish()
+        for waiter in waiters { waiter.fail(WorkerPoolError.notAccepting) }
+    }
+
+    /// The queue and the workers now, for load reports (a node sends
+    /// ``Load/freeSlots`` in its pongs). A snapshot: it may be stale at once.
+    public var load: Load {
+        state.withLock { state in
+            Load(
+                queued: configuration.queueCapacity - state.permits,
+                running: state.running,
+                waiting: state.waiters.count,
+                workers: configuration.workers,
+                queueCapacity: configuration.queueCapacity
+            )
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Synchronization
+
+/// One submitted piece of work, as the queue and the workers see it.
+///
+/// A protocol over `AnyObject` so the channel carries one reference per job
+/// whatever its result type, with no extra box.
+protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
+    associatedtype Worker: Sendable
+
+    /// When the job expires, as an offset on the pool's clock; nil for never.
+    var deadline: Duration? { get }
+
+    /// Moves a waiting job to running on `runner`; false when it already has
+    /// its outcome (cancelled, expired or failed while it waited) and must be skipped.
+    func start(on runner: WorkerPoolRunner) -> Bool
+
+    /// Runs the work on `worker` and hands its outcome to the submitter,
+    /// unless the submitter already has one.
+    func run(on worker: Worker) async
+
+    /// Ends the job with `error` unless it already has an outcome; a running
+    /// job's task is cancelled (the work sees `Task.isCancelled`).
+    func fail(_ error: any Error)
+}
+
+/// A job with its result type, its work and its submitter's continuation.
+///
+/// Every path that ends a job (result, cancellation, timeout, shutdown) goes
+/// through `state`, so the submitter is resumed exactly once and a job that
+/// is cancelled while queued is never started.
+final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob {
+    typealias Continuation = UnsafeContinuation<Result, any Error>
+
+    private enum State {
+        /// Made, not yet waiting (the submitter has not suspended yet).
+        case created
+        /// Ended before the submitter suspended; it is resumed with this at once.
+        case failedEarly(any Error)
+        /// Queued, or waiting for room in the queue.
+        case waiting(Continuation)
+        case running(Continuation, WorkerPoolRunner)
+        /// The submitter has its outcome.
+        case finished
+    }
+
+    let deadline: Duration?
+    private let work: @Sendable (Worker) async throws -> Result
+    private let state = Mutex(State.created)
+
+    init(deadline: Duration?, work: @escaping @Sendable (Worker) async throws -> Result) {
+        self.deadline = deadline
+        self.work = work
+    }
+
+    /// Stores the submitter's continuation; false (having resumed it with
+    /// the early failure) when the job ended before the submitter suspended.
+    func install(_ continuation: Continuation) -> Bool {
+        let early: (any Error)? = state.withLock { state in
+            switch state {
+            case .created:
+                state = .waiting(continuation)
+                return nil
+            case .failedEarly(let error):
+                state = .finished
+                return error
+            case .waiting, .running, .finished:
+                preconditionFailure("a worker pool job was installed twice")
+            }
+        }
+        guard let early else { return true }
+        continuation.resume(throwing: early)
+        return false
+    }
+
+    func start(on runner: WorkerPoolRunner) -> Bool {
+        state.withLock { state in
+            guard case .waiting(let continuation) = state else { return false }
+            state = .running(continuation, runner)
+            return true
+        }
+    }
+
+    func run(on worker: Worker) async {
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(try await work(worker))
+        } catch {
+            outcome = .failure(error)
+        }
+        let continuation: Continuation? = state.withLock { state in
+            guard case .running(let continuation, _) = state else { return nil }
+            state = .finished
+            return continuation
+        }
+        continuation?.resume(with: outcome)
+    }
+
+    func fail(_ error: any Error) {
+        end(waiting: error, running: error)
+    }
+
+    /// Ends the job because its timeout passed, saying whether it had started.
+    func expire() {
+        end(waiting: WorkerPoolError.expiredBeforeStart, running: WorkerPoolError.expiredWhileRunning)
+    }
+
+    private func end(waiting waitingError: any Error, running runningError: any Error) {
+        let ending: (Continuation, any Error)? = state.withLock { state in
+            switch state {
+            case .created:
+                state = .failedEarly(waitingError)
+                return nil
+            case .waiting(let continuation):
+                state = .finished
+                return (continuation, waitingError)
+            case .running(let continuation, let runner):
+                state = .finished
+                // Under the lock: the worker cannot finish this job and take
+                // the next one in between, so only this job is cancelled.
+                runner.cancel()
+                return (continuation, runningError)
+            case .failedEarly, .finished:
+                return nil
+            }
+        }
+        if let (continuation, error) = ending { continuation.resume(throwing: error) }
+    }
+}

@@ -1,0 +1,753 @@
+import Synchronization
+import Testing
+
+@testable import Cort
+
+// MARK: - Helpers (fileprivate: other test files may have their own)
+
+/// A latch: `wait()` returns once `open()` was called; cancellation ends the wait.
+private final class Gate: Sendable {
+    private struct State {
+        var isOpen = false
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until opened or cancelled; true when opened.
+    @discardableResult
+    func wait() async -> Bool {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    if state.isOpen || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+        return state.withLock { $0.isOpen }
+    }
+}
+
+/// Counts events; `wait(for:)` returns once `count` reached a number.
+private final class Counter: Sendable {
+    private struct State {
+        var count = 0
+        var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+
+    var value: Int { state.withLock { $0.count } }
+
+    func increment() {
+        let ready = state.withLock { state in
+            state.count += 1
+            let count = state.count
+            let ready = state.waiters.filter { $0.target <= count }
+            state.waiters.removeAll { $0.target <= count }
+            return ready
+        }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// Waits (not cancellable: always used under `withTimeLimit`, which fails the test).
+    func wait(for target: Int) async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if state.count >= target { return true }
+                state.waiters.append((target, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+}
+
+private struct TimeLimitExceeded: Error {}
+
+/// Runs `body`, failing with `TimeLimitExceeded` if it takes longer than
+/// `limit` (a hang guard, not a timing assertion).
+private func withTimeLimit<T: Sendable>(
+    _ limit: Duration = .seconds(20),
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next(), let value = result else { throw TimeLimitExceeded() }
+        return value
+    }
+}
+
+/// A clock that moves only when told to, for timeouts on virtual time.
+private final class ManualClock: Clock, Sendable {
+    struct Instant: InstantProtocol {
+        var offset: Duration
+        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        func duration(to other: Instant) -> Duration { other.offset - offset }
+        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+    }
+
+    private struct Sleeper {
+        var deadline: Instant
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var now = Instant(offset: .zero)
+        var sleepers: [Int: Sleeper] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+    /// Counts sleeps that started, so a test can wait until a timer is set.
+    let sleepsStarted = Counter()
+
+    var now: Instant { state.withLock { $0.now } }
+    var minimumResolution: Duration { .zero }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let outcome: Result<Void, any Error>? = state.withLock { state in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
+                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
+                    return nil
+                }
+                if let outcome { continuation.resume(with: outcome) }
+                sleepsStarted.increment()
+            }
+        } onCancel: {
+            let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    func advance(by duration: Duration) {
+        let due = state.withLock { state in
+            state.now = state.now.advanced(by: duration)
+            let now = state.now
+            let due = state.sleepers.filter { $0.value.deadline <= now }
+            for id in due.keys { state.sleepers.removeValue(forKey: id) }
+            return due.values.map(\.continuation)
+        }
+        for continuation in due { continuation.resume() }
+    }
+}
+
+/// A value behind a lock that closures can share.
+private final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+}
+
+/// A thread-safe list, to record what ran and in which order.
+private final class Recorder<Element: Sendable>: Sendable {
+    private let items = Mutex<[Element]>([])
+    func append(_ item: Element) { items.withLock { $0.append(item) } }
+    var all: [Element] { items.withLock { $0 } }
+}
+
+private enum Outcome: Equatable, Sendable {
+    case success(Int)
+    case failure(WorkerPoolError.Code?)
+}
+
+private func poolError(_ error: any Error) -> WorkerPoolError.Code? {
+    (error as? WorkerPoolError)?.code
+}
+
+/// Makes a pool whose worker `i` is `i`, runs it during `body`, then shuts it
+/// down and waits for `run()` to return.
+private func withPool<T: Sendable>(
+    workers: Int,
+    queueCapacity: Int,
+    clock: any Clock<Duration> = ContinuousClock(),
+    _ body: @escaping @Sendable (WorkerPool<Int>) async throws -> T
+) async throws -> T {
+    let pool = try WorkerPool(
+        configuration: .init(workers: workers, queueCapacity: queueCapacity), clock: clock
+    ) { index in index }
+    return try await withTimeLimit {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pool.run() }
+            do {
+                let result = try await body(pool)
+                pool.shutdown()
+                try await group.waitForAll()
+                return result
+            } catch {
+                pool.shutdown()
+                throw error
+            }
+        }
+    }
+}
+
+// MARK: - Tests
+
+@Suite("WorkerPool")
+struct WorkerPoolTests {
+    @Test("a configuration without workers or queue is refused with a clear error")
+    func invalidConfiguration() throws {
+        for (workers, capacity) in [(0, 1), (1, 0), (-1, 4)] {
+            let error = #expect(throws: WorkerPoolError.self) {
+                _ = try WorkerPool<Int>(configuration: .init(workers: workers, queueCapacity: capacity)) { $0 }
+            }
+            #expect(error?.code == .invalidConfiguration)
+            #expect(error?.message.isEmpty == false)
+        }
+    }
+
+    @Test("at most `workers` jobs run at once, each on its own worker")
+    func concurrencyBound() async throws {
+        let running = Locked((now: 0, most: 0, workers: Set<Int>()))
+        let started = Counter()
+        let gate = Gate()
+        let results = try await withPool(workers: 3, queueCapacity: 100) { pool in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for job in 0..<60 {
+                    group.addTask {
+                        try await pool.submit { worker in
+                            let distinct = running.withLock { state in
+                                state.now += 1
+                                state.most = max(state.most, state.now)
+                                return state.workers.insert(worker).inserted
+                            }
+                            #expect(distinct, "two running jobs share worker \(worker)")
+                            started.increment()
+                            await gate.wait()
+                            running.withLock { state in
+                                state.now -= 1
+                                state.workers.remove(worker)
+                            }
+                            return job
+                        }
+                    }
+                }
+                // Three jobs run and hold their workers; the others queue.
+                await started.wait(for: 3)
+                #expect(pool.load.running == 3)
+                #expect(started.value == 3)
+                gate.open()
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        #expect(results.sorted() == Array(0..<60))
+        #expect(running.withLock { $0.most } == 3)
+    }
+
+    @Test("a full queue answers overloaded at once; the refused work never runs")
+    func queueBoundAndOverloaded() async throws {
+        let ran = Counter()
+        let gate = Gate()
+        try await withPool(workers: 1, queueCapacity: 2) { pool in
+            let started = Counter()
+            let blocker = Task {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                    return -1
+                }
+            }
+            await started.wait(for: 1)
+            // Four try at once for two places: exactly two are turned away.
+            let outcomes = Recorder<Outcome>()
+            let answered = Counter()
+            var tasks: [Task<Void, Never>] = []
+            for job in 0..<4 {
+                tasks.append(Task {
+                    do {
+                        let value = try await pool.trySubmit { _ in
+                            ran.increment()
+                            return job
+                        }
+                        outcomes.append(.success(value))
+                    } catch {
+                        outcomes.append(.failure(poolError(error)))
+                    }
+                    answered.increment()
+                })
+            }
+            await answered.wait(for: 2)
+            #expect(outcomes.all.count == 2)
+            #expect(outcomes.all.allSatisfy { $0 == .failure(.overloaded) })
+            #expect(pool.load.queued == 2)
+            #expect(pool.load.running == 1)
+            #expect(pool.load.freeSlots == 0)
+            gate.open()
+            for task in tasks { await task.value }
+            let blocked = try await blocker.value
+            #expect(blocked == -1)
+            let successes = outcomes.all.filter { if case .success = $0 { true } else { false } }
+            #expect(successes.count == 2)
+            #expect(outcomes.all.filter { $0 == .failure(.overloaded) }.count == 2)
+        }
+        #expect(ran.value == 2)
+    }
+
+    @Test("submit waits for room and enters the queue in the order it waited")
+    func backpressureOrdering() async throws {
+        let order = Recorder<Int>()
+        let gate = Gate()
+        try await withPool(workers: 1, queueCapacity: 1) { pool in
+            let started = Counter()
+            var tasks: [Task<Int, any Error>] = []
+            tasks.append(Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                    order.append(0)
+                    return 0
+                }
+            })
+            await started.wait(for: 1)
+            // Task.immediate runs each submit up to its suspension, so they
+            // are admitted in this order: 1 takes the queue, 2...5 wait.
+            for job in 1...5 {
+                tasks.append(Task.immediate {
+                    try await pool.submit { _ in
+                        order.append(job)
+                        return job
+                    }
+                })
+            }
+            #expect(pool.load.queued == 1)
+            #expect(pool.load.waiting == 4)
+            gate.open()
+            for (index, task) in tasks.enumerated() {
+                let value = try await task.value
+                #expect(value == index)
+            }
+            #expect(pool.load.waiting == 0)
+        }
+        #expect(order.all == [0, 1, 2, 3, 4, 5])
+    }
+
+    @Test("cancelling a queued or waiting submitter skips its work and throws CancellationError")
+    func cancellationWhileQueued() async throws {
+        let ran = Recorder<String>()
+        let gate = Gate()
+        try await withPool(workers: 1, queueCapacity: 1) { pool in
+            let started = Counter()
+            let blocker = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                }
+            }
+            await started.wait(for: 1)
+            let queued = Task.immediate { try await pool.submit { _ in ran.append("queued") } }
+            let waiting = Task.immediate { try await pool.submit { _ in ran.append("waiting") } }
+            #expect(pool.load.waiting == 1)
+
+            waiting.cancel()
+            // The cancellation handler runs in cancel(): the place is given up at once.
+            #expect(pool.load.waiting == 0)
+            queued.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+            await #expect(throws: CancellationError.self) { try await queued.value }
+
+            gate.open()
+            try await blocker.value
+            // One worker, first in first out: once this ran, the cancelled ones were passed.
+            try await pool.submit { _ in ran.append("after") }
+            #expect(pool.load.queued == 0)
+        }
+        #expect(ran.all == ["after"])
+    }
+
+    @Test("cancelling a submitter whose work runs cancels the work's task; the worker goes on")
+    func cancellationWhileRunning() async throws {
+        let sawCancellation = Counter()
+        let started = Counter()
+        try await withPool(workers: 1, queueCapacity: 4) { pool in
+            let running = Task {
+                try await pool.submit { _ in
+                    started.increment()
+                    await Gate().wait()  // only cancellation ends this
+                    if Task.isCancelled { sawCancellation.increment() }
+                    return "finished"
+                }
+            }
+            await started.wait(for: 1)
+            running.cancel()
+            await #expect(throws: CancellationError.self) { try await running.value }
+            await sawCancellation.wait(for: 1)
+
+            // The same worker serves the next jobs in a fresh, uncancelled task.
+            for job in 0..<3 {
+                let (value, cancelled) = try await pool.submit { worker in (worker, Task.isCancelled) }
+                #expect(value == 0, "job \(job) ran on worker \(value)")
+                #expect(!cancelled)
+            }
+        }
+        #expect(sawCancellation.value == 1)
+    }
+
+    @Test("a submitter cancelled before it submits gets CancellationError and its work never runs")
+    func cancelledBeforeSubmit() async throws {
+        let ran = Counter()
+        try await withPool(workers: 1, queueCapacity: 1) { pool in
+            let task = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await pool.submit { _ in ran.increment() }
+            }
+            await #expect(throws: CancellationError.self) { try await task.value }
+            #expect(pool.load.queued == 0)
+        }
+        #expect(ran.value == 0)
+    }
+
+    @Test("a timeout that passes while queued fails the submit and the work never starts")
+    func timeoutWhileQueued() async throws {
+        let clock = ManualClock()
+        let ran = Recorder<String>()
+        let gate = Gate()
+        try await withPool(workers: 1, queueCapacity: 2, clock: clock) { pool in
+            let started = Counter()
+            let blocker = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                }
+            }
+            await started.wait(for: 1)
+            let late = Task.immediate { try await pool.trySubmit(timeout: .seconds(5)) { _ in ran.append("late") } }
+            await clock.sleepsStarted.wait(for: 1)
+            clock.advance(by: .seconds(4))
+            #expect(pool.load.queued == 1)
+            clock.advance(by: .seconds(1))
+            let error = await #expect(throws: WorkerPoolError.self) { try await late.value }
+            #expect(error?.code == .deadlineExceeded)
+
+            gate.open()
+            try await blocker.value
+            try await pool.submit { _ in ran.append("after") }
+        }
+        #expect(ran.all == ["after"])
+    }
+
+    @Test("a timeout that passes while waiting for room fails the submit; the work never runs")
+    func timeoutWhileWaitingForRoom() async throws {
+        let clock = ManualClock()
+        let ran = Recorder<String>()
+        let gate = Gate()
+        try await withPool(workers: 1, queueCapacity: 1, clock: clock) { pool in
+            let started = Counter()
+            let blocker = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                }
+            }
+            await started.wait(for: 1)
+            let queued = Task.immediate { try await pool.submit { _ in ran.append("queued") } }
+            let waiting = Task.immediate { try await pool.submit(timeout: .seconds(1)) { _ in ran.append("waiting") } }
+            #expect(pool.load.waiting == 1)
+            await clock.sleepsStarted.wait(for: 1)
+            clock.advance(by: .seconds(1))
+            let error = await #expect(throws: WorkerPoolError.self) { try await waiting.value }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(pool.load.waiting == 0)
+
+            gate.open()
+            try await blocker.value
+            try await queued.value
+        }
+        #expect(ran.all == ["queued"])
+    }
+
+    @Test("a timeout that passes while the work runs cancels it and fails the submit")
+    func timeoutWhileRunning() async throws {
+        let clock = ManualClock()
+        let sawCancellation = Counter()
+        try await withPool(workers: 1, queueCapacity: 1, clock: clock) { pool in
+            let started = Counter()
+            let slow = Task.immediate {
+                try await pool.submit(timeout: .milliseconds(250)) { _ in
+                    started.increment()
+                    await Gate().wait()
+                    if Task.isCancelled { sawCancellation.increment() }
+                }
+            }
+            await started.wait(for: 1)
+            await clock.sleepsStarted.wait(for: 1)
+            clock.advance(by: .milliseconds(250))
+            let error = await #expect(throws: WorkerPoolError.self) { try await slow.value }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(error?.message.contains("while the work ran") == true)
+            await sawCancellation.wait(for: 1)
+            // A job that finishes in time is not touched by its timer.
+            let inTime = try await pool.submit(timeout: .seconds(5)) { worker in worker + 1 }
+            #expect(inTime == 1)
+        }
+        #expect(sawCancellation.value == 1)
+    }
+
+    @Test("a timeout on the real clock ends a submit whose work ignores it")
+    func timeoutOnContinuousClock() async throws {
+        let release = Counter()
+        try await withPool(workers: 1, queueCapacity: 1) { pool in
+            let error = await #expect(throws: WorkerPoolError.self) {
+                try await pool.submit(timeout: .milliseconds(20)) { _ in
+                    await release.wait(for: 1)  // ignores cancellation
+                }
+            }
+            #expect(error?.code == .deadlineExceeded)
+            // The submitter did not wait for the work, which still runs.
+            #expect(pool.load.running == 1)
+            release.increment()
+        }
+    }
+
+    @Test("shutdown finishes every accepted job, refuses new ones, and run() returns after the drain")
+    func drainOnShutdown() async throws {
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 2, queueCapacity: 8)) { $0 }
+        let gate = Gate()
+        let started = Counter()
+        let finished = Counter()
+        try await withTimeLimit {
+            let runner = Task { try await pool.run() }
+            var accepted: [Task<Int, any Error>] = []
+            for job in 0..<10 {
+                accepted.append(Task.immediate {
+                    try await pool.submit { _ in
+                        started.increment()
+                        await gate.wait()
+                        finished.increment()
+                        return job
+                    }
+                })
+            }
+            let waiting = Task.immediate { try await pool.submit { _ in -1 } }
+            await started.wait(for: 2)
+            #expect(pool.load.queued == 8)
+            #expect(pool.load.waiting == 1)
+
+            pool.shutdown()
+            pool.shutdown()  // again: nothing more happens
+            #expect(poolError(await #expect(throws: WorkerPoolError.self) { try await waiting.value }!) == .shutDown)
+            let late = await #expect(throws: WorkerPoolError.self) { try await pool.submit { _ in 0 } }
+            #expect(late?.code == .shutDown)
+            let lateTry = await #expect(throws: WorkerPoolError.self) { try await pool.trySubmit { _ in 0 } }
+            #expect(lateTry?.code == .shutDown)
+            #expect(finished.value == 0)
+
+            gate.open()
+            try await runner.value
+            #expect(finished.value == 10)
+            for (job, task) in accepted.enumerated() {
+                #expect(try await task.value == job)
+            }
+        }
+        #expect(pool.load == .init(queued: 0, running: 0, waiting: 0, workers: 2, queueCapacity: 8))
+    }
+
+    @Test("work accepted before run() starts runs once it does; shutdown before run() drains it")
+    func submitBeforeRun() async throws {
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 2)) { $0 + 10 }
+        try await withTimeLimit {
+            let early = Task.immediate { try await pool.submit { worker in worker } }
+            pool.shutdown()
+            try await pool.run()
+            #expect(try await early.value == 10)
+        }
+    }
+
+    @Test("run() twice is refused")
+    func runTwice() async throws {
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 1)) { $0 }
+        pool.shutdown()
+        try await pool.run()
+        let error = await #expect(throws: WorkerPoolError.self) { try await pool.run() }
+        #expect(error?.code == .alreadyRunning)
+    }
+
+    @Test("a makeWorker failure stops the pool: run() throws it and queued work fails with it")
+    func makeWorkerFailure() async throws {
+        struct NoGPU: Error {}
+        let madeFirst = Gate()
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 2, queueCapacity: 4)) { index in
+            if index == 1 { throw NoGPU() }
+            // Worker 0 is slow to make, so nothing is served before the failure.
+            _ = await madeFirst.wait()
+            try Task.checkCancellation()
+            return index
+        }
+        let ran = Counter()
+        try await withTimeLimit {
+            var queued: [Task<Void, any Error>] = []
+            for _ in 0..<3 {
+                queued.append(Task.immediate { try await pool.submit { _ in ran.increment() } })
+            }
+            let error = await #expect(throws: WorkerPoolError.self) { try await pool.run() }
+            #expect(error?.code == .workerFailed)
+            #expect(error?.cause is NoGPU)
+            for task in queued {
+                let jobError = await #expect(throws: WorkerPoolError.self) { try await task.value }
+                #expect(jobError?.code == .workerFailed)
+            }
+            let later = await #expect(throws: WorkerPoolError.self) { try await pool.submit { _ in ran.increment() } }
+            #expect(later?.code == .workerFailed)
+        }
+        #expect(ran.value == 0)
+    }
+
+    @Test("cancelling run() fails queued work with shutDown and cancels running work")
+    func runCancelled() async throws {
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 4)) { $0 }
+        let started = Counter()
+        let sawCancellation = Counter()
+        try await withTimeLimit {
+            let runner = Task { try await pool.run() }
+            let running = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await Gate().wait()
+                    if Task.isCancelled { sawCancellation.increment() }
+                }
+            }
+            await started.wait(for: 1)
+            let queued = Task.immediate { try await pool.submit { _ in 1 } }
+            runner.cancel()
+            await #expect(throws: CancellationError.self) { try await runner.value }
+            #expect(poolError(await #expect(throws: WorkerPoolError.self) { try await running.value }!) == .shutDown)
+            #expect(poolError(await #expect(throws: WorkerPoolError.self) { try await queued.value }!) == .shutDown)
+            #expect(sawCancellation.value == 1)
+            let later = await #expect(throws: WorkerPoolError.self) { try await pool.trySubmit { _ in 0 } }
+            #expect(later?.code == .shutDown)
+        }
+    }
+
+    @Test("a flood of 100,000 trySubmits: every call answered, the queue never over capacity, nothing left")
+    func flood() async throws {
+        let total = 100_000
+        let inFlight = 256
+        let capacity = 64
+        let overCapacity = Counter()
+        let (succeeded, overloaded) = try await withPool(workers: 4, queueCapacity: capacity) { pool in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                var succeeded = 0
+                var overloaded = 0
+                func add(_ job: Int) {
+                    group.addTask {
+                        do {
+                            let value = try await pool.trySubmit { _ in
+                                if pool.load.queued > capacity { overCapacity.increment() }
+                                await Task.yield()
+                                return job
+                            }
+                            return value == job
+                        } catch let error as WorkerPoolError where error.code == .overloaded {
+                            return false
+                        }
+                    }
+                }
+                for job in 0..<inFlight { add(job) }
+                var next = inFlight
+                while let ok = try await group.next() {
+                    if ok { succeeded += 1 } else { overloaded += 1 }
+                    if next < total {
+                        add(next)
+                        next += 1
+                    }
+                }
+                #expect(pool.load == .init(queued: 0, running: 0, waiting: 0, workers: 4, queueCapacity: capacity))
+                // With the workers held and the queue full, more tries cost nothing and change nothing.
+                let gate = Gate()
+                let started = Counter()
+                var held: [Task<Void, any Error>] = []
+                for _ in 0..<4 {
+                    held.append(Task.immediate { try await pool.trySubmit { _ in started.increment(); await gate.wait() } })
+                }
+                await started.wait(for: 4)
+                for _ in 0..<capacity {
+                    held.append(Task.immediate { try await pool.trySubmit { _ in started.increment(); await gate.wait() } })
+                }
+                #expect(pool.load.queued == capacity)
+                for _ in 0..<10_000 {
+                    let refused = await #expect(throws: WorkerPoolError.self) { try await pool.trySubmit { _ in } }
+                    #expect(refused?.code == .overloaded)
+                }
+                #expect(pool.load.freeSlots == 0)
+                gate.open()
+                for task in held { try await task.value }
+                #expect(started.value == 4 + capacity)
+                return (succeeded, overloaded)
+            }
+        }
+        #expect(succeeded + overloaded == total)
+        #expect(succeeded > 0)
+        #expect(overCapacity.value == 0)
+    }
+
+    @Test("many concurrent submitters each get their own results")
+    func concurrentSubmitters() async throws {
+        let answers = try await withPool(workers: 4, queueCapacity: 16) { pool in
+            try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+                for submitter in 0..<100 {
+                    group.addTask {
+                        var results: [Int] = []
+                        for call in 0..<20 {
+                            results.append(try await pool.submit { worker in
+                                #expect((0..<4).contains(worker))
+                                await Task.yield()
+                                return submitter * 1000 + call
+                            })
+                        }
+                        return (submitter, results)
+                    }
+                }
+                return try await group.reduce(into: [Int: [Int]]()) { $0[$1.0] = $1.1 }
+            }
+        }
+        #expect(answers.count == 100)
+        for (submitter, results) in answers {
+            #expect(results == (0..<20).map { submitter * 1000 + $0 })
+        }
+    }
+
+    @Test("work that throws hands its own error to its submitter")
+    func workErrors() async throws {
+        struct Boom: Error, Equatable { var job: Int }
+        try await withPool(workers: 2, queueCapacity: 2) { pool in
+            for job in 0..<4 {
+                let error = await #expect(throws: Boom.self) { try await pool.submit { _ in throw Boom(job: job) } }
+                #expect(error == Boom(job: job))
+            }
+            let fine = try await pool.submit { worker in worker >= 0 }
+            #expect(fine)
+        }
+    }
+}
