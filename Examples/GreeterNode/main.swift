@@ -11,16 +11,16 @@ let node = try CortSystem.start(.init(name: "greeter-node", discovery: StaticDis
 try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
 print("greeter node serving at \(node.endpoint ?? endpoint); stop it with Ctrl-C")
 
-let stop = AsyncStream<Int32> { continuation in
-    for signalNumber in [SIGINT, SIGTERM] {
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber)
-        source.setEventHandler { continuation.yield(signalNumber) }
-        source.resume()
-        continuation.onTermination = { _ in source.cancel() }
-    }
+let (signals, signalled) = AsyncStream<Int32>.makeStream()
+var signalSources: [any DispatchSourceSignal] = []
+for signalNumber in [SIGINT, SIGTERM] {
+    signal(signalNumber, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: signalNumber)
+    source.setEventHandler { signalled.yield(signalNumber) }
+    source.resume()
+    signalSources.append(source)
 }
-for await signalNumber in stop {
+for await signalNumber in signals {
     print("signal \(signalNumber): draining and stopping")
     break
 }

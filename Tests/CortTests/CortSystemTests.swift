@@ -37,7 +37,7 @@ import Testing
             #expect(try await shapes.greet(through: greeter, name: "Lin") == "Hello, Lin!")
 
             // An actor reference as a result: an instance on the node, reachable by id.
-            let counter = try await shapes.makeCounter()
+            let counter = try await shapes.makeTally()
             #expect(counter.id.instance != nil)
             #expect(try await counter.increment() == 1)
             #expect(try await counter.increment() == 2)

@@ -50,13 +50,19 @@ distributed actor Shapes {
     distributed func greet(through greeter: Greeter, name: String) async throws -> String {
         try await greeter.hello(name: name)
     }
+    /// The actors this one handed out: the system holds local actors weakly,
+    /// so whoever hands out a reference keeps the actor alive.
+    private var tallies: [Tally] = []
+
     /// Returns a reference to a new actor on this node.
-    distributed func makeCounter() -> Counter {
-        Counter(actorSystem: actorSystem)
+    distributed func makeTally() -> Tally {
+        let tally = Tally(actorSystem: actorSystem)
+        tallies.append(tally)
+        return tally
     }
 }
 
-distributed actor Counter {
+distributed actor Tally {
     typealias ActorSystem = CortSystem
     var value = 0
 

@@ -185,11 +185,24 @@ actor NodeServer {
         if draining {
             return refuse(.shuttingDown, "\(request.method): the node is shutting down")
         }
-        guard let service = services[request.service] else {
-            return refuse(.unknownTarget, "this node hosts no service named \(request.service)")
+        // A call to one actor instance (a reference that was passed around)
+        // runs on that actor; a call to a service runs on its pool.
+        let pool: WorkerPool<Replica>?
+        let instanceActor: (any DistributedActor)?
+        let actorType: String
+        if let instance = request.actor {
+            guard let actor = system.localActor(instance: instance) else {
+                return refuse(.unknownTarget, "this node has no actor \(instance)")
+            }
+            (pool, instanceActor, actorType) = (nil, actor, String(reflecting: type(of: actor)))
+        } else {
+            guard let service = services[request.service] else {
+                return refuse(.unknownTarget, "this node hosts no service named \(request.service)")
+            }
+            (pool, instanceActor, actorType) = (service.pool, nil, service.actorType)
         }
-        guard system.target(request.target, belongsTo: service.actorType) else {
-            return refuse(.unknownTarget, "\(request.method) is not a method of \(request.service) (\(service.actorType))")
+        guard system.target(request.target, belongsTo: actorType) else {
+            return refuse(.unknownTarget, "\(request.method) is not a method of \(actorType)")
         }
         guard request.timeout > .zero else {
             return refuse(.deadlineExceeded, "\(request.method): the deadline had passed when the request arrived")
@@ -199,15 +212,22 @@ actor NodeServer {
             return refuse(.protocolError, "call id \(request.id) is already running for this caller")
         }
         let system = self.system
-        let pool = service.pool
         let task = Task {
             let outcome: CallOutcome
             do {
-                outcome = try await pool.trySubmit(timeout: request.timeout) { replica in
-                    await system.execute(request, on: replica.actor)
+                if let pool {
+                    outcome = try await pool.trySubmit(timeout: request.timeout) { replica in
+                        await system.execute(request, on: replica.actor)
+                    }
+                } else if let instanceActor {
+                    outcome = try await system.execute(request, on: instanceActor, timeout: request.timeout)
+                } else {
+                    outcome = .failed(CallFailure(code: .unknownTarget, message: "\(request.method): no target"))
                 }
             } catch let error as WorkerPoolError {
                 outcome = .failed(CallFailure(workerPoolError: error, method: request.method))
+            } catch let error as RemoteCallError {
+                outcome = .failed(CallFailure(code: error.code, message: error.message))
             } catch {
                 outcome = .failed(CallFailure(code: .cancelled, message: "\(request.method): cancelled by the caller"))
             }

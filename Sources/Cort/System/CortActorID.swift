@@ -6,7 +6,10 @@
 ///   reports for it;
 /// - an **instance**: one actor on one node, reached at that node's endpoint.
 ///   Local actors get one when they are created; an instance reference can be
-///   passed as an argument or returned, and resolves on the other side.
+///   passed as an argument or returned, and resolves on the other side. The
+///   system holds local actors weakly: keep an actor alive (for example in the
+///   service that created it) for as long as others may call it; after that,
+///   calls to it fail with ``RemoteCallError/Code/unknownTarget``.
 ///
 /// ```swift
 /// let greeter = try Greeter.resolve(id: .service("greeter"), using: system)

@@ -46,6 +46,24 @@ extension CortSystem {
         }
     }
 
+    /// Runs one request on one actor, cancelling it when `timeout` passes.
+    func execute(_ request: CallRequest, on actor: any DistributedActor, timeout: Duration) async throws -> CallOutcome {
+        let deadline = clock.now + timeout
+        let clock = self.clock
+        return try await withThrowingTaskGroup(of: CallOutcome?.self) { group in
+            group.addTask { await self.execute(request, on: actor) }
+            group.addTask {
+                try await clock.sleep(until: deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let outcome = first else {
+                throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed on the node")
+            }
+            return outcome
+        }
+    }
+
     /// Whether the distributed target `identifier` is a method of the actor
     /// type named `actorType` (module-qualified). The runtime would run any
     /// method on any actor it is given, so a request naming another type's
