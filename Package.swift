@@ -75,7 +75,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "CortDemo",
-            dependencies: ["Cort", "ExampleServices"],
+            dependencies: ["Cort", "ExampleServices", .product(name: "Logging", package: "swift-log")],
             path: "Examples/CortDemo"
         ),
         .executableTarget(

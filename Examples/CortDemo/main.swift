@@ -5,6 +5,7 @@
 import Cort
 import ExampleServices
 import Foundation
+import Logging
 
 let nodeCount = 3
 let replicasPerNode = 4
@@ -16,14 +17,19 @@ func micros(_ duration: Duration) -> String {
     return String(format: "%.0f µs", Double(seconds) * 1e6 + Double(attoseconds) / 1e12)
 }
 
+// The nodes' own log lines (each one says "hosting") are left out of the report.
+var quiet = Logger(label: "cort")
+quiet.logLevel = .warning
+
 let discovery = LocalDiscovery()
 var nodes: [CortSystem] = []
 for index in 0..<nodeCount {
-    let node = try CortSystem.start(.init(name: "node-\(index)", discovery: discovery, endpoint: "tcp://127.0.0.1:0"))
+    let node = try CortSystem.start(.init(
+        name: "node-\(index)", discovery: discovery, endpoint: "tcp://127.0.0.1:0", logger: quiet))
     try await node.host("greeter", replicas: replicasPerNode) { Greeter(actorSystem: $0) }
     nodes.append(node)
 }
-let caller = try CortSystem.start(.init(name: "caller", discovery: discovery))
+let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, logger: quiet))
 
 print("cort demo: \(nodeCount) nodes of the \"greeter\" service, \(replicasPerNode) replicas each")
 for node in nodes { print("  node at \(node.endpoint ?? "?")") }
