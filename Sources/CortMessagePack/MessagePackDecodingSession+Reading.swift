@@ -236,19 +236,26 @@ extension MessagePackDecodingSession {
         guard key.count == length else { return false }
         guard length > 0, let keyBase = key.baseAddress else { return true }
         let value = base + start
+        @inline(__always) func same<W: FixedWidthInteger>(_: W.Type, _ index: Int) -> Bool {
+            value.loadUnaligned(fromByteOffset: index, as: W.self) == keyBase.loadUnaligned(fromByteOffset: index, as: W.self)
+        }
+        guard length >= 8 else {
+            // Under 8 bytes: at most one 4-, one 2- and one 1-byte step, all
+            // within the `length` bytes of both sides.
+            var index = 0
+            if length & 4 != 0 { guard same(UInt32.self, 0) else { return false }; index = 4 }
+            if length & 2 != 0 { guard same(UInt16.self, index) else { return false }; index &+= 2 }
+            if length & 1 != 0 { guard same(UInt8.self, index) else { return false } }
+            return true
+        }
         var index = 0
         while index &+ 8 <= length {
-            if value.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                != keyBase.loadUnaligned(fromByteOffset: index, as: UInt64.self) { return false }
+            guard same(UInt64.self, index) else { return false }
             index &+= 8
         }
-        while index < length {
-            if value.load(fromByteOffset: index, as: UInt8.self) != keyBase.load(fromByteOffset: index, as: UInt8.self) {
-                return false
-            }
-            index &+= 1
-        }
-        return true
+        // The last 8 bytes, overlapping bytes already compared: still within
+        // both sides, since length >= 8.
+        return index == length || same(UInt64.self, length &- 8)
     }
 
     // MARK: Map keys
@@ -279,6 +286,31 @@ extension MessagePackDecodingSession {
     /// entry after the one found last at this depth first (see `KeyHint`),
     /// then that same entry again, and only then scans the map from its start.
     func findValue(
+        named name: UnsafeRawBufferPointer, intKey: Int?, first: Int, count: Int, level: Int
+    ) throws(ReadError) -> Int? {
+        let hint = self.hint(level: level)
+        // The common case, inline: the fields are read in the order they were
+        // written, the previous value's end is known, and the next key is a
+        // fixstr. Bounds: `keyOffset < self.count` makes the lead byte
+        // readable, and `length <= self.count - start` the key's bytes
+        // (`start <= self.count` follows from the first check).
+        if hint.pointee.firstEntry == first, hint.pointee.valueEnd >= 0, hint.pointee.index &+ 1 < count {
+            let keyOffset = hint.pointee.valueEnd
+            if keyOffset < self.count {
+                let lead = base.load(fromByteOffset: keyOffset, as: UInt8.self)
+                let start = keyOffset &+ 1, length = Int(lead & 0x1f)
+                if lead & 0xe0 == MessagePackFormat.fixStr, length == name.count, length <= self.count &- start,
+                   stringEquals(start: start, length: length, name) {
+                    hint.pointee = KeyHint(
+                        firstEntry: first, index: hint.pointee.index &+ 1, keyOffset: keyOffset, valueOffset: start &+ length)
+                    return start &+ length
+                }
+            }
+        }
+        return try findValueByScanning(named: name, intKey: intKey, first: first, count: count, level: level)
+    }
+
+    private func findValueByScanning(
         named name: UnsafeRawBufferPointer, intKey: Int?, first: Int, count: Int, level: Int
     ) throws(ReadError) -> Int? {
         let hint = self.hint(level: level)

@@ -86,6 +86,19 @@ struct MessagePackDecoderTests {
         enum Key: Int, CodingKey { case a = 1 }
         struct ByInt: Decodable { var a: String; enum CodingKeys: Int, CodingKey { case a = 1 } }
         #expect(try decode(ByInt.self, "8101a3616263").a == "abc")
+        // Mixed keys: a string key and an integer key in one map, in both
+        // orders; a key found under neither is keyNotFound.
+        struct Mixed: Decodable, Equatable {
+            var a: String; var b: Int
+            enum CodingKeys: Int, CodingKey { case a = 1, b = 2 }
+        }
+        #expect(try decode(Mixed.self, "82a16201 01a178") == Mixed(a: "x", b: 1))
+        #expect(try decode(Mixed.self, "82 01a178 a16201") == Mixed(a: "x", b: 1))
+        if case .keyNotFound(let key, _)? = failure(Mixed.self, Hex.bytes("82 03a178 a16201"))?.error {
+            #expect(key.stringValue == "a")
+        } else {
+            Issue.record("expected keyNotFound for a")
+        }
     }
 
     @Test func keyNamesAreComparedByLengthAndEveryByte() throws {
@@ -111,6 +124,40 @@ struct MessagePackDecoderTests {
         let result = try #require(failure(Long.self, Hex.bytes("81aa6162636465666768696a01")))
         guard case .keyNotFound(let key, _) = result.error else { Issue.record("\(result.error)"); return }
         #expect(key.stringValue == "abcdefghij1")
+    }
+
+    @Test func keyNamesDifferingInAnyOneByteDoNotMatch() throws {
+        struct Name: CodingKey {
+            var stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+        // Reads "x", then `name`: the entry after "x" (tried first, as the
+        // next in order) is `name` with one byte changed, and must not match.
+        struct Probe: Decodable {
+            static let name = TaskLocal<String>(wrappedValue: "")
+            var x: Int, value: Int, hasOther: Bool
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: Name.self)
+                x = try container.decode(Int.self, forKey: Name(stringValue: "x"))
+                value = try container.decode(Int.self, forKey: Name(stringValue: Self.name.get()))
+                hasOther = container.contains(Name(stringValue: Self.name.get() + "?"))
+            }
+        }
+        for length in 1...17 {
+            let name = String((0..<length).map { Character(UnicodeScalar(UInt8(0x61 + $0))) })
+            for position in 0..<length {
+                var other = Array(name.utf8)
+                other[position] ^= 0x01
+                // {"x": 0, other: 1, name: 2}
+                let bytes: [UInt8] = [0x83, 0xa1, 0x78, 0x00, 0xa0 | UInt8(length)] + other + [0x01]
+                    + [0xa0 | UInt8(length)] + Array(name.utf8) + [0x02]
+                let probe = try Probe.name.withValue(name) { try MessagePackDecoder().decode(Probe.self, from: bytes) }
+                #expect(probe.value == 2, "\(name) vs \(String(decoding: other, as: UTF8.self))")
+                #expect(!probe.hasOther)
+            }
+        }
     }
 
     @Test func missingKeyIsKeyNotFound() throws {
@@ -207,12 +254,18 @@ struct MessagePackDecoderTests {
     }
 
     @Test func invalidUTF8IsRejected() throws {
-        for hex in ["a2c328", "a3eda080", "a2c0af", "a1ff", "a2e282"] {
+        // Truncated sequences, surrogates, overlong forms (2, 3 and 4 bytes),
+        // code points past U+10FFFF, bytes that never occur, a lone
+        // continuation, and a bad byte after an 8-byte ASCII run.
+        for hex in ["a2c328", "a3eda080", "a2c0af", "a1ff", "a2e282", "a3e080af", "a4f08082af", "a4f4908080",
+                    "a4f5808080", "a180", "a3f09f8c", "aa616263646566676861ff", "a9616263646566676880"] {
             #expect(failure(String.self, Hex.bytes(hex))?.code == .invalidUTF8, "\(hex)")
         }
         struct Named: Decodable { var name: String }
         #expect(failure(Named.self, Hex.bytes("81a46e616d65a1ff"))?.path == ["name"])
         #expect(try decode(String.self, "a4f09f8c8d") == "\u{1F30D}")
+        #expect(try decode(String.self, "ad6162636465666768c3a9e282ac") == "abcdefgh\u{e9}\u{20ac}")
+        #expect(try decode(String.self, "a4f48fbfbf") == "\u{10FFFF}")
     }
 
     @Test func reservedByteIsRejected() throws {
