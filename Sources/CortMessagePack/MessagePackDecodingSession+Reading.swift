@@ -294,15 +294,17 @@ extension MessagePackDecodingSession {
         // fixstr. Bounds: `keyOffset < self.count` makes the lead byte
         // readable, and `length <= self.count - start` the key's bytes
         // (`start <= self.count` follows from the first check).
-        if hint.pointee.firstEntry == first, hint.pointee.valueEnd >= 0, hint.pointee.index &+ 1 < count {
-            let keyOffset = hint.pointee.valueEnd
+        // The first lookup in a map (no hint for it yet) tries its first entry.
+        let isHinted = hint.pointee.firstEntry == first
+        let index = isHinted ? hint.pointee.index &+ 1 : 0
+        let keyOffset = isHinted ? hint.pointee.valueEnd : first
+        if keyOffset >= 0, index < count {
             if keyOffset < self.count {
                 let lead = base.load(fromByteOffset: keyOffset, as: UInt8.self)
                 let start = keyOffset &+ 1, length = Int(lead & 0x1f)
                 if lead & 0xe0 == MessagePackFormat.fixStr, length == name.count, length <= self.count &- start,
                    stringEquals(start: start, length: length, name) {
-                    hint.pointee = KeyHint(
-                        firstEntry: first, index: hint.pointee.index &+ 1, keyOffset: keyOffset, valueOffset: start &+ length)
+                    hint.pointee = KeyHint(firstEntry: first, index: index, keyOffset: keyOffset, valueOffset: start &+ length)
                     return start &+ length
                 }
             }
