@@ -256,23 +256,33 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
     @inline(__always) func writeFloat(_ value: Float) { cort_mp_pack_float(writer, value) }
     @inline(__always) func writeDouble(_ value: Double) { cort_mp_pack_double(writer, value) }
 
+    /// Reads the UTF-8 in place through the borrowed `utf8` view (any native
+    /// or small string); only a string without contiguous UTF-8 is copied
+    /// for `withUTF8`, so the common case retains and releases nothing.
     @inline(__always)
     func writeString(_ value: String, path: () -> [any CodingKey]) throws {
-        var value = value
-        let written = value.withUTF8 { utf8 -> Bool in
+        let writer = self.writer
+        let pack = { (utf8: UnsafeBufferPointer<UInt8>) -> Bool in
             guard utf8.count <= MessagePackFormat.maxLength else { return false }
             cort_mp_pack_str(writer, utf8.baseAddress, utf8.count)
             return true
+        }
+        let written: Bool
+        if let inPlace = value.utf8.withContiguousStorageIfAvailable(pack) {
+            written = inPlace
+        } else {
+            var copy = value
+            written = copy.withUTF8(pack)
         }
         if !written { throw Self.tooLong(value, "string", path()) }
     }
 
     /// Writes a map key. Keys come from `CodingKey.stringValue`, which is
     /// never anywhere near 4 GiB; a longer one is cut to an empty key rather
-    /// than make every key write throwing.
+    /// than make every key write throwing. The key is consumed, so
+    /// `withUTF8` needs no copy of it.
     @inline(__always)
-    func writeKey(_ key: String) {
-        var key = key
+    func writeKey(_ key: consuming String) {
         key.withUTF8 { utf8 in
             _ = cort_mp_pack_str(writer, utf8.baseAddress, utf8.count <= MessagePackFormat.maxLength ? utf8.count : 0)
         }

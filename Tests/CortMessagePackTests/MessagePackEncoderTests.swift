@@ -82,6 +82,26 @@ struct MessagePackEncoderTests {
         #expect(Hex.string(buffer) == "aa82a17801a17902")
     }
 
+    @Test func stringsUseFixstrUpTo31BytesAndStr8From32() throws {
+        #expect(try hex("") == "a0")
+        #expect(try hex(String(repeating: "a", count: 31)) == "bf" + String(repeating: "61", count: 31))
+        #expect(try hex(String(repeating: "a", count: 32)) == "d920" + String(repeating: "61", count: 32))
+        #expect(try hex("\u{e9}") == "a2c3a9")
+        // Strings of every length up to 40 bytes, so that a fixstr lands
+        // exactly at, just before and just past the end of the stream's
+        // first buffer, and the buffer grows mid-sequence.
+        var strings: [String] = []
+        for round in 0..<40 {
+            for length in 0...40 { strings.append(String(repeating: Character(UnicodeScalar(UInt8(97 + round % 26))), count: length)) }
+        }
+        #expect(try MessagePackDecoder().decode([String].self, from: try encoder.encode(strings)) == strings)
+        struct Keyed: Codable, Equatable { var padding: [String]; var name: String }
+        for padding in 0..<40 {
+            let value = Keyed(padding: Array(repeating: String(repeating: "p", count: 12), count: padding), name: "n")
+            #expect(try MessagePackDecoder().decode(Keyed.self, from: try encoder.encode(value)) == value)
+        }
+    }
+
     @Test func largeValuesGrowTheBuffer() throws {
         let big = (0..<10_000).map { "item \($0)" }
         let bytes = try encoder.encode(big)
