@@ -285,6 +285,9 @@ extension MessagePackDecodingSession {
     /// entries start at `first` (a map at depth `level`), or nil. Tries the
     /// entry after the one found last at this depth first (see `KeyHint`),
     /// then that same entry again, and only then scans the map from its start.
+    /// Inlined into the containers' lookups: the fast path is a few loads
+    /// and compares, cheaper than the call.
+    @inline(__always)
     func findValue(
         named name: UnsafeRawBufferPointer, intKey: Int?, first: Int, count: Int, level: Int
     ) throws(ReadError) -> Int? {
@@ -312,6 +315,7 @@ extension MessagePackDecodingSession {
         return try findValueByScanning(named: name, intKey: intKey, first: first, count: count, level: level)
     }
 
+    @inline(never)
     private func findValueByScanning(
         named name: UnsafeRawBufferPointer, intKey: Int?, first: Int, count: Int, level: Int
     ) throws(ReadError) -> Int? {

@@ -55,13 +55,19 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     var codingPath: [any CodingKey] { codingPath(at: currentNode) }
     /// The path above the root node: empty except for a super decoder.
     private var rootPath: [any CodingKey]
-    private var pathNodes: [CodingPathNode] = []
-    private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    // `@exclusivity(unchecked)` on the arrays and dictionary mutated during a
+    // call spares each mutation the runtime's access tracking. Safe: one
+    // thread at a time uses a session (it is not Sendable, and the cache
+    // hands it over whole), and each access is one statement that runs no
+    // user code (an append, a removal, an assignment), so no two accesses
+    // to the same property can overlap.
+    @exclusivity(unchecked) private var pathNodes: [CodingPathNode] = []
+    @exclusivity(unchecked) private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
 
     private(set) var hints: UnsafeMutablePointer<KeyHint>
     private var hintCapacity: Int
-    private var superDecoders: [MessagePackDecodingSession] = []
+    @exclusivity(unchecked) private var superDecoders: [MessagePackDecodingSession] = []
     /// The start and end of the last value a fast path of `decodeValue`
     /// read. A value's end depends only on where it starts, so the pair
     /// stays true for this input whoever read it.
