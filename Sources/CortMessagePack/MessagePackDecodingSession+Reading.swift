@@ -190,6 +190,39 @@ extension MessagePackDecodingSession {
     /// past U+10FFFF), so that invalid input is an error rather than being
     /// silently repaired by `String(decoding:)`. ASCII runs go 8 bytes a step.
     static func isValidUTF8(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+        if isASCII(bytes, count) { return true }
+        return isValidMultibyteUTF8(bytes, count)
+    }
+
+    /// Whether every byte is under 0x80: 16 bytes a step, then the last 8
+    /// (overlapping bytes already checked) or, under 8 bytes, at most one
+    /// 4-, one 2- and one 1-byte load, all within the `count` bytes.
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func word<W: FixedWidthInteger>(_: W.Type, _ offset: Int) -> UInt64 {
+            UInt64(truncatingIfNeeded: bytes.loadUnaligned(fromByteOffset: offset, as: W.self))
+        }
+        guard count >= 8 else {
+            var bits: UInt64 = 0, index = 0
+            if count & 4 != 0 { bits = word(UInt32.self, 0); index = 4 }
+            if count & 2 != 0 { bits |= word(UInt16.self, index); index &+= 2 }
+            if count & 1 != 0 { bits |= word(UInt8.self, index) }
+            return bits & high == 0
+        }
+        var index = 0
+        while index &+ 16 <= count {
+            if (word(UInt64.self, index) | word(UInt64.self, index &+ 8)) & high != 0 { return false }
+            index &+= 16
+        }
+        if index &+ 8 <= count {
+            if word(UInt64.self, index) & high != 0 { return false }
+            index &+= 8
+        }
+        return index == count || word(UInt64.self, count &- 8) & high == 0
+    }
+
+    private static func isValidMultibyteUTF8(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
         var index = 0
         while index &+ 8 <= count {
             if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }

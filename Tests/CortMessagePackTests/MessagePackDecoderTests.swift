@@ -266,6 +266,18 @@ struct MessagePackDecoderTests {
         #expect(try decode(String.self, "a4f09f8c8d") == "\u{1F30D}")
         #expect(try decode(String.self, "ad6162636465666768c3a9e282ac") == "abcdefgh\u{e9}\u{20ac}")
         #expect(try decode(String.self, "a4f48fbfbf") == "\u{10FFFF}")
+        // One bad byte at every position of ASCII strings up to 40 bytes
+        // (the ASCII check's 16-, 8-, 4-, 2- and 1-byte steps).
+        for length in 1...40 {
+            let ascii = [UInt8](repeating: 0x61, count: length)
+            let header: [UInt8] = length < 32 ? [0xa0 | UInt8(length)] : [0xd9, UInt8(length)]
+            #expect(try MessagePackDecoder().decode(String.self, from: header + ascii) == String(repeating: "a", count: length))
+            for position in 0..<length {
+                var bytes = ascii
+                bytes[position] = 0xff
+                #expect(failure(String.self, header + bytes)?.code == .invalidUTF8, "\(length) \(position)")
+            }
+        }
     }
 
     @Test func reservedByteIsRejected() throws {
