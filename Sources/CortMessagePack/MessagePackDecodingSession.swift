@@ -98,7 +98,9 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         self.base = base
         self.count = count
         self.maxDepth = max(0, maxDepth)
-        sendableUserInfo = userInfo
+        // Most coders have no userInfo: skip the retain and release of
+        // assigning one empty dictionary over another.
+        if !(userInfo.isEmpty && sendableUserInfo.isEmpty) { sendableUserInfo = userInfo }
         position = 0
         level = 0
         lastValue = (-1, -1)

@@ -68,8 +68,10 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         frameCount = 0
         valueBase = 0
         if !codingPath.isEmpty { codingPath = [] }
-        misuse = nil
-        sendableUserInfo = userInfo
+        if misuse != nil { misuse = nil }
+        // Most coders have no userInfo: skip the retain and release of
+        // assigning one empty dictionary over another.
+        if !(userInfo.isEmpty && sendableUserInfo.isEmpty) { sendableUserInfo = userInfo }
     }
 
     deinit {
