@@ -325,16 +325,18 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             guard let (count, first) = try mapHeader(at: offset, level: level + 1) else {
                 throw .mismatch([String: String].self, found: try byte(at: offset), at: offset)
             }
-            // `init(minimumCapacity:)` is inlined and specialized here, where
-            // `reserveCapacity` is an unspecialized call into the runtime
-            // that looks up generic metadata (~750 instructions).
-            if count > 0 { result = Dictionary(minimumCapacity: count) }
+            // Both `init(minimumCapacity:)` and `reserveCapacity` are
+            // unspecialized calls that look up generic metadata (~700
+            // instructions). A small map starts as a one-entry literal
+            // (specialized code that sizes the storage and hashes the key
+            // once) and grows on insert; a larger one is worth reserving for.
+            if count > 8 { result = Dictionary(minimumCapacity: count) }
             position = first
-            for _ in 0..<count {
+            for index in 0..<count {
                 let (key, valueOffset) = try readString(at: position)
                 failedKey = key
                 let (value, end) = try readString(at: valueOffset)
-                result[key] = value
+                if index == 0 && count <= 8 { result = [key: value] } else { result[key] = value }
                 position = end
                 failedKey = nil
             }

@@ -171,6 +171,13 @@ struct MessagePackDecoderTests {
         #expect(try decode([Int: String].self, "8101a161") == [1: "a"])
         #expect(try decode([Int: String].self, "81a131a161") == [1: "a"])
         #expect(try decode([String: String].self, "81a131a161") == ["1": "a"])
+        // String maps of every size around the small-map path; a repeated key keeps its last value.
+        #expect(try decode([String: String].self, "80") == [:])
+        #expect(try decode([String: String].self, "82a161a131a161a132") == ["a": "2"])
+        for size in 1...12 {
+            let map = Dictionary(uniqueKeysWithValues: (0..<size).map { ("k\($0)", "v\($0)") })
+            #expect(try MessagePackDecoder().decode([String: String].self, from: MessagePackEncoder().encode(map)) == map)
+        }
         #expect(failure([String: Int].self, Hex.bytes("810101"))?.code == .typeMismatch)
     }
 
