@@ -87,6 +87,17 @@ struct MessagePackEncoderTests {
         #expect(try hex(String(repeating: "a", count: 31)) == "bf" + String(repeating: "61", count: 31))
         #expect(try hex(String(repeating: "a", count: 32)) == "d920" + String(repeating: "61", count: 32))
         #expect(try hex("\u{e9}") == "a2c3a9")
+        #expect(try hex(String(repeating: "a", count: 255)).hasPrefix("d9ff61"))
+        #expect(try hex(String(repeating: "a", count: 256)).hasPrefix("da010061"))
+        #expect(try hex(Data()) == "c400")
+        #expect(try hex(Data(repeating: 7, count: 255)).hasPrefix("c4ff07"))
+        #expect(try hex(Data(repeating: 7, count: 256)).hasPrefix("c5010007"))
+        // str8 and bin8 values across the end of the stream's first buffer.
+        struct Mixed: Codable, Equatable { var text: String; var bytes: Data }
+        for length in stride(from: 100, through: 260, by: 7) {
+            let values = (0..<6).map { _ in Mixed(text: String(repeating: "t", count: length), bytes: Data(repeating: UInt8(length & 0xff), count: length)) }
+            #expect(try MessagePackDecoder().decode([Mixed].self, from: try encoder.encode(values)) == values)
+        }
         // Strings of every length up to 40 bytes, so that a fixstr lands
         // exactly at, just before and just past the end of the stream's
         // first buffer, and the buffer grows mid-sequence.
