@@ -287,7 +287,8 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             return same(as: T.self, map)
         }
         let mark = nodeMark
-        let node = key().map { pushNode(parent: parent, key: $0) } ?? parent
+        var node = parent
+        if let key = key() { node = pushNode(parent: parent, key: key) }
         defer { popNodes(to: mark) }
         // A Dictionary is one word: the size test spares structs the
         // conformance lookup.

@@ -231,13 +231,16 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
 
     private func encodeWithOwnCoding<T: Encodable>(_ value: T, path: [any CodingKey]) throws {
         let savedBase = valueBase
-        let savedPath = codingPath
         valueBase = frameCount
-        codingPath = path
+        // The top-level value (the common case) has an empty path over an
+        // empty one: skip the array's retains and releases.
+        let swapsPath = !(path.isEmpty && codingPath.isEmpty)
+        let savedPath = swapsPath ? codingPath : []
+        if swapsPath { codingPath = path }
         let start = writer.pointee.size
         defer {
             valueBase = savedBase
-            codingPath = savedPath
+            if swapsPath { codingPath = savedPath }
         }
         try value.encode(to: self)
         closeFrames(downTo: valueBase)
