@@ -91,6 +91,21 @@ extension MessagePackDecodingSession {
     func readInteger<I: FixedWidthInteger>(_ type: I.Type, at offset: Int) throws(ReadError) -> (I, end: Int) {
         let lead = try byte(at: offset)
         if lead <= MessagePackFormat.positiveFixIntMax { return (I(truncatingIfNeeded: lead), offset + 1) }
+        // The unsigned formats (every non-negative value an encoder writes
+        // past 127), without the general reader's enum.
+        if lead >= MessagePackFormat.uint8 && lead <= MessagePackFormat.uint64 {
+            let magnitude: UInt64, end: Int
+            switch lead {
+            case MessagePackFormat.uint8: magnitude = UInt64(try load(UInt8.self, at: offset + 1)); end = offset + 2
+            case MessagePackFormat.uint16: magnitude = UInt64(try load(UInt16.self, at: offset + 1)); end = offset + 3
+            case MessagePackFormat.uint32: magnitude = UInt64(try load(UInt32.self, at: offset + 1)); end = offset + 5
+            default: magnitude = try load(UInt64.self, at: offset + 1); end = offset + 9
+            }
+            guard let result = I(exactly: magnitude) else {
+                throw .overflow(I.self, value: "\(magnitude)", at: offset)
+            }
+            return (result, end)
+        }
         let (value, end) = try readInteger(at: offset, expected: I.self)
         switch value {
         case .unsigned(let magnitude):

@@ -54,6 +54,15 @@ struct MessagePackDecoderTests {
         #expect(negative.code == .integerOverflow)
         #expect(failure(Int8.self, Hex.bytes("cc80"))?.code == .integerOverflow)
         #expect(failure(Int64.self, Hex.bytes("cf8000000000000000"))?.code == .integerOverflow)
+        // Each unsigned format at its largest value, into types that hold it and one that does not.
+        #expect(try decode(UInt8.self, "ccff") == 255)
+        #expect(failure(Int16.self, Hex.bytes("cdffff"))?.code == .integerOverflow)
+        #expect(try decode(UInt16.self, "cdffff") == 65535)
+        #expect(try decode(Int64.self, "ceffffffff") == 4_294_967_295)
+        #expect(failure(Int32.self, Hex.bytes("ceffffffff"))?.code == .integerOverflow)
+        #expect(try decode(UInt64.self, "cfffffffffffffffff") == UInt64.max)
+        #expect(try decode(Int.self, "cf7fffffffffffffff") == Int.max)
+        #expect(failure(UInt64.self, Hex.bytes("cfffffffffffff"))?.code == .truncated)
         struct Holder: Decodable { var small: UInt8 }
         let nested = try #require(failure(Holder.self, Hex.bytes("81a5736d616c6ccd012c")))
         #expect(nested.path == ["small"])
