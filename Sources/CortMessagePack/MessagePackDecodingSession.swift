@@ -200,7 +200,14 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     /// to the last entry in order (every earlier value was stepped over, and
     /// so validated, on the way), else by stepping over the whole value.
     func endOfTopLevelValue() throws(ReadError) -> Int {
-        if let (count, first) = try? mapHeader(at: 0, level: 1), count > 0 {
+        // A fixmap read through a container (its hint says its entries start
+        // at 1): its header was validated then, so its count is the low nibble.
+        if count > 0, hints[1].firstEntry == 1, base.load(as: UInt8.self) & 0xf0 == MessagePackFormat.fixMap {
+            let hint = hints[1], entries = Int(base.load(as: UInt8.self) & 0x0f)
+            if hint.index == entries - 1 {
+                return hint.valueEnd >= 0 ? hint.valueEnd : try skip(at: hint.valueOffset, level: 1)
+            }
+        } else if let (count, first) = try? mapHeader(at: 0, level: 1), count > 0 {
             let hint = hints[1]
             if hint.firstEntry == first && hint.index == count - 1 {
                 return hint.valueEnd >= 0 ? hint.valueEnd : try skip(at: hint.valueOffset, level: 1)

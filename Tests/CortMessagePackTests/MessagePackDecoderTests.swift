@@ -231,6 +231,15 @@ struct MessagePackDecoderTests {
         var bytes = try MessagePackEncoder().encode(Self.call)
         bytes.append(0xc0)
         #expect(failure(Call.self, bytes)?.code == .trailingBytes)
+        // Entries after the last one read are still stepped over and checked.
+        struct A: Decodable, Equatable { var a: Int }
+        #expect(try decode(A.self, "82a16101a16202") == A(a: 1))
+        #expect(failure(A.self, Hex.bytes("82a16101a16202c0"))?.code == .trailingBytes)
+        #expect(failure(A.self, Hex.bytes("82a16101a162a3"))?.code == .lengthExceedsInput)
+        #expect(failure(A.self, Hex.bytes("81a16101c0"))?.code == .trailingBytes)
+        // A 16-bit map header, not a fixmap.
+        #expect(try decode(A.self, "de0001a16101") == A(a: 1))
+        #expect(failure(A.self, Hex.bytes("de0001a16101c0"))?.code == .trailingBytes)
     }
 
     @Test func wrongTypesAreTypeMismatchWithPath() throws {
