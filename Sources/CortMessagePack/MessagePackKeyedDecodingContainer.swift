@@ -38,6 +38,7 @@ struct MessagePackKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainer
     /// names of synthesized coding keys), not once per compared entry, and the
     /// search itself is non-generic code in the session: the closure captures
     /// nothing of type `Key`, so no generic metadata is looked up per call.
+    @inline(__always)
     private func find(_ key: Key) throws(ReadError) -> Int? {
         guard count > 0 else { return nil }
         var name = key.stringValue
