@@ -199,6 +199,8 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         if T.self == Bool.self { return writeBool(same(value, as: Bool.self)) }
         if T.self == [UInt8].self { return try writeBinary(same(value, as: [UInt8].self), path: path) }
         if T.self == Data.self { return try writeBinary(same(value, as: Data.self), path: path) }
+        // Call metadata, in every envelope: before the rarer primitives.
+        if T.self == [String: String].self { return try writeStringMap(same(value, as: [String: String].self), path: path) }
         if T.self == Date.self { return try writeDate(same(value, as: Date.self), path: path) }
         if T.self == Int64.self { return writeInt(same(value, as: Int64.self)) }
         if T.self == UInt64.self { return writeUInt(same(value, as: UInt64.self)) }
@@ -210,7 +212,6 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         if T.self == Int16.self { return writeInt(same(value, as: Int16.self)) }
         if T.self == UInt16.self { return writeUInt(same(value, as: UInt16.self)) }
         if T.self == Int8.self { return writeInt(same(value, as: Int8.self)) }
-        if T.self == [String: String].self { return try writeStringMap(same(value, as: [String: String].self), path: path) }
         // A Dictionary is one word: the size test spares structs the
         // conformance lookup.
         if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
