@@ -261,6 +261,12 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     func decodeValue<T: Decodable>(
         _ type: T.Type, at offset: Int, level: Int, parent: Int, key: () -> (any CodingKey)?
     ) throws -> T {
+        // Call metadata, in every envelope: checked first, as it is no primitive.
+        if T.self == [String: String].self {
+            let (map, end) = try decodeStringMap(at: offset, level: level, parent: parent, key: key)
+            lastValue = (offset, end)
+            return same(as: T.self, map)
+        }
         do throws(ReadError) {
             // Metatype checks cost a pointer compare; generic code (Array,
             // Optional, Dictionary) reaches the primitives through here.
@@ -287,11 +293,6 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             if T.self == Int8.self { return try done(offset, readInteger(Int8.self, at: offset)) }
         } catch {
             throw error.decodingError(path: codingPath(at: parent, appending: key()))
-        }
-        if T.self == [String: String].self {
-            let (map, end) = try decodeStringMap(at: offset, level: level, parent: parent, key: key)
-            lastValue = (offset, end)
-            return same(as: T.self, map)
         }
         let mark = nodeMark
         var node = parent
