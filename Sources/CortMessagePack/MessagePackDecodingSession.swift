@@ -110,8 +110,12 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             hints.deallocate()
             hintCapacity = 8
             hints = .allocate(capacity: hintCapacity)
+            hints.initialize(repeating: KeyHint(), count: hintCapacity)
+        } else {
+            // Every use of a hint first checks `firstEntry` against its map,
+            // so clearing that field alone forgets the hint.
+            for level in 0..<hintCapacity { hints[level].firstEntry = -1 }
         }
-        hints.update(repeating: KeyHint(), count: hintCapacity)
     }
 
     /// Records that the value at `offset`, the one found last in the map
