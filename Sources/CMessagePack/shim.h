@@ -91,12 +91,40 @@ static inline int cort_mp_pack_uint64(cort_mp_writer *w, uint64_t v) { CORT_MP_P
 static inline int cort_mp_pack_float(cort_mp_writer *w, float v) { CORT_MP_PACKER(w); return msgpack_pack_float(&pk, v); }
 static inline int cort_mp_pack_double(cort_mp_writer *w, double v) { CORT_MP_PACKER(w); return msgpack_pack_double(&pk, v); }
 static inline int cort_mp_pack_str(cort_mp_writer *w, const void *b, size_t l) {
+    /* Keys and most strings are fixstr (under 32 bytes) or str8 (under 256):
+     * when they fit, one bounds check, the header and the body, instead of
+     * msgpack-c's two writes. Each check proves header + l bytes free at
+     * data + size (l < 256, so the sums cannot overflow). */
+    if (__builtin_expect(l < 32 && l < w->capacity - w->size, 1)) {
+        unsigned char *p = w->data + w->size;
+        p[0] = (unsigned char)(0xa0 | l);
+        memcpy(p + 1, b, l);
+        w->size += l + 1;
+        return 0;
+    }
+    if (l < 256 && l + 1 < w->capacity - w->size) {
+        unsigned char *p = w->data + w->size;
+        p[0] = 0xd9;
+        p[1] = (unsigned char)l;
+        memcpy(p + 2, b, l);
+        w->size += l + 2;
+        return 0;
+    }
     CORT_MP_PACKER(w);
     int rc = msgpack_pack_str(&pk, l);
     if (rc != 0) { return rc; }
     return msgpack_pack_str_body(&pk, b, l);
 }
 static inline int cort_mp_pack_bin(cort_mp_writer *w, const void *b, size_t l) {
+    /* bin8 in one step when it fits, as for str above. */
+    if (l < 256 && l + 1 < w->capacity - w->size) {
+        unsigned char *p = w->data + w->size;
+        p[0] = 0xc4;
+        p[1] = (unsigned char)l;
+        memcpy(p + 2, b, l);
+        w->size += l + 2;
+        return 0;
+    }
     CORT_MP_PACKER(w);
     int rc = msgpack_pack_bin(&pk, l);
     if (rc != 0) { return rc; }

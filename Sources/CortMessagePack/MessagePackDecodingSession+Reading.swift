@@ -91,6 +91,21 @@ extension MessagePackDecodingSession {
     func readInteger<I: FixedWidthInteger>(_ type: I.Type, at offset: Int) throws(ReadError) -> (I, end: Int) {
         let lead = try byte(at: offset)
         if lead <= MessagePackFormat.positiveFixIntMax { return (I(truncatingIfNeeded: lead), offset + 1) }
+        // The unsigned formats (every non-negative value an encoder writes
+        // past 127), without the general reader's enum.
+        if lead >= MessagePackFormat.uint8 && lead <= MessagePackFormat.uint64 {
+            let magnitude: UInt64, end: Int
+            switch lead {
+            case MessagePackFormat.uint8: magnitude = UInt64(try load(UInt8.self, at: offset + 1)); end = offset + 2
+            case MessagePackFormat.uint16: magnitude = UInt64(try load(UInt16.self, at: offset + 1)); end = offset + 3
+            case MessagePackFormat.uint32: magnitude = UInt64(try load(UInt32.self, at: offset + 1)); end = offset + 5
+            default: magnitude = try load(UInt64.self, at: offset + 1); end = offset + 9
+            }
+            guard let result = I(exactly: magnitude) else {
+                throw .overflow(I.self, value: "\(magnitude)", at: offset)
+            }
+            return (result, end)
+        }
         let (value, end) = try readInteger(at: offset, expected: I.self)
         switch value {
         case .unsigned(let magnitude):
@@ -190,6 +205,39 @@ extension MessagePackDecodingSession {
     /// past U+10FFFF), so that invalid input is an error rather than being
     /// silently repaired by `String(decoding:)`. ASCII runs go 8 bytes a step.
     static func isValidUTF8(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+        if isASCII(bytes, count) { return true }
+        return isValidMultibyteUTF8(bytes, count)
+    }
+
+    /// Whether every byte is under 0x80: 16 bytes a step, then the last 8
+    /// (overlapping bytes already checked) or, under 8 bytes, at most one
+    /// 4-, one 2- and one 1-byte load, all within the `count` bytes.
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func word<W: FixedWidthInteger>(_: W.Type, _ offset: Int) -> UInt64 {
+            UInt64(truncatingIfNeeded: bytes.loadUnaligned(fromByteOffset: offset, as: W.self))
+        }
+        guard count >= 8 else {
+            var bits: UInt64 = 0, index = 0
+            if count & 4 != 0 { bits = word(UInt32.self, 0); index = 4 }
+            if count & 2 != 0 { bits |= word(UInt16.self, index); index &+= 2 }
+            if count & 1 != 0 { bits |= word(UInt8.self, index) }
+            return bits & high == 0
+        }
+        var index = 0
+        while index &+ 16 <= count {
+            if (word(UInt64.self, index) | word(UInt64.self, index &+ 8)) & high != 0 { return false }
+            index &+= 16
+        }
+        if index &+ 8 <= count {
+            if word(UInt64.self, index) & high != 0 { return false }
+            index &+= 8
+        }
+        return index == count || word(UInt64.self, count &- 8) & high == 0
+    }
+
+    private static func isValidMultibyteUTF8(_ bytes: UnsafeRawPointer, _ count: Int) -> Bool {
         var index = 0
         while index &+ 8 <= count {
             if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
@@ -236,19 +284,26 @@ extension MessagePackDecodingSession {
         guard key.count == length else { return false }
         guard length > 0, let keyBase = key.baseAddress else { return true }
         let value = base + start
+        @inline(__always) func same<W: FixedWidthInteger>(_: W.Type, _ index: Int) -> Bool {
+            value.loadUnaligned(fromByteOffset: index, as: W.self) == keyBase.loadUnaligned(fromByteOffset: index, as: W.self)
+        }
+        guard length >= 8 else {
+            // Under 8 bytes: at most one 4-, one 2- and one 1-byte step, all
+            // within the `length` bytes of both sides.
+            var index = 0
+            if length & 4 != 0 { guard same(UInt32.self, 0) else { return false }; index = 4 }
+            if length & 2 != 0 { guard same(UInt16.self, index) else { return false }; index &+= 2 }
+            if length & 1 != 0 { guard same(UInt8.self, index) else { return false } }
+            return true
+        }
         var index = 0
         while index &+ 8 <= length {
-            if value.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                != keyBase.loadUnaligned(fromByteOffset: index, as: UInt64.self) { return false }
+            guard same(UInt64.self, index) else { return false }
             index &+= 8
         }
-        while index < length {
-            if value.load(fromByteOffset: index, as: UInt8.self) != keyBase.load(fromByteOffset: index, as: UInt8.self) {
-                return false
-            }
-            index &+= 1
-        }
-        return true
+        // The last 8 bytes, overlapping bytes already compared: still within
+        // both sides, since length >= 8.
+        return index == length || same(UInt64.self, length &- 8)
     }
 
     // MARK: Map keys
@@ -278,7 +333,38 @@ extension MessagePackDecodingSession {
     /// entries start at `first` (a map at depth `level`), or nil. Tries the
     /// entry after the one found last at this depth first (see `KeyHint`),
     /// then that same entry again, and only then scans the map from its start.
+    /// Inlined into the containers' lookups: the fast path is a few loads
+    /// and compares, cheaper than the call.
+    @inline(__always)
     func findValue(
+        named name: UnsafeRawBufferPointer, intKey: Int?, first: Int, count: Int, level: Int
+    ) throws(ReadError) -> Int? {
+        let hint = self.hint(level: level)
+        // The common case, inline: the fields are read in the order they were
+        // written, the previous value's end is known, and the next key is a
+        // fixstr. Bounds: `keyOffset < self.count` makes the lead byte
+        // readable, and `length <= self.count - start` the key's bytes
+        // (`start <= self.count` follows from the first check).
+        // The first lookup in a map (no hint for it yet) tries its first entry.
+        let isHinted = hint.pointee.firstEntry == first
+        let index = isHinted ? hint.pointee.index &+ 1 : 0
+        let keyOffset = isHinted ? hint.pointee.valueEnd : first
+        if keyOffset >= 0, index < count {
+            if keyOffset < self.count {
+                let lead = base.load(fromByteOffset: keyOffset, as: UInt8.self)
+                let start = keyOffset &+ 1, length = Int(lead & 0x1f)
+                if lead & 0xe0 == MessagePackFormat.fixStr, length == name.count, length <= self.count &- start,
+                   stringEquals(start: start, length: length, name) {
+                    hint.pointee = KeyHint(firstEntry: first, index: index, keyOffset: keyOffset, valueOffset: start &+ length)
+                    return start &+ length
+                }
+            }
+        }
+        return try findValueByScanning(named: name, intKey: intKey, first: first, count: count, level: level)
+    }
+
+    @inline(never)
+    private func findValueByScanning(
         named name: UnsafeRawBufferPointer, intKey: Int?, first: Int, count: Int, level: Int
     ) throws(ReadError) -> Int? {
         let hint = self.hint(level: level)

@@ -55,13 +55,19 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     var codingPath: [any CodingKey] { codingPath(at: currentNode) }
     /// The path above the root node: empty except for a super decoder.
     private var rootPath: [any CodingKey]
-    private var pathNodes: [CodingPathNode] = []
-    private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
+    // `@exclusivity(unchecked)` on the arrays and dictionary mutated during a
+    // call spares each mutation the runtime's access tracking. Safe: one
+    // thread at a time uses a session (it is not Sendable, and the cache
+    // hands it over whole), and each access is one statement that runs no
+    // user code (an append, a removal, an assignment), so no two accesses
+    // to the same property can overlap.
+    @exclusivity(unchecked) private var pathNodes: [CodingPathNode] = []
+    @exclusivity(unchecked) private var sendableUserInfo: [CodingUserInfoKey: any Sendable]
     var userInfo: [CodingUserInfoKey: Any] { sendableUserInfo }
 
     private(set) var hints: UnsafeMutablePointer<KeyHint>
     private var hintCapacity: Int
-    private var superDecoders: [MessagePackDecodingSession] = []
+    @exclusivity(unchecked) private var superDecoders: [MessagePackDecodingSession] = []
     /// The start and end of the last value a fast path of `decodeValue`
     /// read. A value's end depends only on where it starts, so the pair
     /// stays true for this input whoever read it.
@@ -92,7 +98,9 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         self.base = base
         self.count = count
         self.maxDepth = max(0, maxDepth)
-        sendableUserInfo = userInfo
+        // Most coders have no userInfo: skip the retain and release of
+        // assigning one empty dictionary over another.
+        if !(userInfo.isEmpty && sendableUserInfo.isEmpty) { sendableUserInfo = userInfo }
         position = 0
         level = 0
         lastValue = (-1, -1)
@@ -102,8 +110,12 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             hints.deallocate()
             hintCapacity = 8
             hints = .allocate(capacity: hintCapacity)
+            hints.initialize(repeating: KeyHint(), count: hintCapacity)
+        } else {
+            // Every use of a hint first checks `firstEntry` against its map,
+            // so clearing that field alone forgets the hint.
+            for level in 0..<hintCapacity { hints[level].firstEntry = -1 }
         }
-        hints.update(repeating: KeyHint(), count: hintCapacity)
     }
 
     /// Records that the value at `offset`, the one found last in the map
@@ -192,7 +204,14 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     /// to the last entry in order (every earlier value was stepped over, and
     /// so validated, on the way), else by stepping over the whole value.
     func endOfTopLevelValue() throws(ReadError) -> Int {
-        if let (count, first) = try? mapHeader(at: 0, level: 1), count > 0 {
+        // A fixmap read through a container (its hint says its entries start
+        // at 1): its header was validated then, so its count is the low nibble.
+        if count > 0, hints[1].firstEntry == 1, base.load(as: UInt8.self) & 0xf0 == MessagePackFormat.fixMap {
+            let hint = hints[1], entries = Int(base.load(as: UInt8.self) & 0x0f)
+            if hint.index == entries - 1 {
+                return hint.valueEnd >= 0 ? hint.valueEnd : try skip(at: hint.valueOffset, level: 1)
+            }
+        } else if let (count, first) = try? mapHeader(at: 0, level: 1), count > 0 {
             let hint = hints[1]
             if hint.firstEntry == first && hint.index == count - 1 {
                 return hint.valueEnd >= 0 ? hint.valueEnd : try skip(at: hint.valueOffset, level: 1)
@@ -246,6 +265,12 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
     func decodeValue<T: Decodable>(
         _ type: T.Type, at offset: Int, level: Int, parent: Int, key: () -> (any CodingKey)?
     ) throws -> T {
+        // Call metadata, in every envelope: checked first, as it is no primitive.
+        if T.self == [String: String].self {
+            let (map, end) = try decodeStringMap(at: offset, level: level, parent: parent, key: key)
+            lastValue = (offset, end)
+            return same(as: T.self, map)
+        }
         do throws(ReadError) {
             // Metatype checks cost a pointer compare; generic code (Array,
             // Optional, Dictionary) reaches the primitives through here.
@@ -273,13 +298,9 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
         } catch {
             throw error.decodingError(path: codingPath(at: parent, appending: key()))
         }
-        if T.self == [String: String].self {
-            let (map, end) = try decodeStringMap(at: offset, level: level, parent: parent, key: key)
-            lastValue = (offset, end)
-            return same(as: T.self, map)
-        }
         let mark = nodeMark
-        let node = key().map { pushNode(parent: parent, key: $0) } ?? parent
+        var node = parent
+        if let key = key() { node = pushNode(parent: parent, key: key) }
         defer { popNodes(to: mark) }
         // A Dictionary is one word: the size test spares structs the
         // conformance lookup.
@@ -317,16 +338,18 @@ final class MessagePackDecodingSession: Decoder, SingleValueDecodingContainer {
             guard let (count, first) = try mapHeader(at: offset, level: level + 1) else {
                 throw .mismatch([String: String].self, found: try byte(at: offset), at: offset)
             }
-            // `init(minimumCapacity:)` is inlined and specialized here, where
-            // `reserveCapacity` is an unspecialized call into the runtime
-            // that looks up generic metadata (~750 instructions).
-            if count > 0 { result = Dictionary(minimumCapacity: count) }
+            // Both `init(minimumCapacity:)` and `reserveCapacity` are
+            // unspecialized calls that look up generic metadata (~700
+            // instructions). A small map starts as a one-entry literal
+            // (specialized code that sizes the storage and hashes the key
+            // once) and grows on insert; a larger one is worth reserving for.
+            if count > 8 { result = Dictionary(minimumCapacity: count) }
             position = first
-            for _ in 0..<count {
+            for index in 0..<count {
                 let (key, valueOffset) = try readString(at: position)
                 failedKey = key
                 let (value, end) = try readString(at: valueOffset)
-                result[key] = value
+                if index == 0 && count <= 8 { result = [key: value] } else { result[key] = value }
                 position = end
                 failedKey = nil
             }

@@ -68,8 +68,10 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         frameCount = 0
         valueBase = 0
         if !codingPath.isEmpty { codingPath = [] }
-        misuse = nil
-        sendableUserInfo = userInfo
+        if misuse != nil { misuse = nil }
+        // Most coders have no userInfo: skip the retain and release of
+        // assigning one empty dictionary over another.
+        if !(userInfo.isEmpty && sendableUserInfo.isEmpty) { sendableUserInfo = userInfo }
     }
 
     deinit {
@@ -197,6 +199,8 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         if T.self == Bool.self { return writeBool(same(value, as: Bool.self)) }
         if T.self == [UInt8].self { return try writeBinary(same(value, as: [UInt8].self), path: path) }
         if T.self == Data.self { return try writeBinary(same(value, as: Data.self), path: path) }
+        // Call metadata, in every envelope: before the rarer primitives.
+        if T.self == [String: String].self { return try writeStringMap(same(value, as: [String: String].self), path: path) }
         if T.self == Date.self { return try writeDate(same(value, as: Date.self), path: path) }
         if T.self == Int64.self { return writeInt(same(value, as: Int64.self)) }
         if T.self == UInt64.self { return writeUInt(same(value, as: UInt64.self)) }
@@ -208,7 +212,6 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
         if T.self == Int16.self { return writeInt(same(value, as: Int16.self)) }
         if T.self == UInt16.self { return writeUInt(same(value, as: UInt16.self)) }
         if T.self == Int8.self { return writeInt(same(value, as: Int8.self)) }
-        if T.self == [String: String].self { return try writeStringMap(same(value, as: [String: String].self), path: path) }
         // A Dictionary is one word: the size test spares structs the
         // conformance lookup.
         if MemoryLayout<T>.size == MemoryLayout<[String: String]>.size,
@@ -229,13 +232,16 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
 
     private func encodeWithOwnCoding<T: Encodable>(_ value: T, path: [any CodingKey]) throws {
         let savedBase = valueBase
-        let savedPath = codingPath
         valueBase = frameCount
-        codingPath = path
+        // The top-level value (the common case) has an empty path over an
+        // empty one: skip the array's retains and releases.
+        let swapsPath = !(path.isEmpty && codingPath.isEmpty)
+        let savedPath = swapsPath ? codingPath : []
+        if swapsPath { codingPath = path }
         let start = writer.pointee.size
         defer {
             valueBase = savedBase
-            codingPath = savedPath
+            if swapsPath { codingPath = savedPath }
         }
         try value.encode(to: self)
         closeFrames(downTo: valueBase)
@@ -256,23 +262,33 @@ final class MessagePackEncodingStream: Encoder, SingleValueEncodingContainer {
     @inline(__always) func writeFloat(_ value: Float) { cort_mp_pack_float(writer, value) }
     @inline(__always) func writeDouble(_ value: Double) { cort_mp_pack_double(writer, value) }
 
+    /// Reads the UTF-8 in place through the borrowed `utf8` view (any native
+    /// or small string); only a string without contiguous UTF-8 is copied
+    /// for `withUTF8`, so the common case retains and releases nothing.
     @inline(__always)
     func writeString(_ value: String, path: () -> [any CodingKey]) throws {
-        var value = value
-        let written = value.withUTF8 { utf8 -> Bool in
+        let writer = self.writer
+        let pack = { (utf8: UnsafeBufferPointer<UInt8>) -> Bool in
             guard utf8.count <= MessagePackFormat.maxLength else { return false }
             cort_mp_pack_str(writer, utf8.baseAddress, utf8.count)
             return true
+        }
+        let written: Bool
+        if let inPlace = value.utf8.withContiguousStorageIfAvailable(pack) {
+            written = inPlace
+        } else {
+            var copy = value
+            written = copy.withUTF8(pack)
         }
         if !written { throw Self.tooLong(value, "string", path()) }
     }
 
     /// Writes a map key. Keys come from `CodingKey.stringValue`, which is
     /// never anywhere near 4 GiB; a longer one is cut to an empty key rather
-    /// than make every key write throwing.
+    /// than make every key write throwing. The key is consumed, so
+    /// `withUTF8` needs no copy of it.
     @inline(__always)
-    func writeKey(_ key: String) {
-        var key = key
+    func writeKey(_ key: consuming String) {
         key.withUTF8 { utf8 in
             _ = cort_mp_pack_str(writer, utf8.baseAddress, utf8.count <= MessagePackFormat.maxLength ? utf8.count : 0)
         }

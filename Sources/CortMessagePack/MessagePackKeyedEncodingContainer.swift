@@ -32,6 +32,9 @@ struct MessagePackKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainer
     mutating func encode(_ value: UInt64, forKey key: Key) throws { begin(key); stream.writeUInt(value) }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         begin(key)
+        // The closure captures locals, not `self`: capturing the container
+        // would copy it, retaining and releasing the stream on every call.
+        let (stream, codingPath) = (stream, codingPath)
         try stream.encodeValue(value, path: { codingPath + [key] })
     }
 

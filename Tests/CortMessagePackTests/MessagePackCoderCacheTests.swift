@@ -104,6 +104,21 @@ struct MessagePackCoderCacheTests {
         tagged.userInfo[CodingUserInfoKey(rawValue: "k")!] = "v"
         #expect(try tagged.decode(Reads.self, from: [0x80]).value == "v")
         #expect(try decoder.decode(Reads.self, from: [0x80]).value == nil)
+        #expect(try tagged.decode(Reads.self, from: [0x80]).value == "v")
+        // The same for encoders: a reused stream takes each call's userInfo.
+        struct Writes: Encodable {
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.singleValueContainer()
+                try container.encode(encoder.userInfo[CodingUserInfoKey(rawValue: "k")!] as? String ?? "none")
+            }
+        }
+        let plain = MessagePackEncoder()
+        var taggedEncoder = plain
+        taggedEncoder.userInfo[CodingUserInfoKey(rawValue: "k")!] = "v"
+        for _ in 0..<2 {
+            #expect(try decoder.decode(String.self, from: taggedEncoder.encode(Writes())) == "v")
+            #expect(try decoder.decode(String.self, from: plain.encode(Writes())) == "none")
+        }
     }
 
     @Test func concurrentCallsOnOneCoderPairStayCorrect() async throws {

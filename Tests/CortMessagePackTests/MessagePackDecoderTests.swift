@@ -54,6 +54,15 @@ struct MessagePackDecoderTests {
         #expect(negative.code == .integerOverflow)
         #expect(failure(Int8.self, Hex.bytes("cc80"))?.code == .integerOverflow)
         #expect(failure(Int64.self, Hex.bytes("cf8000000000000000"))?.code == .integerOverflow)
+        // Each unsigned format at its largest value, into types that hold it and one that does not.
+        #expect(try decode(UInt8.self, "ccff") == 255)
+        #expect(failure(Int16.self, Hex.bytes("cdffff"))?.code == .integerOverflow)
+        #expect(try decode(UInt16.self, "cdffff") == 65535)
+        #expect(try decode(Int64.self, "ceffffffff") == 4_294_967_295)
+        #expect(failure(Int32.self, Hex.bytes("ceffffffff"))?.code == .integerOverflow)
+        #expect(try decode(UInt64.self, "cfffffffffffffffff") == UInt64.max)
+        #expect(try decode(Int.self, "cf7fffffffffffffff") == Int.max)
+        #expect(failure(UInt64.self, Hex.bytes("cfffffffffffff"))?.code == .truncated)
         struct Holder: Decodable { var small: UInt8 }
         let nested = try #require(failure(Holder.self, Hex.bytes("81a5736d616c6ccd012c")))
         #expect(nested.path == ["small"])
@@ -86,6 +95,19 @@ struct MessagePackDecoderTests {
         enum Key: Int, CodingKey { case a = 1 }
         struct ByInt: Decodable { var a: String; enum CodingKeys: Int, CodingKey { case a = 1 } }
         #expect(try decode(ByInt.self, "8101a3616263").a == "abc")
+        // Mixed keys: a string key and an integer key in one map, in both
+        // orders; a key found under neither is keyNotFound.
+        struct Mixed: Decodable, Equatable {
+            var a: String; var b: Int
+            enum CodingKeys: Int, CodingKey { case a = 1, b = 2 }
+        }
+        #expect(try decode(Mixed.self, "82a16201 01a178") == Mixed(a: "x", b: 1))
+        #expect(try decode(Mixed.self, "82 01a178 a16201") == Mixed(a: "x", b: 1))
+        if case .keyNotFound(let key, _)? = failure(Mixed.self, Hex.bytes("82 03a178 a16201"))?.error {
+            #expect(key.stringValue == "a")
+        } else {
+            Issue.record("expected keyNotFound for a")
+        }
     }
 
     @Test func keyNamesAreComparedByLengthAndEveryByte() throws {
@@ -113,6 +135,40 @@ struct MessagePackDecoderTests {
         #expect(key.stringValue == "abcdefghij1")
     }
 
+    @Test func keyNamesDifferingInAnyOneByteDoNotMatch() throws {
+        struct Name: CodingKey {
+            var stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+        // Reads "x", then `name`: the entry after "x" (tried first, as the
+        // next in order) is `name` with one byte changed, and must not match.
+        struct Probe: Decodable {
+            static let name = TaskLocal<String>(wrappedValue: "")
+            var x: Int, value: Int, hasOther: Bool
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: Name.self)
+                x = try container.decode(Int.self, forKey: Name(stringValue: "x"))
+                value = try container.decode(Int.self, forKey: Name(stringValue: Self.name.get()))
+                hasOther = container.contains(Name(stringValue: Self.name.get() + "?"))
+            }
+        }
+        for length in 1...17 {
+            let name = String((0..<length).map { Character(UnicodeScalar(UInt8(0x61 + $0))) })
+            for position in 0..<length {
+                var other = Array(name.utf8)
+                other[position] ^= 0x01
+                // {"x": 0, other: 1, name: 2}
+                let bytes: [UInt8] = [0x83, 0xa1, 0x78, 0x00, 0xa0 | UInt8(length)] + other + [0x01]
+                    + [0xa0 | UInt8(length)] + Array(name.utf8) + [0x02]
+                let probe = try Probe.name.withValue(name) { try MessagePackDecoder().decode(Probe.self, from: bytes) }
+                #expect(probe.value == 2, "\(name) vs \(String(decoding: other, as: UTF8.self))")
+                #expect(!probe.hasOther)
+            }
+        }
+    }
+
     @Test func missingKeyIsKeyNotFound() throws {
         struct Need: Decodable { var must: Int }
         let result = try #require(failure(Need.self, Hex.bytes("80")))
@@ -124,6 +180,13 @@ struct MessagePackDecoderTests {
         #expect(try decode([Int: String].self, "8101a161") == [1: "a"])
         #expect(try decode([Int: String].self, "81a131a161") == [1: "a"])
         #expect(try decode([String: String].self, "81a131a161") == ["1": "a"])
+        // String maps of every size around the small-map path; a repeated key keeps its last value.
+        #expect(try decode([String: String].self, "80") == [:])
+        #expect(try decode([String: String].self, "82a161a131a161a132") == ["a": "2"])
+        for size in 1...12 {
+            let map = Dictionary(uniqueKeysWithValues: (0..<size).map { ("k\($0)", "v\($0)") })
+            #expect(try MessagePackDecoder().decode([String: String].self, from: MessagePackEncoder().encode(map)) == map)
+        }
         #expect(failure([String: Int].self, Hex.bytes("810101"))?.code == .typeMismatch)
     }
 
@@ -168,6 +231,15 @@ struct MessagePackDecoderTests {
         var bytes = try MessagePackEncoder().encode(Self.call)
         bytes.append(0xc0)
         #expect(failure(Call.self, bytes)?.code == .trailingBytes)
+        // Entries after the last one read are still stepped over and checked.
+        struct A: Decodable, Equatable { var a: Int }
+        #expect(try decode(A.self, "82a16101a16202") == A(a: 1))
+        #expect(failure(A.self, Hex.bytes("82a16101a16202c0"))?.code == .trailingBytes)
+        #expect(failure(A.self, Hex.bytes("82a16101a162a3"))?.code == .lengthExceedsInput)
+        #expect(failure(A.self, Hex.bytes("81a16101c0"))?.code == .trailingBytes)
+        // A 16-bit map header, not a fixmap.
+        #expect(try decode(A.self, "de0001a16101") == A(a: 1))
+        #expect(failure(A.self, Hex.bytes("de0001a16101c0"))?.code == .trailingBytes)
     }
 
     @Test func wrongTypesAreTypeMismatchWithPath() throws {
@@ -207,12 +279,30 @@ struct MessagePackDecoderTests {
     }
 
     @Test func invalidUTF8IsRejected() throws {
-        for hex in ["a2c328", "a3eda080", "a2c0af", "a1ff", "a2e282"] {
+        // Truncated sequences, surrogates, overlong forms (2, 3 and 4 bytes),
+        // code points past U+10FFFF, bytes that never occur, a lone
+        // continuation, and a bad byte after an 8-byte ASCII run.
+        for hex in ["a2c328", "a3eda080", "a2c0af", "a1ff", "a2e282", "a3e080af", "a4f08082af", "a4f4908080",
+                    "a4f5808080", "a180", "a3f09f8c", "aa616263646566676861ff", "a9616263646566676880"] {
             #expect(failure(String.self, Hex.bytes(hex))?.code == .invalidUTF8, "\(hex)")
         }
         struct Named: Decodable { var name: String }
         #expect(failure(Named.self, Hex.bytes("81a46e616d65a1ff"))?.path == ["name"])
         #expect(try decode(String.self, "a4f09f8c8d") == "\u{1F30D}")
+        #expect(try decode(String.self, "ad6162636465666768c3a9e282ac") == "abcdefgh\u{e9}\u{20ac}")
+        #expect(try decode(String.self, "a4f48fbfbf") == "\u{10FFFF}")
+        // One bad byte at every position of ASCII strings up to 40 bytes
+        // (the ASCII check's 16-, 8-, 4-, 2- and 1-byte steps).
+        for length in 1...40 {
+            let ascii = [UInt8](repeating: 0x61, count: length)
+            let header: [UInt8] = length < 32 ? [0xa0 | UInt8(length)] : [0xd9, UInt8(length)]
+            #expect(try MessagePackDecoder().decode(String.self, from: header + ascii) == String(repeating: "a", count: length))
+            for position in 0..<length {
+                var bytes = ascii
+                bytes[position] = 0xff
+                #expect(failure(String.self, header + bytes)?.code == .invalidUTF8, "\(length) \(position)")
+            }
+        }
     }
 
     @Test func reservedByteIsRejected() throws {

@@ -82,6 +82,37 @@ struct MessagePackEncoderTests {
         #expect(Hex.string(buffer) == "aa82a17801a17902")
     }
 
+    @Test func stringsUseFixstrUpTo31BytesAndStr8From32() throws {
+        #expect(try hex("") == "a0")
+        #expect(try hex(String(repeating: "a", count: 31)) == "bf" + String(repeating: "61", count: 31))
+        #expect(try hex(String(repeating: "a", count: 32)) == "d920" + String(repeating: "61", count: 32))
+        #expect(try hex("\u{e9}") == "a2c3a9")
+        #expect(try hex(String(repeating: "a", count: 255)).hasPrefix("d9ff61"))
+        #expect(try hex(String(repeating: "a", count: 256)).hasPrefix("da010061"))
+        #expect(try hex(Data()) == "c400")
+        #expect(try hex(Data(repeating: 7, count: 255)).hasPrefix("c4ff07"))
+        #expect(try hex(Data(repeating: 7, count: 256)).hasPrefix("c5010007"))
+        // str8 and bin8 values across the end of the stream's first buffer.
+        struct Mixed: Codable, Equatable { var text: String; var bytes: Data }
+        for length in stride(from: 100, through: 260, by: 7) {
+            let values = (0..<6).map { _ in Mixed(text: String(repeating: "t", count: length), bytes: Data(repeating: UInt8(length & 0xff), count: length)) }
+            #expect(try MessagePackDecoder().decode([Mixed].self, from: try encoder.encode(values)) == values)
+        }
+        // Strings of every length up to 40 bytes, so that a fixstr lands
+        // exactly at, just before and just past the end of the stream's
+        // first buffer, and the buffer grows mid-sequence.
+        var strings: [String] = []
+        for round in 0..<40 {
+            for length in 0...40 { strings.append(String(repeating: Character(UnicodeScalar(UInt8(97 + round % 26))), count: length)) }
+        }
+        #expect(try MessagePackDecoder().decode([String].self, from: try encoder.encode(strings)) == strings)
+        struct Keyed: Codable, Equatable { var padding: [String]; var name: String }
+        for padding in 0..<40 {
+            let value = Keyed(padding: Array(repeating: String(repeating: "p", count: 12), count: padding), name: "n")
+            #expect(try MessagePackDecoder().decode(Keyed.self, from: try encoder.encode(value)) == value)
+        }
+    }
+
     @Test func largeValuesGrowTheBuffer() throws {
         let big = (0..<10_000).map { "item \($0)" }
         let bytes = try encoder.encode(big)
