@@ -1,4 +1,4 @@
-import Cort
+@testable import Cort
 import Distributed
 import Foundation
 import Testing
@@ -205,5 +205,67 @@ import Testing
         let resolved = try Greeter.resolve(id: greeter.id, using: system)
         #expect(resolved === greeter)
         await system.shutdown()
+    }
+
+    @Test func aNodeThatCannotBeConnectedToIsATransportError() async throws {
+        let discovery = LocalDiscovery()
+        // An endpoint that discovery accepts and libzmq cannot connect to.
+        try await discovery.register(ServiceInstance(service: "broken", id: "broken@x", endpoint: "tcp://127.0.0.1:no-port"))
+        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery))
+        let greeter = try Greeter.resolve(id: .service("broken"), using: caller)
+        do {
+            _ = try await greeter.hello(name: "x")
+            Issue.record("expected transport")
+        } catch let error as RemoteCallError {
+            #expect(error.code == .transport)
+            #expect(error.cause != nil)
+        }
+        await caller.shutdown()
+    }
+
+    @Test func anOversizedRequestFailsOnTheCallerWithoutBeingSent() async throws {
+        try await withNodes(1, host: { node, _ in
+            try await node.host("shapes") { Shapes(actorSystem: $0) }
+        }) { nodes, caller in
+            let shapes = try Shapes.resolve(id: .service("shapes"), using: caller)
+            let huge = Data(count: 5 << 20)
+            do {
+                _ = try await shapes.bytes(huge, [])
+                Issue.record("expected messageTooLarge")
+            } catch let error as RemoteCallError {
+                #expect(error.code == .messageTooLarge)
+            }
+            #expect(try await nodes[0].nodeCounters().requests == 0)
+            #expect(try await shapes.bytes(Data([1]), [2]) == Data([1, 2]))
+        }
+    }
+
+    @Test func callsAfterShutdownFailWithShuttingDown() async throws {
+        let system = try CortSystem.start(.init(name: "gone", discovery: LocalDiscovery()))
+        await system.shutdown()
+        let greeter = try Greeter.resolve(id: .service("greeter"), using: system)
+        do {
+            _ = try await greeter.hello(name: "x")
+            Issue.record("expected shuttingDown")
+        } catch let error as RemoteCallError {
+            #expect(error.code == .shuttingDown)
+        }
+    }
+
+    @Test func aDrainingNodeFinishesTheCallsItAcceptedAndDeregisters() async throws {
+        let key = "drain-\(UUID())"
+        let discovery = LocalDiscovery()
+        let node = try CortSystem.start(.init(name: "draining", discovery: discovery, endpoint: "tcp://127.0.0.1:0"))
+        try await node.host("worker") { Worker(actorSystem: $0) }
+        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery))
+        let worker = try Worker.resolve(id: .service("worker"), using: caller)
+        let call = Task { try await worker.wait(key, seconds: 0.3) }
+        #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+        await node.shutdown()
+        // The call in flight finished; the service left discovery.
+        #expect(try await call.value == "done")
+        var nodes = discovery.watch(service: "worker").makeAsyncIterator()
+        #expect(try await nodes.next() == [])
+        await caller.shutdown()
     }
 }

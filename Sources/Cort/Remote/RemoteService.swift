@@ -17,6 +17,9 @@ actor RemoteService {
     private struct Node {
         let instance: ServiceInstance
         var inFlight = 0
+        /// Discovery dropped it: no new calls, but the connection stays until
+        /// the calls in flight on it are settled (a reply may still come).
+        var leaving = false
     }
 
     private struct PendingCall {
@@ -40,6 +43,9 @@ actor RemoteService {
     private let limits: WireLimits
 
     private var nodes: [String: Node] = [:]
+    /// Nodes that discovery reported but that cannot be connected to (a bad
+    /// endpoint): calls fail with `transport` when no other node is left.
+    private var unreachable: [String: ZeroMQError] = [:]
     private var nodeOrder: [String] = []
     private var nextNode = 0
     private var hasNodeList = false
@@ -78,9 +84,15 @@ actor RemoteService {
         guard !closed else { return }
         let incoming = Dictionary(instances.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for (id, node) in nodes where incoming[id]?.endpoint != node.instance.endpoint {
-            try? socket.disconnect(node.instance.endpoint)
-            nodes.removeValue(forKey: id)
+            nodes[id]?.leaving = true
             logger.debug("node left", metadata: ["service": "\(name)", "node": "\(id)"])
+            disconnectIfDone(id)
+        }
+        unreachable = unreachable.filter { incoming[$0.key] != nil }
+        for (id, instance) in incoming where nodes[id]?.leaving == true {
+            // It came back before its last calls were settled.
+            nodes[id]?.leaving = false
+            _ = instance
         }
         for (id, instance) in incoming where nodes[id] == nil {
             do {
@@ -89,17 +101,31 @@ actor RemoteService {
                 try socket.set(.connectRoutingID, Array(id.utf8))
                 try socket.connect(instance.endpoint)
                 nodes[id] = Node(instance: instance)
+                unreachable.removeValue(forKey: id)
                 logger.debug("node joined", metadata: ["service": "\(name)", "node": "\(id)"])
             } catch {
+                unreachable[id] = error as? ZeroMQError ?? ZeroMQError(.other, "\(error)")
                 logger.warning("cannot connect to a node", metadata: [
                     "service": "\(name)", "node": "\(id)", "endpoint": "\(instance.endpoint)", "error": "\(error)"])
             }
         }
-        nodeOrder = nodes.keys.sorted()
+        nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
         hasNodeList = true
         let waiters = nodeWaiters
         nodeWaiters.removeAll()
         for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// One call on `id` is settled.
+    private func callEnded(on id: String) {
+        nodes[id]?.inFlight -= 1
+        disconnectIfDone(id)
+    }
+
+    private func disconnectIfDone(_ id: String) {
+        guard let node = nodes[id], node.leaving, node.inFlight <= 0 else { return }
+        try? socket.disconnect(node.instance.endpoint)
+        nodes.removeValue(forKey: id)
     }
 
     /// The node for the next call: the fewest calls in flight, round robin among equals.
@@ -128,6 +154,9 @@ actor RemoteService {
             try await waitForNodeList(deadline: deadline)
         }
         guard let node = pickNode() else {
+            if let (id, error) = unreachable.first {
+                throw RemoteCallError(.transport, "\(request.method): cannot connect to node \(id)", cause: error)
+            }
             throw RemoteCallError(.noNodes, "discovery knows no node for \(name)")
         }
         let now = clock.now
@@ -151,7 +180,7 @@ actor RemoteService {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Answer, any Error>) in
                 if Task.isCancelled {
-                    nodes[node]?.inFlight -= 1
+                    callEnded(on: node)
                     sendCancel(id, to: node)
                     continuation.resume(throwing: RemoteCallError(.cancelled, "\(request.method): the caller was cancelled"))
                     return
@@ -199,7 +228,7 @@ actor RemoteService {
 
     private func cancel(_ id: UInt64) {
         guard let call = pending.removeValue(forKey: id) else { return }
-        nodes[call.node]?.inFlight -= 1
+        callEnded(on: call.node)
         sendCancel(id, to: call.node)
         call.continuation.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
     }
@@ -237,7 +266,7 @@ actor RemoteService {
         while let first = deadlines.first, first.deadline <= now {
             deadlines.removeFirst()
             if let call = pending.removeValue(forKey: first.id) {
-                nodes[call.node]?.inFlight -= 1
+                callEnded(on: call.node)
                 sendCancel(first.id, to: call.node)
                 call.continuation.resume(throwing: RemoteCallError(
                     .deadlineExceeded, "\(call.method): no answer from node \(call.node) before the deadline"))
@@ -297,7 +326,7 @@ actor RemoteService {
             lateReplies += 1
             return
         }
-        nodes[call.node]?.inFlight -= 1
+        callEnded(on: call.node)
         call.continuation.resume(returning: answer)
     }
 
