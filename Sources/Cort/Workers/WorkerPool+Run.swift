@@ -1,4 +1,10 @@
 extension WorkerPool {
+    /// How a child of run()'s task group ended.
+    enum ChildEnd: Sendable {
+        case worker((any Error)?)
+        case timer
+    }
+
     /// Runs the workers until the pool stops, then returns.
     ///
     /// Makes each worker with `makeWorker` (concurrently) and runs it in a
@@ -19,22 +25,33 @@ extension WorkerPool {
             state.started = true
         }
         let failure: (any Error)? = await withTaskCancellationHandler {
-            await withTaskGroup(of: (any Error)?.self) { group in
+            await withTaskGroup(of: ChildEnd.self) { group in
                 for index in 0..<configuration.workers {
                     group.addTask {
                         do {
                             try await self.runWorker(index)
-                            return nil
+                            return .worker(nil)
                         } catch {
-                            return error
+                            return .worker(error)
                         }
                     }
                 }
+                group.addTask {
+                    await self.runTimer()
+                    return .timer
+                }
                 var first: (any Error)?
-                for await case let error? in group where first == nil {
-                    first = error
-                    stop(WorkerPoolError(.workerFailed, "making worker failed; the pool stopped", cause: error))
-                    group.cancelAll()
+                var workersLeft = configuration.workers
+                for await end in group {
+                    guard case .worker(let error) = end else { continue }
+                    workersLeft -= 1
+                    if let error, first == nil {
+                        first = error
+                        stop(WorkerPoolError(.workerFailed, "making a worker failed; the pool stopped", cause: error))
+                        group.cancelAll()
+                    }
+                    // The work is done; nothing is left to time out.
+                    if workersLeft == 0 { group.cancelAll() }
                 }
                 return first
             }
@@ -45,7 +62,10 @@ extension WorkerPool {
         // Left over only when no worker was made (all failed): fail them
         // here, so every submitter still gets an outcome.
         let leftoverError = state.withLock { $0.stopError } ?? .notAccepting
-        for await job in jobs { job.fail(leftoverError) }
+        for await job in jobs {
+            state.withLock { $0.forget(job) }
+            job.fail(leftoverError)
+        }
 
         if Task.isCancelled { throw CancellationError() }
         if let failure {
@@ -79,7 +99,10 @@ extension WorkerPool {
         while let job = await iterator.next() {
             let refusal: WorkerPoolError? = state.withLock { state in
                 if let waiter = state.releasePermit() { jobsInput.yield(waiter) }
-                if let stopError = state.stopError { return stopError }
+                if let stopError = state.stopError {
+                    state.deadlines.remove(job)
+                    return stopError
+                }
                 state.running += 1
                 state.runningJobs[slot] = job
                 return nil
@@ -96,6 +119,7 @@ extension WorkerPool {
             state.withLock { state in
                 state.running -= 1
                 state.runningJobs[slot] = nil
+                state.deadlines.remove(job)
             }
             if Task.isCancelled { return false }
         }

@@ -10,6 +10,13 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
     /// When the job expires, as an offset on the pool's clock; nil for never.
     var deadline: Duration? { get }
 
+    /// The job's place in ``WorkerPoolDeadlines``, -1 when not there.
+    /// Read and written only under the pool's lock.
+    var timerIndex: Int { get set }
+
+    /// Ends the job because its timeout passed, saying whether it had started.
+    func expire()
+
     /// Moves a waiting job to running on `runner`; false when it already has
     /// its outcome (cancelled, expired or failed while it waited) and must be skipped.
     func start(on runner: WorkerPoolRunner) -> Bool
@@ -44,6 +51,8 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
     }
 
     let deadline: Duration?
+    // Safe: touched only under the pool's lock (see WorkerPoolDeadlines).
+    nonisolated(unsafe) var timerIndex = -1
     private let work: @Sendable (Worker) async throws -> Result
     private let state = Mutex(State.created)
 
@@ -99,7 +108,6 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
         end(waiting: error, running: error)
     }
 
-    /// Ends the job because its timeout passed, saying whether it had started.
     func expire() {
         end(waiting: WorkerPoolError.expiredBeforeStart, running: WorkerPoolError.expiredWhileRunning)
     }
