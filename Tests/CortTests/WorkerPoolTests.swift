@@ -515,6 +515,45 @@ struct WorkerPoolTests {
         #expect(sawCancellation.value == 1)
     }
 
+    @Test("an earlier deadline submitted later expires first; the later one keeps waiting")
+    func deadlinesOutOfOrder() async throws {
+        let clock = ManualClock()
+        let gate = Gate()
+        try await withPool(workers: 1, queueCapacity: 4, clock: clock) { pool in
+            let started = Counter()
+            let blocker = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                }
+            }
+            await started.wait(for: 1)
+            let answered = Counter()
+            let long = Task.immediate {
+                defer { answered.increment() }
+                try await pool.submit(timeout: .seconds(10)) { _ in }
+            }
+            await clock.sleepsStarted.wait(for: 1)  // the timer sleeps until 10 s
+            let short = Task.immediate {
+                defer { answered.increment() }
+                try await pool.submit(timeout: .seconds(2)) { _ in }
+            }
+            await clock.sleepsStarted.wait(for: 2)  // woken, it sleeps until 2 s
+            clock.advance(by: .seconds(2))
+            let shortError = await #expect(throws: WorkerPoolError.self) { try await short.value }
+            #expect(shortError?.code == .deadlineExceeded)
+            #expect(answered.value == 1)
+            #expect(pool.load.queued == 2)
+
+            await clock.sleepsStarted.wait(for: 3)  // and then until 10 s again
+            clock.advance(by: .seconds(8))
+            let longError = await #expect(throws: WorkerPoolError.self) { try await long.value }
+            #expect(longError?.code == .deadlineExceeded)
+            gate.open()
+            try await blocker.value
+        }
+    }
+
     @Test("a timeout on the real clock ends a submit whose work ignores it")
     func timeoutOnContinuousClock() async throws {
         let release = Counter()
