@@ -111,15 +111,22 @@ extension WorkerPool {
                 job.fail(refusal)
                 continue
             }
+            // The worker counts as free before the submitter hears back, so
+            // `load` never shows work that its submitter saw finished.
+            let release = {
+                self.state.withLock { state in
+                    state.running -= 1
+                    state.runningJobs[slot] = nil
+                    state.deadlines.remove(job)
+                }
+            }
             if let deadline = job.deadline, clock.now() >= deadline {
+                release()
                 job.fail(WorkerPoolError.expiredBeforeStart)
             } else if job.start(on: runner) {
-                await job.run(on: worker)
-            }
-            state.withLock { state in
-                state.running -= 1
-                state.runningJobs[slot] = nil
-                state.deadlines.remove(job)
+                await job.run(on: worker, beforeAnswering: release)
+            } else {
+                release()
             }
             if Task.isCancelled { return false }
         }

@@ -21,9 +21,9 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
     /// its outcome (cancelled, expired or failed while it waited) and must be skipped.
     func start(on runner: WorkerPoolRunner) -> Bool
 
-    /// Runs the work on `worker` and hands its outcome to the submitter,
-    /// unless the submitter already has one.
-    func run(on worker: Worker) async
+    /// Runs the work on `worker`, calls `beforeAnswering`, then hands the
+    /// outcome to the submitter unless the submitter already has one.
+    func run(on worker: Worker, beforeAnswering: () -> Void) async
 
     /// Ends the job with `error` unless it already has an outcome; a running
     /// job's task is cancelled (the work sees `Task.isCancelled`).
@@ -89,13 +89,14 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
         }
     }
 
-    func run(on worker: Worker) async {
+    func run(on worker: Worker, beforeAnswering: () -> Void) async {
         let outcome: Swift.Result<Result, any Error>
         do {
             outcome = .success(try await work(worker))
         } catch {
             outcome = .failure(error)
         }
+        beforeAnswering()
         let continuation: Continuation? = state.withLock { state in
             guard case .running(let continuation, _) = state else { return nil }
             state = .finished
