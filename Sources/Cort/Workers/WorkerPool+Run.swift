@@ -38,6 +38,7 @@ extension WorkerPool {
                 }
                 group.addTask {
                     await self.runTimer()
+                    await self.failQueuedAfterStop()
                     return .timer
                 }
                 var first: (any Error)?
@@ -131,6 +132,20 @@ extension WorkerPool {
             if Task.isCancelled { return false }
         }
         return true
+    }
+
+    /// After a stop, fails what is still queued now rather than when a busy
+    /// worker gets to it (its work may ignore cancellation for long).
+    /// The timer's task does it: a stop cancels it, and it has nothing else to do.
+    private func failQueuedAfterStop() async {
+        // Only once stopped: a cancelled consumer ends the channel, which
+        // must not happen while submitters may still put jobs into it.
+        guard let error = state.withLock({ $0.stopError }) else { return }
+        // Bounded: the channel is finished, so this drains what is in it.
+        for await job in jobs {
+            state.withLock { $0.forget(job) }
+            job.fail(error)
+        }
     }
 
     /// Stops at once (a worker failed or run() was cancelled): no new work,
