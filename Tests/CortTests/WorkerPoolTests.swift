@@ -86,20 +86,34 @@ private final class Counter: Sendable {
 private struct TimeLimitExceeded: Error {}
 
 /// Runs `body`, failing with `TimeLimitExceeded` if it takes longer than
-/// `limit` (a hang guard, not a timing assertion).
+/// `limit` (a hang guard, not a timing assertion). Returns on time even when
+/// `body` is stuck somewhere cancellation does not reach: then `body` is
+/// cancelled and left behind, and the test fails.
 private func withTimeLimit<T: Sendable>(
     _ limit: Duration = .seconds(20),
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
+    let answered = Locked(false)
+    let tasks = Locked<(work: Task<Void, Never>?, timer: Task<Void, Never>?)>((nil, nil))
+    return try await withCheckedThrowingContinuation { continuation in
+        let first: @Sendable () -> Bool = { answered.withLock { done in defer { done = true }; return !done } }
+        let work = Task {
+            let result: Result<T, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            if first() {
+                tasks.withLock { $0.timer }?.cancel()
+                continuation.resume(with: result)
+            }
         }
-        defer { group.cancelAll() }
-        guard let result = try await group.next(), let value = result else { throw TimeLimitExceeded() }
-        return value
+        let timer = Task {
+            do { try await Task.sleep(for: limit) } catch { return }
+            if first() {
+                work.cancel()
+                continuation.resume(throwing: TimeLimitExceeded())
+            }
+        }
+        tasks.withLock { $0 = (work, timer) }
+        if answered.withLock({ $0 }) { timer.cancel() }
     }
 }
 
@@ -515,6 +529,45 @@ struct WorkerPoolTests {
         #expect(sawCancellation.value == 1)
     }
 
+    @Test("an earlier deadline submitted later expires first; the later one keeps waiting")
+    func deadlinesOutOfOrder() async throws {
+        let clock = ManualClock()
+        let gate = Gate()
+        try await withPool(workers: 1, queueCapacity: 4, clock: clock) { pool in
+            let started = Counter()
+            let blocker = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                }
+            }
+            await started.wait(for: 1)
+            let answered = Counter()
+            let long = Task.immediate {
+                defer { answered.increment() }
+                try await pool.submit(timeout: .seconds(10)) { _ in }
+            }
+            await clock.sleepsStarted.wait(for: 1)  // the timer sleeps until 10 s
+            let short = Task.immediate {
+                defer { answered.increment() }
+                try await pool.submit(timeout: .seconds(2)) { _ in }
+            }
+            await clock.sleepsStarted.wait(for: 2)  // woken, it sleeps until 2 s
+            clock.advance(by: .seconds(2))
+            let shortError = await #expect(throws: WorkerPoolError.self) { try await short.value }
+            #expect(shortError?.code == .deadlineExceeded)
+            #expect(answered.value == 1)
+            #expect(pool.load.queued == 2)
+
+            await clock.sleepsStarted.wait(for: 3)  // and then until 10 s again
+            clock.advance(by: .seconds(8))
+            let longError = await #expect(throws: WorkerPoolError.self) { try await long.value }
+            #expect(longError?.code == .deadlineExceeded)
+            gate.open()
+            try await blocker.value
+        }
+    }
+
     @Test("a timeout on the real clock ends a submit whose work ignores it")
     func timeoutOnContinuousClock() async throws {
         let release = Counter()
@@ -622,6 +675,44 @@ struct WorkerPoolTests {
             #expect(later?.code == .workerFailed)
         }
         #expect(ran.value == 0)
+    }
+
+    @Test("after a makeWorker failure, queued work fails at once even while a worker is stuck in work")
+    func makeWorkerFailureWithBusyWorker() async throws {
+        struct NoGPU: Error {}
+        let failNow = Gate()
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 2, queueCapacity: 4)) { index in
+            if index == 1 {
+                await failNow.wait()
+                throw NoGPU()
+            }
+            return index
+        }
+        let started = Counter()
+        let release = Counter()
+        try await withTimeLimit {
+            let runner = Task { try await pool.run() }
+            let stuck = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await release.wait(for: 1)  // ignores cancellation
+                }
+            }
+            await started.wait(for: 1)
+            let queued = (0..<3).map { _ in Task.immediate { try await pool.submit { _ in } } }
+            #expect(pool.load.queued == 3)
+            failNow.open()
+            for task in queued {
+                let error = await #expect(throws: WorkerPoolError.self) { try await task.value }
+                #expect(error?.code == .workerFailed)
+            }
+            let stuckError = await #expect(throws: WorkerPoolError.self) { try await stuck.value }
+            #expect(stuckError?.code == .workerFailed)
+            #expect(started.value == 1)
+            release.increment()
+            let runError = await #expect(throws: WorkerPoolError.self) { try await runner.value }
+            #expect(runError?.cause is NoGPU)
+        }
     }
 
     @Test("cancelling run() fails queued work with shutDown and cancels running work")

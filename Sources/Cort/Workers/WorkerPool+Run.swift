@@ -1,4 +1,10 @@
 extension WorkerPool {
+    /// How a child of run()'s task group ended.
+    enum ChildEnd: Sendable {
+        case worker((any Error)?)
+        case timer
+    }
+
     /// Runs the workers until the pool stops, then returns.
     ///
     /// Makes each worker with `makeWorker` (concurrently) and runs it in a
@@ -19,22 +25,34 @@ extension WorkerPool {
             state.started = true
         }
         let failure: (any Error)? = await withTaskCancellationHandler {
-            await withTaskGroup(of: (any Error)?.self) { group in
+            await withTaskGroup(of: ChildEnd.self) { group in
                 for index in 0..<configuration.workers {
                     group.addTask {
                         do {
                             try await self.runWorker(index)
-                            return nil
+                            return .worker(nil)
                         } catch {
-                            return error
+                            return .worker(error)
                         }
                     }
                 }
+                group.addTask {
+                    await self.runTimer()
+                    await self.failQueuedAfterStop()
+                    return .timer
+                }
                 var first: (any Error)?
-                for await case let error? in group where first == nil {
-                    first = error
-                    stop(WorkerPoolError(.workerFailed, "making worker failed; the pool stopped", cause: error))
-                    group.cancelAll()
+                var workersLeft = configuration.workers
+                for await end in group {
+                    guard case .worker(let error) = end else { continue }
+                    workersLeft -= 1
+                    if let error, first == nil {
+                        first = error
+                        stop(WorkerPoolError(.workerFailed, "making a worker failed; the pool stopped", cause: error))
+                        group.cancelAll()
+                    }
+                    // The work is done; nothing is left to time out.
+                    if workersLeft == 0 { group.cancelAll() }
                 }
                 return first
             }
@@ -45,7 +63,10 @@ extension WorkerPool {
         // Left over only when no worker was made (all failed): fail them
         // here, so every submitter still gets an outcome.
         let leftoverError = state.withLock { $0.stopError } ?? .notAccepting
-        for await job in jobs { job.fail(leftoverError) }
+        for await job in jobs {
+            state.withLock { $0.forget(job) }
+            job.fail(leftoverError)
+        }
 
         if Task.isCancelled { throw CancellationError() }
         if let failure {
@@ -79,7 +100,10 @@ extension WorkerPool {
         while let job = await iterator.next() {
             let refusal: WorkerPoolError? = state.withLock { state in
                 if let waiter = state.releasePermit() { jobsInput.yield(waiter) }
-                if let stopError = state.stopError { return stopError }
+                if let stopError = state.stopError {
+                    state.deadlines.remove(job)
+                    return stopError
+                }
                 state.running += 1
                 state.runningJobs[slot] = job
                 return nil
@@ -88,18 +112,40 @@ extension WorkerPool {
                 job.fail(refusal)
                 continue
             }
+            // The worker counts as free before the submitter hears back, so
+            // `load` never shows work that its submitter saw finished.
+            let release = {
+                self.state.withLock { state in
+                    state.running -= 1
+                    state.runningJobs[slot] = nil
+                    state.deadlines.remove(job)
+                }
+            }
             if let deadline = job.deadline, clock.now() >= deadline {
+                release()
                 job.fail(WorkerPoolError.expiredBeforeStart)
             } else if job.start(on: runner) {
-                await job.run(on: worker)
-            }
-            state.withLock { state in
-                state.running -= 1
-                state.runningJobs[slot] = nil
+                await job.run(on: worker, beforeAnswering: release)
+            } else {
+                release()
             }
             if Task.isCancelled { return false }
         }
         return true
+    }
+
+    /// After a stop, fails what is still queued now rather than when a busy
+    /// worker gets to it (its work may ignore cancellation for long).
+    /// The timer's task does it: a stop cancels it, and it has nothing else to do.
+    private func failQueuedAfterStop() async {
+        // Only once stopped: a cancelled consumer ends the channel, which
+        // must not happen while submitters may still put jobs into it.
+        guard let error = state.withLock({ $0.stopError }) else { return }
+        // Bounded: the channel is finished, so this drains what is in it.
+        for await job in jobs {
+            state.withLock { $0.forget(job) }
+            job.fail(error)
+        }
     }
 
     /// Stops at once (a worker failed or run() was cancelled): no new work,

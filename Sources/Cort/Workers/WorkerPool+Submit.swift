@@ -17,15 +17,6 @@ extension WorkerPool {
 
         let job = WorkerPoolTypedJob<Worker, Result>(
             deadline: timeout.map { clock.now() + $0 }, work: work)
-        let timer = job.deadline.map { deadline in
-            Task { [clock] in
-                do { try await clock.sleep(deadline) } catch { return }
-                job.expire()
-                removeWaiter(job)
-            }
-        }
-        defer { timer?.cancel() }
-
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 guard job.install(continuation) else { return }
@@ -39,31 +30,29 @@ extension WorkerPool {
 
     /// Puts a job whose submitter waits into the channel, the waiters or fails it.
     private func admit(_ job: some WorkerPoolJob<Worker>, waitForRoom: Bool) {
-        let refusal: WorkerPoolError? = state.withLock { state in
-            guard state.accepting else { return state.stopError ?? .notAccepting }
+        let (refusal, timerWakeup) = state.withLock {
+            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?) in
+            guard state.accepting else { return (state.stopError ?? .notAccepting, nil) }
             if state.permits > 0 {
                 state.permits -= 1
                 // Under the lock: `shutdown()` finishes the channel only after
                 // it has stopped admission under this lock, so this yield is
                 // never refused.
                 jobsInput.yield(job)
-                return nil
+            } else if waitForRoom {
+                state.waiters.append(job)
+            } else {
+                return (.queueFull, nil)
             }
-            guard waitForRoom else { return .queueFull }
-            state.waiters.append(job)
-            return nil
+            return (nil, state.watch(job))
         }
+        timerWakeup?.resume()
         if let refusal { job.fail(refusal) }
     }
 
-    /// A cancelled or expired submitter's job leaves the waiters at once so
-    /// it does not hold a place; if a worker already made room for it, it is
-    /// skipped there.
+    /// A cancelled submitter's job leaves the waiters at once so it does not
+    /// hold a place; if a worker already made room for it, it is skipped there.
     private func removeWaiter(_ job: some WorkerPoolJob<Worker>) {
-        state.withLock { state in
-            if let index = state.waiters.firstIndex(where: { $0 === job }) {
-                state.waiters.remove(at: index)
-            }
-        }
+        state.withLock { $0.forget(job) }
     }
 }

@@ -32,7 +32,9 @@ import Synchronization
 /// cancels the job's task if it runs (the work sees `Task.isCancelled`); the
 /// submitter gets `CancellationError` at once either way. A timeout does the
 /// same with ``WorkerPoolError/Code/deadlineExceeded``. A worker stays busy
-/// until its work returns, so work should honour cancellation.
+/// until its work returns, so work should honour cancellation. Work must not
+/// `submit` to its own pool and wait: with every worker doing so, nobody is
+/// left to run the inner work.
 public final class WorkerPool<Worker: Sendable>: Sendable {
     /// How many workers run and how much work may wait.
     public let configuration: Configuration
@@ -76,7 +78,9 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     ///   - timeout: how long the whole submit may take, measured on the pool's
     ///     clock; when it passes, the work is skipped if it has not started
     ///     or its task is cancelled if it runs, and this throws
-    ///     ``WorkerPoolError/Code/deadlineExceeded``. Nil waits as long as it takes.
+    ///     ``WorkerPoolError/Code/deadlineExceeded``. Nil waits as long as it
+    ///     takes. Timeouts are watched while ``run()`` runs (work accepted
+    ///     before it starts is checked when it does).
     ///   - work: what to run on the worker.
     /// - Throws: what `work` throws; `CancellationError` when the calling task
     ///   is cancelled first; a ``WorkerPoolError`` (`deadlineExceeded`,

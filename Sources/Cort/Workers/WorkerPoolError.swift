@@ -43,6 +43,7 @@ public struct WorkerPoolError: Error, Sendable, CustomStringConvertible {
 
         init(value: Value) { self.value = value }
 
+        /// The code's name, for logs.
         public var description: String {
             switch value {
             case .overloaded: "overloaded"
@@ -69,6 +70,7 @@ public struct WorkerPoolError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// The code, the message and the cause, for logs.
     public var description: String {
         var text = "WorkerPoolError(\(code)): \(message)"
         if let cause { text += " (cause: \(cause))" }

@@ -10,13 +10,20 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
     /// When the job expires, as an offset on the pool's clock; nil for never.
     var deadline: Duration? { get }
 
+    /// The job's place in ``WorkerPoolDeadlines``, -1 when not there.
+    /// Read and written only under the pool's lock.
+    var timerIndex: Int { get set }
+
+    /// Ends the job because its timeout passed, saying whether it had started.
+    func expire()
+
     /// Moves a waiting job to running on `runner`; false when it already has
     /// its outcome (cancelled, expired or failed while it waited) and must be skipped.
     func start(on runner: WorkerPoolRunner) -> Bool
 
-    /// Runs the work on `worker` and hands its outcome to the submitter,
-    /// unless the submitter already has one.
-    func run(on worker: Worker) async
+    /// Runs the work on `worker`, calls `beforeAnswering`, then hands the
+    /// outcome to the submitter unless the submitter already has one.
+    func run(on worker: Worker, beforeAnswering: () -> Void) async
 
     /// Ends the job with `error` unless it already has an outcome; a running
     /// job's task is cancelled (the work sees `Task.isCancelled`).
@@ -44,6 +51,8 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
     }
 
     let deadline: Duration?
+    // Safe: touched only under the pool's lock (see WorkerPoolDeadlines).
+    nonisolated(unsafe) var timerIndex = -1
     private let work: @Sendable (Worker) async throws -> Result
     private let state = Mutex(State.created)
 
@@ -80,13 +89,14 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
         }
     }
 
-    func run(on worker: Worker) async {
+    func run(on worker: Worker, beforeAnswering: () -> Void) async {
         let outcome: Swift.Result<Result, any Error>
         do {
             outcome = .success(try await work(worker))
         } catch {
             outcome = .failure(error)
         }
+        beforeAnswering()
         let continuation: Continuation? = state.withLock { state in
             guard case .running(let continuation, _) = state else { return nil }
             state = .finished
@@ -99,7 +109,6 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
         end(waiting: error, running: error)
     }
 
-    /// Ends the job because its timeout passed, saying whether it had started.
     func expire() {
         end(waiting: WorkerPoolError.expiredBeforeStart, running: WorkerPoolError.expiredWhileRunning)
     }

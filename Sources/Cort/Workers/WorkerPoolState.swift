@@ -16,6 +16,14 @@ struct WorkerPoolState<Worker: Sendable> {
     var running = 0
     /// The job each worker runs now, so a stop can cancel them.
     var runningJobs: [(any WorkerPoolJob<Worker>)?]
+    /// Every accepted job with a timeout, until it ends.
+    var deadlines = WorkerPoolDeadlines<Worker>()
+    /// What the timer sleeps until (nil: until a deadline is added). Only
+    /// an earlier deadline wakes it, so steady traffic with one timeout
+    /// costs no wake-ups.
+    var timerSleepsUntil: Duration?
+    var timerWakeRequested = false
+    var timerWakeup: UnsafeContinuation<Void, Never>?
 
     init(configuration: WorkerPool<Worker>.Configuration) {
         permits = configuration.queueCapacity
@@ -35,7 +43,27 @@ struct WorkerPoolState<Worker: Sendable> {
     /// Stops taking work; returns the waiters, who must be failed.
     mutating func stopAccepting() -> Deque<any WorkerPoolJob<Worker>> {
         accepting = false
+        for waiter in waiters { deadlines.remove(waiter) }
         defer { waiters.removeAll() }
         return waiters
+    }
+
+    /// Watches an accepted job's deadline; returns the timer's wake-up when
+    /// the deadline is earlier than what the timer sleeps until.
+    mutating func watch(_ job: any WorkerPoolJob<Worker>) -> UnsafeContinuation<Void, Never>? {
+        guard let deadline = job.deadline else { return nil }
+        deadlines.insert(job, at: deadline)
+        if let sleepsUntil = timerSleepsUntil, sleepsUntil <= deadline { return nil }
+        timerWakeRequested = true
+        defer { timerWakeup = nil }
+        return timerWakeup
+    }
+
+    /// A job that ended or gave up leaves the waiters and the deadlines.
+    mutating func forget(_ job: any WorkerPoolJob<Worker>) {
+        deadlines.remove(job)
+        if !waiters.isEmpty, let index = waiters.firstIndex(where: { $0 === job }) {
+            waiters.remove(at: index)
+        }
     }
 }
