@@ -571,14 +571,19 @@ struct WorkerPoolTests {
     @Test("a timeout on the real clock ends a submit whose work ignores it")
     func timeoutOnContinuousClock() async throws {
         let release = Counter()
+        let started = Counter()
         try await withPool(workers: 1, queueCapacity: 1) { pool in
+            // Long enough for an idle worker to pick the job up even on a
+            // loaded machine, so the deadline passes while the work runs.
             let error = await #expect(throws: WorkerPoolError.self) {
-                try await pool.submit(timeout: .milliseconds(20)) { _ in
+                try await pool.submit(timeout: .milliseconds(500)) { _ in
+                    started.increment()
                     await release.wait(for: 1)  // ignores cancellation
                 }
             }
             #expect(error?.code == .deadlineExceeded)
             // The submitter did not wait for the work, which still runs.
+            #expect(started.value == 1)
             #expect(pool.load.running == 1)
             release.increment()
         }
