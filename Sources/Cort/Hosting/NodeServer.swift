@@ -43,7 +43,20 @@ actor NodeServer {
     private let logger: Logger
     private let limits: WireLimits
     private var services: [String: HostedService] = [:]
-    private var running: [CallKey: Task<Void, Never>] = [:]
+    /// A call being run, so a cancel frame can stop it.
+    private enum RunningCall {
+        case pooled(WorkerPool<Replica>.Ticket)
+        case direct(Task<Void, Never>)
+
+        func cancel() {
+            switch self {
+            case .pooled(let ticket): ticket.cancel()
+            case .direct(let task): task.cancel()
+            }
+        }
+    }
+
+    private var running: [CallKey: RunningCall] = [:]
     private var draining = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var buffer: [UInt8] = []
@@ -163,9 +176,9 @@ actor NodeServer {
             counters.requests += 1
             start(request, from: peer)
         case .cancel(let id):
-            if let task = running[CallKey(peer: peer, id: id)] {
+            if let call = running[CallKey(peer: peer, id: id)] {
                 counters.cancelled += 1
-                task.cancel()
+                call.cancel()
             }
         case .ping(let sequence):
             answer(peer, .pong(sequence: sequence, freeSlots: UInt32(clamping: freeSlots())))
@@ -212,31 +225,50 @@ actor NodeServer {
             return refuse(.protocolError, "call id \(request.id) is already running for this caller")
         }
         let system = self.system
+        if let pool {
+            // Handed to the pool from the reactor without a task of its own;
+            // the worker's completion comes straight back to the reactor.
+            do {
+                let ticket = try pool.tryEnqueue(timeout: request.timeout, { replica in
+                    await system.execute(request, on: replica.actor)
+                }, completion: { [self] result in
+                    let outcome: CallOutcome
+                    switch result {
+                    case .success(let value):
+                        outcome = value
+                    case .failure(let error as WorkerPoolError):
+                        outcome = .failed(CallFailure(workerPoolError: error, method: request.method))
+                    case .failure:
+                        outcome = .failed(CallFailure(code: .cancelled, message: "\(request.method): cancelled by the caller"))
+                    }
+                    reactor.execute { self.assumeIsolated { $0.finish(key, outcome) } }
+                })
+                running[key] = .pooled(ticket)
+            } catch let error as WorkerPoolError {
+                answer(peer, .failure(id: request.id, CallFailure(workerPoolError: error, method: request.method)))
+            } catch {
+                refuse(.remoteApplicationError, "\(request.method): \(error)")
+            }
+            return
+        }
+        guard let instanceActor else {
+            return refuse(.unknownTarget, "\(request.method): no target")
+        }
         let task = Task {
             let outcome: CallOutcome
             do {
-                if let pool {
-                    outcome = try await pool.trySubmit(timeout: request.timeout) { replica in
-                        await system.execute(request, on: replica.actor)
-                    }
-                } else if let instanceActor {
-                    outcome = try await system.execute(request, on: instanceActor, timeout: request.timeout)
-                } else {
-                    outcome = .failed(CallFailure(code: .unknownTarget, message: "\(request.method): no target"))
-                }
-            } catch let error as WorkerPoolError {
-                outcome = .failed(CallFailure(workerPoolError: error, method: request.method))
+                outcome = try await system.execute(request, on: instanceActor, timeout: request.timeout)
             } catch let error as RemoteCallError {
                 outcome = .failed(CallFailure(code: error.code, message: error.message))
             } catch {
                 outcome = .failed(CallFailure(code: .cancelled, message: "\(request.method): cancelled by the caller"))
             }
-            await self.finish(key, outcome)
+            self.finish(key, outcome)
         }
-        running[key] = task
+        running[key] = .direct(task)
     }
 
-    private func finish(_ key: CallKey, _ outcome: CallOutcome) async {
+    private func finish(_ key: CallKey, _ outcome: CallOutcome) {
         running.removeValue(forKey: key)
         switch outcome {
         case .returned(let bytes):

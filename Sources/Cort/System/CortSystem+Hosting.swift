@@ -69,6 +69,17 @@ extension CortSystem {
     /// method on any actor it is given, so a request naming another type's
     /// method must be refused before it gets there.
     func target(_ identifier: String, belongsTo actorType: String) -> Bool {
+        // Only answers that a target belongs are remembered: they are bounded
+        // by the hosted types' methods, where a hostile sender could make up
+        // endless wrong ones.
+        let key = actorType + " " + identifier
+        if knownTargets.withLock({ $0.contains(key) }) { return true }
+        guard checkTarget(identifier, belongsTo: actorType) else { return false }
+        knownTargets.withLock { _ = $0.insert(key) }
+        return true
+    }
+
+    private func checkTarget(_ identifier: String, belongsTo actorType: String) -> Bool {
         guard let demangled = demangle(identifier) else { return false }
         // "distributed thunk Module.Type.method(label: Type) async throws -> Result"
         guard let range = demangled.firstRange(of: actorType + ".") else { return false }

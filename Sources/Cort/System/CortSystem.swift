@@ -84,6 +84,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     let limits = WireLimits()
     private let state = Mutex(State())
     private let methodNames = Mutex<[String: String]>([:])
+    /// "ActorType target" pairs known to belong together (see `target(_:belongsTo:)`).
+    let knownTargets = Mutex<Set<String>>([])
 
     private struct State {
         var localActors: [String: WeakActor] = [:]
