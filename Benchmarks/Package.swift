@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -67,7 +68,7 @@ let package = Package(
         // call benchmarks (which start it) and cort-probe.
         .executableTarget(
             name: "cort-bench-node",
-            dependencies: ["BenchmarkSupport"],
+            dependencies: ["BenchmarkSupport", .product(name: "Logging", package: "swift-log")],
             path: "Sources/CortBenchNode"
         ),
         // A plain executable that runs one workload N times, for the counts

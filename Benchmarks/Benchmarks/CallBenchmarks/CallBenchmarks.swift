@@ -99,11 +99,12 @@ final class CallFixture: Sendable {
     func startCEcho() throws {
         let server = try ServerProcess(executable: ServerProcess.executable(named: "cort-echo-server"))
         do {
-            let echo = try CEcho(connectingTo: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
-            try echo.roundTrips(100)
-            state.withLock {
-                $0.server = server
-                $0.cEcho = echo
+            // Made inside the lock: the client is not Sendable, and lives in the state.
+            try state.withLock { state in
+                let echo = try CEcho(connectingTo: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
+                try echo.roundTrips(100)
+                state.server = server
+                state.cEcho = echo
             }
         } catch {
             server.stop()

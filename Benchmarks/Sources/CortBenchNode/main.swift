@@ -8,6 +8,7 @@
 import BenchmarkSupport
 import Cort
 import Foundation
+import Logging
 
 let arguments = CommandLine.arguments
 let requested = arguments.count > 1 ? arguments[1] : "tcp://127.0.0.1:0"
@@ -16,7 +17,11 @@ guard let replicas = arguments.count > 2 ? Int(arguments[2]) : 4, replicas > 0 e
     exit(2)
 }
 
-let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested))
+// Warnings only: the benchmark's output is parsed, and the node's info lines would land in it.
+var logger = Logger(label: "cort-bench-node")
+logger.logLevel = .warning
+let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
+                                      logger: logger))
 try await node.host(Echo.serviceName, replicas: replicas) { Echo(actorSystem: $0) }
 // Unbuffered, so the reader gets it now.
 FileHandle.standardOutput.write(Data("ready \(node.endpoint ?? requested)\n".utf8))
