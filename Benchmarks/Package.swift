@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -21,9 +22,16 @@ let package = Package(
             name: "CEchoBaseline",
             linkerSettings: [.linkedLibrary("zmq")]
         ),
+        // The C echo server in a process of its own, for the calls baseline.
+        .executableTarget(
+            name: "cort-echo-server",
+            path: "Sources/CEchoServer",
+            linkerSettings: [.linkedLibrary("zmq")]
+        ),
         .target(
             name: "BenchmarkSupport",
             dependencies: [
+                .product(name: "Cort", package: cort),
                 .product(name: "CortMessagePack", package: cort),
                 .product(name: "CortZeroMQ", package: cort),
                 "CEchoBaseline",
@@ -46,6 +54,22 @@ let package = Package(
             ],
             path: "Benchmarks/ReactorBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "CallBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/CallBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // A node hosting the `Echo` service in a process of its own, for the
+        // call benchmarks (which start it) and cort-probe.
+        .executableTarget(
+            name: "cort-bench-node",
+            dependencies: ["BenchmarkSupport", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/CortBenchNode"
         ),
         // A plain executable that runs one workload N times, for the counts
         // noise does not move: `perf stat -e context-switches` and

@@ -9,6 +9,12 @@ is reported.
 
     scripts/ratios.py --rounds 5 --target CodecBenchmarks \
         --pair "codec: MessagePack encode+decode" "codec: JSON encode+decode (baseline)"
+
+--build PRODUCT builds an executable the benchmarks start (the servers of
+CallBenchmarks) in release before the first round; --metric prints the p50
+of another metric too (e.g. "Malloc (total)"). For a windowed pair the time
+per call is the inverse of the throughput, so 1 / ratio is the throughput of
+cort as a fraction of the baseline's; it is printed beside the ratio.
 """
 import argparse
 import re
@@ -53,7 +59,15 @@ def main():
     parser.add_argument("--target", required=True)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pair", nargs=2, action="append", required=True, metavar=("CORT", "BASELINE"))
+    parser.add_argument("--build", action="append", default=[], metavar="PRODUCT",
+                        help="an executable product to build (release) before the rounds")
+    parser.add_argument("--metric", action="append", default=[], metavar="PREFIX",
+                        help="also print the p50 of the metrics whose row starts with PREFIX")
     arguments = parser.parse_args()
+
+    for product in arguments.build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", product], check=True,
+                       stdout=subprocess.DEVNULL)
 
     ratios = {tuple(pair): [] for pair in arguments.pair}
     for round_number in range(1, arguments.rounds + 1):
@@ -65,9 +79,16 @@ def main():
             except (KeyError, StopIteration):
                 sys.exit(f"round {round_number}: no wall-clock p50 for {cort!r} or {baseline!r}; saw {sorted(results)}")
             ratios[(cort, baseline)].append(mine / theirs)
-            print(f"round {round_number}: {cort}: p50 {mine:.0f} ns | {baseline}: p50 {theirs:.0f} ns | ratio {mine / theirs:.3f}", flush=True)
+            print(f"round {round_number}: {cort}: p50 {mine:.0f} ns | {baseline}: p50 {theirs:.0f} ns | "
+                  f"ratio {mine / theirs:.3f} (inverse {theirs / mine:.3f})", flush=True)
+            for prefix in arguments.metric:
+                for name in (cort, baseline):
+                    for row, value in results.get(name, {}).items():
+                        if row.startswith(prefix):
+                            print(f"round {round_number}:   {name}: {row} p50 {value:g}", flush=True)
     for (cort, baseline), values in ratios.items():
-        print(f"{cort} / {baseline}: median ratio {statistics.median(values):.3f} over {len(values)} rounds "
+        median = statistics.median(values)
+        print(f"{cort} / {baseline}: median ratio {median:.3f} (inverse {1 / median:.3f}) over {len(values)} rounds "
               f"(min {min(values):.3f}, max {max(values):.3f})")
 
 

@@ -12,6 +12,15 @@ public final class CEcho {
         self.payload = [UInt8](repeating: 0x5a, count: payloadSize)
     }
 
+    /// Client only: connects a DEALER to the echo ROUTER of a
+    /// `cort-echo-server` process at `endpoint`. Its receives time out after
+    /// 5 seconds, so a server that never answers fails the run.
+    public init(connectingTo endpoint: String, payloadSize: Int) throws {
+        guard let handle = cort_echo_connect(endpoint) else { throw BenchmarkFailure("cort_echo_connect(\(endpoint)) failed") }
+        self.handle = handle
+        self.payload = [UInt8](repeating: 0x5a, count: payloadSize)
+    }
+
     deinit { cort_echo_stop(handle) }
 
     /// `count` blocking round trips, one in flight.

@@ -33,6 +33,24 @@ static void *echo_loop(void *arg) {
     return NULL;
 }
 
+cort_echo *cort_echo_connect(const char *endpoint) {
+    cort_echo *echo = calloc(1, sizeof *echo);
+    if (!echo) return NULL;
+    echo->context = zmq_ctx_new();
+    echo->dealer = zmq_socket(echo->context, ZMQ_DEALER);
+    int zero = 0, timeout = 5000;
+    zmq_setsockopt(echo->dealer, ZMQ_LINGER, &zero, sizeof zero);
+    /* The server is another process: a bounded wait if it never answers. */
+    zmq_setsockopt(echo->dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    if (zmq_connect(echo->dealer, endpoint) != 0) {
+        zmq_close(echo->dealer);
+        zmq_ctx_term(echo->context);
+        free(echo);
+        return NULL;
+    }
+    return echo;
+}
+
 cort_echo *cort_echo_start(void) {
     cort_echo *echo = calloc(1, sizeof *echo);
     if (!echo) return NULL;
@@ -105,6 +123,11 @@ int cort_echo_windowed(cort_echo *echo, const void *payload, size_t len, int cou
 void cort_echo_stop(cort_echo *echo) {
     if (!echo) return;
     zmq_close(echo->dealer);
+    if (!echo->router) { /* client only: no echo thread */
+        zmq_ctx_term(echo->context);
+        free(echo);
+        return;
+    }
     /* Unblocks the echo thread's zmq_msg_recv with ETERM; it closes its socket. */
     zmq_ctx_shutdown(echo->context);
     pthread_join(echo->thread, NULL);

@@ -9,16 +9,53 @@ import Foundation
 //
 // Take two counts (N and 2N) and divide their difference by N: that leaves
 // out the set-up that every run pays once.
+//
+// The call workloads (`calls`, `calls-window`, and their C baselines
+// `cecho-remote`, `cecho-remote-window`) talk to a server in another process:
+// the endpoint in CORT_BENCH_NODE (a `cort-bench-node`) or CORT_BENCH_ECHO (a
+// `cort-echo-server`), else a server this probe starts itself. perf stat
+// counts a probe's child processes too, so give it the endpoint of a server
+// started apart when counting.
 
-let usage = "usage: cort-probe (codec | json | reactor | cecho | reactor-window | cecho-window) ITERATIONS"
+let usage = """
+    usage: cort-probe WORKLOAD ITERATIONS
+      WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
+                | calls | calls-window | cecho-remote | cecho-remote-window
+    """
 let arguments = CommandLine.arguments
 guard arguments.count == 3, let iterations = Int(arguments[2]), iterations >= 0 else {
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(2)
 }
 
+/// The endpoint in `variable`, else one of a server started here (kept
+/// running until the probe exits).
+func serverEndpoint(_ variable: String, executable: String) throws -> (String, ServerProcess?) {
+    if let endpoint = ProcessInfo.processInfo.environment[variable] { return (endpoint, nil) }
+    let server = try ServerProcess(executable: ServerProcess.executable(named: executable))
+    return (server.endpoint, server)
+}
+
+/// Connects a typed caller and warms it up, outside the timed part.
+func typedCalls() async throws -> (TypedCalls, ServerProcess?) {
+    let (endpoint, server) = try serverEndpoint("CORT_BENCH_NODE", executable: "cort-bench-node")
+    let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize)
+    try await calls.roundTrips(100)
+    return (calls, server)
+}
+
+/// Connects a C client and warms it up, outside the timed part.
+func remoteCEcho() throws -> (CEcho, ServerProcess?) {
+    let (endpoint, server) = try serverEndpoint("CORT_BENCH_ECHO", executable: "cort-echo-server")
+    let echo = try CEcho(connectingTo: endpoint, payloadSize: PingPongDefaults.payloadSize)
+    try echo.roundTrips(100)
+    return (echo, server)
+}
+
 let clock = ContinuousClock()
-let started = clock.now
+var started = clock.now
+/// Set by the workloads whose stop is not part of what they time.
+var finished: ContinuousClock.Instant?
 switch arguments[1] {
 case "codec":
     let codecs = CodecPair()
@@ -44,10 +81,36 @@ case "cecho":
     try CEcho(payloadSize: PingPongDefaults.payloadSize).roundTrips(iterations)
 case "cecho-window":
     try CEcho(payloadSize: PingPongDefaults.payloadSize).windowed(iterations, window: PingPongDefaults.window)
+case "calls":
+    let (calls, server) = try await typedCalls()
+    started = clock.now
+    try await calls.roundTrips(iterations)
+    finished = clock.now
+    await calls.stop()
+    server?.stop()
+case "calls-window":
+    let (calls, server) = try await typedCalls()
+    started = clock.now
+    try await calls.windowed(iterations, window: PingPongDefaults.window)
+    finished = clock.now
+    await calls.stop()
+    server?.stop()
+case "cecho-remote":
+    let (echo, server) = try remoteCEcho()
+    started = clock.now
+    try echo.roundTrips(iterations)
+    finished = clock.now
+    server?.stop()
+case "cecho-remote-window":
+    let (echo, server) = try remoteCEcho()
+    started = clock.now
+    try echo.windowed(iterations, window: PingPongDefaults.window)
+    finished = clock.now
+    server?.stop()
 default:
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(2)
 }
-let elapsed = clock.now - started
+let elapsed = (finished ?? clock.now) - started
 let perCall = iterations > 0 ? elapsed / iterations : .zero
 print("\(arguments[1]): \(iterations) calls in \(elapsed), \(perCall) per call")

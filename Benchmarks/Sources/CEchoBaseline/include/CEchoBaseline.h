@@ -12,6 +12,10 @@ typedef struct cort_echo cort_echo;
 /// Starts the echo thread and connects a DEALER to it. NULL on failure.
 cort_echo *cort_echo_start(void);
 
+/// Client only: a DEALER connected to an echo ROUTER in another process
+/// (`cort-echo-server`), with no echo thread here. NULL on failure.
+cort_echo *cort_echo_connect(const char *endpoint);
+
 /// `count` blocking round trips of `len` bytes. 0 on success, else errno.
 int cort_echo_roundtrips(cort_echo *echo, const void *payload, size_t len, int count);
 
@@ -19,7 +23,7 @@ int cort_echo_roundtrips(cort_echo *echo, const void *payload, size_t len, int c
 /// 0 on success, else errno.
 int cort_echo_windowed(cort_echo *echo, const void *payload, size_t len, int count, int window);
 
-/// Stops the echo thread and frees everything.
+/// Stops the echo thread (if any) and frees everything.
 void cort_echo_stop(cort_echo *echo);
 
 #endif

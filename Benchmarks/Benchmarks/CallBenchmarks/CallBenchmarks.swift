@@ -1,0 +1,141 @@
+import Benchmark
+import BenchmarkSupport
+import Synchronization
+
+// Typed remote calls against the plain C DEALER -> ROUTER echo, each with its
+// server in another process on loopback: `cort-bench-node` (the `Echo`
+// service on 4 replicas) and `cort-echo-server`. Each benchmark runs in a
+// process of its own; its setup starts the server it needs and waits for it
+// to answer, its teardown stops it (and a server also exits when this
+// process goes away, as its standard input closes).
+//
+// Each measured iteration is one call, run in batches of 1,000 (scaling
+// factor kilo); the malloc count is the client process's, per call. The
+// windowed benchmarks keep 64 calls in flight, so their time per call is the
+// inverse of the throughput. Run `scripts/ratios.py` for interleaved rounds.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal],
+        scalingFactor: .kilo,
+        maxDuration: .seconds(3)
+    )
+
+    Benchmark("calls: typed round trip, one in flight") { benchmark in
+        let calls = try fixture.typedCalls()
+        benchmark.startMeasurement()
+        try await calls.roundTrips(benchmark.scaledIterations.count)
+        benchmark.stopMeasurement()
+    } setup: {
+        try await fixture.startTyped()
+    } teardown: {
+        await fixture.stop()
+    }
+
+    Benchmark("calls: C echo round trip, one in flight (baseline)") { benchmark in
+        try fixture.withCEcho { echo in
+            benchmark.startMeasurement()
+            try echo.roundTrips(benchmark.scaledIterations.count)
+            benchmark.stopMeasurement()
+        }
+    } setup: {
+        try fixture.startCEcho()
+    } teardown: {
+        await fixture.stop()
+    }
+
+    Benchmark("calls: typed throughput, 64 in flight") { benchmark in
+        let calls = try fixture.typedCalls()
+        benchmark.startMeasurement()
+        try await calls.windowed(benchmark.scaledIterations.count, window: PingPongDefaults.window)
+        benchmark.stopMeasurement()
+    } setup: {
+        try await fixture.startTyped()
+    } teardown: {
+        await fixture.stop()
+    }
+
+    Benchmark("calls: C echo throughput, 64 in flight (baseline)") { benchmark in
+        try fixture.withCEcho { echo in
+            benchmark.startMeasurement()
+            try echo.windowed(benchmark.scaledIterations.count, window: PingPongDefaults.window)
+            benchmark.stopMeasurement()
+        }
+    } setup: {
+        try fixture.startCEcho()
+    } teardown: {
+        await fixture.stop()
+    }
+}
+
+let fixture = CallFixture()
+
+/// The server process and the client of the benchmark running now.
+final class CallFixture: Sendable {
+    private struct State: ~Copyable {
+        var server: ServerProcess?
+        var typed: TypedCalls?
+        var cEcho: CEcho?
+    }
+
+    private let state = Mutex(State())
+
+    /// Starts a `cort-bench-node` and a caller, and warms them up.
+    func startTyped() async throws {
+        let server = try ServerProcess(executable: ServerProcess.executable(named: "cort-bench-node"))
+        do {
+            let calls = try await TypedCalls.connect(to: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
+            state.withLock {
+                $0.server = server
+                $0.typed = calls
+            }
+            try await calls.roundTrips(100)
+        } catch {
+            server.stop()
+            throw error
+        }
+    }
+
+    /// Starts a `cort-echo-server` and a C client, and warms them up.
+    func startCEcho() throws {
+        let server = try ServerProcess(executable: ServerProcess.executable(named: "cort-echo-server"))
+        do {
+            // Made inside the lock: the client is not Sendable, and lives in the state.
+            try state.withLock { state in
+                let echo = try CEcho(connectingTo: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
+                try echo.roundTrips(100)
+                state.server = server
+                state.cEcho = echo
+            }
+        } catch {
+            server.stop()
+            throw error
+        }
+    }
+
+    func typedCalls() throws -> TypedCalls {
+        guard let calls = state.withLock({ $0.typed }) else { throw BenchmarkFailure("no typed caller: setup did not run") }
+        return calls
+    }
+
+    /// Runs `body` with the C client, which is used by one thread at a time.
+    func withCEcho(_ body: (CEcho) throws -> Void) throws {
+        try state.withLock { state in
+            guard let echo = state.cEcho else { throw BenchmarkFailure("no C client: setup did not run") }
+            try body(echo)
+        }
+    }
+
+    /// Stops the client and the server.
+    func stop() async {
+        let (server, typed) = state.withLock { state in
+            state.cEcho = nil
+            defer {
+                state.server = nil
+                state.typed = nil
+            }
+            return (state.server, state.typed)
+        }
+        await typed?.stop()
+        server?.stop()
+    }
+}

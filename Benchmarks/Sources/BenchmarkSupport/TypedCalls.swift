@@ -1,0 +1,63 @@
+import Cort
+import Distributed
+
+/// A caller of the ``Echo`` service on a node in another process: the typed
+/// counterpart of ``CEcho/init(connectingTo:payloadSize:)``.
+public final class TypedCalls: Sendable {
+    private let system: CortSystem
+    private let echo: Echo
+    private let payload: [UInt8]
+
+    private init(system: CortSystem, echo: Echo, payloadSize: Int) {
+        self.system = system
+        self.echo = echo
+        self.payload = [UInt8](repeating: 0x5a, count: payloadSize)
+    }
+
+    /// Starts a caller system that finds the echo service at `endpoint`, and
+    /// makes one call, so that it returns once the node answers (or throws
+    /// after the call's deadline).
+    public static func connect(to endpoint: String, payloadSize: Int) async throws -> TypedCalls {
+        let discovery = try StaticDiscovery([Echo.serviceName: [endpoint]])
+        let system = try CortSystem.start(.init(name: "bench-caller", discovery: discovery, defaultTimeout: .seconds(5)))
+        do {
+            let echo = try Echo.resolve(id: .service(Echo.serviceName), using: system)
+            let calls = TypedCalls(system: system, echo: echo, payloadSize: payloadSize)
+            let reply = try await echo.echo(calls.payload)
+            guard reply == calls.payload else { throw BenchmarkFailure("the echo node answered \(reply.count) bytes, not the payload") }
+            return calls
+        } catch {
+            await system.shutdown()
+            throw error
+        }
+    }
+
+    /// `count` typed calls, one in flight.
+    public func roundTrips(_ count: Int) async throws {
+        for _ in 0..<count {
+            _ = try await echo.echo(payload)
+        }
+    }
+
+    /// `count` typed calls with `window` in flight: `window` tasks sharing
+    /// the calls out between them.
+    public func windowed(_ count: Int, window: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<window {
+                let share = count / window + (lane < count % window ? 1 : 0)
+                guard share > 0 else { continue }
+                group.addTask { [echo, payload] in
+                    for _ in 0..<share {
+                        _ = try await echo.echo(payload)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Shuts the caller system down.
+    public func stop() async {
+        await system.shutdown()
+    }
+}

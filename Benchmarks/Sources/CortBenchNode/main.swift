@@ -1,0 +1,44 @@
+// A node hosting the benchmark `Echo` service in a process of its own:
+//
+//   cort-bench-node [ENDPOINT] [REPLICAS]     (default tcp://127.0.0.1:0 and 4)
+//
+// It prints "ready <endpoint>" once it serves, and stops on SIGINT, SIGTERM
+// or end-of-file on its standard input (so that it never outlives the
+// benchmark that started it).
+import BenchmarkSupport
+import Cort
+import Foundation
+import Logging
+
+let arguments = CommandLine.arguments
+let requested = arguments.count > 1 ? arguments[1] : "tcp://127.0.0.1:0"
+guard let replicas = arguments.count > 2 ? Int(arguments[2]) : 4, replicas > 0 else {
+    FileHandle.standardError.write(Data("usage: cort-bench-node [ENDPOINT] [REPLICAS]\n".utf8))
+    exit(2)
+}
+
+// Warnings only: the benchmark's output is parsed, and the node's info lines would land in it.
+var logger = Logger(label: "cort-bench-node")
+logger.logLevel = .warning
+let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
+                                      logger: logger))
+try await node.host(Echo.serviceName, replicas: replicas) { Echo(actorSystem: $0) }
+// Unbuffered, so the reader gets it now.
+FileHandle.standardOutput.write(Data("ready \(node.endpoint ?? requested)\n".utf8))
+
+let (stops, stop) = AsyncStream<String>.makeStream()
+var signalSources: [any DispatchSourceSignal] = []
+for signalNumber in [SIGINT, SIGTERM] {
+    signal(signalNumber, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: signalNumber)
+    source.setEventHandler { stop.yield("signal \(signalNumber)") }
+    source.resume()
+    signalSources.append(source)
+}
+Thread.detachNewThread {
+    while !FileHandle.standardInput.availableData.isEmpty {}
+    stop.yield("end of input")
+}
+for await _ in stops { break }
+await node.shutdown()
+exit(0)
