@@ -36,7 +36,23 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
 /// through `state`, so the submitter is resumed exactly once and a job that
 /// is cancelled while queued is never started.
 final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob {
-    typealias Continuation = UnsafeContinuation<Result, any Error>
+    /// Who gets the outcome: a suspended submitter, or a completion handler
+    /// (``WorkerPool/tryEnqueue(timeout:_:completion:)``).
+    enum Continuation {
+        case submitter(UnsafeContinuation<Result, any Error>)
+        case handler(@Sendable (Swift.Result<Result, any Error>) -> Void)
+
+        func resume(with outcome: Swift.Result<Result, any Error>) {
+            switch self {
+            case .submitter(let continuation): continuation.resume(with: outcome)
+            case .handler(let completion): completion(outcome)
+            }
+        }
+
+        func resume(throwing error: any Error) {
+            resume(with: .failure(error))
+        }
+    }
 
     private enum State {
         /// Made, not yet waiting (the submitter has not suspended yet).
@@ -61,13 +77,21 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
         self.work = work
     }
 
+    /// A job whose outcome goes to `completion`; it waits from the start.
+    init(deadline: Duration?, work: @escaping @Sendable (Worker) async throws -> Result,
+         completion: @escaping @Sendable (Swift.Result<Result, any Error>) -> Void) {
+        self.deadline = deadline
+        self.work = work
+        state.withLock { $0 = .waiting(.handler(completion)) }
+    }
+
     /// Stores the submitter's continuation; false (having resumed it with
     /// the early failure) when the job ended before the submitter suspended.
-    func install(_ continuation: Continuation) -> Bool {
+    func install(_ continuation: UnsafeContinuation<Result, any Error>) -> Bool {
         let early: (any Error)? = state.withLock { state in
             switch state {
             case .created:
-                state = .waiting(continuation)
+                state = .waiting(.submitter(continuation))
                 return nil
             case .failedEarly(let error):
                 state = .finished

@@ -1,0 +1,46 @@
+import Synchronization
+
+extension WorkerPool {
+    /// A queued job, for cancelling it.
+    public struct Ticket: Sendable {
+        let cancelJob: @Sendable () -> Void
+
+        /// Ends the job: skipped if it has not started, its task cancelled if
+        /// it runs. The completion gets `CancellationError` (once, as always).
+        public func cancel() {
+            cancelJob()
+        }
+    }
+
+    /// Queues work if the queue has room now, without suspending: for callers
+    /// on an event loop. `completion` gets the outcome exactly once, on the
+    /// thread that ends the job (a worker's, the timer's, or the canceller's).
+    ///
+    /// - Returns: a ticket that cancels the job.
+    /// - Throws: ``WorkerPoolError/Code/overloaded`` when the queue is full and
+    ///   ``WorkerPoolError/Code/shutDown`` after ``shutdown()``; the work did
+    ///   not run and `completion` is never called.
+    public func tryEnqueue<Result: Sendable>(
+        timeout: Duration? = nil,
+        _ work: @escaping @Sendable (Worker) async throws -> Result,
+        completion: @escaping @Sendable (Swift.Result<Result, any Error>) -> Void
+    ) throws -> Ticket {
+        let job = WorkerPoolTypedJob<Worker, Result>(
+            deadline: timeout.map { clock.now() + $0 }, work: work, completion: completion)
+        let (refusal, timerWakeup) = state.withLock {
+            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?) in
+            guard state.accepting else { return (state.stopError ?? .notAccepting, nil) }
+            guard state.permits > 0 else { return (.queueFull, nil) }
+            state.permits -= 1
+            // Under the lock, as in `admit`: never refused by a finished channel.
+            jobsInput.yield(job)
+            return (nil, state.watch(job))
+        }
+        timerWakeup?.resume()
+        if let refusal { throw refusal }
+        return Ticket { [self] in
+            job.fail(CancellationError())
+            state.withLock { $0.forget(job) }
+        }
+    }
+}
