@@ -291,3 +291,44 @@ func waitForWaiters(_ reactor: ZeroMQReactor, count: Int) async throws {
     }
     Issue.record("the reactor never had \(count) waiter(s)")
 }
+
+/// A default actor: it runs wherever its caller's task prefers.
+private actor Tally {
+    private var count = 0
+    func bump(onReactorOf reactor: ZeroMQReactor) -> Bool {
+        count += 1
+        return reactor.isOnReactorThread
+    }
+}
+
+extension ZeroMQReactorTests {
+    @Test func tasksPreferringTheReactorRunTheirCodeAndDefaultActorsOnItsThread() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let tally = Tally()
+        let onReactor = ReactorActor(reactor: reactor)
+        let rounds = 200
+        let result = await Task(executorPreference: reactor.taskExecutor) { () -> (Bool, Int, Int) in
+            var everywhere = reactor.isOnReactorThread
+            let foreignBefore = reactor.foreignEnqueues.load(ordering: .relaxed)
+            let wakeupsBefore = reactor.wakeups.load(ordering: .relaxed)
+            for _ in 0..<rounds {
+                everywhere = await tally.bump(onReactorOf: reactor) && everywhere
+                // An actor on the reactor's serial executor, and back: same thread.
+                everywhere = await onReactor.isOnReactorThread() && everywhere
+                everywhere = reactor.isOnReactorThread && everywhere
+            }
+            return (everywhere,
+                    reactor.foreignEnqueues.load(ordering: .relaxed) - foreignBefore,
+                    reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore)
+        }.value
+        #expect(result.0)
+        // Hops between the task, the default actor and the reactor's actor stay in the loop's queue.
+        #expect(result.1 < rounds / 20)
+        #expect(result.2 < rounds / 20)
+    }
+}
+
+extension ReactorActor {
+    func isOnReactorThread() -> Bool { reactor.isOnReactorThread }
+}

@@ -91,7 +91,7 @@ actor NodeServer {
     // MARK: Hosting
 
     func host<Act: DistributedActor>(
-        _ name: String, replicas: Int, queueCapacity: Int, actorType: Act.Type,
+        _ name: String, replicas: Int, queueCapacity: Int, executor: ReplicaExecutor, actorType: Act.Type,
         make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
         guard !name.isEmpty else { throw RemoteCallError(.unknownTarget, "a service needs a name") }
@@ -102,7 +102,8 @@ actor NodeServer {
         let system = self.system
         let pool = try WorkerPool<Replica>(
             configuration: .init(workers: replicas, queueCapacity: queueCapacity),
-            clock: system.configuration.clock
+            clock: system.configuration.clock,
+            taskExecutor: executor.runsOnReactor ? reactor.taskExecutor : nil
         ) { index in
             let actor = try await CortSystem.$replicaName.withValue((name, index)) { try await make(system) }
             return Replica(actor: actor)
@@ -127,7 +128,8 @@ actor NodeServer {
             pool.shutdown()
             throw error
         }
-        logger.info("hosting", metadata: ["service": "\(name)", "replicas": "\(replicas)", "endpoint": "\(endpoint)"])
+        logger.info("hosting", metadata: [
+            "service": "\(name)", "replicas": "\(replicas)", "executor": "\(executor)", "endpoint": "\(endpoint)"])
     }
 
     // MARK: Receiving

@@ -8,6 +8,10 @@ extension CortSystem {
     /// ``Configuration/queueCapacity``, and beyond that are answered
     /// ``RemoteCallError/Code/overloaded`` at once, without running.
     ///
+    /// The replicas run on the node's reactor thread by default (no thread
+    /// switch per call); a service whose methods compute for long or block
+    /// their thread should pass `executor: .globalPool` (see ``ReplicaExecutor``).
+    ///
     /// ```swift
     /// try await node.host("greeter", replicas: 4) { system in Greeter(actorSystem: system) }
     /// ```
@@ -17,10 +21,11 @@ extension CortSystem {
     public func host<Act: DistributedActor>(
         _ name: String,
         replicas: Int = 1,
+        executor: ReplicaExecutor = .reactor,
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
         try await nodeServer().host(name, replicas: replicas, queueCapacity: configuration.queueCapacity,
-                                    actorType: Act.self, make: make)
+                                    executor: executor, actorType: Act.self, make: make)
     }
 
     /// Runs one request on a local actor and returns what to answer.

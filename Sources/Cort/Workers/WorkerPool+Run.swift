@@ -86,7 +86,7 @@ extension WorkerPool {
             // cancel the whole pool; and a stop must not cancel a task that
             // is waiting on the channel (that would end the channel and lose
             // queued jobs). The group's task awaits it, so it never outlives run().
-            let task = Task { await self.serve(worker, slot: index, runner: runner) }
+            let task = Task(executorPreference: taskExecutor) { await self.serve(worker, slot: index, runner: runner) }
             runner.attach(task)
             if await task.value { return }
         }

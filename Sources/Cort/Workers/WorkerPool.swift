@@ -41,6 +41,8 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
 
     let makeWorker: @Sendable (Int) async throws -> Worker
     let clock: WorkerPoolClock
+    /// Where the workers' tasks run; nil for the global pool.
+    let taskExecutor: (any TaskExecutor)?
     let state: Mutex<WorkerPoolState<Worker>>
     /// The channel from submitters to workers. Unbounded for AsyncStream;
     /// `state.permits` bounds it to `queueCapacity`, and jobs only enter it
@@ -54,17 +56,22 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     ///   - configuration: the number of workers and the queue's capacity,
     ///     both at least 1 (else this throws ``WorkerPoolError/Code/invalidConfiguration``).
     ///   - clock: the clock timeouts are measured on.
+    ///   - taskExecutor: the executor the workers' tasks prefer (their
+    ///     nonisolated code, and the code of default actors they call, runs
+    ///     there); nil for the global concurrent pool.
     ///   - makeWorker: makes worker `index` (0..<workers) when ``run()``
     ///     starts; if it throws, the pool stops and `run()` throws.
     public init(
         configuration: Configuration,
         clock: any Clock<Duration> = ContinuousClock(),
+        taskExecutor: (any TaskExecutor)? = nil,
         makeWorker: @escaping @Sendable (Int) async throws -> Worker
     ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.makeWorker = makeWorker
         self.clock = WorkerPoolClock(clock)
+        self.taskExecutor = taskExecutor
         state = Mutex(WorkerPoolState(configuration: configuration))
         (jobs, jobsInput) = AsyncStream.makeStream(of: (any WorkerPoolJob<Worker>).self)
     }

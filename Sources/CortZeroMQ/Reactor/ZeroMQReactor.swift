@@ -71,8 +71,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private enum Work {
         /// A job for an actor on this executor.
         case job(UnownedJob)
-        /// A job of a task that prefers ``taskExecutor`` (a resumed socket wait).
+        /// A job of a task that prefers `waitExecutor` (a resumed socket wait).
         case taskJob(UnownedJob)
+        /// A job of a task that prefers ``taskExecutor`` (any task a user placed here).
+        case preferringJob(UnownedJob)
         case closure(@Sendable () -> Void)
     }
 
@@ -99,7 +101,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     private let shared = Mutex(Shared())
     /// The task executor preferred while a socket waits (see `wait`); set once in `init`.
-    private var taskExecutor: ReactorTaskExecutor!
+    private var waitExecutor: ReactorTaskExecutor!
+    /// The task executor for tasks that should run on this thread; set once in `init`.
+    private var generalExecutor: ReactorTaskExecutor!
     /// The thread running this executor's jobs now (0 = none).
     private let owner = Atomic<UInt>(0)
     private let wakeReadFD: Int32
@@ -128,7 +132,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
         wakeReadFD = fds[0]
         wakeWriteFD = fds[1]
-        taskExecutor = ReactorTaskExecutor(reactor: self)
+        waitExecutor = ReactorTaskExecutor(reactor: self, kind: .wait)
+        generalExecutor = ReactorTaskExecutor(reactor: self, kind: .general)
     }
 
     deinit {
@@ -201,6 +206,22 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         submit(.closure(body))
     }
 
+    /// This reactor as a `TaskExecutor`: a task that prefers it (`Task(executorPreference:)`,
+    /// `withTaskExecutorPreference`) runs its nonisolated code and its default
+    /// actors' code on the reactor thread, so it talks to actors on the reactor
+    /// without a thread hop or a wake-up.
+    ///
+    /// The price: while such code runs, the reactor polls no socket and runs no
+    /// other job. Only code that suspends rather than blocks or computes for
+    /// long belongs here.
+    ///
+    /// ```swift
+    /// let task = Task(executorPreference: reactor.taskExecutor) {
+    ///     await replica.handle(request)   // a default actor: runs on the reactor thread
+    /// }
+    /// ```
+    public var taskExecutor: any TaskExecutor { generalExecutor }
+
     /// Whether the calling thread is the one running this reactor's jobs.
     public var isOnReactorThread: Bool {
         let current = Self.currentThreadID()
@@ -224,7 +245,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         // the resumed task a job in this loop's own queue. The preference is set
         // only around the wait: a job that runs with a task executor would make
         // the actor's next call into `receive`/`send` switch executors.
-        try await withTaskExecutorPreference(taskExecutor, isolation: isolation) {
+        try await withTaskExecutorPreference(waitExecutor, isolation: isolation) {
             try await withTaskCancellationHandler {
                 try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
                     // Registered before checking the flag: a cancel that lands after the
@@ -265,8 +286,11 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     // MARK: Queue
 
-    fileprivate func enqueueTaskJob(_ job: UnownedJob) {
-        submit(.taskJob(job))
+    fileprivate func enqueueTaskJob(_ job: UnownedJob, kind: ReactorTaskExecutor.Kind) {
+        switch kind {
+        case .wait: submit(.taskJob(job))
+        case .general: submit(.preferringJob(job))
+        }
     }
 
     private func submit(_ work: Work) {
@@ -319,7 +343,13 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             // It runs serially on this thread like every job here, so it may
             // count as isolated to this executor: the waiting actor's code then
             // continues without another enqueue.
-            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: taskExecutor.asUnownedTaskExecutor())
+            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: waitExecutor.asUnownedTaskExecutor())
+        case .preferringJob(let job):
+            // Not isolated to this serial executor: the task runs whatever it
+            // runs (nonisolated code, default actors) on this thread, and an
+            // actor on the reactor that it calls is entered by a hop (a job
+            // in this same queue, no wake-up).
+            job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
         case .closure(let body): body()
         }
     }
@@ -366,15 +396,26 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
 /// The reactor in its role as a `TaskExecutor`, kept apart from the
 /// `SerialExecutor` role so the loop knows which way to run each job.
+///
+/// Two of them: `.wait` is preferred only around a socket wait of an actor on
+/// the reactor, so its jobs may run isolated to the reactor's serial executor
+/// (the waiting actor goes on without another enqueue); `.general` serves any
+/// task, whose jobs must not claim that isolation.
 private final class ReactorTaskExecutor: TaskExecutor, @unchecked Sendable {
-    // @unchecked: the only stored property is an immutable unowned reference to
-    // a Sendable object that outlives this one (it owns it).
-    unowned let reactor: ZeroMQReactor
+    // @unchecked: the stored properties are immutable: an unowned reference to
+    // a Sendable object that outlives this one (it owns it), and an enum.
+    enum Kind { case wait, general }
 
-    init(reactor: ZeroMQReactor) { self.reactor = reactor }
+    unowned let reactor: ZeroMQReactor
+    let kind: Kind
+
+    init(reactor: ZeroMQReactor, kind: Kind) {
+        self.reactor = reactor
+        self.kind = kind
+    }
 
     func enqueue(_ job: consuming ExecutorJob) {
-        reactor.enqueueTaskJob(UnownedJob(job))
+        reactor.enqueueTaskJob(UnownedJob(job), kind: kind)
     }
 
     func asUnownedTaskExecutor() -> UnownedTaskExecutor {

@@ -1,0 +1,126 @@
+import Dispatch
+import Distributed
+import Foundation
+import Synchronization
+import Testing
+@testable import Cort
+
+/// Reports where its calls run, and blocks its thread on request.
+distributed actor Placement {
+    typealias ActorSystem = CortSystem
+
+    /// Whether this call runs on the node's reactor thread.
+    distributed func runsOnReactor() -> Bool {
+        actorSystem.reactor.isOnReactorThread
+    }
+
+    /// Blocks its thread (no suspension) until the test opens the gate named `key`, at most 10 s.
+    distributed func block(_ key: String) -> Bool {
+        Observations.shared.record(key, "blocking")
+        return Gates.shared.gate(key).wait(timeout: .now() + 10) == .success
+    }
+}
+
+/// Semaphores by test key, for methods that block their thread on purpose.
+final class Gates: Sendable {
+    static let shared = Gates()
+    private let gates = Mutex<[String: DispatchSemaphore]>([:])
+
+    func gate(_ key: String) -> DispatchSemaphore {
+        gates.withLock { gates in
+            if let gate = gates[key] { return gate }
+            let gate = DispatchSemaphore(value: 0)
+            gates[key] = gate
+            return gate
+        }
+    }
+}
+
+@Suite struct ReplicaExecutorTests {
+    static let executors: [ReplicaExecutor] = [.reactor, .globalPool]
+
+    @Test(arguments: executors)
+    func replicasRunWhereTheExecutorSays(executor: ReplicaExecutor) async throws {
+        try await withNodes(1, host: { node, _ in
+            try await node.host("placement", replicas: 2, executor: executor) { Placement(actorSystem: $0) }
+        }) { _, caller in
+            let placement = try Placement.resolve(id: .service("placement"), using: caller)
+            for _ in 0..<20 {
+                #expect(try await placement.runsOnReactor() == (executor == .reactor))
+            }
+        }
+    }
+
+    @Test(arguments: executors)
+    func cancellingTheCallerCancelsTheMethod(executor: ReplicaExecutor) async throws {
+        let key = "executor-cancel-\(executor)-\(UUID())"
+        try await withNodes(1, host: { node, _ in
+            try await node.host("worker", executor: executor) { Worker(actorSystem: $0) }
+        }) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            let call = Task { try await worker.wait(key, seconds: 30) }
+            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+            call.cancel()
+            await #expect(throws: RemoteCallError.self) { _ = try await call.value }
+            #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
+        }
+    }
+
+    @Test(arguments: executors)
+    func theDeadlineCancelsTheMethod(executor: ReplicaExecutor) async throws {
+        let key = "executor-deadline-\(executor)-\(UUID())"
+        try await withNodes(1, host: { node, _ in
+            try await node.host("worker", executor: executor) { Worker(actorSystem: $0) }
+        }) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            do {
+                _ = try await CallOptions.$current.withValue(CallOptions(timeout: .milliseconds(300))) {
+                    try await worker.wait(key, seconds: 30)
+                }
+                Issue.record("expected deadlineExceeded")
+            } catch let error as RemoteCallError {
+                #expect(error.code == .deadlineExceeded)
+            }
+            #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
+            #expect(!Observations.shared.events(key).contains("finished"))
+        }
+    }
+
+    /// A method that suspends holds nothing, whichever executor runs it.
+    @Test(arguments: executors)
+    func aSuspendedMethodDoesNotHoldOtherServices(executor: ReplicaExecutor) async throws {
+        let key = "executor-suspended-\(executor)-\(UUID())"
+        try await withNodes(1, host: { node, _ in
+            try await node.host("worker", executor: executor) { Worker(actorSystem: $0) }
+            try await node.host("greeter", executor: executor) { Greeter(actorSystem: $0) }
+        }) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            let call = Task { try await worker.wait(key, seconds: 30) }
+            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+            #expect(try await greeter.hello(name: "Ada") == "Hello, Ada!")
+            call.cancel()
+            _ = try? await call.value
+        }
+    }
+
+    /// A method that blocks its thread holds only its own replica on the
+    /// global pool (on the reactor it would hold the whole node, as documented).
+    @Test func aBlockingMethodOnTheGlobalPoolDoesNotHoldTheNode() async throws {
+        let key = "executor-blocking-\(UUID())"
+        try await withNodes(1, host: { node, _ in
+            try await node.host("placement", executor: .globalPool) { Placement(actorSystem: $0) }
+            try await node.host("greeter") { Greeter(actorSystem: $0) }
+        }) { _, caller in
+            let placement = try Placement.resolve(id: .service("placement"), using: caller)
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            let blocked = Task { try await placement.block(key) }
+            #expect(await Observations.shared.waitFor(key) { $0 == "blocking" })
+            // Answered while the other method still blocks its thread.
+            let answer = try await greeter.hello(name: "Ada")
+            Gates.shared.gate(key).signal()
+            #expect(answer == "Hello, Ada!")
+            #expect(try await blocked.value)
+        }
+    }
+}
