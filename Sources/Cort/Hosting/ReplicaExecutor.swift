@@ -9,9 +9,9 @@
 ///
 /// - ``reactor``: the replicas run on the node's reactor thread, the thread
 ///   that reads requests and sends answers, so a call costs no thread switch
-///   on the node (measured with one call in flight across processes: a round
-///   trip about 1.6× faster than on the global pool, and about 4 fewer context
-///   switches per call on the node). While a method runs between two
+///   on the node (measured with one call in flight across processes: the
+///   round trip went from about 210 µs to 115–135 µs, the node's context
+///   switches per call from 8.3 to 4, its CPU per call from 130 to 50 µs). While a method runs between two
 ///   suspension points, the node reads no request, sends no answer and runs
 ///   no other service's method: a method that computes for milliseconds adds
 ///   those milliseconds to every call on the node. A method that suspends
