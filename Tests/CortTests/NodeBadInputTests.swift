@@ -13,15 +13,14 @@ import Testing
     /// caller calls a "node" that is a plain ROUTER owned by the test.
     static func capturedHelloRequest() async throws -> CallRequest {
         let discovery = LocalDiscovery()
-        let context = try ZeroMQContext()
-        let fakeNode = try ZeroMQSocket(.router, context: context)
-        let endpoint = try fakeNode.bind("tcp://127.0.0.1:*")
+        let fakeNode = try RawSocket(.router)
+        let endpoint = try fakeNode.socket.bind("tcp://127.0.0.1:*")
         try await discovery.register(ServiceInstance(service: "capture", id: "capture@test", endpoint: endpoint))
         let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(5)))
         let greeter = try Greeter.resolve(id: .service("capture"), using: caller)
         let call = Task { try await greeter.hello(name: "captured") }
         defer { call.cancel() }
-        let frames = try #require(try receiveFrames(fakeNode, within: .seconds(5)))
+        let frames = try #require(try await fakeNode.receive(within: .seconds(5)))
         #expect(frames.count == 2)
         let envelope = try frames[1].withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
         guard case .request(let request) = envelope else {
@@ -40,13 +39,11 @@ import Testing
         try await withNodes(1, host: { node, _ in
             try await node.host("greeter") { Greeter(actorSystem: $0) }
         }) { nodes, caller in
-            let context = try ZeroMQContext()
-            let raw = try ZeroMQSocket(.dealer, context: context)
-            try raw.connect(try #require(nodes[0].endpoint))
+            let raw = try RawSocket(.dealer)
+            try raw.socket.connect(try #require(nodes[0].endpoint))
 
-            func exchange(_ frames: [[UInt8]]) throws -> Envelope? {
-                #expect(try raw.trySend(ZeroMQMessage(frames)) == nil)
-                guard let reply = try receiveFrames(raw, within: .seconds(5)), reply.count == 1 else { return nil }
+            func exchange(_ frames: [[UInt8]]) async throws -> Envelope? {
+                guard let reply = try await raw.exchange(frames, within: .seconds(5)), reply.count == 1 else { return nil }
                 return try reply[0].withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
             }
             func request(_ change: (inout CallRequest) -> Void) -> [UInt8] {
@@ -70,7 +67,7 @@ import Testing
             }
 
             // A well-formed request works.
-            guard case .reply(77, let result?) = try exchange([request { _ in }]) else {
+            guard case .reply(77, let result?) = try await exchange([request { _ in }]) else {
                 Issue.record("the well-formed request got no reply")
                 return
             }
@@ -79,29 +76,29 @@ import Testing
             // Random bytes.
             var generator = SystemRandomNumberGenerator()
             let noise = (0..<64).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            expectFailure(try exchange([[0xc1] + noise]), id: 0, .protocolError)
+            expectFailure(try await exchange([[0xc1] + noise]), id: 0, .protocolError)
             // A truncated envelope: the header is readable, so the id comes back.
             let whole = request { _ in }
-            expectFailure(try exchange([Array(whole.prefix(whole.count / 2))]), id: 77, .protocolError)
+            expectFailure(try await exchange([Array(whole.prefix(whole.count / 2))]), id: 77, .protocolError)
             // A wrong version.
             var wrongVersion = whole
             wrongVersion[1] = 0x02
-            expectFailure(try exchange([wrongVersion]), id: 77, .protocolError)
+            expectFailure(try await exchange([wrongVersion]), id: 77, .protocolError)
             // An unknown service and an unknown target.
-            expectFailure(try exchange([request { $0.service = "nope" }]), id: 77, .unknownTarget)
-            expectFailure(try exchange([request { $0.target = "$s4Nope4NopeC4nopeyyYaKFTE" }]), id: 77, .unknownTarget)
+            expectFailure(try await exchange([request { $0.service = "nope" }]), id: 77, .unknownTarget)
+            expectFailure(try await exchange([request { $0.target = "$s4Nope4NopeC4nopeyyYaKFTE" }]), id: 77, .unknownTarget)
             // Arguments of the wrong type, and a missing argument.
             let number = try MessagePackEncoder().encode(42)
-            expectFailure(try exchange([request { $0.arguments = [number] }]), id: 77, .badArguments)
-            expectFailure(try exchange([request { $0.arguments = [] }]), id: 77, .badArguments)
+            expectFailure(try await exchange([request { $0.arguments = [number] }]), id: 77, .badArguments)
+            expectFailure(try await exchange([request { $0.arguments = [] }]), id: 77, .badArguments)
             // An expired deadline: refused without running.
-            expectFailure(try exchange([request { $0.timeout = .zero }]), id: 77, .deadlineExceeded)
+            expectFailure(try await exchange([request { $0.timeout = .zero }]), id: 77, .deadlineExceeded)
             // A frame over the size limit.
             let huge = [UInt8](repeating: 0x61, count: WireLimits().maxEnvelopeBytes + 1024)
-            expectFailure(try exchange([request { $0.arguments = [try! MessagePackEncoder().encode(huge)] }]),
+            expectFailure(try await exchange([request { $0.arguments = [try! MessagePackEncoder().encode(huge)] }]),
                           id: 77, .messageTooLarge)
             // Two envelope frames.
-            expectFailure(try exchange([whole, whole]), id: 0, .protocolError)
+            expectFailure(try await exchange([whole, whole]), id: 0, .protocolError)
 
             // The node still serves everyone else.
             let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
@@ -111,8 +108,41 @@ import Testing
     }
 }
 
-/// Receives one whole message within `timeout`, or nil.
-func receiveFrames(_ socket: ZeroMQSocket, within timeout: Duration) throws -> [[UInt8]]? {
-    guard try socket.poll(.readable, timeout: timeout).contains(.readable) else { return nil }
-    return try socket.tryReceive()?.copyFrames()
+/// A plain ZeroMQ socket whose blocking waits run on a thread of their own,
+/// never on Swift's cooperative pool: with 2 cores that pool has 2 threads,
+/// and a test blocking one of them while the node it waits for needs them
+/// would starve the very answer it waits for.
+final class RawSocket: @unchecked Sendable {
+    // @unchecked: the socket is used by one thread at a time: the test's,
+    // or the one thread `onOwnThread` starts while the test awaits it.
+    let socket: ZeroMQSocket
+    private let context: ZeroMQContext
+
+    init(_ kind: ZeroMQSocket.Kind) throws {
+        context = try ZeroMQContext()
+        socket = try ZeroMQSocket(kind, context: context)
+    }
+
+    /// Receives one whole message within `timeout`, or nil.
+    func receive(within timeout: Duration) async throws -> [[UInt8]]? {
+        try await onOwnThread {
+            guard try self.socket.poll(.readable, timeout: timeout).contains(.readable) else { return nil }
+            return try self.socket.tryReceive()?.copyFrames()
+        }
+    }
+
+    /// Sends `frames`, then receives one whole message within `timeout`, or nil.
+    func exchange(_ frames: [[UInt8]], within timeout: Duration) async throws -> [[UInt8]]? {
+        guard try socket.trySend(ZeroMQMessage(frames)) == nil else { return nil }
+        return try await receive(within: timeout)
+    }
+}
+
+/// Runs `body` on a new thread and returns what it returns.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try body() })
+        }
+    }
 }

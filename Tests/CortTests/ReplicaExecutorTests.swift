@@ -110,7 +110,9 @@ final class Gates: Sendable {
         let key = "executor-blocking-\(UUID())"
         try await withNodes(1, host: { node, _ in
             try await node.host("placement", executor: .globalPool) { Placement(actorSystem: $0) }
-            try await node.host("greeter") { Greeter(actorSystem: $0) }
+            // On the reactor, the greeter needs none of the cooperative pool's
+            // few threads, one of which the blocking method holds.
+            try await node.host("greeter", executor: .reactor) { Greeter(actorSystem: $0) }
         }) { _, caller in
             let placement = try Placement.resolve(id: .service("placement"), using: caller)
             let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)

@@ -22,7 +22,9 @@ var logger = Logger(label: "cort-bench-node")
 logger.logLevel = .warning
 let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
                                       logger: logger))
-try await node.host(Echo.serviceName, replicas: replicas) { Echo(actorSystem: $0) }
+// Echo suspends rather than computes: its replicas run on the node's reactor,
+// so a call costs no thread switch on the node (see ReplicaExecutor).
+try await node.host(Echo.serviceName, replicas: replicas, executor: .reactor) { Echo(actorSystem: $0) }
 // Unbuffered, so the reader gets it now.
 FileHandle.standardOutput.write(Data("ready \(node.endpoint ?? requested)\n".utf8))
 

@@ -1,10 +1,10 @@
 /// Where a hosted service's replicas run their calls.
 ///
 /// ```swift
-/// // Calls that suspend (I/O, other services) rather than compute: the default.
-/// try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
-/// // Calls that compute for long or block their thread:
-/// try await node.host("resizer", replicas: 2, executor: .globalPool) { Resizer(actorSystem: $0) }
+/// // The default: replicas on the global pool, N replicas run N calls in parallel.
+/// try await node.host("resizer", replicas: 2) { Resizer(actorSystem: $0) }
+/// // Calls that suspend (I/O, other services) rather than compute:
+/// try await node.host("greeter", replicas: 4, executor: .reactor) { Greeter(actorSystem: $0) }
 /// ```
 ///
 /// - ``reactor``: the replicas run on the node's reactor thread, the thread
@@ -18,10 +18,10 @@
 ///   (awaits I/O, a remote call, `Task.sleep`) blocks nothing. Cancellation
 ///   and deadlines reach the method as they do on the global pool, at its
 ///   next suspension point or check of `Task.isCancelled`.
-/// - ``globalPool``: the replicas run on Swift's global concurrent pool, apart
-///   from the reactor; every call then crosses threads twice on the node
-///   (reactor → worker → reactor), but a long or blocking method delays only
-///   its own replica.
+/// - ``globalPool`` (the default): the replicas run on Swift's global
+///   concurrent pool, apart from the reactor, so N replicas run N calls in
+///   parallel; every call crosses threads twice on the node (reactor → worker
+///   → reactor), but a long or blocking method delays only its own replica.
 ///
 /// Sendable and Hashable: a value.
 public struct ReplicaExecutor: Sendable, Hashable, CustomStringConvertible {

@@ -8,9 +8,11 @@ extension CortSystem {
     /// ``Configuration/queueCapacity``, and beyond that are answered
     /// ``RemoteCallError/Code/overloaded`` at once, without running.
     ///
-    /// The replicas run on the node's reactor thread by default (no thread
-    /// switch per call); a service whose methods compute for long or block
-    /// their thread should pass `executor: .globalPool` (see ``ReplicaExecutor``).
+    /// The replicas run on Swift's global pool by default, so `replicas`
+    /// calls really run in parallel and a method that computes delays only its
+    /// own replica. A service whose methods suspend rather than compute can
+    /// pass `executor: .reactor`: no thread switch per call on the node (see
+    /// ``ReplicaExecutor`` for the figures and the trade-off).
     ///
     /// ```swift
     /// try await node.host("greeter", replicas: 4) { system in Greeter(actorSystem: system) }
@@ -21,7 +23,7 @@ extension CortSystem {
     public func host<Act: DistributedActor>(
         _ name: String,
         replicas: Int = 1,
-        executor: ReplicaExecutor = .reactor,
+        executor: ReplicaExecutor = .globalPool,
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
         try await nodeServer().host(name, replicas: replicas, queueCapacity: configuration.queueCapacity,
