@@ -1,6 +1,5 @@
-/// The MessagePack format bytes the envelope uses (see
-/// https://github.com/msgpack/msgpack/blob/master/spec.md), and the envelope's
-/// own constants.
+/// The envelope's own constants. Its MessagePack format bytes are
+/// `MessagePackFormat`'s, shared with the codec.
 enum WireFormat {
     static let version: UInt64 = 1
 
@@ -23,46 +22,6 @@ enum WireFormat {
             case .ping: 3
             case .pong: 4
             }
-        }
-    }
-
-    static let positiveFixIntMax: UInt8 = 0x7f
-    static let fixMap: UInt8 = 0x80
-    static let fixArray: UInt8 = 0x90
-    static let fixStr: UInt8 = 0xa0
-    static let `nil`: UInt8 = 0xc0
-    static let bin8: UInt8 = 0xc4
-    static let bin16: UInt8 = 0xc5
-    static let bin32: UInt8 = 0xc6
-    static let uint8: UInt8 = 0xcc
-    static let uint16: UInt8 = 0xcd
-    static let uint32: UInt8 = 0xce
-    static let uint64: UInt8 = 0xcf
-    static let int8: UInt8 = 0xd0
-    static let int16: UInt8 = 0xd1
-    static let int32: UInt8 = 0xd2
-    static let int64: UInt8 = 0xd3
-    static let str8: UInt8 = 0xd9
-    static let str16: UInt8 = 0xda
-    static let str32: UInt8 = 0xdb
-    static let array16: UInt8 = 0xdc
-    static let array32: UInt8 = 0xdd
-    static let map16: UInt8 = 0xde
-    static let map32: UInt8 = 0xdf
-
-    /// A name for the family of the value that starts with `byte`, for error messages.
-    static func describe(_ byte: UInt8) -> String {
-        switch byte {
-        case 0x00...0x7f, 0xe0...0xff, 0xcc...0xd3: "integer"
-        case 0x80...0x8f, map16, map32: "map"
-        case 0x90...0x9f, array16, array32: "array"
-        case 0xa0...0xbf, str8, str16, str32: "str"
-        case `nil`: "nil"
-        case 0xc2, 0xc3: "boolean"
-        case bin8, bin16, bin32: "bin"
-        case 0xca, 0xcb: "float"
-        case 0xc7...0xc9, 0xd4...0xd8: "ext"
-        default: "the reserved byte 0xc1"
         }
     }
 }

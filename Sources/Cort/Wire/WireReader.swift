@@ -1,3 +1,4 @@
+import CortMessagePack
 /// Reads the MessagePack values of one envelope frame, strictly: every length
 /// is checked against the bytes left before anything is copied or allocated,
 /// strings must be valid UTF-8, and nothing traps on any input.
@@ -31,7 +32,7 @@ struct WireReader {
     }
 
     private func wrongType(_ field: StaticString, expected: StaticString, found byte: UInt8) -> WireError {
-        error("field '\(field)': expected \(expected), found \(WireFormat.describe(byte))")
+        error("field '\(field)': expected \(expected), found \(MessagePackFormat.describe(byte))")
     }
 
     private mutating func byte(_ field: StaticString) throws(WireError) -> UInt8 {
@@ -55,7 +56,7 @@ struct WireReader {
 
     /// Whether the next value is nil (consumed if so).
     private mutating func skipNil() -> Bool {
-        guard position < count, base[position] == WireFormat.nil else { return false }
+        guard position < count, base[position] == MessagePackFormat.nil else { return false }
         position += 1
         return true
     }
@@ -65,17 +66,17 @@ struct WireReader {
     mutating func readUInt(_ field: StaticString) throws(WireError) -> UInt64 {
         let marker = try byte(field)
         switch marker {
-        case 0...WireFormat.positiveFixIntMax: return UInt64(marker)
-        case WireFormat.uint8: return UInt64(try byte(field))
-        case WireFormat.uint16: return UInt64(try big(UInt16.self, field))
-        case WireFormat.uint32: return UInt64(try big(UInt32.self, field))
-        case WireFormat.uint64: return try big(UInt64.self, field)
-        case WireFormat.int8, WireFormat.int16, WireFormat.int32, WireFormat.int64:
+        case 0...MessagePackFormat.positiveFixIntMax: return UInt64(marker)
+        case MessagePackFormat.uint8: return UInt64(try byte(field))
+        case MessagePackFormat.uint16: return UInt64(try big(UInt16.self, field))
+        case MessagePackFormat.uint32: return UInt64(try big(UInt32.self, field))
+        case MessagePackFormat.uint64: return try big(UInt64.self, field)
+        case MessagePackFormat.int8, MessagePackFormat.int16, MessagePackFormat.int32, MessagePackFormat.int64:
             let value: Int64 =
                 switch marker {
-                case WireFormat.int8: Int64(Int8(bitPattern: try byte(field)))
-                case WireFormat.int16: Int64(try big(Int16.self, field))
-                case WireFormat.int32: Int64(try big(Int32.self, field))
+                case MessagePackFormat.int8: Int64(Int8(bitPattern: try byte(field)))
+                case MessagePackFormat.int16: Int64(try big(Int16.self, field))
+                case MessagePackFormat.int32: Int64(try big(Int32.self, field))
                 default: try big(Int64.self, field)
                 }
             guard value >= 0 else { throw error("field '\(field)': expected an unsigned integer, found \(value)") }
@@ -95,8 +96,8 @@ struct WireReader {
         let length: Int
         switch marker {
         case 0x90...0x9f: length = Int(marker & 0x0f)
-        case WireFormat.array16: length = Int(try big(UInt16.self, field))
-        case WireFormat.array32: length = Int(try big(UInt32.self, field))
+        case MessagePackFormat.array16: length = Int(try big(UInt16.self, field))
+        case MessagePackFormat.array32: length = Int(try big(UInt32.self, field))
         default: throw wrongType(field, expected: "an array", found: marker)
         }
         guard !bounded || length <= remaining else { throw truncated(field) }
@@ -109,8 +110,8 @@ struct WireReader {
         let length: Int
         switch marker {
         case 0x80...0x8f: length = Int(marker & 0x0f)
-        case WireFormat.map16: length = Int(try big(UInt16.self, field))
-        case WireFormat.map32: length = Int(try big(UInt32.self, field))
+        case MessagePackFormat.map16: length = Int(try big(UInt16.self, field))
+        case MessagePackFormat.map32: length = Int(try big(UInt32.self, field))
         default: throw wrongType(field, expected: "a map", found: marker)
         }
         guard length <= remaining / 2 else { throw truncated(field) }
@@ -123,9 +124,9 @@ struct WireReader {
         let length: Int
         switch marker {
         case 0xa0...0xbf: length = Int(marker & 0x1f)
-        case WireFormat.str8: length = Int(try byte(field))
-        case WireFormat.str16: length = Int(try big(UInt16.self, field))
-        case WireFormat.str32: length = Int(try big(UInt32.self, field))
+        case MessagePackFormat.str8: length = Int(try byte(field))
+        case MessagePackFormat.str16: length = Int(try big(UInt16.self, field))
+        case MessagePackFormat.str32: length = Int(try big(UInt32.self, field))
         default: throw wrongType(field, expected: "str", found: marker)
         }
         guard length <= maxBytes else {
@@ -169,9 +170,9 @@ struct WireReader {
         let marker = try byte(field)
         let length: Int
         switch marker {
-        case WireFormat.bin8: length = Int(try byte(field))
-        case WireFormat.bin16: length = Int(try big(UInt16.self, field))
-        case WireFormat.bin32: length = Int(try big(UInt32.self, field))
+        case MessagePackFormat.bin8: length = Int(try byte(field))
+        case MessagePackFormat.bin16: length = Int(try big(UInt16.self, field))
+        case MessagePackFormat.bin32: length = Int(try big(UInt32.self, field))
         default: throw wrongType(field, expected: "bin", found: marker)
         }
         return Array(try span(length, field))

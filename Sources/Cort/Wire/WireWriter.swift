@@ -1,3 +1,4 @@
+import CortMessagePack
 /// Writes MessagePack values into memory that was sized beforehand.
 ///
 /// The envelope is on every call, so `WireCodec` first adds up the exact size
@@ -87,22 +88,22 @@ struct WireWriter {
     mutating func writeUInt(_ value: UInt64) {
         switch value {
         case 0...0x7f: byte(UInt8(truncatingIfNeeded: value))
-        case 0x80...0xff: byte(WireFormat.uint8); byte(UInt8(truncatingIfNeeded: value))
-        case 0x100...0xffff: byte(WireFormat.uint16); big(UInt16(truncatingIfNeeded: value))
-        case 0x1_0000...0xffff_ffff: byte(WireFormat.uint32); big(UInt32(truncatingIfNeeded: value))
-        default: byte(WireFormat.uint64); big(value)
+        case 0x80...0xff: byte(MessagePackFormat.uint8); byte(UInt8(truncatingIfNeeded: value))
+        case 0x100...0xffff: byte(MessagePackFormat.uint16); big(UInt16(truncatingIfNeeded: value))
+        case 0x1_0000...0xffff_ffff: byte(MessagePackFormat.uint32); big(UInt32(truncatingIfNeeded: value))
+        default: byte(MessagePackFormat.uint64); big(value)
         }
     }
 
-    mutating func writeNil() { byte(WireFormat.nil) }
+    mutating func writeNil() { byte(MessagePackFormat.nil) }
 
     mutating func writeString(_ string: String) {
         let count = string.utf8.count
         switch count {
-        case 0...31: byte(WireFormat.fixStr | UInt8(truncatingIfNeeded: count))
-        case 32...0xff: byte(WireFormat.str8); byte(UInt8(truncatingIfNeeded: count))
-        case 0x100...0xffff: byte(WireFormat.str16); big(UInt16(truncatingIfNeeded: count))
-        default: byte(WireFormat.str32); big(Self.checkedLength(count))
+        case 0...31: byte(MessagePackFormat.fixStr | UInt8(truncatingIfNeeded: count))
+        case 32...0xff: byte(MessagePackFormat.str8); byte(UInt8(truncatingIfNeeded: count))
+        case 0x100...0xffff: byte(MessagePackFormat.str16); big(UInt16(truncatingIfNeeded: count))
+        default: byte(MessagePackFormat.str32); big(Self.checkedLength(count))
         }
         let copied: Void? = string.utf8.withContiguousStorageIfAvailable { bytes($0) }
         if copied == nil {
@@ -117,9 +118,9 @@ struct WireWriter {
     mutating func writeBin(_ value: [UInt8]) {
         let count = value.count
         switch count {
-        case 0...0xff: byte(WireFormat.bin8); byte(UInt8(truncatingIfNeeded: count))
-        case 0x100...0xffff: byte(WireFormat.bin16); big(UInt16(truncatingIfNeeded: count))
-        default: byte(WireFormat.bin32); big(Self.checkedLength(count))
+        case 0...0xff: byte(MessagePackFormat.bin8); byte(UInt8(truncatingIfNeeded: count))
+        case 0x100...0xffff: byte(MessagePackFormat.bin16); big(UInt16(truncatingIfNeeded: count))
+        default: byte(MessagePackFormat.bin32); big(Self.checkedLength(count))
         }
         value.withUnsafeBufferPointer { bytes($0) }
     }
@@ -130,17 +131,17 @@ struct WireWriter {
 
     mutating func writeArrayHeader(_ count: Int) {
         switch count {
-        case 0...15: byte(WireFormat.fixArray | UInt8(truncatingIfNeeded: count))
-        case 16...0xffff: byte(WireFormat.array16); big(UInt16(truncatingIfNeeded: count))
-        default: byte(WireFormat.array32); big(Self.checkedLength(count))
+        case 0...15: byte(MessagePackFormat.fixArray | UInt8(truncatingIfNeeded: count))
+        case 16...0xffff: byte(MessagePackFormat.array16); big(UInt16(truncatingIfNeeded: count))
+        default: byte(MessagePackFormat.array32); big(Self.checkedLength(count))
         }
     }
 
     mutating func writeMapHeader(_ count: Int) {
         switch count {
-        case 0...15: byte(WireFormat.fixMap | UInt8(truncatingIfNeeded: count))
-        case 16...0xffff: byte(WireFormat.map16); big(UInt16(truncatingIfNeeded: count))
-        default: byte(WireFormat.map32); big(Self.checkedLength(count))
+        case 0...15: byte(MessagePackFormat.fixMap | UInt8(truncatingIfNeeded: count))
+        case 16...0xffff: byte(MessagePackFormat.map16); big(UInt16(truncatingIfNeeded: count))
+        default: byte(MessagePackFormat.map32); big(Self.checkedLength(count))
         }
     }
 }
