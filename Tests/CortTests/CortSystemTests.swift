@@ -268,4 +268,33 @@ import Testing
         #expect(try await nodes.next() == [])
         await caller.shutdown()
     }
+
+    @Test func anInstanceThatMovesToAnotherEndpointIsFollowed() async throws {
+        let discovery = LocalDiscovery()
+        var nodes: [CortSystem] = []
+        for index in 0..<2 {
+            let node = try CortSystem.start(.init(
+                name: "mover-\(index)", discovery: StaticDiscovery([:]), endpoint: "tcp://127.0.0.1:0"))
+            try await node.host("greeter") { Greeter(actorSystem: $0) }
+            nodes.append(node)
+        }
+        let (first, second) = (try #require(nodes[0].endpoint), try #require(nodes[1].endpoint))
+        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery))
+        let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+
+        try await discovery.register(ServiceInstance(service: "greeter", id: "greeter@moving", endpoint: first))
+        #expect(try await greeter.whoAmI() == first)
+        // The same instance id, now at another endpoint: calls must follow it.
+        try await discovery.register(ServiceInstance(service: "greeter", id: "greeter@moving", endpoint: second))
+        let deadline = ContinuousClock.now + .seconds(10)
+        var servedBy = first
+        while servedBy != second, ContinuousClock.now < deadline {
+            servedBy = try await greeter.whoAmI()
+        }
+        #expect(servedBy == second)
+
+        await caller.shutdown()
+        for node in nodes { await node.shutdown() }
+    }
 }
+

@@ -14,8 +14,14 @@ actor RemoteService {
         case failure(CallFailure)
     }
 
+    /// One connection: a node's instance at one endpoint. An instance that
+    /// moves to another endpoint is a new connection while the old one drains.
     private struct Node {
         let instance: ServiceInstance
+        /// The connection's name on this ROUTER (`ZMQ_CONNECT_ROUTING_ID`),
+        /// unique per connection, so an old and a new connection of one
+        /// instance can both be addressed.
+        let routingID: [UInt8]
         var inFlight = 0
         /// Discovery dropped it: no new calls, but the connection stays until
         /// the calls in flight on it are settled (a reply may still come).
@@ -42,7 +48,9 @@ actor RemoteService {
     private let logger: Logger
     private let limits: WireLimits
 
+    /// Connections by ``connectionKey(_:)``.
     private var nodes: [String: Node] = [:]
+    private var connectionsMade = 0
     /// Nodes that discovery reported but that cannot be connected to (a bad
     /// endpoint): calls fail with `transport` when no other node is left.
     private var unreachable: [String: ZeroMQError] = [:]
@@ -82,31 +90,32 @@ actor RemoteService {
     /// Connects to new nodes and disconnects from the ones that left.
     func update(nodes instances: [ServiceInstance]) {
         guard !closed else { return }
-        let incoming = Dictionary(instances.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        for (id, node) in nodes where incoming[id]?.endpoint != node.instance.endpoint {
-            nodes[id]?.leaving = true
-            logger.debug("node left", metadata: ["service": "\(name)", "node": "\(id)"])
-            disconnectIfDone(id)
+        let incoming = Dictionary(instances.map { (Self.connectionKey($0), $0) }, uniquingKeysWith: { kept, _ in kept })
+        for (key, node) in nodes where !node.leaving && incoming[key] == nil {
+            nodes[key]?.leaving = true
+            logger.debug("node left", metadata: ["service": "\(name)", "node": "\(key)"])
+            disconnectIfDone(key)
         }
         unreachable = unreachable.filter { incoming[$0.key] != nil }
-        for (id, instance) in incoming where nodes[id]?.leaving == true {
+        for key in incoming.keys where nodes[key]?.leaving == true {
             // It came back before its last calls were settled.
-            nodes[id]?.leaving = false
-            _ = instance
+            nodes[key]?.leaving = false
         }
-        for (id, instance) in incoming where nodes[id] == nil {
+        for (key, instance) in incoming where nodes[key] == nil {
+            connectionsMade += 1
+            let routingID = Array("n\(connectionsMade)".utf8)
             do {
                 // Naming the peer before connecting lets the first request be
                 // queued at once; libzmq delivers it when the handshake is done.
-                try socket.set(.connectRoutingID, Array(id.utf8))
+                try socket.set(.connectRoutingID, routingID)
                 try socket.connect(instance.endpoint)
-                nodes[id] = Node(instance: instance)
-                unreachable.removeValue(forKey: id)
-                logger.debug("node joined", metadata: ["service": "\(name)", "node": "\(id)"])
+                nodes[key] = Node(instance: instance, routingID: routingID)
+                unreachable.removeValue(forKey: key)
+                logger.debug("node joined", metadata: ["service": "\(name)", "node": "\(key)"])
             } catch {
-                unreachable[id] = error as? ZeroMQError ?? ZeroMQError(.other, "\(error)")
+                unreachable[key] = error as? ZeroMQError ?? ZeroMQError(.other, "\(error)")
                 logger.warning("cannot connect to a node", metadata: [
-                    "service": "\(name)", "node": "\(id)", "endpoint": "\(instance.endpoint)", "error": "\(error)"])
+                    "service": "\(name)", "node": "\(key)", "error": "\(error)"])
             }
         }
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
@@ -114,6 +123,11 @@ actor RemoteService {
         let waiters = nodeWaiters
         nodeWaiters.removeAll()
         for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// A connection's key: the instance id and its endpoint (ids have no spaces).
+    private static func connectionKey(_ instance: ServiceInstance) -> String {
+        "\(instance.id) \(instance.endpoint)"
     }
 
     /// One call on `id` is settled.
@@ -124,8 +138,12 @@ actor RemoteService {
 
     private func disconnectIfDone(_ id: String) {
         guard let node = nodes[id], node.leaving, node.inFlight <= 0 else { return }
-        try? socket.disconnect(node.instance.endpoint)
         nodes.removeValue(forKey: id)
+        // libzmq disconnects every connection to an endpoint: keep it while a
+        // newer connection (an instance restarted under a new id) uses it.
+        if !nodes.values.contains(where: { $0.instance.endpoint == node.instance.endpoint }) {
+            try? socket.disconnect(node.instance.endpoint)
+        }
     }
 
     /// The node for the next call: the fewest calls in flight, round robin among equals.
@@ -180,8 +198,8 @@ actor RemoteService {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Answer, any Error>) in
                 if Task.isCancelled {
-                    callEnded(on: node)
                     sendCancel(id, to: node)
+                    callEnded(on: node)
                     continuation.resume(throwing: RemoteCallError(.cancelled, "\(request.method): the caller was cancelled"))
                     return
                 }
@@ -196,7 +214,7 @@ actor RemoteService {
 
     private func send(to node: String, _ envelope: [UInt8], method: String) async throws {
         var message = ZeroMQMessage(frameCapacity: 2)
-        message.append(Array(node.utf8))
+        message.append(nodes[node]?.routingID ?? [])
         message.append(envelope)
         do {
             if try socket.trySend(&message) { return }
@@ -207,11 +225,13 @@ actor RemoteService {
         }
     }
 
+    /// Call it before ``callEnded(on:)``, which may forget a leaving node.
     private func sendCancel(_ id: UInt64, to node: String) {
         var bytes: [UInt8] = []
         WireCodec.encode(.cancel(id: id), into: &bytes)
+        guard let routingID = nodes[node]?.routingID else { return }
         var message = ZeroMQMessage(frameCapacity: 2)
-        message.append(Array(node.utf8))
+        message.append(routingID)
         message.append(bytes)
         // Best effort: a node that cannot be told stops the work at its deadline.
         _ = try? socket.trySend(&message)
@@ -228,8 +248,8 @@ actor RemoteService {
 
     private func cancel(_ id: UInt64) {
         guard let call = pending.removeValue(forKey: id) else { return }
-        callEnded(on: call.node)
         sendCancel(id, to: call.node)
+        callEnded(on: call.node)
         call.continuation.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
     }
 
@@ -266,8 +286,8 @@ actor RemoteService {
         while let first = deadlines.first, first.deadline <= now {
             deadlines.removeFirst()
             if let call = pending.removeValue(forKey: first.id) {
-                callEnded(on: call.node)
                 sendCancel(first.id, to: call.node)
+                callEnded(on: call.node)
                 call.continuation.resume(throwing: RemoteCallError(
                     .deadlineExceeded, "\(call.method): no answer from node \(call.node) before the deadline"))
             } else if let index = nodeWaiters.firstIndex(where: { $0.id == first.id }) {

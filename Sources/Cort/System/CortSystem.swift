@@ -195,7 +195,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     public func resolve<Act>(id: ActorID, as actorType: Act.Type) throws -> Act?
     where Act: DistributedActor, Act.ID == ActorID {
         guard let instance = id.instance, id.endpoint == nil || id.endpoint == endpoint else { return nil }
-        guard let actor = state.withLock({ $0.localActors[instance]?.actor }) else { return nil }
+        guard let actor = localActor(instance: instance) else { return nil }
         guard let typed = actor as? Act else {
             throw RemoteCallError(.unknownTarget, "\(id) is a \(type(of: actor)), not a \(Act.self)")
         }
@@ -297,16 +297,14 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         if !id.isService && id.endpoint == nil {
             throw RemoteCallError(.unknownTarget, "\(id) is not reachable: its system serves no endpoint")
         }
-        let (remote, created): (RemoteService, Bool) = try state.withLock { state in
+        return try state.withLock { state in
             if state.isShutDown {
                 throw RemoteCallError(.shuttingDown, "the actor system is shut down")
             }
-            if let handle = state.remoteServices[key] { return (handle.service, false) }
+            if let handle = state.remoteServices[key] { return handle.service }
+            // Made and started under the lock, so a concurrent shutdown either
+            // finds it (and cancels its tasks) or refuses it.
             let remote = try RemoteService(name: key, system: self)
-            state.remoteServices[key] = RemoteServiceHandle(service: remote, tasks: [])
-            return (remote, true)
-        }
-        if created {
             let receiving = Task { await remote.run() }
             let feeding: Task<Void, Never>
             if let endpoint = id.endpoint, !id.isService {
@@ -320,9 +318,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
                     }
                 }
             }
-            state.withLock { $0.remoteServices[key] = RemoteServiceHandle(service: remote, tasks: [receiving, feeding]) }
+            state.remoteServices[key] = RemoteServiceHandle(service: remote, tasks: [receiving, feeding])
+            return remote
         }
-        return remote
     }
 
     static func randomHex(_ bytes: Int) -> String {
@@ -330,7 +328,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         var text = ""
         for _ in 0..<bytes {
             let byte = UInt8.random(in: 0...255, using: &generator)
-            text += String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+            let digits = String(byte, radix: 16)
+            text += byte < 0x10 ? "0" + digits : digits
         }
         return text
     }
