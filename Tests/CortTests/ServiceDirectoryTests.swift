@@ -82,7 +82,7 @@ import Testing
 
     @Test func aFailingWatchKeepsTheLastGoodListAndRecoversAfterBackoff() async throws {
         let backend = DiscoveryDouble()
-        let clock = DiscoveryTestClock()
+        let clock = TestClock()
         let logs = DiscoveryLogRecorder()
         let directory = ServiceDirectory(discovery: backend, clock: clock, logger: logs.logger)
         var events = backend.events.makeAsyncIterator()
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func backoffGrowsWithTheSquareOfFailuresUpToTheCap() async {
-        let directory = ServiceDirectory(discovery: DiscoveryDouble(), clock: DiscoveryTestClock())
+        let directory = ServiceDirectory(discovery: DiscoveryDouble(), clock: TestClock())
         #expect(await directory.retryDelay(afterFailures: 1) == .milliseconds(100))
         #expect(await directory.retryDelay(afterFailures: 3) == .milliseconds(900))
         #expect(await directory.retryDelay(afterFailures: 10) == .seconds(10))
@@ -287,81 +287,6 @@ final class DiscoveryDouble: Discovery {
 
     func finish(_ watch: Int) {
         state.withLock { $0.watches[watch] }?.finish()
-    }
-}
-
-/// A clock that moves only when the test advances it, and reports every
-/// sleep it is asked for (as the requested duration).
-final class DiscoveryTestClock: Clock {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-    }
-
-    private struct Sleeper {
-        let deadline: Instant
-        let continuation: CheckedContinuation<Void, any Error>
-    }
-
-    private struct State {
-        var now = Instant(offset: .zero)
-        var sleepers: [UInt64: Sleeper] = [:]
-        var cancelled: Set<UInt64> = []
-        var nextID: UInt64 = 0
-    }
-
-    let sleeps: AsyncStream<Duration>
-    private let sleepSink: AsyncStream<Duration>.Continuation
-    private let state = Mutex(State())
-
-    init() {
-        (sleeps, sleepSink) = AsyncStream<Duration>.makeStream()
-    }
-
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
-
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                enum Outcome { case wait(Duration), due, cancelled }
-                let outcome: Outcome = state.withLock { state in
-                    if state.cancelled.remove(id) != nil { return .cancelled }
-                    if deadline <= state.now { return .due }
-                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return .wait(state.now.duration(to: deadline))
-                }
-                switch outcome {
-                case .wait(let duration): sleepSink.yield(duration)
-                case .due: continuation.resume()
-                case .cancelled: continuation.resume(throwing: CancellationError())
-                }
-            }
-        } onCancel: {
-            let sleeper = state.withLock { state in
-                let sleeper = state.sleepers.removeValue(forKey: id)
-                if sleeper == nil { state.cancelled.insert(id) }
-                return sleeper
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
-    }
-
-    func advance(by duration: Duration) {
-        let due = state.withLock { state in
-            state.now = state.now.advanced(by: duration)
-            let now = state.now
-            let due = state.sleepers.filter { $0.value.deadline <= now }
-            for id in due.keys { state.sleepers[id] = nil }
-            return due.values.map(\.continuation)
-        }
-        for continuation in due { continuation.resume() }
     }
 }
 

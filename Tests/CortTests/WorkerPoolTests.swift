@@ -117,67 +117,6 @@ private func withTimeLimit<T: Sendable>(
     }
 }
 
-/// A clock that moves only when told to, for timeouts on virtual time.
-private final class ManualClock: Clock, Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-    }
-
-    private struct Sleeper {
-        var deadline: Instant
-        var continuation: CheckedContinuation<Void, any Error>
-    }
-
-    private struct State {
-        var now = Instant(offset: .zero)
-        var sleepers: [Int: Sleeper] = [:]
-        var nextID = 0
-    }
-
-    private let state = Mutex(State())
-    /// Counts sleeps that started, so a test can wait until a timer is set.
-    let sleepsStarted = Counter()
-
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
-
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let outcome: Result<Void, any Error>? = state.withLock { state in
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    if deadline <= state.now { return .success(()) }
-                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return nil
-                }
-                if let outcome { continuation.resume(with: outcome) }
-                sleepsStarted.increment()
-            }
-        } onCancel: {
-            let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
-    }
-
-    func advance(by duration: Duration) {
-        let due = state.withLock { state in
-            state.now = state.now.advanced(by: duration)
-            let now = state.now
-            let due = state.sleepers.filter { $0.value.deadline <= now }
-            for id in due.keys { state.sleepers.removeValue(forKey: id) }
-            return due.values.map(\.continuation)
-        }
-        for continuation in due { continuation.resume() }
-    }
-}
-
 /// A value behind a lock that closures can share.
 private final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
@@ -445,7 +384,7 @@ struct WorkerPoolTests {
 
     @Test("a timeout that passes while queued fails the submit and the work never starts")
     func timeoutWhileQueued() async throws {
-        let clock = ManualClock()
+        let clock = TestClock()
         let ran = Recorder<String>()
         let gate = Gate()
         try await withPool(workers: 1, queueCapacity: 2, clock: clock) { pool in
@@ -458,7 +397,7 @@ struct WorkerPoolTests {
             }
             await started.wait(for: 1)
             let late = Task.immediate { try await pool.trySubmit(timeout: .seconds(5)) { _ in ran.append("late") } }
-            await clock.sleepsStarted.wait(for: 1)
+            await clock.waitForSleeps(1)
             clock.advance(by: .seconds(4))
             #expect(pool.load.queued == 1)
             clock.advance(by: .seconds(1))
@@ -474,7 +413,7 @@ struct WorkerPoolTests {
 
     @Test("a timeout that passes while waiting for room fails the submit; the work never runs")
     func timeoutWhileWaitingForRoom() async throws {
-        let clock = ManualClock()
+        let clock = TestClock()
         let ran = Recorder<String>()
         let gate = Gate()
         try await withPool(workers: 1, queueCapacity: 1, clock: clock) { pool in
@@ -489,7 +428,7 @@ struct WorkerPoolTests {
             let queued = Task.immediate { try await pool.submit { _ in ran.append("queued") } }
             let waiting = Task.immediate { try await pool.submit(timeout: .seconds(1)) { _ in ran.append("waiting") } }
             #expect(pool.load.waiting == 1)
-            await clock.sleepsStarted.wait(for: 1)
+            await clock.waitForSleeps(1)
             clock.advance(by: .seconds(1))
             let error = await #expect(throws: WorkerPoolError.self) { try await waiting.value }
             #expect(error?.code == .deadlineExceeded)
@@ -504,7 +443,7 @@ struct WorkerPoolTests {
 
     @Test("a timeout that passes while the work runs cancels it and fails the submit")
     func timeoutWhileRunning() async throws {
-        let clock = ManualClock()
+        let clock = TestClock()
         let sawCancellation = Counter()
         try await withPool(workers: 1, queueCapacity: 1, clock: clock) { pool in
             let started = Counter()
@@ -516,7 +455,7 @@ struct WorkerPoolTests {
                 }
             }
             await started.wait(for: 1)
-            await clock.sleepsStarted.wait(for: 1)
+            await clock.waitForSleeps(1)
             clock.advance(by: .milliseconds(250))
             let error = await #expect(throws: WorkerPoolError.self) { try await slow.value }
             #expect(error?.code == .deadlineExceeded)
@@ -531,7 +470,7 @@ struct WorkerPoolTests {
 
     @Test("an earlier deadline submitted later expires first; the later one keeps waiting")
     func deadlinesOutOfOrder() async throws {
-        let clock = ManualClock()
+        let clock = TestClock()
         let gate = Gate()
         try await withPool(workers: 1, queueCapacity: 4, clock: clock) { pool in
             let started = Counter()
@@ -547,19 +486,19 @@ struct WorkerPoolTests {
                 defer { answered.increment() }
                 try await pool.submit(timeout: .seconds(10)) { _ in }
             }
-            await clock.sleepsStarted.wait(for: 1)  // the timer sleeps until 10 s
+            await clock.waitForSleeps(1)  // the timer sleeps until 10 s
             let short = Task.immediate {
                 defer { answered.increment() }
                 try await pool.submit(timeout: .seconds(2)) { _ in }
             }
-            await clock.sleepsStarted.wait(for: 2)  // woken, it sleeps until 2 s
+            await clock.waitForSleeps(2)  // woken, it sleeps until 2 s
             clock.advance(by: .seconds(2))
             let shortError = await #expect(throws: WorkerPoolError.self) { try await short.value }
             #expect(shortError?.code == .deadlineExceeded)
             #expect(answered.value == 1)
             #expect(pool.load.queued == 2)
 
-            await clock.sleepsStarted.wait(for: 3)  // and then until 10 s again
+            await clock.waitForSleeps(3)  // and then until 10 s again
             clock.advance(by: .seconds(8))
             let longError = await #expect(throws: WorkerPoolError.self) { try await long.value }
             #expect(longError?.code == .deadlineExceeded)
