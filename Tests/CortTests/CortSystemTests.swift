@@ -87,47 +87,6 @@ import Testing
         }
     }
 
-    @Test func deadlineExceededReachesTheServer() async throws {
-        let key = "deadline-\(UUID())"
-        try await withNodes(1, host: { node, _ in
-            try await node.host("worker") { Worker(actorSystem: $0) }
-        }) { _, caller in
-            let worker = try Worker.resolve(id: .service("worker"), using: caller)
-            let started = ContinuousClock.now
-            do {
-                _ = try await CallOptions.$current.withValue(CallOptions(timeout: .milliseconds(300))) {
-                    try await worker.wait(key, seconds: 30)
-                }
-                Issue.record("expected deadlineExceeded")
-            } catch let error as RemoteCallError {
-                #expect(error.code == .deadlineExceeded)
-            }
-            #expect(ContinuousClock.now - started < .seconds(10))
-            // The node stopped the work that nobody waited for any more.
-            #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
-            #expect(!Observations.shared.events(key).contains("finished"))
-        }
-    }
-
-    @Test func cancellingTheCallerCancelsTheWorkOnTheNode() async throws {
-        let key = "cancel-\(UUID())"
-        try await withNodes(1, host: { node, _ in
-            try await node.host("worker") { Worker(actorSystem: $0) }
-        }) { _, caller in
-            let worker = try Worker.resolve(id: .service("worker"), using: caller)
-            let call = Task { try await worker.wait(key, seconds: 30) }
-            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
-            call.cancel()
-            do {
-                _ = try await call.value
-                Issue.record("expected cancelled")
-            } catch let error as RemoteCallError {
-                #expect(error.code == .cancelled)
-            }
-            #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
-        }
-    }
-
     @Test func fullQueueAnswersOverloadedAtOnce() async throws {
         let key = "overload-\(UUID())"
         try await withNodes(1, queueCapacity: 1, host: { node, _ in
