@@ -6,7 +6,13 @@ import ExampleServices
 import Foundation
 
 let names = CommandLine.arguments.dropFirst().isEmpty ? ["Ada", "Grace", "Lin"] : Array(CommandLine.arguments.dropFirst())
-let discovery = try StaticDiscovery(environmentVariable: "CORT_STATIC_SERVICES")
+let discovery: StaticDiscovery
+do {
+    discovery = try StaticDiscovery(environmentVariable: "CORT_STATIC_SERVICES")
+} catch {
+    FileHandle.standardError.write(Data("cort-greeter-caller: \(error)\n".utf8))
+    exit(2)
+}
 let caller = try CortSystem.start(.init(name: "greeter-caller", discovery: discovery, defaultTimeout: .seconds(5)))
 let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
 var failed = false
