@@ -26,6 +26,7 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
             case remoteApplicationError = 9
             case messageTooLarge = 10
             case shuttingDown = 11
+            case outcomeUnknown = 12
         }
 
         let value: Value
@@ -53,6 +54,11 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
         public static let messageTooLarge = Code(value: .messageTooLarge)
         /// The node is shutting down and takes no new calls.
         public static let shuttingDown = Code(value: .shuttingDown)
+        /// The call was sent to a node that then failed (it died, froze or
+        /// dropped the connection) before answering, so it may or may not
+        /// have run; it was not idempotent, so it was not sent again. The
+        /// message names the node and what happened to it.
+        public static let outcomeUnknown = Code(value: .outcomeUnknown)
 
         /// The code's number on the wire (see docs/PROTOCOL.md).
         public var wireValue: UInt8 { value.rawValue }
@@ -77,6 +83,7 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
             case .remoteApplicationError: "remote application error"
             case .messageTooLarge: "message too large"
             case .shuttingDown: "shutting down"
+            case .outcomeUnknown: "outcome unknown"
             }
         }
     }

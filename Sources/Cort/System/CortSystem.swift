@@ -53,6 +53,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         public var clock: any Clock<Duration>
         /// Where the system logs (never payloads).
         public var logger: Logger
+        /// How this system's callers watch the nodes they call.
+        public var heartbeat: HeartbeatConfiguration
+        /// Bounds on this system's calls in flight.
+        public var callLimits: CallLimits
 
         /// Creates a configuration.
         public init(
@@ -62,7 +66,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             defaultTimeout: Duration = .seconds(10),
             queueCapacity: Int = 1024,
             clock: any Clock<Duration> = ContinuousClock(),
-            logger: Logger = Logger(label: "cort")
+            logger: Logger = Logger(label: "cort"),
+            heartbeat: HeartbeatConfiguration = HeartbeatConfiguration(),
+            callLimits: CallLimits = CallLimits()
         ) {
             self.name = name
             self.discovery = discovery
@@ -71,6 +77,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             self.queueCapacity = queueCapacity
             self.clock = clock
             self.logger = logger
+            self.heartbeat = heartbeat
+            self.callLimits = callLimits
         }
     }
 
@@ -93,6 +101,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         var node: NodeServer?
         var nodeTask: Task<Void, Never>?
         var isShutDown = false
+        /// Tasks in ``waitUntilShutDown()``, by ticket.
+        var shutDownWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
     }
 
     private struct RemoteServiceHandle {
@@ -148,15 +159,17 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     /// Stops everything: deregisters the hosted services, finishes the calls
     /// in flight on this node, and stops the reactor.
     public func shutdown() async {
-        let (node, nodeTask, remotes) = state.withLock { state in
+        let (node, nodeTask, remotes, waiters) = state.withLock { state in
             state.isShutDown = true
             defer {
                 state.remoteServices = [:]
                 state.node = nil
                 state.nodeTask = nil
+                state.shutDownWaiters = [:]
             }
-            return (state.node, state.nodeTask, Array(state.remoteServices.values))
+            return (state.node, state.nodeTask, Array(state.remoteServices.values), Array(state.shutDownWaiters.values))
         }
+        defer { for waiter in waiters { waiter.resume() } }
         if let node {
             await node.drain()
         }
@@ -167,6 +180,26 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             await remote.service.close()
         }
         reactor.shutdown()
+    }
+
+    /// Returns once ``shutdown()`` has begun, or when the task is cancelled.
+    func waitUntilShutDown() async {
+        let ticket = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if state.isShutDown || Task.isCancelled { return true }
+                    state.shutDownWaiters[ticket] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.shutDownWaiters.removeValue(forKey: ticket) }?.resume()
+        }
     }
 
     // MARK: Serving
