@@ -11,11 +11,10 @@ import Testing
 /// never answers one. ``restart(incarnation:)`` makes it answer pings again
 /// under a new incarnation, like a process restarted behind the same endpoint.
 final class FrozenNode: @unchecked Sendable {
-    // @unchecked: `socket` is used only by the node's own thread once init
-    // returns; the rest is a Mutex, an Atomic and an AsyncStream continuation.
+    // @unchecked: the socket belongs to the node's own thread (which closes
+    // it when it ends); the rest is Mutex, Atomic and an AsyncStream continuation.
     let endpoint: String
     let requests: AsyncStream<CallRequest>
-    private let socket: ZeroMQSocket
     private let context: ZeroMQContext
     private let stopped = Atomic<Bool>(false)
     private let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
@@ -26,13 +25,14 @@ final class FrozenNode: @unchecked Sendable {
     init(freezeAfter: Int) throws {
         self.freezeAfter = Atomic(freezeAfter)
         context = try ZeroMQContext()
-        socket = try ZeroMQSocket(.router, context: context)
+        let socket = try ZeroMQSocket(.router, context: context)
         try socket.set(.routerMandatory, true)
         endpoint = try socket.bind("tcp://127.0.0.1:*")
         let (requests, continuation) = AsyncStream<CallRequest>.makeStream()
         self.requests = requests
+        let owned = OwnedSocket(socket)
         Thread.detachNewThread { [self] in
-            serve(continuation)
+            serve(owned.take(), continuation)
         }
     }
 
@@ -42,7 +42,8 @@ final class FrozenNode: @unchecked Sendable {
         freezeAfter.store(.max, ordering: .releasing)
     }
 
-    private func serve(_ continuation: AsyncStream<CallRequest>.Continuation) {
+    private func serve(_ socket: consuming ZeroMQSocket?, _ continuation: AsyncStream<CallRequest>.Continuation) {
+        guard let socket else { return }
         var received = 0
         // Bounded: a test that forgets to stop it ends after 60 s anyway.
         let giveUp = ContinuousClock.now + .seconds(60)
@@ -67,11 +68,14 @@ final class FrozenNode: @unchecked Sendable {
             }
         }
         continuation.finish()
+        // Closing the socket drops the connections at once, like a process that died.
+        _ = consume socket
         hasFinished.store(true, ordering: .releasing)
         finished.withLock { $0.take() }?.resume()
     }
 
-    /// Stops the node's thread and waits for it.
+    /// Stops the node's thread and waits for it; its socket closes, and with
+    /// it every connection, as if the process had died.
     func stop() async {
         stopped.store(true, ordering: .releasing)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -82,5 +86,16 @@ final class FrozenNode: @unchecked Sendable {
             }
             if resumeNow { continuation.resume() }
         }
+    }
+}
+
+/// Hands a socket to the thread that will own it.
+private final class OwnedSocket: @unchecked Sendable {
+    // @unchecked: written once in init, taken once by the one thread it is for.
+    private var socket: ZeroMQSocket?
+    init(_ socket: ZeroMQSocket) { self.socket = socket }
+    func take() -> ZeroMQSocket? {
+        defer { socket = nil }
+        return socket
     }
 }

@@ -90,6 +90,36 @@ import Testing
         await frozen.stop()
     }
 
+    @Test func aNodeWhoseConnectionDropsHasItsCallsSettledAtOnce() async throws {
+        let discovery = LocalDiscovery()
+        let dying = try FrozenNode(freezeAfter: .max)
+        try await discovery.register(ServiceInstance(service: "ledger", id: "ledger@dying", endpoint: dying.endpoint))
+        // Heartbeats alone would take 60 s to declare it dead.
+        let caller = try CortSystem.start(.init(
+            name: "caller", discovery: discovery, defaultTimeout: .seconds(30),
+            heartbeat: HeartbeatConfiguration(interval: .seconds(1), liveness: 60)))
+        let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
+        let (readKey, appendKey) = (Self.key("read"), Self.key("append"))
+        let read = Task { try await ledger.read(readKey) }
+        let append = Task { try await ledger.append(appendKey) }
+        #expect(await Self.requests(2, from: dying).count == 2)
+        let node = try await Self.node("healthy", discovery)
+        let started = ContinuousClock.now
+        await dying.stop()  // its socket closes: the TCP connection drops
+
+        #expect(try await read.value == node.endpoint)
+        do {
+            _ = try await append.value
+            Issue.record("the node died before answering")
+        } catch let error as RemoteCallError {
+            #expect(error.code == .outcomeUnknown, "\(error)")
+            #expect(error.message.contains("connection is gone"), "\(error.message)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(20), "settled by the dropped connection, not the 60 s liveness")
+        await caller.shutdown()
+        await node.shutdown()
+    }
+
     @Test func aDrainingNodeFinishesItsCallsAndIsSentNoNewOnes() async throws {
         let discovery = LocalDiscovery()
         let leaving = try await Self.node("leaving", discovery)

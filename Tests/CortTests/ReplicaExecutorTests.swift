@@ -82,7 +82,7 @@ final class Gates: Sendable {
             #expect(try await worker.wait(key + "-warm", seconds: 0) == "done")
             let started = ContinuousClock.now
             do {
-                _ = try await CallOptions.$current.withValue(CallOptions(timeout: .milliseconds(300))) {
+                _ = try await CallOptions.$current.withValue(CallOptions(timeout: .seconds(1))) {
                     try await worker.wait(key, seconds: 30)
                 }
                 Issue.record("expected deadlineExceeded")

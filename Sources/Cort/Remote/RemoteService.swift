@@ -84,6 +84,10 @@ actor RemoteService {
     let name: String
     private let reactor: ZeroMQReactor
     private let socket: ZeroMQSocket
+    /// Where libzmq reports connections that dropped (a node that died or
+    /// closed), so their calls are settled at once rather than after the
+    /// heartbeat's liveness timeout.
+    private let connectionEvents: ZeroMQSocket
     private let clock: RuntimeClock
     private let logger: Logger
     private let limits: WireLimits
@@ -139,6 +143,10 @@ actor RemoteService {
         // `callLimits`, so a full pipe never drops or blocks a request.
         try socket.set(.sendHighWaterMark, 0)
         try socket.set(.maxMessageSize, Int64(limits.maxEnvelopeBytes) * 2)
+        let eventsEndpoint = "inproc://cort-remote-service-\(CortSystem.randomHex(8))"
+        try socket.monitor(eventsEndpoint, events: .disconnected)
+        connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)
+        try connectionEvents.connect(eventsEndpoint)
     }
 
     // MARK: Nodes
@@ -175,7 +183,7 @@ actor RemoteService {
         }
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
         hasNodeList = true
-        wakeWaiters()
+        wakeWaitersForRoom()
     }
 
     /// A connection's key: the instance id and its endpoint (ids have no spaces).
@@ -359,7 +367,8 @@ actor RemoteService {
             do {
                 try await waitForChange(deadline: deadline)
             } catch is WaitExpired {
-                throw timeoutWhileWaiting(pick, method: method)
+                // Described as things are now, not as they were when the wait began.
+                throw timeoutWhileWaiting(pickNode(avoiding: refused), method: method)
             }
         }
     }
@@ -393,7 +402,7 @@ actor RemoteService {
             try await socket.send(message)
             return true
         } catch let error as ZeroMQError where error.code == .hostUnreachable {
-            unroutable(key)
+            connectionGone(key)
             return false
         } catch let error as ZeroMQError {
             throw RemoteCallError(.transport, "\(method): cannot send to node \(key)", cause: error)
@@ -463,8 +472,20 @@ actor RemoteService {
         }
     }
 
+    /// Lets as many waiting calls look for a node again as the usable nodes have room for.
+    private func wakeWaitersForRoom() {
+        guard !waiters.isEmpty else { return }
+        var room = 0
+        for node in nodes.values where node.takesCalls {
+            room += max(callLimits.perNode - node.inFlight, 0)
+        }
+        room = min(room, max(callLimits.perService - totalInFlight, 0))
+        // A call that must fail at once (no node at all) needs only one look.
+        wakeWaiters(max(room, nodeOrder.isEmpty ? waiters.count : 0))
+    }
+
     /// Lets up to `count` waiting calls look for a node again, oldest first.
-    private func wakeWaiters(_ count: Int = .max) {
+    private func wakeWaiters(_ count: Int) {
         var woken = 0
         while woken < count, let id = waitOrder.popFirst() {
             guard let waiter = waiters.removeValue(forKey: id) else { continue }
@@ -487,14 +508,14 @@ actor RemoteService {
             _ = try socket.trySend(&message)
             nodes[key]?.health.pinged(at: now, configuration: heartbeat)
         } catch let error as ZeroMQError where error.code == .hostUnreachable {
-            unroutable(key)
+            connectionGone(key)
         } catch {
             logger.debug("cannot ping a node", metadata: ["service": "\(name)", "node": "\(key)", "error": "\(error)"])
         }
         noteWakeup(of: key)
     }
 
-    private func unroutable(_ key: String) {
+    private func connectionGone(_ key: String) {
         let change = nodes[key]?.health.unroutable(at: clock.now, configuration: heartbeat)
         apply(change, to: key)
         if change != nil { reconnect(key) }
@@ -503,6 +524,13 @@ actor RemoteService {
 
     /// Pings quiet nodes, declares silent ones dead, renews dead connections.
     private func heartbeatTick() {
+        // Frames may wait in the socket while this reactor is busy (a flood of
+        // calls): read them first, so a node is judged by what it sent, not
+        // by how far behind this caller is.
+        for _ in 0..<100_000 {
+            guard let message = try? socket.tryReceive() else { break }
+            handle(message)
+        }
         let now = clock.now
         heartbeatDue = nil
         for key in Array(nodes.keys) {
@@ -519,7 +547,7 @@ actor RemoteService {
         switch change {
         case .revived:
             logger.info("node is live", metadata: ["service": "\(name)", "node": "\(key)"])
-            wakeWaiters()
+            wakeWaitersForRoom()
         case .died(let reason):
             let lost = pending.filter { $0.value.node == key }
             logger.warning("node failed", metadata: [
@@ -615,6 +643,25 @@ actor RemoteService {
         }
     }
 
+    /// Settles the calls of nodes whose connection dropped, until the reactor stops.
+    func watchConnections() async {
+        while !closed {
+            let message: ZeroMQMessage
+            do {
+                message = try await connectionEvents.receive()
+            } catch {
+                return
+            }
+            guard let event = try? MonitorEvent(message), event.event == .disconnected else { continue }
+            // libzmq names the endpoint as it resolved it; cort's are literal
+            // addresses, so they match. A name that does not match is left to the heartbeats.
+            for (key, node) in nodes where node.instance.endpoint == event.endpoint && node.health.takesCalls {
+                logger.debug("connection dropped", metadata: ["service": "\(name)", "node": "\(key)"])
+                connectionGone(key)
+            }
+        }
+    }
+
     private func handle(_ message: consuming ZeroMQMessage) {
         guard message.count == 2 else {
             badFrames += 1
@@ -645,7 +692,7 @@ actor RemoteService {
             if let draining = nodes[key]?.draining, draining != incarnation {
                 // Another incarnation answers: the node restarted and takes calls again.
                 nodes[key]?.draining = nil
-                wakeWaiters()
+                wakeWaitersForRoom()
             }
             let changes = nodes[key]?.health.pong(freeSlots: Int(freeSlots), incarnation: incarnation, at: now,
                                                   configuration: heartbeat) ?? []
@@ -683,6 +730,7 @@ actor RemoteService {
     func close() {
         closed = true
         timer?.cancel()
+        try? socket.stopMonitoring()
         let calls = pending
         pending.removeAll()
         for call in calls.values {

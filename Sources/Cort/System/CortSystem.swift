@@ -358,6 +358,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             // finds it (and cancels its tasks) or refuses it.
             let remote = try RemoteService(name: key, system: self)
             let receiving = Task { await remote.run() }
+            let watching = Task { await remote.watchConnections() }
             let feeding: Task<Void, Never>
             if let endpoint = id.endpoint, !id.isService {
                 let node = ServiceInstance(service: id.service, id: "direct@\(endpoint)", endpoint: endpoint)
@@ -370,7 +371,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
                     }
                 }
             }
-            state.remoteServices[key] = RemoteServiceHandle(service: remote, tasks: [receiving, feeding])
+            state.remoteServices[key] = RemoteServiceHandle(service: remote, tasks: [receiving, watching, feeding])
             return remote
         }
     }
