@@ -52,9 +52,15 @@ struct LoadReport {
         records.filter { $0.end > event && $0.node != nil && $0.node != excluded }.map(\.end).min().map { $0 - event }
     }
 
-    /// From `event` to the end of the last call that was in flight at it.
-    func inFlightSettled(at event: Duration) -> Duration? {
-        records.filter { $0.start <= event && $0.end > event }.map(\.end).max().map { $0 - event }
+    /// From `event` to the end of the last call that started by `cutoff`
+    /// and ended after `event`: when the calls a failed node held were settled.
+    func settled(after event: Duration, startedBy cutoff: Duration) -> Duration? {
+        records.filter { $0.start <= cutoff && $0.end > event }.map(\.end).max().map { $0 - event }
+    }
+
+    /// The longest a call that ended after `event` took.
+    func longestCall(endingAfter event: Duration) -> Duration? {
+        records.filter { $0.end > event }.map { $0.end - $0.start }.max()
     }
 
     /// From `event` to the first success on `node` after it.

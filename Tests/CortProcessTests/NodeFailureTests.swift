@@ -18,150 +18,177 @@ struct NodeFailureTests {
 
     @Test("kill -9: every idempotent call succeeds, every other succeeds or fails 'outcome unknown', none runs twice")
     func killNine() async throws {
-        try await NodeCluster.with { cluster in
-            let victim = cluster.node("node-1")
-            let survivors = ["node-0", "node-2"]
-            var killedAt = Duration.zero
-            let records = try await withSteadyLoad(on: cluster.ledger) { load in
-                try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
-                let before = load.state.value.successes(on: survivors)
-                killedAt = load.now()
-                victim.send(SIGKILL)
-                let exit = await victim.waitForExit(timeout: Self.patience)
-                try #require(exit?.signalled == true, "node-1 was killed")
-                let moved = await load.state.wait(timeout: Self.patience) { [killedAt] state in
-                    state.settled(startedBy: killedAt) && state.successes(on: survivors) >= before + 1000
-                }
-                try #require(moved, "the calls in flight at the kill were settled and the survivors served 1000 more")
+        try await NodeCluster.with(Self.killNineScenario)
+    }
+
+    static func killNineScenario(_ cluster: NodeCluster) async throws {
+        let victim = cluster.node("node-1")
+        let survivors = ["node-0", "node-2"]
+        let (times, records) = try await withSteadyLoad(on: cluster.ledger) { load in
+            try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
+            let before = load.state.value.successes(on: survivors)
+            let killed = load.now()
+            victim.send(SIGKILL)
+            let exit = await victim.waitForExit(timeout: Self.patience)
+            let gone = load.now()
+            try #require(exit?.signalled == true, "node-1 was killed")
+            // Calls sent until the process was gone may have gone to it.
+            let moved = await load.state.wait(timeout: Self.patience) { state in
+                state.settled(startedBy: gone) && state.successes(on: survivors) >= before + 1000
             }
-            await cluster.close()
-            let report = LoadReport(records: records, executions: try cluster.executions())
-            Figure.report("kill9.firstSuccessAfter", report.firstSuccess(after: killedAt, excluding: victim.name))
-            Figure.report("kill9.inFlightSettledAfter", report.inFlightSettled(at: killedAt))
-            Figure.report("kill9.fullThroughputAfter", report.fullThroughput(after: killedAt))
-            Figure.report("kill9.calls", "\(records.count)")
-            Figure.report("kill9.failed", "\(report.failures.count) (\(report.failureSummary))")
-            expectHonestFailover(report)
+            try #require(moved, "the calls sent to node-1 were settled and the survivors served 1000 more")
+            return (killed: killed, gone: gone)
         }
+        await cluster.close()
+        let report = LoadReport(records: records, executions: try cluster.executions())
+        Figure.report("kill9.firstSuccessAfter", report.firstSuccess(after: times.killed, excluding: victim.name))
+        Figure.report("kill9.settledAfter", report.settled(after: times.killed, startedBy: times.gone))
+        Figure.report("kill9.fullThroughputAfter", report.fullThroughput(after: times.killed))
+        Figure.report("kill9.longestCall", report.longestCall(endingAfter: times.killed))
+        Figure.report("kill9.calls", "\(records.count)")
+        Figure.report("kill9.failed", "\(report.failures.count) (\(report.failureSummary))")
+        expectHonestFailover(report)
     }
 
     @Test("SIGTERM drains a node: zero failed calls")
     func sigterm() async throws {
-        try await NodeCluster.with { cluster in
-            let victim = cluster.node("node-1")
-            let survivors = ["node-0", "node-2"]
-            var signalledAt = Duration.zero
-            var exitedAt = Duration.zero
-            let records = try await withSteadyLoad(on: cluster.ledger) { load in
-                try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
-                signalledAt = load.now()
-                victim.send(SIGTERM)
-                let exit = await victim.waitForExit(timeout: Self.patience)
-                exitedAt = load.now()
-                try #require(exit != nil, "node-1 exited after SIGTERM")
-                #expect(exit?.signalled == false && exit?.status == 0, "node-1 drained and exited cleanly: \(exit!)")
-                #expect(victim.output.value.lines.contains("stopped"), "node-1's service group returned")
-                let before = load.state.value.successes(on: survivors)
-                let served = await load.state.wait(timeout: Self.patience) { [exitedAt] state in
-                    state.settled(startedBy: exitedAt) && state.successes(on: survivors) >= before + 500
-                }
-                try #require(served, "the survivors served 500 calls after node-1 exited")
+        try await NodeCluster.with(Self.sigtermScenario)
+    }
+
+    static func sigtermScenario(_ cluster: NodeCluster) async throws {
+        let victim = cluster.node("node-1")
+        let survivors = ["node-0", "node-2"]
+        let (times, records) = try await withSteadyLoad(on: cluster.ledger) { load in
+            try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
+            let signalled = load.now()
+            victim.send(SIGTERM)
+            let exit = await victim.waitForExit(timeout: Self.patience)
+            let exited = load.now()
+            try #require(exit != nil, "node-1 exited after SIGTERM")
+            #expect(exit?.signalled == false && exit?.status == 0, "node-1 drained and exited cleanly: \(exit!)")
+            #expect(victim.output.value.lines.contains("stopped"), "node-1's service group returned")
+            let before = load.state.value.successes(on: survivors)
+            let served = await load.state.wait(timeout: Self.patience) { state in
+                state.settled(startedBy: exited) && state.successes(on: survivors) >= before + 500
             }
-            await cluster.close()
-            let report = LoadReport(records: records, executions: try cluster.executions())
-            Figure.report("sigterm.exitAfter", exitedAt - signalledAt)
-            Figure.report("sigterm.fullThroughputAfter", report.fullThroughput(after: signalledAt))
-            Figure.report("sigterm.calls", "\(records.count)")
-            Figure.report("sigterm.failed", "\(report.failures.count) (\(report.failureSummary))")
-            #expect(report.failures.isEmpty, "no call fails while a node drains: \(report.failureSamples)")
-            #expect(report.nonIdempotentKeysRunTwice.isEmpty)
-            #expect(report.succeededButNeverRan.isEmpty)
+            try #require(served, "the survivors served 500 calls after node-1 exited")
+            return (signalled: signalled, exited: exited)
         }
+        await cluster.close()
+        let report = LoadReport(records: records, executions: try cluster.executions())
+        Figure.report("sigterm.exitAfter", times.exited - times.signalled)
+        Figure.report("sigterm.fullThroughputAfter", report.fullThroughput(after: times.signalled))
+        Figure.report("sigterm.longestCall", report.longestCall(endingAfter: times.signalled))
+        Figure.report("sigterm.calls", "\(records.count)")
+        Figure.report("sigterm.failed", "\(report.failures.count) (\(report.failureSummary))")
+        #expect(report.failures.isEmpty, "no call fails while a node drains: \(report.failureSamples)")
+        #expect(report.nonIdempotentKeysRunTwice.isEmpty)
+        #expect(report.succeededButNeverRan.isEmpty)
     }
 
     @Test("SIGSTOP: the frozen node is declared dead and its calls move; SIGCONT: it gets calls again")
     func sigstop() async throws {
-        try await NodeCluster.with { cluster in
-            let victim = cluster.node("node-1")
-            let survivors = ["node-0", "node-2"]
-            var stoppedAt = Duration.zero
-            var continuedAt = Duration.zero
-            let records = try await withSteadyLoad(on: cluster.ledger) { load in
-                try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
-                let before = load.state.value.successes(on: survivors)
-                stoppedAt = load.now()
-                victim.send(SIGSTOP)
-                let moved = await load.state.wait(timeout: Self.patience) { [stoppedAt] state in
-                    state.settled(startedBy: stoppedAt) && state.successes(on: survivors) >= before + 1000
-                }
-                try #require(moved, "the calls stuck on the frozen node were settled and the others served 1000 more")
-                let frozenServed = load.state.value.successes["node-1", default: 0]
-                continuedAt = load.now()
-                victim.send(SIGCONT)
-                let rejoined = await load.state.wait(timeout: Self.patience) { state in
-                    state.successes["node-1", default: 0] >= frozenServed + 50
-                }
-                try #require(rejoined, "node-1 served 50 calls after SIGCONT")
+        try await NodeCluster.with(Self.sigstopScenario)
+    }
+
+    static func sigstopScenario(_ cluster: NodeCluster) async throws {
+        let victim = cluster.node("node-1")
+        let survivors = ["node-0", "node-2"]
+        let (times, records) = try await withSteadyLoad(on: cluster.ledger) { load in
+            try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
+            let before = load.state.value.successes(on: survivors)
+            let stopped = load.now()
+            victim.send(SIGSTOP)
+            // A frozen node's socket still takes calls until it is
+            // suspect, one heartbeat interval of silence after its last
+            // answer; the calls sent by the end of its liveness timeout
+            // must all be settled (moved or failed) while it is frozen.
+            let cutoff = stopped + NodeCluster.heartbeat.deadAfter
+            let moved = await load.state.wait(timeout: Self.patience) { state in
+                state.settled(startedBy: cutoff) && state.successes(on: survivors) >= before + 1000
             }
-            await cluster.close()
-            let report = LoadReport(records: records, executions: try cluster.executions())
-            // Its calls are stuck until it is declared dead, so they settle when it is.
-            Figure.report("sigstop.detectedAfter", report.inFlightSettled(at: stoppedAt))
-            Figure.report("sigstop.fullThroughputAfter", report.fullThroughput(after: stoppedAt))
-            Figure.report("sigstop.rejoinedAfter", report.firstSuccess(on: victim.name, after: continuedAt))
-            Figure.report("sigstop.calls", "\(records.count)")
-            Figure.report("sigstop.failed", "\(report.failures.count) (\(report.failureSummary))")
-            expectHonestFailover(report)
-            #expect(!report.failures.contains { $0.failureCode == .deadlineExceeded },
-                    "the frozen node was declared dead before the calls' deadlines")
+            try #require(moved, "the calls stuck on the frozen node were settled and the others served 1000 more")
+            let frozenServed = load.state.value.successes["node-1", default: 0]
+            let continued = load.now()
+            victim.send(SIGCONT)
+            let rejoined = await load.state.wait(timeout: Self.patience) { state in
+                state.successes["node-1", default: 0] >= frozenServed + 50
+            }
+            try #require(rejoined, "node-1 served 50 calls after SIGCONT")
+            return (stopped: stopped, continued: continued)
         }
+        await cluster.close()
+        let report = LoadReport(records: records, executions: try cluster.executions())
+        // Its calls are stuck until it is declared dead, so they settle when it is.
+        Figure.report("sigstop.detectedAfter",
+                      report.settled(after: times.stopped, startedBy: times.stopped + NodeCluster.heartbeat.interval))
+        Figure.report("sigstop.fullThroughputAfter", report.fullThroughput(after: times.stopped))
+        Figure.report("sigstop.longestCall", report.longestCall(endingAfter: times.stopped))
+        Figure.report("sigstop.rejoinedAfter", report.firstSuccess(on: victim.name, after: times.continued))
+        Figure.report("sigstop.calls", "\(records.count)")
+        Figure.report("sigstop.failed", "\(report.failures.count) (\(report.failureSummary))")
+        expectHonestFailover(report)
+        #expect(!report.failures.contains { $0.failureCode == .deadlineExceeded },
+                "the frozen node was declared dead before the calls' deadlines")
+        let continued = times.continued
+        let waitedForThaw = records.filter { record in
+            record.node == victim.name && record.start < continued && record.end > continued
+        }
+        #expect(waitedForThaw.isEmpty,
+                "no call waited for the frozen node to thaw: \(waitedForThaw.prefix(5).map(\.key))")
     }
 
     @Test("a node killed and restarted on its endpoint gets calls again")
     func restart() async throws {
-        try await NodeCluster.with { cluster in
-            let victim = cluster.node("node-2")
-            let survivors = ["node-0", "node-1"]
-            var killedAt = Duration.zero
-            var readyAt = Duration.zero
-            var restartedName = ""
-            let records = try await withSteadyLoad(on: cluster.ledger) { load in
-                try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
-                let before = load.state.value.successes(on: survivors)
-                killedAt = load.now()
-                victim.send(SIGKILL)
-                try #require(await victim.waitForExit(timeout: Self.patience) != nil, "node-2 was killed")
-                let moved = await load.state.wait(timeout: Self.patience) { [killedAt] state in
-                    state.settled(startedBy: killedAt) && state.successes(on: survivors) >= before + 300
-                }
-                try #require(moved, "the survivors took over")
-                let restarted = try await cluster.restart(victim, as: "node-2b")
-                restartedName = restarted.name
-                readyAt = load.now()
-                #expect(restarted.endpoint == victim.endpoint)
-                let served = await load.state.wait(timeout: Self.patience) { state in
-                    state.successes["node-2b", default: 0] >= 50
-                }
-                try #require(served, "the restarted node served 50 calls")
+        try await NodeCluster.with(Self.restartScenario)
+    }
+
+    static func restartScenario(_ cluster: NodeCluster) async throws {
+        let victim = cluster.node("node-2")
+        let survivors = ["node-0", "node-1"]
+        let (times, records) = try await withSteadyLoad(on: cluster.ledger) { load in
+            try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
+            let before = load.state.value.successes(on: survivors)
+            victim.send(SIGKILL)
+            try #require(await victim.waitForExit(timeout: Self.patience) != nil, "node-2 was killed")
+            let gone = load.now()
+            let moved = await load.state.wait(timeout: Self.patience) { state in
+                state.settled(startedBy: gone) && state.successes(on: survivors) >= before + 300
             }
-            await cluster.close()
-            let report = LoadReport(records: records, executions: try cluster.executions())
-            Figure.report("restart.firstCallAfterReady", report.firstSuccess(on: restartedName, after: readyAt))
-            Figure.report("restart.calls", "\(records.count)")
-            Figure.report("restart.failed", "\(report.failures.count) (\(report.failureSummary))")
-            expectHonestFailover(report)
+            try #require(moved, "the survivors took over")
+            let restarting = load.now()
+            let restarted = try await cluster.restart(victim, as: "node-2b")
+            let ready = load.now()
+            #expect(restarted.endpoint == victim.endpoint)
+            let served = await load.state.wait(timeout: Self.patience) { state in
+                state.successes["node-2b", default: 0] >= 50
+            }
+            try #require(served, "the restarted node served 50 calls")
+            return (restarting: restarting, ready: ready)
         }
+        await cluster.close()
+        let report = LoadReport(records: records, executions: try cluster.executions())
+        Figure.report("restart.firstCallAfterReady", report.firstSuccess(on: "node-2b", after: times.ready))
+        Figure.report("restart.calls", "\(records.count)")
+        Figure.report("restart.failed", "\(report.failures.count) (\(report.failureSummary))")
+        expectHonestFailover(report)
+        // Requests queued for the dead node must not reach its successor
+        // long after their callers were answered.
+        let ranOnRestarted = Set(try ExecutionLog.entries(atPath: cluster.node("node-2b").logPath).map(\.key))
+        let stale = records.filter { ranOnRestarted.contains($0.key) && $0.start < times.restarting }
+        #expect(stale.isEmpty, "the restarted node ran no call sent before it started: \(stale.prefix(5).map(\.key))")
     }
 }
 
 /// Runs a steady load on `ledger` while `body` runs, then stops it and
-/// returns every call it made (also when `body` throws, the load is stopped
-/// and awaited first).
-func withSteadyLoad(on ledger: Ledger, _ body: (SteadyLoad) async throws -> Void) async throws -> [CallRecord] {
+/// returns what `body` returned and every call the load made (also when
+/// `body` throws, the load is stopped and awaited first).
+func withSteadyLoad<R>(on ledger: Ledger, _ body: (SteadyLoad) async throws -> R) async throws -> (R, [CallRecord]) {
     let load = SteadyLoad()
     async let running: Void = load.run(ledger)
+    let result: R
     do {
-        try await body(load)
+        result = try await body(load)
     } catch {
         load.stop()
         await running
@@ -169,15 +196,16 @@ func withSteadyLoad(on ledger: Ledger, _ body: (SteadyLoad) async throws -> Void
     }
     load.stop()
     await running
-    return load.state.value.records
+    return (result, load.state.value.records)
 }
 
-/// Waits until every node in `nodes` has served 50 calls.
+/// Waits until every node in `nodes` has served 200 calls (and so the
+/// throughput before the event is known).
 func warmUp(_ load: SteadyLoad, nodes: [String]) async throws {
     let warm = await load.state.wait(timeout: NodeFailureTests.patience) { state in
-        nodes.allSatisfy { state.successes[$0, default: 0] >= 50 }
+        nodes.allSatisfy { state.successes[$0, default: 0] >= 200 }
     }
-    try #require(warm, "every node served 50 calls: \(load.state.value.successes), failures: \(load.state.value.failures)")
+    try #require(warm, "every node served 200 calls: \(load.state.value.successes), failures: \(load.state.value.failures)")
 }
 
 /// What failover promises when a node fails: idempotent calls all succeed,

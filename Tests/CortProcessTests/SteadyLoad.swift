@@ -16,10 +16,13 @@ final class SteadyLoad: Sendable {
         var successes: [String: Int] = [:]
         /// Calls that did not succeed.
         var failures = 0
+        /// When the last call so far started.
+        var latestStart = Duration.zero
 
-        /// Whether every call started at or before `time` has ended.
+        /// Whether `time` has passed (a call started after it) and every call
+        /// started at or before it has ended.
         func settled(startedBy time: Duration) -> Bool {
-            !inFlight.values.contains { $0 <= time }
+            latestStart > time && !inFlight.values.contains { $0 <= time }
         }
 
         func successes(on nodes: [String]) -> Int {
@@ -58,7 +61,10 @@ final class SteadyLoad: Sendable {
 
     private func call(_ ledger: Ledger, kind: CallRecord.Kind, key: String, number: Int) async {
         let start = now()
-        state.update { $0.inFlight[number] = start }
+        state.update { state in
+            state.inFlight[number] = start
+            state.latestStart = max(state.latestStart, start)
+        }
         let outcome: CallRecord.Outcome
         do {
             let receipt: LedgerReceipt
