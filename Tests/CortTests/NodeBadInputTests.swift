@@ -20,13 +20,24 @@ import Testing
         let greeter = try Greeter.resolve(id: .service("capture"), using: caller)
         let call = Task { try await greeter.hello(name: "captured") }
         defer { call.cancel() }
-        let frames = try #require(try await fakeNode.receive(within: .seconds(5)))
-        #expect(frames.count == 2)
-        let envelope = try frames[1].withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
-        guard case .request(let request) = envelope else {
-            Issue.record("expected a request, got \(envelope)")
-            throw CancellationError()
+        // The caller pings first and sends the call once the "node" answers.
+        var captured: CallRequest?
+        for _ in 0..<10 where captured == nil {
+            let frames = try #require(try await fakeNode.receive(within: .seconds(5)))
+            #expect(frames.count == 2)
+            let envelope = try frames[1].withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
+            switch envelope {
+            case .ping(let sequence):
+                var pong: [UInt8] = []
+                WireCodec.encode(.pong(sequence: sequence, freeSlots: 1, incarnation: 1), into: &pong)
+                #expect(try fakeNode.socket.trySend(ZeroMQMessage([frames[0], pong])) == nil)
+            case .request(let request):
+                captured = request
+            default:
+                Issue.record("expected a ping or a request, got \(envelope)")
+            }
         }
+        let request = try #require(captured)
         call.cancel()
         _ = await call.result
         await caller.shutdown()

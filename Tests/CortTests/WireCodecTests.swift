@@ -27,8 +27,10 @@ import Testing
         .cancel(id: .max),
         .ping(sequence: 0),
         .ping(sequence: 0xffff_ffff),
-        .pong(sequence: 0x1_0000_0000, freeSlots: 0),
-        .pong(sequence: .max, freeSlots: .max),
+        .pong(sequence: 0x1_0000_0000, freeSlots: 0, incarnation: 1),
+        .pong(sequence: .max, freeSlots: .max, incarnation: .max),
+        .draining(incarnation: 0),
+        .draining(incarnation: 0xdead_beef_0000_0001),
     ]
 
     @Test(arguments: envelopes)
@@ -82,7 +84,8 @@ import Testing
         #expect(encoded(.cancel(id: 0x1_0000)) == [0x93, 0x01, 0x04, 0xce, 0x00, 0x01, 0x00, 0x00])
         #expect(encoded(.cancel(id: .max)) == [0x93, 0x01, 0x04, 0xcf] + Array(repeating: 0xff, count: 8))
         #expect(encoded(.ping(sequence: 3)) == [0x93, 0x01, 0x05, 0x03])
-        #expect(encoded(.pong(sequence: 3, freeSlots: 200)) == [0x94, 0x01, 0x06, 0x03, 0xcc, 0xc8])
+        #expect(encoded(.pong(sequence: 3, freeSlots: 200, incarnation: 9)) == [0x95, 0x01, 0x06, 0x03, 0xcc, 0xc8, 0x09])
+        #expect(encoded(.draining(incarnation: 300)) == [0x94, 0x01, 0x07, 0x00, 0xcd, 0x01, 0x2c])
     }
 
     @Test func appendsAfterWhatTheBufferHolds() throws {
@@ -118,7 +121,7 @@ import Testing
     }
 
     @Test func unknownErrorCodesReadAsProtocolError() throws {
-        for code: UInt64 in [0, 12, 255, 256, .max] {
+        for code: UInt64 in [0, 13, 255, 256, .max] {
             let frame = pack(.array([.uint(1), .uint(3), .uint(8), .uint(code), .str("boom"), .nil, .nil]))
             #expect(try decoded(frame) == .failure(id: 8, CallFailure(code: .protocolError, message: "boom")))
         }
@@ -193,7 +196,7 @@ import Testing
     }
 
     @Test func unknownKindsKeepTheId() {
-        for kind: UInt64 in [0, 7, 255, .max] {
+        for kind: UInt64 in [0, 8, 255, .max] {
             let error = expectFailure(pack(.array([.uint(1), .uint(kind), .uint(9)])), code: .protocolError, id: 9)
             #expect(error?.message.contains("kind \(kind)") == true)
         }
@@ -206,7 +209,8 @@ import Testing
             [.uint(1), .uint(3), .uint(42), .uint(5), .str("m"), .nil, .nil],
             [.uint(1), .uint(4), .uint(42)],
             [.uint(1), .uint(5), .uint(42)],
-            [.uint(1), .uint(6), .uint(42), .uint(3)],
+            [.uint(1), .uint(6), .uint(42), .uint(3), .uint(7)],
+            [.uint(1), .uint(7), .uint(42), .uint(7)],
         ]
         for fields in valid {
             #expect(throws: Never.self) { try decoded(pack(.array(fields))) }

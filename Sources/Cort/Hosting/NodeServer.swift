@@ -37,6 +37,9 @@ actor NodeServer {
     }
 
     let endpoint: String
+    /// A random number for this run of the node, sent in pongs and the
+    /// draining frame, so callers can tell a restarted node from the old one.
+    let incarnation = UInt64.random(in: 1...UInt64.max)
     private let system: CortSystem
     private let reactor: ZeroMQReactor
     private let socket: ZeroMQSocket
@@ -57,6 +60,9 @@ actor NodeServer {
     }
 
     private var running: [CallKey: RunningCall] = [:]
+    /// The callers heard from, and when, so a draining node can tell them.
+    private var peers: [[UInt8]: Duration] = [:]
+    private var peersAtLastPrune = 64
     private var draining = false
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
     private var buffer: [UInt8] = []
@@ -69,8 +75,12 @@ actor NodeServer {
         reactor = system.reactor
         logger = system.logger
         limits = system.limits
-        socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor)
+        // The linger lets the last answers of a drain leave before the socket closes.
+        socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor, linger: .seconds(2))
         try socket.set(.routerMandatory, true)
+        // Callers bound their calls in flight per node (CallLimits), so this
+        // is only reached by a caller that stopped reading its answers.
+        try socket.set(.sendHighWaterMark, 16_384)
         // Above this libzmq drops the peer before cort sees the message; below
         // it, an envelope over `maxEnvelopeBytes` is answered with an error.
         try socket.set(.maxMessageSize, Int64(limits.hardMessageCap))
@@ -162,6 +172,7 @@ actor NodeServer {
             return
         }
         let peer = message.frame(at: 0)
+        notePeer(peer)
         let envelope: Envelope
         do {
             envelope = try message.withFrame(at: 1) { (bytes) throws(WireError) in
@@ -183,8 +194,9 @@ actor NodeServer {
                 call.cancel()
             }
         case .ping(let sequence):
-            answer(peer, .pong(sequence: sequence, freeSlots: UInt32(clamping: freeSlots())))
-        case .reply, .failure, .pong:
+            answer(peer, .pong(sequence: sequence, freeSlots: UInt32(clamping: draining ? 0 : freeSlots()),
+                               incarnation: incarnation))
+        case .reply, .failure, .pong, .draining:
             counters.ignoredFrames += 1
         }
     }
@@ -304,12 +316,29 @@ actor NodeServer {
         }
     }
 
+    /// Remembers a caller; callers silent for ten minutes are forgotten once
+    /// the table has doubled since it was last pruned.
+    private func notePeer(_ peer: [UInt8]) {
+        let now = system.clock.now
+        peers[peer] = now
+        if peers.count >= peersAtLastPrune * 2 {
+            peers = peers.filter { now - $0.value < .seconds(600) }
+            peersAtLastPrune = max(peers.count, 64)
+        }
+    }
+
     // MARK: Draining
 
     /// Stops taking calls, deregisters the services, finishes the calls in
     /// flight, and stops the pools.
     func drain() async {
+        guard !draining else { return }
         draining = true
+        // Callers stop sending new calls at once instead of finding out by refusals.
+        for peer in peers.keys {
+            answer(peer, .draining(incarnation: incarnation))
+        }
+        logger.info("draining", metadata: ["endpoint": "\(endpoint)", "callers": "\(peers.count)", "callsInFlight": "\(running.count)"])
         for service in services.values {
             do {
                 try await system.configuration.discovery.deregister(service.instance)

@@ -3,10 +3,14 @@ import DequeModule
 import Logging
 
 /// The caller's side of one remote service: one ROUTER connected to every
-/// node of the service, the node list, and the calls in flight.
+/// node of the service, the node list with each node's health, and the
+/// calls in flight.
 ///
 /// It runs on its system's reactor, so sending a request and matching a reply
-/// to its caller need no thread hop besides the caller's own.
+/// to its caller need no thread hop besides the caller's own. It is the
+/// ZeroMQ Guide's Freelance pattern: it pings quiet nodes (``NodeHealth``),
+/// sends calls to live nodes with room, and settles the calls of a node that
+/// fails by the rules of ``Failover``.
 actor RemoteService {
     /// What a node answered.
     enum Answer: Sendable {
@@ -18,27 +22,63 @@ actor RemoteService {
     /// moves to another endpoint is a new connection while the old one drains.
     private struct Node {
         let instance: ServiceInstance
-        /// The connection's name on this ROUTER (`ZMQ_CONNECT_ROUTING_ID`),
-        /// unique per connection, so an old and a new connection of one
-        /// instance can both be addressed.
-        let routingID: [UInt8]
+        /// The connection's number; its name on this ROUTER
+        /// (`ZMQ_CONNECT_ROUTING_ID`) is `n<number>`. A new connection to
+        /// the same node gets a new number, so frames of an old one are told apart.
+        var connection: Int
         var inFlight = 0
         /// Discovery dropped it: no new calls, but the connection stays until
         /// the calls in flight on it are settled (a reply may still come).
         var leaving = false
+        /// The incarnation that said it is draining: no new calls until
+        /// another incarnation answers.
+        var draining: UInt64?
+        var health: NodeHealth
+
+        var routingID: [UInt8] { Array("n\(connection)".utf8) }
+        var takesCalls: Bool { !leaving && draining == nil && health.takesCalls }
+    }
+
+    /// How one attempt of a call ended.
+    private enum AttemptResult {
+        case notSent
+        case answered(Answer)
+        case nodeFailed(String)
+
+        var attempt: Failover.Attempt {
+            switch self {
+            case .notSent: .notSent
+            case .answered(.value): .answered(nil)
+            case .answered(.failure(let failure)): .answered(failure)
+            case .nodeFailed(let reason): .nodeFailed(reason: reason)
+            }
+        }
     }
 
     private struct PendingCall {
-        let continuation: CheckedContinuation<Answer, any Error>
+        let continuation: CheckedContinuation<AttemptResult, any Error>
         let node: String
         let method: String
         let deadline: Duration
     }
 
-    private struct NodeWaiter {
-        let id: UInt64
+    /// A call waiting for a node to take it (no node list yet, no live node, or all full).
+    private struct Waiter {
         let continuation: CheckedContinuation<Void, any Error>
         let deadline: Duration
+    }
+
+    /// Thrown to a waiter whose deadline passed; the call turns it into the right error.
+    private struct WaitExpired: Error {}
+
+    /// What ``pickNode(avoiding:)`` found.
+    private enum Pick {
+        case node(String)
+        case noNodeList
+        case noNodes
+        case noneUsable
+        case allRefused
+        case full
     }
 
     let name: String
@@ -47,9 +87,13 @@ actor RemoteService {
     private let clock: RuntimeClock
     private let logger: Logger
     private let limits: WireLimits
+    private let heartbeat: HeartbeatConfiguration
+    private let callLimits: CallLimits
 
     /// Connections by ``connectionKey(_:)``.
     private var nodes: [String: Node] = [:]
+    /// Connection keys by connection number, to match frames to nodes.
+    private var keyByConnection: [Int: String] = [:]
     private var connectionsMade = 0
     /// Nodes that discovery reported but that cannot be connected to (a bad
     /// endpoint): calls fail with `transport` when no other node is left.
@@ -57,16 +101,21 @@ actor RemoteService {
     private var nodeOrder: [String] = []
     private var nextNode = 0
     private var hasNodeList = false
-    private var nodeWaiters: [NodeWaiter] = []
+    private var totalInFlight = 0
+    private var waiters: [UInt64: Waiter] = [:]
+    private var waitOrder = Deque<UInt64>()
     private var pending: [UInt64: PendingCall] = [:]
     private var nextCallID: UInt64 = 0
+    private var nextPingSequence: UInt64 = 0
     private var deadlines = Deque<(deadline: Duration, id: UInt64)>()
+    /// The earliest time a node's heartbeat needs attention (may be early).
+    private var heartbeatDue: Duration?
     private var timer: Task<Void, Never>?
     private var timerDeadline: Duration?
     private var buffer: [UInt8] = []
     private var closed = false
 
-    /// Replies whose call was no longer waited for (cancelled or timed out).
+    /// Replies whose call was no longer waited for (cancelled, timed out, or settled by failover).
     private(set) var lateReplies = 0
     /// Frames from nodes that broke the protocol.
     private(set) var badFrames = 0
@@ -79,17 +128,25 @@ actor RemoteService {
         clock = system.clock
         logger = system.logger
         limits = system.limits
+        heartbeat = system.configuration.heartbeat
+        callLimits = system.configuration.callLimits
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor)
         try socket.set(.routingID, Array("c:\(CortSystem.randomHex(16))".utf8))
+        // A send to a connection libzmq no longer has fails (and the call is
+        // moved) instead of vanishing.
         try socket.set(.routerMandatory, true)
+        // No high-water mark: the calls queued per node are bounded by
+        // `callLimits`, so a full pipe never drops or blocks a request.
+        try socket.set(.sendHighWaterMark, 0)
         try socket.set(.maxMessageSize, Int64(limits.maxEnvelopeBytes) * 2)
     }
 
     // MARK: Nodes
 
-    /// Connects to new nodes and disconnects from the ones that left.
+    /// Connects to new nodes and lets the ones that left drain.
     func update(nodes instances: [ServiceInstance]) {
         guard !closed else { return }
+        let now = clock.now
         let incoming = Dictionary(instances.map { (Self.connectionKey($0), $0) }, uniquingKeysWith: { kept, _ in kept })
         for (key, node) in nodes where !node.leaving && incoming[key] == nil {
             nodes[key]?.leaving = true
@@ -102,16 +159,14 @@ actor RemoteService {
             nodes[key]?.leaving = false
         }
         for (key, instance) in incoming where nodes[key] == nil {
-            connectionsMade += 1
-            let routingID = Array("n\(connectionsMade)".utf8)
             do {
-                // Naming the peer before connecting lets the first request be
-                // queued at once; libzmq delivers it when the handshake is done.
-                try socket.set(.connectRoutingID, routingID)
-                try socket.connect(instance.endpoint)
-                nodes[key] = Node(instance: instance, routingID: routingID)
+                let connection = try connect(instance.endpoint)
+                nodes[key] = Node(instance: instance, connection: connection, health: NodeHealth(now: now))
+                keyByConnection[connection] = key
                 unreachable.removeValue(forKey: key)
                 logger.debug("node joined", metadata: ["service": "\(name)", "node": "\(key)"])
+                // The ping waits in the connection until it is up; the pong makes the node live.
+                ping(key, at: now)
             } catch {
                 unreachable[key] = error as? ZeroMQError ?? ZeroMQError(.other, "\(error)")
                 logger.warning("cannot connect to a node", metadata: [
@@ -120,9 +175,7 @@ actor RemoteService {
         }
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
         hasNodeList = true
-        let waiters = nodeWaiters
-        nodeWaiters.removeAll()
-        for waiter in waiters { waiter.continuation.resume() }
+        wakeWaiters()
     }
 
     /// A connection's key: the instance id and its endpoint (ids have no spaces).
@@ -130,15 +183,31 @@ actor RemoteService {
         "\(instance.id) \(instance.endpoint)"
     }
 
-    /// One call on `id` is settled.
-    private func callEnded(on id: String) {
-        nodes[id]?.inFlight -= 1
-        disconnectIfDone(id)
+    /// Connects to `endpoint` under a new connection number.
+    private func connect(_ endpoint: String) throws -> Int {
+        connectionsMade += 1
+        // Naming the peer before connecting lets the first frame be queued at
+        // once; libzmq delivers it when the handshake is done.
+        try socket.set(.connectRoutingID, Array("n\(connectionsMade)".utf8))
+        try socket.connect(endpoint)
+        return connectionsMade
     }
 
-    private func disconnectIfDone(_ id: String) {
-        guard let node = nodes[id], node.leaving, node.inFlight <= 0 else { return }
-        nodes.removeValue(forKey: id)
+    /// One call on `key` is settled.
+    private func callEnded(on key: String) {
+        totalInFlight -= 1
+        if nodes[key] != nil {
+            nodes[key]!.inFlight -= 1
+            nodes[key]!.health.releasedCall()
+        }
+        disconnectIfDone(key)
+        wakeWaiters(1)
+    }
+
+    private func disconnectIfDone(_ key: String) {
+        guard let node = nodes[key], node.leaving, node.inFlight <= 0 else { return }
+        nodes.removeValue(forKey: key)
+        keyByConnection.removeValue(forKey: node.connection)
         // libzmq disconnects every connection to an endpoint: keep it while a
         // newer connection (an instance restarted under a new id) uses it.
         if !nodes.values.contains(where: { $0.instance.endpoint == node.instance.endpoint }) {
@@ -146,82 +215,209 @@ actor RemoteService {
         }
     }
 
-    /// The node for the next call: the fewest calls in flight, round robin among equals.
-    private func pickNode() -> String? {
-        guard !nodeOrder.isEmpty else { return nil }
+    /// Drops the connections to a failed node's endpoint and makes new ones,
+    /// discarding what was queued on them (pings, requests that never left),
+    /// so a node that comes back never sees a stale request.
+    private func reconnect(_ key: String) {
+        guard let endpoint = nodes[key]?.instance.endpoint else { return }
+        let sharing = nodes.filter { $0.value.instance.endpoint == endpoint }
+        // libzmq drops every connection to the endpoint: not while one of them works.
+        guard !sharing.values.contains(where: { $0.health.takesCalls }) else { return }
+        try? socket.disconnect(endpoint)
+        for (other, node) in sharing {
+            keyByConnection.removeValue(forKey: node.connection)
+            if node.leaving {
+                // Its calls were settled when it failed; nothing waits for it.
+                nodes.removeValue(forKey: other)
+                continue
+            }
+            do {
+                let connection = try connect(endpoint)
+                nodes[other]?.connection = connection
+                keyByConnection[connection] = other
+            } catch {
+                logger.warning("cannot reconnect to a node", metadata: [
+                    "service": "\(name)", "node": "\(other)", "error": "\(error)"])
+            }
+        }
+        nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
+    }
+
+    /// The node for the next call: live before suspect, with room before
+    /// without, then the fewest calls in flight, round robin among equals.
+    private func pickNode(avoiding refused: Set<String>) -> Pick {
+        guard hasNodeList else { return .noNodeList }
+        guard !nodeOrder.isEmpty else { return .noNodes }
+        guard totalInFlight < callLimits.perService else { return .full }
         var best: String?
+        var bestRank = Int.max
         var bestLoad = Int.max
+        var sawRoom = false
+        var sawUsable = false
+        var sawRefused = false
         for offset in 0..<nodeOrder.count {
-            let id = nodeOrder[(nextNode + offset) % nodeOrder.count]
-            let load = nodes[id]?.inFlight ?? .max
-            if load < bestLoad {
-                best = id
-                bestLoad = load
+            let key = nodeOrder[(nextNode + offset) % nodeOrder.count]
+            guard let node = nodes[key], node.takesCalls else { continue }
+            guard !refused.contains(key) else {
+                sawRefused = true
+                continue
+            }
+            sawUsable = true
+            guard node.inFlight < callLimits.perNode else { continue }
+            sawRoom = true
+            let rank = (node.health.state == .live ? 0 : 2) + (node.health.freeSlots == 0 ? 1 : 0)
+            if rank < bestRank || (rank == bestRank && node.inFlight < bestLoad) {
+                best = key
+                bestRank = rank
+                bestLoad = node.inFlight
             }
         }
         nextNode = (nextNode + 1) % nodeOrder.count
-        return best
+        if let best { return .node(best) }
+        if sawUsable && !sawRoom { return .full }
+        if sawRefused { return .allRefused }
+        return .noneUsable
     }
 
     // MARK: Calls
 
-    /// Sends `request` to a node and waits for its answer until `deadline`.
-    func call(_ request: CallRequest, deadline: Duration) async throws -> Answer {
-        if closed { throw RemoteCallError(.shuttingDown, "the actor system is shut down") }
-        if !hasNodeList {
-            try await waitForNodeList(deadline: deadline)
-        }
-        guard let node = pickNode() else {
-            if let (id, error) = unreachable.first {
-                throw RemoteCallError(.transport, "\(request.method): cannot connect to node \(id)", cause: error)
-            }
-            throw RemoteCallError(.noNodes, "discovery knows no node for \(name)")
-        }
-        let now = clock.now
-        if now >= deadline {
-            throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed before the call was sent")
-        }
-        nextCallID &+= 1
-        let id = nextCallID
+    /// Sends `request` to a node and waits for its answer until `deadline`,
+    /// moving it to another node when ``Failover`` says so.
+    func call(_ request: CallRequest, deadline: Duration, idempotent: Bool) async throws -> Answer {
         var request = request
-        request.id = id
-        request.timeout = deadline - now
-        buffer.removeAll(keepingCapacity: true)
-        WireCodec.encode(.request(request), into: &buffer)
-        if buffer.count > limits.maxEnvelopeBytes {
-            throw RemoteCallError(.messageTooLarge,
-                                  "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
+        var refusedBy: Set<String> = []
+        var lastRefusal: CallFailure?
+        while true {
+            let node = try await acquireNode(method: request.method, deadline: deadline,
+                                             avoiding: refusedBy, lastRefusal: lastRefusal)
+            let now = clock.now
+            if now >= deadline {
+                throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed before the call was sent")
+            }
+            nextCallID &+= 1
+            let id = nextCallID
+            request.id = id
+            request.timeout = deadline - now
+            buffer.removeAll(keepingCapacity: true)
+            WireCodec.encode(.request(request), into: &buffer)
+            if buffer.count > limits.maxEnvelopeBytes {
+                throw RemoteCallError(.messageTooLarge,
+                                      "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
+            }
+            let result: AttemptResult
+            if try await send(buffer, to: node, method: request.method) {
+                result = try await awaitAnswer(id: id, on: node, method: request.method, deadline: deadline)
+            } else {
+                result = .notSent
+            }
+            switch Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: node) {
+            case .deliver:
+                guard case .answered(let answer) = result else { continue }
+                return answer
+            case .tryAnotherNode:
+                if case .answered(.failure(let refusal)) = result {
+                    refusedBy.insert(node)
+                    lastRefusal = refusal
+                    if refusal.code == .overloaded {
+                        nodes[node]?.health.full()
+                    }
+                }
+                logger.debug("moving a call to another node", metadata: [
+                    "service": "\(name)", "method": "\(request.method)", "node": "\(node)"])
+            case .fail(let code, let message):
+                throw RemoteCallError(code, message)
+            }
         }
-        try await send(to: node, buffer, method: request.method)
+    }
 
+    /// A node that may take the call now, waiting (until `deadline`) when the
+    /// only reason there is none may pass: no node list yet, no node live
+    /// yet, or (when ``CallLimits/whenFull`` says wait) every node full.
+    private func acquireNode(method: String, deadline: Duration, avoiding refused: Set<String>,
+                             lastRefusal: CallFailure?) async throws -> String {
+        while true {
+            if closed { throw RemoteCallError(.shuttingDown, "the actor system is shut down") }
+            let pick = pickNode(avoiding: refused)
+            switch pick {
+            case .node(let key):
+                return key
+            case .noNodes:
+                if let lastRefusal { throw RemoteCallError(lastRefusal.code, lastRefusal.message) }
+                if let (key, error) = unreachable.first {
+                    throw RemoteCallError(.transport, "\(method): cannot connect to node \(key)", cause: error)
+                }
+                throw RemoteCallError(.noNodes, "discovery knows no node for \(name)")
+            case .allRefused:
+                let refusal = lastRefusal ?? CallFailure(code: .overloaded, message: "every node refused the call")
+                throw RemoteCallError(refusal.code, refusal.message)
+            case .full where callLimits.whenFull == .failFast:
+                throw RemoteCallError(.overloaded, "\(method): every node of \(name) is full "
+                                      + "(\(totalInFlight) calls in flight); the call was not sent")
+            case .full, .noNodeList, .noneUsable:
+                break
+            }
+            do {
+                try await waitForChange(deadline: deadline)
+            } catch is WaitExpired {
+                throw timeoutWhileWaiting(pick, method: method)
+            }
+        }
+    }
+
+    private func timeoutWhileWaiting(_ pick: Pick, method: String) -> RemoteCallError {
+        switch pick {
+        case .noNodeList:
+            return RemoteCallError(.noNodes, "discovery reported no node list for \(name) before the deadline")
+        case .full:
+            return RemoteCallError(.overloaded, "\(method): every node of \(name) stayed full "
+                                   + "(\(totalInFlight) calls in flight) until the deadline; the call was not sent")
+        default:
+            let states = nodeOrder.prefix(5).compactMap { key in
+                nodes[key].map { "\(key) (\($0.draining != nil ? "draining" : $0.health.state.description))" }
+            }
+            return RemoteCallError(.noNodes, "\(method): no node of \(name) could take the call before the deadline: "
+                                   + states.joined(separator: ", "))
+        }
+    }
+
+    /// Hands the request to libzmq; false when it has no connection under
+    /// the node's name (the call never left, so any other node may take it).
+    private func send(_ envelope: [UInt8], to key: String, method: String) async throws -> Bool {
+        guard let routingID = nodes[key]?.routingID else { return false }
+        var message = ZeroMQMessage(frameCapacity: 2)
+        message.append(routingID)
+        message.append(envelope)
+        do {
+            if try socket.trySend(&message) { return true }
+            // No high-water mark is set, so this is rare: wait for room, never drop.
+            try await socket.send(message)
+            return true
+        } catch let error as ZeroMQError where error.code == .hostUnreachable {
+            unroutable(key)
+            return false
+        } catch let error as ZeroMQError {
+            throw RemoteCallError(.transport, "\(method): cannot send to node \(key)", cause: error)
+        }
+    }
+
+    private func awaitAnswer(id: UInt64, on node: String, method: String, deadline: Duration) async throws -> AttemptResult {
         nodes[node]?.inFlight += 1
+        nodes[node]?.health.tookCall()
+        totalInFlight += 1
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Answer, any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AttemptResult, any Error>) in
                 if Task.isCancelled {
                     sendCancel(id, to: node)
                     callEnded(on: node)
-                    continuation.resume(throwing: RemoteCallError(.cancelled, "\(request.method): the caller was cancelled"))
+                    continuation.resume(throwing: RemoteCallError(.cancelled, "\(method): the caller was cancelled"))
                     return
                 }
-                pending[id] = PendingCall(continuation: continuation, node: node, method: request.method, deadline: deadline)
+                pending[id] = PendingCall(continuation: continuation, node: node, method: method, deadline: deadline)
                 schedule(deadline: deadline, id: id)
             }
         } onCancel: {
             // Runs on the cancelling thread: hop onto the reactor, where this actor lives.
             self.reactor.execute { self.assumeIsolated { $0.cancel(id) } }
-        }
-    }
-
-    private func send(to node: String, _ envelope: [UInt8], method: String) async throws {
-        var message = ZeroMQMessage(frameCapacity: 2)
-        message.append(nodes[node]?.routingID ?? [])
-        message.append(envelope)
-        do {
-            if try socket.trySend(&message) { return }
-            // A full pipe is backpressure: wait for room, never drop.
-            try await socket.send(message)
-        } catch let error as ZeroMQError {
-            throw RemoteCallError(.transport, "\(method): cannot send to node \(node)", cause: error)
         }
     }
 
@@ -237,23 +433,113 @@ actor RemoteService {
         _ = try? socket.trySend(&message)
     }
 
-    private func waitForNodeList(deadline: Duration) async throws {
-        nextCallID &+= 1
-        let id = nextCallID
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            nodeWaiters.append(NodeWaiter(id: id, continuation: continuation, deadline: deadline))
-            schedule(deadline: deadline, id: id)
+    private func cancel(_ id: UInt64) {
+        if let call = pending.removeValue(forKey: id) {
+            sendCancel(id, to: call.node)
+            callEnded(on: call.node)
+            call.continuation.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
+        } else if let waiter = waiters.removeValue(forKey: id) {
+            waiter.continuation.resume(throwing: RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node"))
         }
     }
 
-    private func cancel(_ id: UInt64) {
-        guard let call = pending.removeValue(forKey: id) else { return }
-        sendCancel(id, to: call.node)
-        callEnded(on: call.node)
-        call.continuation.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
+    // MARK: Waiting for a node
+
+    private func waitForChange(deadline: Duration) async throws {
+        nextCallID &+= 1
+        let id = nextCallID
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if Task.isCancelled {
+                    continuation.resume(throwing: RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node"))
+                    return
+                }
+                waiters[id] = Waiter(continuation: continuation, deadline: deadline)
+                waitOrder.append(id)
+                schedule(deadline: deadline, id: id)
+            }
+        } onCancel: {
+            self.reactor.execute { self.assumeIsolated { $0.cancel(id) } }
+        }
     }
 
-    // MARK: Deadlines
+    /// Lets up to `count` waiting calls look for a node again, oldest first.
+    private func wakeWaiters(_ count: Int = .max) {
+        var woken = 0
+        while woken < count, let id = waitOrder.popFirst() {
+            guard let waiter = waiters.removeValue(forKey: id) else { continue }
+            waiter.continuation.resume()
+            woken += 1
+        }
+    }
+
+    // MARK: Heartbeats
+
+    private func ping(_ key: String, at now: Duration) {
+        guard let routingID = nodes[key]?.routingID else { return }
+        nextPingSequence &+= 1
+        var bytes: [UInt8] = []
+        WireCodec.encode(.ping(sequence: nextPingSequence), into: &bytes)
+        var message = ZeroMQMessage(frameCapacity: 2)
+        message.append(routingID)
+        message.append(bytes)
+        do {
+            _ = try socket.trySend(&message)
+            nodes[key]?.health.pinged(at: now, configuration: heartbeat)
+        } catch let error as ZeroMQError where error.code == .hostUnreachable {
+            unroutable(key)
+        } catch {
+            logger.debug("cannot ping a node", metadata: ["service": "\(name)", "node": "\(key)", "error": "\(error)"])
+        }
+        noteWakeup(of: key)
+    }
+
+    private func unroutable(_ key: String) {
+        let change = nodes[key]?.health.unroutable(at: clock.now, configuration: heartbeat)
+        apply(change, to: key)
+        if change != nil { reconnect(key) }
+        noteWakeup(of: key)
+    }
+
+    /// Pings quiet nodes, declares silent ones dead, renews dead connections.
+    private func heartbeatTick() {
+        let now = clock.now
+        heartbeatDue = nil
+        for key in Array(nodes.keys) {
+            guard let actions = nodes[key]?.health.tick(at: now, configuration: heartbeat) else { continue }
+            apply(actions.change, to: key)
+            if actions.reconnect { reconnect(key) }
+            if actions.ping, nodes[key] != nil { ping(key, at: now) }
+            noteWakeup(of: key)
+        }
+    }
+
+    private func apply(_ change: NodeHealth.Change?, to key: String) {
+        guard let change else { return }
+        switch change {
+        case .revived:
+            logger.info("node is live", metadata: ["service": "\(name)", "node": "\(key)"])
+            wakeWaiters()
+        case .died(let reason):
+            let lost = pending.filter { $0.value.node == key }
+            logger.warning("node failed", metadata: [
+                "service": "\(name)", "node": "\(key)", "reason": "\(reason)", "callsInFlight": "\(lost.count)"])
+            for (id, call) in lost {
+                pending.removeValue(forKey: id)
+                callEnded(on: key)
+                call.continuation.resume(returning: .nodeFailed(reason))
+            }
+        }
+    }
+
+    private func noteWakeup(of key: String) {
+        guard let wakeup = nodes[key]?.health.nextWakeup(configuration: heartbeat) else { return }
+        if let due = heartbeatDue, due <= wakeup { return }
+        heartbeatDue = wakeup
+        armTimer()
+    }
+
+    // MARK: Timer (deadlines and heartbeats)
 
     private func schedule(deadline: Duration, id: UInt64) {
         // Deadlines mostly arrive in order (one default timeout), so a deque
@@ -265,23 +551,38 @@ actor RemoteService {
     }
 
     private func armTimer() {
-        guard let first = deadlines.first?.deadline else { return }
-        if let armed = timerDeadline, armed <= first { return }
+        guard !closed else { return }
+        let next: Duration
+        switch (deadlines.first?.deadline, heartbeatDue) {
+        case (let deadline?, let due?): next = min(deadline, due)
+        case (let deadline?, nil): next = deadline
+        case (nil, let due?): next = due
+        case (nil, nil): return
+        }
+        if let armed = timerDeadline, armed <= next { return }
         timer?.cancel()
-        timerDeadline = first
+        timerDeadline = next
         let clock = self.clock
         timer = Task {
             do {
-                try await clock.sleep(until: first)
+                try await clock.sleep(until: next)
             } catch {
-                return  // re-armed for an earlier deadline, or closed
+                return  // re-armed for an earlier time, or closed
             }
-            self.expireDue()
+            self.timerFired()
         }
     }
 
-    private func expireDue() {
+    private func timerFired() {
         timerDeadline = nil
+        expireDue()
+        if let due = heartbeatDue, due <= clock.now {
+            heartbeatTick()
+        }
+        armTimer()
+    }
+
+    private func expireDue() {
         let now = clock.now
         while let first = deadlines.first, first.deadline <= now {
             deadlines.removeFirst()
@@ -290,16 +591,13 @@ actor RemoteService {
                 callEnded(on: call.node)
                 call.continuation.resume(throwing: RemoteCallError(
                     .deadlineExceeded, "\(call.method): no answer from node \(call.node) before the deadline"))
-            } else if let index = nodeWaiters.firstIndex(where: { $0.id == first.id }) {
-                let waiter = nodeWaiters.remove(at: index)
-                waiter.continuation.resume(throwing: RemoteCallError(
-                    .noNodes, "discovery reported no node list for \(name) before the deadline"))
+            } else if let waiter = waiters.removeValue(forKey: first.id) {
+                waiter.continuation.resume(throwing: WaitExpired())
             }
         }
-        armTimer()
     }
 
-    // MARK: Replies
+    // MARK: Frames from nodes
 
     /// Receives answers and hands them to their callers until the reactor stops.
     func run() async {
@@ -323,6 +621,13 @@ actor RemoteService {
             logger.debug("dropped a message with \(message.count) frames", metadata: ["service": "\(name)"])
             return
         }
+        guard let key = message.withFrame(at: 0, { keyByConnection[Self.connectionNumber($0)] }) else {
+            // A connection renewed since: what it still delivers is stale.
+            lateReplies += 1
+            return
+        }
+        let now = clock.now
+        apply(nodes[key]?.health.heard(at: now, configuration: heartbeat), to: key)
         let decoded: Envelope
         do {
             decoded = try message.withFrame(at: 1) { try WireCodec.decode($0, limits: limits) }
@@ -336,9 +641,33 @@ actor RemoteService {
             settle(id, with: .value(result))
         case .failure(let id, let failure):
             settle(id, with: .failure(failure))
-        case .pong, .ping, .request, .cancel:
-            break
+        case .pong(_, let freeSlots, let incarnation):
+            if let draining = nodes[key]?.draining, draining != incarnation {
+                // Another incarnation answers: the node restarted and takes calls again.
+                nodes[key]?.draining = nil
+                wakeWaiters()
+            }
+            let changes = nodes[key]?.health.pong(freeSlots: Int(freeSlots), incarnation: incarnation, at: now,
+                                                  configuration: heartbeat) ?? []
+            for change in changes { apply(change, to: key) }
+        case .draining(let incarnation):
+            guard nodes[key] != nil, nodes[key]?.draining == nil else { return }
+            nodes[key]?.draining = incarnation
+            logger.info("node is draining", metadata: ["service": "\(name)", "node": "\(key)"])
+        case .ping, .request, .cancel:
+            badFrames += 1
         }
+    }
+
+    /// The number in a routing id `n<number>`, or -1.
+    private static func connectionNumber(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard bytes.count > 1, bytes.count <= 19, bytes[0] == UInt8(ascii: "n") else { return -1 }
+        var number = 0
+        for byte in bytes.dropFirst() {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return -1 }
+            number = number * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return number
     }
 
     private func settle(_ id: UInt64, with answer: Answer) {
@@ -347,7 +676,7 @@ actor RemoteService {
             return
         }
         callEnded(on: call.node)
-        call.continuation.resume(returning: answer)
+        call.continuation.resume(returning: .answered(answer))
     }
 
     /// Fails every waiting call and stops receiving.
@@ -359,9 +688,10 @@ actor RemoteService {
         for call in calls.values {
             call.continuation.resume(throwing: RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down"))
         }
-        let waiters = nodeWaiters
-        nodeWaiters.removeAll()
-        for waiter in waiters {
+        let waiting = waiters
+        waiters.removeAll()
+        waitOrder.removeAll()
+        for waiter in waiting.values {
             waiter.continuation.resume(throwing: RemoteCallError(.shuttingDown, "the actor system shut down"))
         }
     }

@@ -91,7 +91,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     let logger: Logger
     let limits = WireLimits()
     private let state = Mutex(State())
-    private let methodNames = Mutex<[String: String]>([:])
+    private let methodNames = Mutex<[String: MethodInfo]>([:])
     /// "ActorType target" pairs known to belong together (see `target(_:belongsTo:)`).
     let knownTargets = Mutex<Set<String>>([])
 
@@ -271,7 +271,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         throwing: Err.Type,
         returning: Res.Type
     ) async throws -> Res where Act: DistributedActor, Act.ID == ActorID, Err: Error, Res: Codable {
-        guard let bytes = try await perform(on: actor.id, target: target, invocation: &invocation) else {
+        guard let bytes = try await perform(on: actor.id, of: Act.self, target: target, invocation: &invocation) else {
             throw RemoteCallError(.protocolError, "the reply carries no result, expected a \(Res.self)")
         }
         var decoder = MessagePackDecoder()
@@ -289,25 +289,27 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         invocation: inout InvocationEncoder,
         throwing: Err.Type
     ) async throws where Act: DistributedActor, Act.ID == ActorID, Err: Error {
-        _ = try await perform(on: actor.id, target: target, invocation: &invocation)
+        _ = try await perform(on: actor.id, of: Act.self, target: target, invocation: &invocation)
     }
 
     // MARK: Calls
 
-    private func perform(on id: ActorID, target: RemoteCallTarget,
-                         invocation: inout InvocationEncoder) async throws -> [UInt8]? {
+    private func perform<Act: DistributedActor>(on id: ActorID, of actorType: Act.Type, target: RemoteCallTarget,
+                                                invocation: inout InvocationEncoder) async throws -> [UInt8]? {
         try invocation.doneRecording()
         let options = CallOptions.current
         let timeout = options.timeout ?? configuration.defaultTimeout
         let deadline = clock.now + timeout
+        let method = methodInfo(of: target, on: actorType)
+        let idempotent = options.idempotent || method.idempotent
         var flags = CallFlags()
-        if options.idempotent { flags.insert(.idempotent) }
+        if idempotent { flags.insert(.idempotent) }
         let request = CallRequest(
             id: 0, service: id.service, actor: id.instance, target: target.identifier,
-            method: readableName(of: target), timeout: timeout, flags: flags,
+            method: method.name, timeout: timeout, flags: flags,
             metadata: options.metadata, arguments: invocation.arguments)
         let remote = try remoteService(for: id)
-        switch try await remote.call(request, deadline: deadline) {
+        switch try await remote.call(request, deadline: deadline, idempotent: idempotent) {
         case .value(let bytes):
             return bytes
         case .failure(let failure):
@@ -315,13 +317,30 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         }
     }
 
-    /// The readable name of a target, demangled once and remembered.
-    func readableName(of target: RemoteCallTarget) -> String {
+    /// A target's readable name and whether its actor type lists it in
+    /// ``IdempotentMethods``, worked out once per target and remembered.
+    func methodInfo<Act: DistributedActor>(of target: RemoteCallTarget, on actorType: Act.Type) -> MethodInfo {
         let identifier = target.identifier
-        if let name = methodNames.withLock({ $0[identifier] }) { return name }
+        if let info = methodNames.withLock({ $0[identifier] }) { return info }
         let name = readableMethodName(fromMangled: identifier)
-        methodNames.withLock { $0[identifier] = name }
-        return name
+        var idempotent = false
+        if let marked = actorType as? any IdempotentMethods.Type {
+            // "Ledger.balance(of:)" is listed as "balance(of:)".
+            let beforeArguments = name.firstIndex(of: "(") ?? name.endIndex
+            let start = name[..<beforeArguments].lastIndex(of: ".").map { name.index(after: $0) } ?? name.startIndex
+            idempotent = marked.idempotentMethods.contains(String(name[start...]))
+        }
+        let info = MethodInfo(name: name, idempotent: idempotent)
+        methodNames.withLock { $0[identifier] = info }
+        return info
+    }
+
+    /// What a caller needs to know of a method, besides its target.
+    struct MethodInfo: Sendable {
+        /// The readable name (`"Greeter.hello(name:)"`), for logs and errors.
+        let name: String
+        /// Whether the actor type lists it in ``IdempotentMethods``.
+        let idempotent: Bool
     }
 
     /// The caller-side actor for the service (or the single node) `id` names.

@@ -19,15 +19,21 @@ package enum Envelope: Sendable, Equatable {
     case cancel(id: UInt64)
     /// A heartbeat from a caller.
     case ping(sequence: UInt64)
-    /// A node's answer to a ping, with how many more calls it can queue.
-    case pong(sequence: UInt64, freeSlots: UInt32)
+    /// A node's answer to a ping: how many more calls it can take, and its
+    /// incarnation (a random number chosen when the node started), so a
+    /// caller can tell a restarted node from the one it knew.
+    case pong(sequence: UInt64, freeSlots: UInt32, incarnation: UInt64)
+    /// A node is shutting down: send it no new calls; the calls it accepted
+    /// will still be answered.
+    case draining(incarnation: UInt64)
 
     /// The call id (for ping and pong, the sequence number) in the envelope's header.
     package var id: UInt64 {
         switch self {
         case .request(let request): request.id
         case .reply(let id, _), .failure(let id, _), .cancel(let id): id
-        case .ping(let sequence), .pong(let sequence, _): sequence
+        case .ping(let sequence), .pong(let sequence, _, _): sequence
+        case .draining: 0
         }
     }
 }

@@ -60,7 +60,9 @@ extension WireCodec {
             guard let slots = UInt32(exactly: freeSlots) else {
                 throw reader.error("field 'freeSlots': \(freeSlots) does not fit in 32 bits")
             }
-            envelope = .pong(sequence: id, freeSlots: slots)
+            envelope = .pong(sequence: id, freeSlots: slots, incarnation: try reader.readUInt("incarnation"))
+        case .draining:
+            envelope = .draining(incarnation: try reader.readUInt("incarnation"))
         }
         guard reader.remaining == 0 else {
             throw reader.error("\(reader.remaining) bytes after the envelope")

@@ -50,14 +50,24 @@ package enum WireCodec {
             encodeHeaderOnly(.cancel, id, into: &buffer)
         case .ping(let sequence):
             encodeHeaderOnly(.ping, sequence, into: &buffer)
-        case .pong(let sequence, let freeSlots):
+        case .pong(let sequence, let freeSlots, let incarnation):
             let size = 1 + 2 + WireWriter.uintSize(sequence) + WireWriter.uintSize(UInt64(freeSlots))
+                + WireWriter.uintSize(incarnation)
             append(size, to: &buffer) { writer in
-                writer.writeArrayHeader(4)
+                writer.writeArrayHeader(5)
                 writer.writeUInt(WireFormat.version)
                 writer.writeUInt(WireFormat.Kind.pong.rawValue)
                 writer.writeUInt(sequence)
                 writer.writeUInt(UInt64(freeSlots))
+                writer.writeUInt(incarnation)
+            }
+        case .draining(let incarnation):
+            append(1 + 2 + 1 + WireWriter.uintSize(incarnation), to: &buffer) { writer in
+                writer.writeArrayHeader(4)
+                writer.writeUInt(WireFormat.version)
+                writer.writeUInt(WireFormat.Kind.draining.rawValue)
+                writer.writeUInt(0)
+                writer.writeUInt(incarnation)
             }
         }
     }

@@ -11,6 +11,7 @@ enum WireFormat {
         case cancel = 4
         case ping = 5
         case pong = 6
+        case draining = 7
 
         /// How many elements the kind's array has, header included.
         var fieldCount: Int {
@@ -20,7 +21,8 @@ enum WireFormat {
             case .error: 7
             case .cancel: 3
             case .ping: 3
-            case .pong: 4
+            case .pong: 5
+            case .draining: 4
             }
         }
     }

@@ -1,0 +1,174 @@
+/// What a caller knows of one node's health: the Freelance pattern's
+/// heartbeat state machine. It does no I/O: ``RemoteService`` feeds it what
+/// happened (a frame arrived, a ping could not be routed, time passed) and
+/// does what it answers (ping, settle the calls of a node that died).
+///
+/// ```
+/// connecting ──any frame──▶ live ──silent 1 interval──▶ suspect ──silent `liveness` intervals──▶ dead
+///      ▲                     ▲ ◀──────────any frame────────┘                                     │
+///      │                     └──────────────────────────any frame────────────────────────────────┘
+///   a send that libzmq cannot route (the connection is gone) ──▶ dead
+/// ```
+///
+/// Times are offsets on the system's ``RuntimeClock``.
+struct NodeHealth: Sendable, Equatable {
+    enum State: Sendable, Equatable, CustomStringConvertible {
+        /// Not heard from yet: the connection may not be up.
+        case connecting
+        /// Heard from within the last interval.
+        case live
+        /// Silent for a whole interval: no new calls while a live node has room.
+        case suspect
+        /// Silent for `liveness` intervals, or its connection is gone: its calls were settled.
+        case dead
+
+        var description: String {
+            switch self {
+            case .connecting: "connecting"
+            case .live: "live"
+            case .suspect: "suspect"
+            case .dead: "dead"
+            }
+        }
+    }
+
+    /// A change the caller must act on.
+    enum Change: Sendable, Equatable {
+        /// The node answers (again): it may take calls.
+        case revived
+        /// The node failed: the calls in flight on it will not be answered.
+        case died(reason: String)
+    }
+
+    private(set) var state: State = .connecting
+    /// When the node was last heard from (or first known).
+    private(set) var lastHeard: Duration
+    /// When the next ping is due.
+    private(set) var nextPing: Duration
+    /// When the node died or its connection was last renewed.
+    private var deadSince: Duration?
+    /// Calls the node said it can still take (its last pong), nil until it said.
+    private(set) var freeSlots: Int?
+    /// The node's incarnation (its last pong), nil until it said.
+    private(set) var incarnation: UInt64?
+
+    init(now: Duration) {
+        lastHeard = now
+        nextPing = now
+    }
+
+    /// Whether new calls may go to the node: live, or suspect as a last resort.
+    var takesCalls: Bool { state == .live || state == .suspect }
+
+    /// Any frame from the node arrived.
+    mutating func heard(at now: Duration, configuration: HeartbeatConfiguration) -> Change? {
+        lastHeard = now
+        deadSince = nil
+        nextPing = now + configuration.interval
+        let wasUsable = takesCalls
+        state = .live
+        return wasUsable ? nil : .revived
+    }
+
+    /// A pong arrived: besides being heard from, the node said how much room
+    /// it has and which incarnation it is. A new incarnation means the node
+    /// restarted and the calls in flight on the old one are lost.
+    mutating func pong(freeSlots: Int, incarnation: UInt64, at now: Duration,
+                       configuration: HeartbeatConfiguration) -> [Change] {
+        self.freeSlots = freeSlots
+        var changes: [Change] = []
+        if let known = self.incarnation, known != incarnation {
+            changes.append(.died(reason: "it restarted (a new incarnation answered)"))
+        }
+        self.incarnation = incarnation
+        if let change = heard(at: now, configuration: configuration) { changes.append(change) }
+        return changes
+    }
+
+    /// A ping was handed to the connection.
+    mutating func pinged(at now: Duration, configuration: HeartbeatConfiguration) {
+        nextPing = now + configuration.interval
+    }
+
+    /// A send found no connection under the node's routing id: libzmq
+    /// dropped it (after a disconnect, or a failed handshake).
+    mutating func unroutable(at now: Duration, configuration: HeartbeatConfiguration) -> Change? {
+        nextPing = now + configuration.interval
+        switch state {
+        case .connecting, .dead:
+            return nil
+        case .live, .suspect:
+            state = .dead
+            deadSince = now
+            return .died(reason: "its connection is gone")
+        }
+    }
+
+    /// What ``tick(at:configuration:)`` asks for.
+    struct Actions: Sendable, Equatable {
+        /// Send the node a ping.
+        var ping = false
+        /// Drop the connection and make a new one: the messages queued on
+        /// the old one (pings, and requests that never left) are discarded,
+        /// so a node that comes back never sees stale requests.
+        var reconnect = false
+        /// A change of state to act on.
+        var change: Change?
+    }
+
+    /// Time passed: whether to ping the node or reconnect to it now, and any change of state.
+    mutating func tick(at now: Duration, configuration: HeartbeatConfiguration) -> Actions {
+        var actions = Actions()
+        let silence = now - lastHeard
+        switch state {
+        case .live where silence >= configuration.interval:
+            state = .suspect
+        case .suspect where silence >= configuration.deadAfter:
+            state = .dead
+            deadSince = now
+            actions.change = .died(reason: "it was silent for \(silence)")
+            actions.reconnect = true
+        case .connecting, .dead:
+            // Pings queue on a connection that is not up; renewing it every
+            // `liveness` intervals keeps that queue short.
+            if now - (deadSince ?? lastHeard) >= configuration.deadAfter {
+                deadSince = now
+                actions.reconnect = true
+            }
+        default:
+            break
+        }
+        // A node heard from within the interval needs no ping: its traffic is its heartbeat.
+        if actions.reconnect || now >= nextPing {
+            actions.ping = true
+        }
+        return actions
+    }
+
+    /// When ``tick(at:configuration:)`` has something to do next.
+    func nextWakeup(configuration: HeartbeatConfiguration) -> Duration {
+        switch state {
+        case .connecting, .dead:
+            min(nextPing, (deadSince ?? lastHeard) + configuration.deadAfter)
+        case .live:
+            min(nextPing, lastHeard + configuration.interval)
+        case .suspect:
+            min(nextPing, lastHeard + configuration.deadAfter)
+        }
+    }
+
+    /// The node was sent a call: one fewer free slot, until it says again.
+    mutating func tookCall() {
+        if let slots = freeSlots, slots > 0 { freeSlots = slots - 1 }
+    }
+
+    /// A call on the node ended: its slot is free again.
+    mutating func releasedCall() {
+        if let slots = freeSlots { freeSlots = slots + 1 }
+    }
+
+    /// The node answered `overloaded`: it has no room now.
+    mutating func full() {
+        freeSlots = 0
+    }
+}
