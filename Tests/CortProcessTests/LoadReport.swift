@@ -52,10 +52,31 @@ struct LoadReport {
         records.filter { $0.end > event && $0.node != nil && $0.node != excluded }.map(\.end).min().map { $0 - event }
     }
 
-    /// From `event` to the end of the last call that started by `cutoff`
-    /// and ended after `event`: when the calls a failed node held were settled.
-    func settled(after event: Duration, startedBy cutoff: Duration) -> Duration? {
-        records.filter { $0.start <= cutoff && $0.end > event }.map(\.end).max().map { $0 - event }
+    /// Calls that ended after `event` and took at least `threshold`: the
+    /// ones a failed node held until it was found out (a call on a live
+    /// node takes a few milliseconds here).
+    func heldCalls(endingAfter event: Duration, threshold: Duration = .milliseconds(50)) -> [CallRecord] {
+        records.filter { $0.end > event && $0.end - $0.start >= threshold }
+    }
+
+    /// From `event` to the end of the last held call (see ``heldCalls(endingAfter:threshold:)``):
+    /// when the failed node's calls were all settled; zero when none was held.
+    func settled(after event: Duration) -> Duration {
+        heldCalls(endingAfter: event).map(\.end).max().map { $0 - event } ?? .zero
+    }
+
+    /// "2 (append 296.1 ms outcome unknown, read 297.0 ms node-2)": the held calls, how long and how they ended.
+    func heldCallSummary(endingAfter event: Duration) -> String {
+        let held = heldCalls(endingAfter: event)
+        let details = held.prefix(8).map { record in
+            let ending = switch record.outcome {
+            case .succeeded(let node): node
+            case .failed(let code, _): "\(code)"
+            case .unexpected(let text): text
+            }
+            return "\(record.kind.rawValue) \(Figure.milliseconds(record.end - record.start)) \(ending)"
+        }
+        return held.isEmpty ? "0" : "\(held.count) (\(details.joined(separator: ", ")))"
     }
 
     /// The longest a call that ended after `event` took.

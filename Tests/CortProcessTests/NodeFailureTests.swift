@@ -24,7 +24,7 @@ struct NodeFailureTests {
     static func killNineScenario(_ cluster: NodeCluster) async throws {
         let victim = cluster.node("node-1")
         let survivors = ["node-0", "node-2"]
-        let (times, records) = try await withSteadyLoad(on: cluster.ledger) { load in
+        let (killed, records) = try await withSteadyLoad(on: cluster.ledger) { load in
             try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
             let before = load.state.value.successes(on: survivors)
             let killed = load.now()
@@ -32,19 +32,22 @@ struct NodeFailureTests {
             let exit = await victim.waitForExit(timeout: Self.patience)
             let gone = load.now()
             try #require(exit?.signalled == true, "node-1 was killed")
-            // Calls sent until the process was gone may have gone to it.
+            // Calls sent until the caller finds out (within its liveness
+            // timeout) may have gone to it.
+            let cutoff = gone + NodeCluster.heartbeat.deadAfter
             let moved = await load.state.wait(timeout: Self.patience) { state in
-                state.settled(startedBy: gone) && state.successes(on: survivors) >= before + 1000
+                state.settled(startedBy: cutoff) && state.successes(on: survivors) >= before + 1000
             }
             try #require(moved, "the calls sent to node-1 were settled and the survivors served 1000 more")
-            return (killed: killed, gone: gone)
+            return killed
         }
         await cluster.close()
         let report = LoadReport(records: records, executions: try cluster.executions())
-        Figure.report("kill9.firstSuccessAfter", report.firstSuccess(after: times.killed, excluding: victim.name))
-        Figure.report("kill9.settledAfter", report.settled(after: times.killed, startedBy: times.gone))
-        Figure.report("kill9.fullThroughputAfter", report.fullThroughput(after: times.killed))
-        Figure.report("kill9.longestCall", report.longestCall(endingAfter: times.killed))
+        Figure.report("kill9.firstSuccessAfter", report.firstSuccess(after: killed, excluding: victim.name))
+        Figure.report("kill9.settledAfter", report.settled(after: killed))
+        Figure.report("kill9.heldCalls", report.heldCallSummary(endingAfter: killed))
+        Figure.report("kill9.fullThroughputAfter", report.fullThroughput(after: killed))
+        Figure.report("kill9.longestCall", report.longestCall(endingAfter: killed))
         Figure.report("kill9.calls", "\(records.count)")
         Figure.report("kill9.failed", "\(report.failures.count) (\(report.failureSummary))")
         expectHonestFailover(report)
@@ -79,6 +82,7 @@ struct NodeFailureTests {
         Figure.report("sigterm.exitAfter", times.exited - times.signalled)
         Figure.report("sigterm.fullThroughputAfter", report.fullThroughput(after: times.signalled))
         Figure.report("sigterm.longestCall", report.longestCall(endingAfter: times.signalled))
+        Figure.report("sigterm.heldCalls", report.heldCallSummary(endingAfter: times.signalled))
         Figure.report("sigterm.calls", "\(records.count)")
         Figure.report("sigterm.failed", "\(report.failures.count) (\(report.failureSummary))")
         #expect(report.failures.isEmpty, "no call fails while a node drains: \(report.failureSamples)")
@@ -120,8 +124,8 @@ struct NodeFailureTests {
         await cluster.close()
         let report = LoadReport(records: records, executions: try cluster.executions())
         // Its calls are stuck until it is declared dead, so they settle when it is.
-        Figure.report("sigstop.detectedAfter",
-                      report.settled(after: times.stopped, startedBy: times.stopped + NodeCluster.heartbeat.interval))
+        Figure.report("sigstop.detectedAfter", report.settled(after: times.stopped))
+        Figure.report("sigstop.heldCalls", report.heldCallSummary(endingAfter: times.stopped))
         Figure.report("sigstop.fullThroughputAfter", report.fullThroughput(after: times.stopped))
         Figure.report("sigstop.longestCall", report.longestCall(endingAfter: times.stopped))
         Figure.report("sigstop.rejoinedAfter", report.firstSuccess(on: victim.name, after: times.continued))
@@ -149,11 +153,12 @@ struct NodeFailureTests {
         let (times, records) = try await withSteadyLoad(on: cluster.ledger) { load in
             try await warmUp(load, nodes: ["node-0", "node-1", "node-2"])
             let before = load.state.value.successes(on: survivors)
+            let killed = load.now()
             victim.send(SIGKILL)
             try #require(await victim.waitForExit(timeout: Self.patience) != nil, "node-2 was killed")
-            let gone = load.now()
+            let cutoff = load.now() + NodeCluster.heartbeat.deadAfter
             let moved = await load.state.wait(timeout: Self.patience) { state in
-                state.settled(startedBy: gone) && state.successes(on: survivors) >= before + 300
+                state.settled(startedBy: cutoff) && state.successes(on: survivors) >= before + 300
             }
             try #require(moved, "the survivors took over")
             let restarting = load.now()
@@ -164,11 +169,12 @@ struct NodeFailureTests {
                 state.successes["node-2b", default: 0] >= 50
             }
             try #require(served, "the restarted node served 50 calls")
-            return (restarting: restarting, ready: ready)
+            return (killed: killed, restarting: restarting, ready: ready)
         }
         await cluster.close()
         let report = LoadReport(records: records, executions: try cluster.executions())
         Figure.report("restart.firstCallAfterReady", report.firstSuccess(on: "node-2b", after: times.ready))
+        Figure.report("restart.settledAfterKill", report.settled(after: times.killed))
         Figure.report("restart.calls", "\(records.count)")
         Figure.report("restart.failed", "\(report.failures.count) (\(report.failureSummary))")
         expectHonestFailover(report)

@@ -24,6 +24,12 @@ public final class ExecutionLog: Sendable {
         public var method: String
         /// The call's unique key.
         public var key: String
+
+        /// Creates an entry.
+        public init(method: String, key: String) {
+            self.method = method
+            self.key = key
+        }
     }
 
     /// The file's path.
