@@ -107,7 +107,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CortTests",
-            dependencies: ["Cort", "CortMessagePack", "CortZeroMQ"]
+            dependencies: [
+                "Cort", "CortMessagePack", "CortZeroMQ",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
 
         // Real-process reliability tests: CortProcessTests starts CortTestNode

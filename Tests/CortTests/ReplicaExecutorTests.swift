@@ -78,6 +78,8 @@ final class Gates: Sendable {
             try await node.host("worker", executor: executor) { Worker(actorSystem: $0) }
         }) { _, caller in
             let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            // A first call finds the node live, so the short deadline below is the method's alone.
+            #expect(try await worker.wait(key + "-warm", seconds: 0) == "done")
             let started = ContinuousClock.now
             do {
                 _ = try await CallOptions.$current.withValue(CallOptions(timeout: .milliseconds(300))) {

@@ -112,3 +112,32 @@ distributed actor Impostor {
     typealias ActorSystem = CortSystem
     distributed func hello(name: String) -> String { "not a greeter" }
 }
+
+/// A service with idempotent and non-idempotent methods, for failover: each
+/// run is recorded under its key with the endpoint of the node that ran it.
+distributed actor Ledger: IdempotentMethods {
+    typealias ActorSystem = CortSystem
+    static let idempotentMethods: Set<String> = ["read(_:)"]
+
+    distributed func read(_ key: String) -> String {
+        Observations.shared.record(key, "read@\(id.endpoint ?? "?")")
+        return id.endpoint ?? "?"
+    }
+
+    distributed func append(_ key: String) -> String {
+        Observations.shared.record(key, "append@\(id.endpoint ?? "?")")
+        return id.endpoint ?? "?"
+    }
+
+    /// Runs for `milliseconds` (or until cancelled), recording its start and end.
+    distributed func hold(_ key: String, milliseconds: Int) async throws -> String {
+        Observations.shared.record(key, "started@\(id.endpoint ?? "?")")
+        try await Task.sleep(for: .milliseconds(milliseconds))
+        Observations.shared.record(key, "finished@\(id.endpoint ?? "?")")
+        return id.endpoint ?? "?"
+    }
+
+    distributed func refuse(_ reason: String) throws -> Int {
+        throw Refusal(reason: reason)
+    }
+}

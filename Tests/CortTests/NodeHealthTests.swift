@@ -1,0 +1,117 @@
+import Testing
+@testable import Cort
+
+/// The heartbeat state machine alone, on virtual time: each test feeds it
+/// events at chosen instants and checks what it answers.
+@Suite struct NodeHealthTests {
+    let configuration = HeartbeatConfiguration(interval: .milliseconds(100), liveness: 3)
+
+    func at(_ milliseconds: Int) -> Duration { .milliseconds(milliseconds) }
+
+    @Test func aNewNodeIsPingedAtOnceAndTakesNoCallsUntilItAnswers() {
+        var health = NodeHealth(now: at(0))
+        #expect(health.state == .connecting)
+        #expect(!health.takesCalls)
+        let actions = health.tick(at: at(0), configuration: configuration)
+        #expect(actions.ping)
+        #expect(actions.change == nil)
+        health.pinged(at: at(0), configuration: configuration)
+        #expect(health.nextWakeup(configuration: configuration) == at(100))
+        #expect(health.heard(at: at(2), configuration: configuration) == .revived)
+        #expect(health.state == .live)
+        #expect(health.takesCalls)
+    }
+
+    @Test func silenceMakesANodeSuspectAfterOneIntervalAndDeadAfterLiveness() {
+        var health = NodeHealth(now: at(0))
+        _ = health.heard(at: at(0), configuration: configuration)
+        // Heard within the interval: no ping, no change.
+        #expect(health.tick(at: at(99), configuration: configuration) == .init())
+        let suspect = health.tick(at: at(100), configuration: configuration)
+        #expect(health.state == .suspect)
+        #expect(suspect.ping)
+        #expect(suspect.change == nil)
+        #expect(health.takesCalls, "a suspect node is a last resort, not out")
+        health.pinged(at: at(100), configuration: configuration)
+        #expect(health.tick(at: at(299), configuration: configuration).change == nil)
+        let dead = health.tick(at: at(300), configuration: configuration)
+        #expect(health.state == .dead)
+        #expect(dead.change == .died(reason: "it was silent for 0.3 seconds"))
+        #expect(dead.reconnect, "the connection is renewed so queued requests never reach a restarted node")
+        #expect(!health.takesCalls)
+    }
+
+    @Test func anyFrameRevivesASuspectOrDeadNode() {
+        var health = NodeHealth(now: at(0))
+        _ = health.heard(at: at(0), configuration: configuration)
+        _ = health.tick(at: at(150), configuration: configuration)
+        #expect(health.state == .suspect)
+        #expect(health.heard(at: at(160), configuration: configuration) == nil, "suspect still took calls")
+        #expect(health.state == .live)
+        _ = health.tick(at: at(260), configuration: configuration)
+        _ = health.tick(at: at(460), configuration: configuration)
+        #expect(health.state == .dead)
+        #expect(health.heard(at: at(470), configuration: configuration) == .revived)
+        #expect(health.state == .live)
+    }
+
+    @Test func aDeadNodeIsPingedEveryIntervalAndItsConnectionRenewedEveryLiveness() {
+        var health = NodeHealth(now: at(0))
+        _ = health.heard(at: at(0), configuration: configuration)
+        _ = health.tick(at: at(100), configuration: configuration)
+        health.pinged(at: at(100), configuration: configuration)
+        _ = health.tick(at: at(300), configuration: configuration)
+        health.pinged(at: at(300), configuration: configuration)
+        #expect(health.state == .dead)
+        let quiet = health.tick(at: at(350), configuration: configuration)
+        #expect(!quiet.ping && !quiet.reconnect)
+        let ping = health.tick(at: at(400), configuration: configuration)
+        #expect(ping.ping && !ping.reconnect && ping.change == nil)
+        health.pinged(at: at(400), configuration: configuration)
+        let renew = health.tick(at: at(600), configuration: configuration)
+        #expect(renew.reconnect && renew.ping)
+        #expect(health.nextWakeup(configuration: configuration) <= at(900))
+    }
+
+    @Test func anUnroutableSendKillsALiveNodeAtOnceButNotAConnectingOne() {
+        var connecting = NodeHealth(now: at(0))
+        #expect(connecting.unroutable(at: at(1), configuration: configuration) == nil)
+        #expect(connecting.state == .connecting)
+
+        var live = NodeHealth(now: at(0))
+        _ = live.heard(at: at(0), configuration: configuration)
+        #expect(live.unroutable(at: at(5), configuration: configuration) == .died(reason: "its connection is gone"))
+        #expect(live.state == .dead)
+    }
+
+    @Test func aPongFromANewIncarnationMeansTheOldCallsAreLost() {
+        var health = NodeHealth(now: at(0))
+        #expect(health.pong(freeSlots: 4, incarnation: 7, at: at(1), configuration: configuration) == [.revived])
+        #expect(health.freeSlots == 4)
+        #expect(health.pong(freeSlots: 4, incarnation: 7, at: at(50), configuration: configuration) == [])
+        let restarted = health.pong(freeSlots: 8, incarnation: 9, at: at(60), configuration: configuration)
+        #expect(restarted == [.died(reason: "it restarted (a new incarnation answered)")])
+        #expect(health.state == .live, "the new incarnation takes calls")
+        #expect(health.incarnation == 9)
+    }
+
+    @Test func freeSlotsFollowTheCallsSentAndEnded() {
+        var health = NodeHealth(now: at(0))
+        _ = health.pong(freeSlots: 1, incarnation: 1, at: at(0), configuration: configuration)
+        health.tookCall()
+        #expect(health.freeSlots == 0)
+        health.tookCall()
+        #expect(health.freeSlots == 0, "never below zero")
+        health.releasedCall()
+        #expect(health.freeSlots == 1)
+        health.full()
+        #expect(health.freeSlots == 0)
+    }
+
+    @Test func configurationKeepsItsBounds() {
+        let tiny = HeartbeatConfiguration(interval: .zero, liveness: 0)
+        #expect(tiny.interval == .milliseconds(1))
+        #expect(tiny.liveness == 2)
+        #expect(configuration.deadAfter == .milliseconds(300))
+    }
+}

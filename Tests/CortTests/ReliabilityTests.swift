@@ -1,0 +1,309 @@
+import Distributed
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+@testable import Cort
+
+/// Heartbeats, failover, backpressure and drain with several systems in one
+/// process on real TCP ports (the scenarios with real processes and signals
+/// are in CortProcessTests).
+@Suite struct ReliabilityTests {
+    /// Short heartbeats, so a node is declared dead within half a second,
+    /// yet tolerant enough for a loaded 2-core machine running tests in parallel.
+    static let heartbeat = HeartbeatConfiguration(interval: .milliseconds(100), liveness: 5)
+
+    static func key(_ name: String) -> String { "\(name)-\(UUID().uuidString)" }
+
+    static func caller(_ discovery: any Discovery, timeout: Duration = .seconds(5),
+                       limits: CallLimits = CallLimits()) throws -> CortSystem {
+        try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: timeout,
+                                   heartbeat: heartbeat, callLimits: limits))
+    }
+
+    static func node(_ name: String, _ discovery: any Discovery, endpoint: String = "tcp://127.0.0.1:0",
+                     replicas: Int = 4, queueCapacity: Int = 64) async throws -> CortSystem {
+        let node = try CortSystem.start(.init(name: name, discovery: discovery, endpoint: endpoint,
+                                              queueCapacity: queueCapacity, heartbeat: heartbeat))
+        node.registerError(Refusal.self)
+        try await node.host("ledger", replicas: replicas) { Ledger(actorSystem: $0) }
+        return node
+    }
+
+    /// Receives `count` requests from `node` within `timeout`.
+    static func requests(_ count: Int, from node: FrozenNode, within timeout: Duration = .seconds(5)) async -> [CallRequest] {
+        await withTaskGroup(of: [CallRequest].self) { group in
+            group.addTask {
+                var seen: [CallRequest] = []
+                for await request in node.requests {
+                    seen.append(request)
+                    if seen.count == count { break }
+                }
+                return seen
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return []
+            }
+            let first = await group.next() ?? []
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test func aFrozenNodesIdempotentCallsMoveAndItsOtherCallsEndAsOutcomeUnknown() async throws {
+        let discovery = LocalDiscovery()
+        let frozen = try FrozenNode(freezeAfter: 2)
+        try await discovery.register(ServiceInstance(service: "ledger", id: "ledger@frozen", endpoint: frozen.endpoint))
+        let caller = try Self.caller(discovery)
+        let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
+        let (readKey, appendKey) = (Self.key("read"), Self.key("append"))
+
+        let read = Task { try await ledger.read(readKey) }
+        let append = Task { try await ledger.append(appendKey) }
+        // Both reach the frozen node (the only one), which then stops answering anything.
+        let received = await Self.requests(2, from: frozen)
+        #expect(received.count == 2)
+        #expect(received.contains { $0.flags.contains(.idempotent) && $0.method == "Ledger.read(_:)" })
+
+        let node = try await Self.node("healthy", discovery)
+        let healthyEndpoint = try #require(node.endpoint)
+
+        // Declared dead after liveness × interval: the read moves to the healthy node...
+        #expect(try await read.value == healthyEndpoint)
+        #expect(Observations.shared.events(readKey) == ["read@\(healthyEndpoint)"])
+        // ...and the append, which may have run, is not sent again.
+        do {
+            let answer = try await append.value
+            Issue.record("a call on a frozen node cannot succeed, got \(answer)")
+        } catch let error as RemoteCallError {
+            #expect(error.code == .outcomeUnknown, "\(error)")
+            #expect(error.message.contains("ledger@frozen"), "\(error.message)")
+            #expect(error.message.contains("silent"), "\(error.message)")
+        }
+        #expect(Observations.shared.events(appendKey).isEmpty, "a non-idempotent call never runs twice")
+        // New calls go to the live node.
+        #expect(try await ledger.append(Self.key("after")) == healthyEndpoint)
+
+        await caller.shutdown()
+        await node.shutdown()
+        await frozen.stop()
+    }
+
+    @Test func aDrainingNodeFinishesItsCallsAndIsSentNoNewOnes() async throws {
+        let discovery = LocalDiscovery()
+        let leaving = try await Self.node("leaving", discovery)
+        let caller = try Self.caller(discovery)
+        let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+        let leavingEndpoint = try #require(leaving.endpoint)
+        #expect(try await service.read(Self.key("warm")) == leavingEndpoint)
+
+        // Calls in flight on the node when it starts to drain.
+        let holdKeys = (0..<4).map { Self.key("hold-\($0)") }
+        let holds = holdKeys.map { key in Task { try await service.hold(key, milliseconds: 300) } }
+        for key in holdKeys {
+            #expect(await Observations.shared.waitFor(key) { $0.hasPrefix("started") })
+        }
+        let staying = try await Self.node("staying", discovery)
+        let stayingEndpoint = try #require(staying.endpoint)
+        let draining = Task { await leaving.shutdown() }
+
+        // The drain frame reaches the caller before the held calls finish:
+        // from then on, every call goes to the other node and none is refused.
+        let deadline = ContinuousClock.now + .seconds(5)
+        var answeredBy: [String] = []
+        while ContinuousClock.now < deadline {
+            let endpoint = try await service.append(Self.key("during"))
+            answeredBy.append(endpoint)
+            if endpoint == stayingEndpoint { break }
+        }
+        #expect(answeredBy.last == stayingEndpoint)
+        for _ in 0..<10 {
+            #expect(try await service.append(Self.key("after")) == stayingEndpoint)
+        }
+        for hold in holds {
+            #expect(try await hold.value == leavingEndpoint, "accepted calls finish during the drain")
+        }
+        await draining.value
+        #expect(holdKeys.allSatisfy { Observations.shared.events($0) == ["started@\(leavingEndpoint)", "finished@\(leavingEndpoint)"] })
+
+        await caller.shutdown()
+        await staying.shutdown()
+    }
+
+    @Test func anOverloadedNodePassesCallsToAnotherNodeAndNoneRunsTwice() async throws {
+        let discovery = LocalDiscovery()
+        let small = try await Self.node("small", discovery, replicas: 1, queueCapacity: 1)
+        let large = try await Self.node("large", discovery, replicas: 8)
+        let (smallEndpoint, largeEndpoint) = (try #require(small.endpoint), try #require(large.endpoint))
+        // This caller pings rarely: it goes by the room the small node had
+        // when it first answered, so it sends it more than it can take.
+        let caller = try CortSystem.start(.init(
+            name: "caller", discovery: discovery, defaultTimeout: .seconds(5),
+            heartbeat: HeartbeatConfiguration(interval: .seconds(30), liveness: 3)))
+        let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+        var answeredBy: Set<String> = []
+        for _ in 0..<20 where answeredBy.count < 2 {
+            answeredBy.insert(try await service.read(Self.key("warm")))
+        }
+        #expect(answeredBy == [smallEndpoint, largeEndpoint])
+
+        // Another caller, who knows only the small node, keeps its one worker busy.
+        let otherDiscovery = LocalDiscovery()
+        try await otherDiscovery.register(ServiceInstance(service: "ledger", id: "small-only", endpoint: smallEndpoint))
+        let busyCaller = try Self.caller(otherDiscovery)
+        let busyKey = Self.key("busy")
+        let busy = Task { try await Ledger.resolve(id: .service("ledger"), using: busyCaller).hold(busyKey, milliseconds: 400) }
+        #expect(await Observations.shared.waitFor(busyKey) { $0.hasPrefix("started") })
+
+        let keys = (0..<8).map { Self.key("flood-\($0)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for key in keys {
+                group.addTask { _ = try await service.append(key) }
+            }
+            try await group.waitForAll()
+        }
+        for key in keys {
+            #expect(Observations.shared.events(key).count == 1, "ran once: \(Observations.shared.events(key))")
+        }
+        let refusals = try await small.nodeCounters().errorAnswers
+        #expect(refusals > 0, "the small node refused some calls, and they ran elsewhere")
+        _ = try await busy.value
+        await busyCaller.shutdown()
+        await caller.shutdown()
+        await small.shutdown()
+        await large.shutdown()
+    }
+
+    @Test func whenEveryNodeIsFullACallFailsFastOrWaits() async throws {
+        let discovery = LocalDiscovery()
+        let node = try await Self.node("full", discovery)
+        let failFast = try Self.caller(discovery, limits: CallLimits(perNode: 2, perService: 2, whenFull: .failFast))
+        let waiting = try Self.caller(discovery, limits: CallLimits(perNode: 2, perService: 2, whenFull: .wait))
+
+        for (caller, waits) in [(failFast, false), (waiting, true)] {
+            let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+            let keys = (0..<2).map { Self.key("busy-\($0)") }
+            // Held long enough that a slow machine still finds them running when the third call is made.
+            let busy = keys.map { key in Task { try await service.hold(key, milliseconds: waits ? 300 : 3000) } }
+            for key in keys {
+                #expect(await Observations.shared.waitFor(key) { $0.hasPrefix("started") })
+            }
+            let third = Self.key("third")
+            if waits {
+                #expect(try await service.append(third) == node.endpoint)
+                #expect(keys.contains { Observations.shared.events($0).count == 2 }, "it waited for room")
+            } else {
+                do {
+                    let answer = try await service.append(third)
+                    Issue.record("every node is full, yet the call ran: \(answer)")
+                } catch let error as RemoteCallError {
+                    #expect(error.code == .overloaded)
+                    #expect(error.message.contains("not sent"), "\(error.message)")
+                }
+                #expect(Observations.shared.events(third).isEmpty, "a call refused by the caller never ran")
+            }
+            for call in busy { _ = try await call.value }
+        }
+        await failFast.shutdown()
+        await waiting.shutdown()
+        await node.shutdown()
+    }
+
+    @Test func aNodeThatLeftAndCameBackThroughDiscoveryGetsCallsAgain() async throws {
+        let discovery = LocalDiscovery()
+        let steady = try await Self.node("steady", discovery)
+        let first = try await Self.node("first", discovery)
+        let caller = try Self.caller(discovery)
+        let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+        _ = try await service.read(Self.key("before"))
+        await first.shutdown()
+        let second = try await Self.node("second", discovery)
+        let secondEndpoint = try #require(second.endpoint)
+        var answeredBy: [String] = []
+        for _ in 0..<50 where answeredBy.last != secondEndpoint {
+            answeredBy.append(try await service.read(Self.key("after")))
+        }
+        #expect(answeredBy.last == secondEndpoint, "the new node gets calls: \(answeredBy)")
+        await caller.shutdown()
+        await second.shutdown()
+        await steady.shutdown()
+    }
+
+    @Test func aRestartBehindTheSameEndpointSettlesTheCallsTheOldProcessHad() async throws {
+        let fake = try FrozenNode(freezeAfter: 1)
+        // Slow heartbeats: the new incarnation answers long before the old one could be declared dead.
+        let caller = try CortSystem.start(.init(
+            name: "caller", discovery: try StaticDiscovery(["ledger": [fake.endpoint]]), defaultTimeout: .seconds(30),
+            heartbeat: HeartbeatConfiguration(interval: .milliseconds(100), liveness: 50)))
+        let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+        let key = Self.key("lost")
+        let call = Task { try await service.append(key) }
+        #expect(await Self.requests(1, from: fake).count == 1)
+        // Before the caller declares it dead, a new incarnation answers its ping.
+        fake.restart(incarnation: 43)
+        do {
+            _ = try await call.value
+            Issue.record("the old process never answered")
+        } catch let error as RemoteCallError {
+            #expect(error.code == .outcomeUnknown, "\(error)")
+            #expect(error.message.contains("restarted"), "\(error.message)")
+        }
+        await caller.shutdown()
+        await fake.stop()
+    }
+
+    @Test func applicationErrorsDoNotTakeANodeOutOfRotation() async throws {
+        let discovery = LocalDiscovery()
+        let node = try await Self.node("erring", discovery)
+        let caller = try Self.caller(discovery)
+        caller.registerError(Refusal.self)
+        let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+        for attempt in 0..<5 {
+            await #expect(throws: Refusal(reason: "no \(attempt)")) { try await service.refuse("no \(attempt)") }
+        }
+        #expect(try await service.append(Self.key("still")) == node.endpoint)
+        await caller.shutdown()
+        await node.shutdown()
+    }
+
+    @Test func aNodeThatNeverAnswersEndsTheCallAtItsDeadlineWithItsState() async throws {
+        // A port nothing listens on: the connection never comes up.
+        let gone = try await Self.node("gone", StaticDiscovery([:]))
+        let endpoint = try #require(gone.endpoint)
+        await gone.shutdown()
+        let caller = try Self.caller(try StaticDiscovery(["ledger": [endpoint]]))
+        let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+        do {
+            // Long enough for the node list to arrive while other tests load both cores.
+            _ = try await CallOptions.$current.withValue(CallOptions(timeout: .seconds(3))) {
+                try await service.append(Self.key("nobody"))
+            }
+            Issue.record("a call with no live node cannot succeed")
+        } catch let error as RemoteCallError {
+            #expect(error.code == .noNodes, "\(error)")
+            #expect(error.message.contains("connecting"), "\(error.message)")
+        }
+        await caller.shutdown()
+    }
+
+    @Test func aSystemInAServiceGroupDrainsOnGracefulShutdown() async throws {
+        let discovery = LocalDiscovery()
+        let node = try await Self.node("grouped", discovery)
+        let endpoint = try #require(node.endpoint)
+        let caller = try Self.caller(discovery)
+        let service = try Ledger.resolve(id: .service("ledger"), using: caller)
+        let group = ServiceGroup(services: [node], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        let key = Self.key("grouped")
+        let call = Task { try await service.hold(key, milliseconds: 200) }
+        #expect(await Observations.shared.waitFor(key) { $0.hasPrefix("started") })
+        await group.triggerGracefulShutdown()
+        #expect(try await call.value == endpoint, "the call accepted before the shutdown finishes")
+        try await running.value
+        await #expect(throws: RemoteCallError.self) {
+            try await node.host("again") { Ledger(actorSystem: $0) }
+        }
+        await caller.shutdown()
+    }
+}
