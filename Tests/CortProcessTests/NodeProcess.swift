@@ -33,7 +33,8 @@ final class NodeProcess: Sendable {
     let output: Watched<Output>
     let exit: Watched<Exit?>
     private let standardInput: FileHandle
-    // Process is not Sendable; it is only touched by `start` and under this lock.
+    // Kept so the Process and its termination handler live as long as this;
+    // Process is not Sendable, so it sits behind a lock (and nothing reads it).
     private let process: Mutex<Process>
 
     private init(name: String, logPath: String, errorPath: String, pid: Int32,
