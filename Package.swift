@@ -112,6 +112,28 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+
+        // Real-process reliability tests: CortProcessTests starts CortTestNode
+        // processes (built beside the test bundle) hosting the Ledger service.
+        .target(
+            name: "ReliabilityServices",
+            dependencies: ["Cort"],
+            path: "Tests/ReliabilityServices"
+        ),
+        .executableTarget(
+            name: "CortTestNode",
+            dependencies: [
+                "Cort",
+                "ReliabilityServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/CortTestNode"
+        ),
+        .testTarget(
+            name: "CortProcessTests",
+            dependencies: ["Cort", "ReliabilityServices"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
