@@ -367,8 +367,12 @@ actor RemoteService {
             do {
                 try await waitForChange(deadline: deadline)
             } catch is WaitExpired {
-                // Described as things are now, not as they were when the wait began.
-                throw timeoutWhileWaiting(pickNode(avoiding: refused), method: method)
+                // Nodes that failed while the call waited are the reason now;
+                // otherwise it is what the call waited for.
+                switch pickNode(avoiding: refused) {
+                case .node, .full: throw timeoutWhileWaiting(pick, method: method)
+                case let now: throw timeoutWhileWaiting(now, method: method)
+                }
             }
         }
     }
