@@ -82,7 +82,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "GreeterNode",
-            dependencies: ["Cort", "ExampleServices"],
+            dependencies: [
+                "Cort", "ExampleServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Examples/GreeterNode"
         ),
         .executableTarget(

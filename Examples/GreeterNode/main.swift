@@ -1,27 +1,21 @@
 // A node of the "greeter" service in a process of its own:
 //   swift run cort-greeter-node tcp://127.0.0.1:5555
-// It serves until it gets SIGINT or SIGTERM.
+// It serves until it gets SIGINT or SIGTERM, then drains: its callers are
+// told to send nothing new, the calls it accepted finish, and it exits.
 import Cort
 import ExampleServices
-import Foundation
+import Logging
+import ServiceLifecycle
 
 let endpoint = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "tcp://127.0.0.1:5555"
+let logger = Logger(label: "cort-greeter-node")
 // With StaticDiscovery the callers know the endpoint; nothing needs registering.
-let node = try CortSystem.start(.init(name: "greeter-node", discovery: StaticDiscovery([:]), endpoint: endpoint))
+let node = try CortSystem.start(.init(name: "greeter-node", discovery: StaticDiscovery([:]), endpoint: endpoint,
+                                      logger: logger))
 try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
 print("greeter node serving at \(node.endpoint ?? endpoint); stop it with Ctrl-C")
 
-let (signals, signalled) = AsyncStream<Int32>.makeStream()
-var signalSources: [any DispatchSourceSignal] = []
-for signalNumber in [SIGINT, SIGTERM] {
-    signal(signalNumber, SIG_IGN)
-    let source = DispatchSource.makeSignalSource(signal: signalNumber)
-    source.setEventHandler { signalled.yield(signalNumber) }
-    source.resume()
-    signalSources.append(source)
-}
-for await signalNumber in signals {
-    print("signal \(signalNumber): draining and stopping")
-    break
-}
-await node.shutdown()
+// The system is a lifecycle Service: a signal starts its graceful shutdown (a drain).
+let group = ServiceGroup(services: [node], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+try await group.run()
+print("drained and stopped")

@@ -17,7 +17,7 @@ import Testing
         #expect(actions.change == nil)
         health.pinged(at: at(0), configuration: configuration)
         #expect(health.nextWakeup(configuration: configuration) == at(100))
-        #expect(health.heard(at: at(2), configuration: configuration) == .revived)
+        #expect(health.heard(at: at(2), configuration: configuration) == .connected)
         #expect(health.state == .live)
         #expect(health.takesCalls)
     }
@@ -86,7 +86,7 @@ import Testing
 
     @Test func aPongFromANewIncarnationMeansTheOldCallsAreLost() {
         var health = NodeHealth(now: at(0))
-        #expect(health.pong(freeSlots: 4, incarnation: 7, at: at(1), configuration: configuration) == [.revived])
+        #expect(health.pong(freeSlots: 4, incarnation: 7, at: at(1), configuration: configuration) == [.connected])
         #expect(health.freeSlots == 4)
         #expect(health.pong(freeSlots: 4, incarnation: 7, at: at(50), configuration: configuration) == [])
         let restarted = health.pong(freeSlots: 8, incarnation: 9, at: at(60), configuration: configuration)

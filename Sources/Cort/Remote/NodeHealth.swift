@@ -34,7 +34,9 @@ struct NodeHealth: Sendable, Equatable {
 
     /// A change the caller must act on.
     enum Change: Sendable, Equatable {
-        /// The node answers (again): it may take calls.
+        /// The node answered for the first time: it may take calls.
+        case connected
+        /// The node answers again after it was declared dead: it may take calls.
         case revived
         /// The node failed: the calls in flight on it will not be answered.
         case died(reason: String)
@@ -65,9 +67,13 @@ struct NodeHealth: Sendable, Equatable {
         lastHeard = now
         deadSince = nil
         nextPing = now + configuration.interval
-        let wasUsable = takesCalls
+        let before = state
         state = .live
-        return wasUsable ? nil : .revived
+        switch before {
+        case .live, .suspect: return nil
+        case .connecting: return .connected
+        case .dead: return .revived
+        }
     }
 
     /// A pong arrived: besides being heard from, the node said how much room

@@ -549,8 +549,11 @@ actor RemoteService {
     private func apply(_ change: NodeHealth.Change?, to key: String) {
         guard let change else { return }
         switch change {
+        case .connected:
+            logger.debug("node is live", metadata: ["service": "\(name)", "node": "\(key)"])
+            wakeWaitersForRoom()
         case .revived:
-            logger.info("node is live", metadata: ["service": "\(name)", "node": "\(key)"])
+            logger.info("node is live again", metadata: ["service": "\(name)", "node": "\(key)"])
             wakeWaitersForRoom()
         case .died(let reason):
             let lost = pending.filter { $0.value.node == key }
