@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CortMessagePack", targets: ["CortMessagePack"]),
         .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
         .library(name: "Cort", targets: ["Cort"]),
+        .library(name: "CortTesting", targets: ["CortTesting"]),
         .executable(name: "cort-demo", targets: ["CortDemo"]),
         .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
         .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
@@ -26,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C libraries, found through pkg-config. Debian's libmsgpack-dev ships
@@ -69,6 +71,14 @@ let package = Package(
         ),
 
         .target(
+            name: "CortTesting",
+            dependencies: [
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .target(
             name: "ExampleServices",
             dependencies: ["Cort"],
             path: "Examples/ExampleServices"
@@ -105,7 +115,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CortTests",
-            dependencies: ["Cort", "CortMessagePack", "CortZeroMQ"]
+            dependencies: ["Cort", "CortMessagePack", "CortZeroMQ", "CortTesting"]
+        ),
+        .testTarget(
+            name: "CortTestingTests",
+            dependencies: ["CortTesting"]
         ),
     ],
     swiftLanguageModes: [.v6]
