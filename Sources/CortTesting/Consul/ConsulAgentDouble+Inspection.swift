@@ -15,6 +15,17 @@ extension ConsulAgentDouble {
         public var port: Int
         /// Service metadata.
         public var meta: [String: String]
+
+        /// Makes a description (for comparing with ``ConsulAgentDouble/services``).
+        public init(id: String, name: String, tags: [String] = [], address: String = "", port: Int = 0,
+                    meta: [String: String] = [:]) {
+            self.id = id
+            self.name = name
+            self.tags = tags
+            self.address = address
+            self.port = port
+            self.meta = meta
+        }
     }
 
     /// A check as the agent holds it.

@@ -129,16 +129,15 @@ extension ConsulAgentState {
         }
     }
 
-    /// `GET /v1/catalog/services`: each service name with its tags, and the
+    /// `GET /v1/catalog/services`: each service name with its tags (each
+    /// once, sorted: the servers give them in no set order), and the
     /// servers' own `consul` service.
     func catalogServices() -> [String: [String]] {
-        var result: [String: [String]] = ["consul": []]
-        for service in services.values.sorted(by: { $0.definition.id < $1.definition.id }) {
-            var tags = result[service.definition.name] ?? []
-            for tag in service.definition.tags where !tags.contains(tag) { tags.append(tag) }
-            result[service.definition.name] = tags
+        var tags: [String: Set<String>] = ["consul": []]
+        for service in services.values {
+            tags[service.definition.name, default: []].formUnion(service.definition.tags)
         }
-        return result
+        return tags.mapValues { $0.sorted() }
     }
 
     /// `GET /v1/agent/services`: this agent's services by ID.
