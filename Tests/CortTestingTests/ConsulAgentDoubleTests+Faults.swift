@@ -79,7 +79,11 @@ struct ConsulAgentDoubleFaultTests {
             #expect(try await http.put("/v1/agent/service/register", greeter).status == 200)
             #expect(try await http.put("/v1/agent/check/pass/service:greeter-7f3a").status == 200)
             let index = try #require(try await http.get("/v1/health/service/greeter").index)
-            async let blocked = http.get("/v1/health/service/greeter?index=\(index)&wait=5m")
+            // A fresh connection: curl silently re-sends a request whose
+            // reused connection died, and the re-sent one would block on
+            // the restarted agent (its index is far below ours).
+            let watcher = TestHTTPClient(address: consul.address)
+            async let blocked = watcher.get("/v1/health/service/greeter?index=\(index)&wait=5m")
             try await withDeadline { await consul.waitForBlockedQueries(1) }
             try await consul.restart()
             let dropped: Bool
@@ -110,7 +114,8 @@ struct ConsulAgentDoubleFaultTests {
     @Test func aBlockedQueryIsDroppedWhenTheAgentBecomesUnreachable() async throws {
         try await withConsul { consul, http, _ async throws in
             let index = try #require(try await http.get("/v1/health/service/g").index)
-            async let blocked = http.get("/v1/health/service/g?index=\(index)&wait=5m")
+            let watcher = TestHTTPClient(address: consul.address)
+            async let blocked = watcher.get("/v1/health/service/g?index=\(index)&wait=5m")
             try await withDeadline { await consul.waitForBlockedQueries(1) }
             await consul.goUnreachable()
             let dropped: Bool
