@@ -13,6 +13,7 @@ public struct ConsulAgentDoubleError: Error, CustomStringConvertible, Sendable {
         /// The double is already listening.
         public static let alreadyRunning = Code(value: .alreadyRunning)
 
+        /// The code's name.
         public var description: String {
             switch value {
             case .listenFailed: "listen failed"
@@ -36,6 +37,7 @@ public struct ConsulAgentDoubleError: Error, CustomStringConvertible, Sendable {
         self.cause = cause
     }
 
+    /// Code, message and cause in one line.
     public var description: String {
         "ConsulAgentDoubleError(\(code)): \(message)" + (cause.map { " (cause: \($0))" } ?? "")
     }

@@ -34,20 +34,4 @@ enum GoDuration {
     private static let unitNanoseconds: [String: Double] = [
         "ns": 1, "us": 1e3, "µs": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9,
     ]
-
-    /// The text Go's `Duration.String` gives, as Consul echoes check TTLs.
-    static func format(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        if seconds == 0 && attoseconds == 0 { return "0s" }
-        var parts = ""
-        var remaining = seconds
-        if remaining >= 3600 { parts += "\(remaining / 3600)h"; remaining %= 3600; parts += "\(remaining / 60)m"; remaining %= 60 }
-        else if remaining >= 60 { parts += "\(remaining / 60)m"; remaining %= 60 }
-        let fraction = attoseconds / 1_000_000_000
-        if fraction == 0 { return parts + "\(remaining)s" }
-        var digits = String(fraction)
-        digits = String(repeating: "0", count: 9 - digits.count) + digits
-        while digits.hasSuffix("0") { digits.removeLast() }
-        return parts + "\(remaining).\(digits)s"
-    }
 }
