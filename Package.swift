@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CortMessagePack", targets: ["CortMessagePack"]),
         .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
         .library(name: "Cort", targets: ["Cort"]),
+        .library(name: "CortTesting", targets: ["CortTesting"]),
         .executable(name: "cort-demo", targets: ["CortDemo"]),
         .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
         .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C libraries, found through pkg-config. Debian's libmsgpack-dev ships
@@ -67,6 +69,15 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .target(
+            name: "CortTesting",
+            dependencies: [
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -112,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "CortTests",
             dependencies: [
-                "Cort", "CortMessagePack", "CortZeroMQ",
+                "Cort", "CortMessagePack", "CortZeroMQ", "CortTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -137,6 +148,10 @@ let package = Package(
         .testTarget(
             name: "CortProcessTests",
             dependencies: ["Cort", "ReliabilityServices"]
+        ),
+        .testTarget(
+            name: "CortTestingTests",
+            dependencies: ["CortTesting"]
         ),
     ],
     swiftLanguageModes: [.v6]
