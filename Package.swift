@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CortMessagePack", targets: ["CortMessagePack"]),
         .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
         .library(name: "Cort", targets: ["Cort"]),
+        .library(name: "CortConsul", targets: ["CortConsul"]),
         .executable(name: "cort-demo", targets: ["CortDemo"]),
         .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
         .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
@@ -26,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // C libraries, found through pkg-config. Debian's libmsgpack-dev ships
@@ -69,6 +71,14 @@ let package = Package(
         ),
 
         .target(
+            name: "CortConsul",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .target(
             name: "ExampleServices",
             dependencies: ["Cort"],
             path: "Examples/ExampleServices"
@@ -106,6 +116,14 @@ let package = Package(
         .testTarget(
             name: "CortTests",
             dependencies: ["Cort", "CortMessagePack", "CortZeroMQ"]
+        ),
+        .testTarget(
+            name: "CortConsulTests",
+            dependencies: [
+                "CortConsul",
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
