@@ -122,6 +122,7 @@ let package = Package(
             dependencies: [
                 "CortConsul",
                 .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -126,8 +126,10 @@ public struct ConsulConfiguration: Sendable, Hashable {
         case .unix(let path):
             if path.isEmpty { throw Self.invalid("the unix socket path is empty") }
         }
-        if let token, token.contains(where: { $0 == "\r" || $0 == "\n" }) {
-            throw Self.invalid("the token contains a line break")
+        // Scalars, not Characters: "\r\n" is one Character. A control character in a
+        // header value would let the token inject headers.
+        if let token, token.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw Self.invalid("the token contains a control character (a line break?)")
         }
         if connectTimeout <= .zero { throw Self.invalid("connectTimeout must be positive") }
         if requestTimeout <= .zero { throw Self.invalid("requestTimeout must be positive") }
