@@ -130,4 +130,31 @@ import Testing
             #expect(later?.code == .shutDown)
         }
     }
+
+    @Test func basicAuthIsSentAsAnAuthorizationHeader() async throws {
+        try await withStubAgent({ _ in consulAnswer(#""10.0.0.1:8300""#, index: nil) }) { agent in
+            let client = try agent.client { $0.basicAuth = .init(username: "admin", password: "pw") }
+            _ = try await client.leader()
+            let header = try #require(agent.requests.first?.headers["authorization"])
+            #expect(header == "Basic " + Data("admin:pw".utf8).base64EncodedString())
+            #expect(agent.requests.first?.headers["x-consul-token"] == nil)
+        }
+    }
+
+    @Test func aUnixSocketEndpointWorks() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cort-consul-\(UUID().uuidString.prefix(8)).sock").path
+        let server = HTTPServer(address: .unix(path: path), timeout: 10, handler: ClosureHTTPHandler { _ in
+            consulAnswer(#""10.0.0.2:8300""#, index: nil)
+        })
+        let task = Task { try await server.run() }
+        defer {
+            task.cancel()
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        try await server.waitUntilListening(timeout: 10)
+        let client = try ConsulClient(configuration: .fromEnvironment(["CONSUL_HTTP_ADDR": "unix://\(path)"]))
+        let leader = try await client.leader()
+        #expect(leader == "10.0.0.2:8300")
+        await server.stop(timeout: 0)
+    }
 }
