@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
         .library(name: "Cort", targets: ["Cort"]),
         .library(name: "CortConsul", targets: ["CortConsul"]),
+        .library(name: "CortTesting", targets: ["CortTesting"]),
         .executable(name: "cort-demo", targets: ["CortDemo"]),
         .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
         .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
@@ -79,6 +80,14 @@ let package = Package(
         ),
 
         .target(
+            name: "CortTesting",
+            dependencies: [
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .target(
             name: "ExampleServices",
             dependencies: ["Cort"],
             path: "Examples/ExampleServices"
@@ -115,7 +124,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CortTests",
-            dependencies: ["Cort", "CortMessagePack", "CortZeroMQ"]
+            dependencies: ["Cort", "CortMessagePack", "CortZeroMQ", "CortTesting"]
+        ),
+        .testTarget(
+            name: "CortTestingTests",
+            dependencies: ["CortTesting"]
         ),
         .testTarget(
             name: "CortConsulTests",

@@ -1,3 +1,4 @@
+import CortTesting
 import Logging
 import Synchronization
 import Testing

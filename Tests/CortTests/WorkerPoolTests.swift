@@ -1,3 +1,4 @@
+import CortTesting
 import Synchronization
 import Testing
 

@@ -4,12 +4,34 @@ import Synchronization
 /// time. It reports every sleep that has to wait (as the requested duration)
 /// on ``sleeps``, and counts every sleep it is asked for, so a test can wait
 /// until a timer is set (``waitForSleeps(_:)``).
-final class TestClock: Clock, Sendable {
-    struct Instant: InstantProtocol {
-        var offset: Duration
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+///
+/// Anything in cort that keeps time takes a `Clock`; give it a `TestClock` and
+/// a test decides when time passes, so TTLs, deadlines and waits of minutes
+/// run in microseconds and never depend on the machine's speed:
+///
+/// ```swift
+/// let clock = TestClock()
+/// let consul = try await ConsulAgentDouble.start(clock: clock)
+/// // register a service with a 10s TTL check, then:
+/// clock.advance(by: .seconds(11))   // the check is now critical, "TTL expired"
+/// ```
+public final class TestClock: Clock, Sendable {
+    /// A point on the test clock: the virtual time since the clock was made.
+    public struct Instant: InstantProtocol {
+        /// Virtual time since the clock was made.
+        public var offset: Duration
+
+        /// Makes the instant `offset` after the clock's start.
+        public init(offset: Duration) { self.offset = offset }
+
+        /// The instant `duration` later.
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+
+        /// The time from this instant to `other`.
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+
+        /// Whether `lhs` comes before `rhs`.
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
     }
 
     private struct Sleeper {
@@ -35,18 +57,27 @@ final class TestClock: Clock, Sendable {
         }
     }
 
-    let sleeps: AsyncStream<Duration>
+    /// Every sleep that had to wait, as the duration it asked for (sleeps
+    /// already due are not reported).
+    public let sleeps: AsyncStream<Duration>
     private let sleepSink: AsyncStream<Duration>.Continuation
     private let state = Mutex(State())
 
-    init() {
+    /// Makes a clock that stands at zero until ``advance(by:)`` moves it.
+    public init() {
         (sleeps, sleepSink) = AsyncStream<Duration>.makeStream()
     }
 
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
+    /// The current virtual time.
+    public var now: Instant { state.withLock { $0.now } }
 
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+    /// Zero: virtual time has no granularity.
+    public var minimumResolution: Duration { .zero }
+
+    /// Suspends until ``advance(by:)`` moves the clock to `deadline` or past
+    /// it; returns at once when it is already there. Cancelling the task ends
+    /// the sleep with `CancellationError`.
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         let id = state.withLock { state in
             defer { state.nextID += 1 }
             return state.nextID
@@ -78,8 +109,10 @@ final class TestClock: Clock, Sendable {
         }
     }
 
-    /// Returns once `count` sleeps in all have been asked for.
-    func waitForSleeps(_ count: Int) async {
+    /// Returns once `count` sleeps in all have been asked for (counting the
+    /// ones that were already due), so a test knows a timer is set before it
+    /// moves the clock.
+    public func waitForSleeps(_ count: Int) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state in
                 if state.sleepsStarted >= count { return true }
@@ -90,7 +123,8 @@ final class TestClock: Clock, Sendable {
         }
     }
 
-    func advance(by duration: Duration) {
+    /// Moves the clock forward and wakes every sleep whose deadline it reached.
+    public func advance(by duration: Duration) {
         let due = state.withLock { state in
             state.now = state.now.advanced(by: duration)
             let now = state.now

@@ -1,0 +1,77 @@
+/// Faults a test switches on to see how a client copes with a Consul that
+/// misbehaves the ways real ones do.
+extension ConsulAgentDouble {
+    /// The agent restarts: connections and requests in flight are dropped,
+    /// every service and check is gone, and the index starts low again (a
+    /// watch holding a higher index hangs until its wait runs out, as with a
+    /// real agent). It listens again on the same port.
+    ///
+    /// - Throws: ``ConsulAgentDoubleError`` when the port cannot be bound again.
+    public func restart() async throws {
+        await goUnreachable()
+        update { state, _ in state.restart() }
+        try await comeBack()
+    }
+
+    /// The index goes back to `index` (at least 1) with the data kept, as
+    /// after a snapshot restore; parked blocking queries answer at once with
+    /// the lower index.
+    public func rewindIndex(to index: UInt64) {
+        update { state, _ in state.rewindIndex(to: index) }
+    }
+
+    /// While on, the servers have no leader: health and catalog reads get
+    /// 500 `No cluster leader` with `X-Consul-KnownLeader: false`, and
+    /// `/v1/status/leader` gives `""`. Agent endpoints keep working, as they
+    /// are local to the agent.
+    public func setNoLeader(_ on: Bool) {
+        core.withLock { $0.faults.noLeader = on }
+    }
+
+    /// While on, every request gets 429 (rate limited).
+    public func setRateLimited(_ on: Bool) {
+        core.withLock { $0.faults.rateLimited = on }
+    }
+
+    /// Every answer from now on waits `delay` first, on the double's clock
+    /// (`.zero` turns it off).
+    public func setResponseDelay(_ delay: Duration) {
+        core.withLock { $0.faults.delay = delay }
+    }
+
+    /// The node's `serfHealth` check turns `status` (`passing`, `warning`
+    /// or `critical`), so `?passing` drops every instance on the node.
+    public func setSerfHealth(_ status: String) {
+        update { state, now in state.setSerfHealth(status, now: now) }
+    }
+
+    /// The agent becomes unreachable: the listener closes (new connections
+    /// are refused), open connections close and requests in flight end
+    /// without an answer. The state is kept; ``comeBack()`` reopens the port.
+    public func goUnreachable() async {
+        let listener = core.withLock { core in
+            defer { core.listener = nil }
+            return core.listener
+        }
+        await listener?.close()
+    }
+
+    /// The agent is reachable again on the same port.
+    ///
+    /// - Throws: ``ConsulAgentDoubleError``: `notRunning` after ``stop()``,
+    ///   `alreadyRunning` if it is reachable, `listenFailed` when the port
+    ///   cannot be bound again (another process took it).
+    public func comeBack() async throws {
+        try core.withLock { core in
+            if core.stopped { throw ConsulAgentDoubleError(code: .notRunning, message: "the double was stopped") }
+            if core.listener != nil { throw ConsulAgentDoubleError(code: .alreadyRunning, message: "the double is reachable") }
+        }
+        let listener = try await Self.listen(port: port, handler: handlerBox)
+        let surplus = core.withLock { core -> Listener? in
+            if core.stopped || core.listener != nil { return listener }
+            core.listener = listener
+            return nil
+        }
+        await surplus?.close()
+    }
+}
