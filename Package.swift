@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CortMessagePack", targets: ["CortMessagePack"]),
         .library(name: "CortZeroMQ", targets: ["CortZeroMQ"]),
         .library(name: "Cort", targets: ["Cort"]),
+        .library(name: "CortConsul", targets: ["CortConsul"]),
         .library(name: "CortTesting", targets: ["CortTesting"]),
         .executable(name: "cort-demo", targets: ["CortDemo"]),
         .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
@@ -69,6 +70,14 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .target(
+            name: "CortConsul",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -152,6 +161,15 @@ let package = Package(
         .testTarget(
             name: "CortTestingTests",
             dependencies: ["CortTesting"]
+        ),
+        .testTarget(
+            name: "CortConsulTests",
+            dependencies: [
+                "CortConsul",
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

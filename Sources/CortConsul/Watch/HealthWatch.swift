@@ -1,0 +1,148 @@
+import Logging
+
+/// The passing instances of one service, as an `AsyncSequence` of updates driven by
+/// Consul blocking queries.
+///
+/// The first element is the current list; each later one comes when the list changed
+/// (the index and the content both changed). Errors never end the sequence: the watch
+/// backs off (5 s × failures², at most 3 minutes by default), logs the first failure as a
+/// warning and the recovery as a notice, and carries on, so the consumer simply keeps its
+/// last list through an outage. The sequence ends when the consuming task is cancelled
+/// or the client is shut down.
+///
+/// Nothing runs in the background: each `next()` runs the queries on the caller's task,
+/// and the in-flight query is abandoned at once when that task is cancelled.
+///
+/// ```swift
+/// let watch = client.healthWatch(service: "greeter")
+/// for await update in watch {
+///     directory.replace(update.instances.map { ($0.id, "tcp://\($0.address):\($0.port)") })
+/// }
+/// ```
+public struct HealthWatch: AsyncSequence, Sendable {
+    /// A new list of instances.
+    public struct Update: Sendable, Equatable {
+        /// The instances, sorted by service ID.
+        public var instances: [ConsulServiceInstance]
+        /// The `X-Consul-Index` of the answer that brought them.
+        public var index: UInt64
+
+        /// An update.
+        public init(instances: [ConsulServiceInstance], index: UInt64) {
+            self.instances = instances
+            self.index = index
+        }
+    }
+
+    /// The watch's element: a new list of instances.
+    public typealias Element = Update
+    /// Errors are retried, never thrown.
+    public typealias Failure = Never
+
+    /// The clock erased to "time since start" and "sleep until then", so the watch is not
+    /// generic over its clock.
+    struct TimeSource: Sendable {
+        var now: @Sendable () -> Duration
+        var sleep: @Sendable (_ until: Duration) async throws -> Void
+
+        init<C: Clock<Duration>>(_ clock: C) {
+            let origin = clock.now
+            now = { origin.duration(to: clock.now) }
+            sleep = { until in try await clock.sleep(until: origin.advanced(by: until), tolerance: nil) }
+        }
+    }
+
+    let client: ConsulClient
+    /// The service watched.
+    public let service: String
+    /// How the watch queries and paces itself.
+    public let configuration: Configuration
+    let time: TimeSource
+    let logger: Logger
+
+    /// A watch of `service` through `client`. Starts nothing until iterated.
+    ///
+    /// - Parameters:
+    ///   - clock: the clock that paces queries and backoff (virtual time in tests).
+    ///   - logger: where failures and recoveries are logged; the client's logger by default.
+    public init(
+        client: ConsulClient,
+        service: String,
+        configuration: Configuration = Configuration(),
+        clock: some Clock<Duration> = ContinuousClock(),
+        logger: Logger? = nil
+    ) {
+        self.client = client
+        self.service = service
+        self.configuration = configuration
+        time = TimeSource(clock)
+        var logger = logger ?? client.logger
+        logger[metadataKey: "consul.service"] = "\(service)"
+        self.logger = logger
+    }
+
+    /// An iterator with its own state: each iteration of the sequence is an independent watch.
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(watch: self)
+    }
+
+    /// Runs the watch's queries on the consuming task.
+    public struct Iterator: AsyncIteratorProtocol {
+        let watch: HealthWatch
+        var machine: HealthWatchStateMachine
+
+        init(watch: HealthWatch) {
+            self.watch = watch
+            machine = HealthWatchStateMachine(configuration: watch.configuration)
+        }
+
+        /// The next changed list; `nil` once the task is cancelled or the client shut down.
+        public mutating func next() async -> Update? {
+            let configuration = watch.configuration
+            let logger = watch.logger
+            while !Task.isCancelled {
+                switch machine.next(now: watch.time.now()) {
+                case .wait(let until):
+                    do {
+                        try await watch.time.sleep(until)
+                    } catch {
+                        return nil
+                    }
+                case .query(let index):
+                    do {
+                        let answer = try await watch.client.healthService(
+                            watch.service, tags: configuration.tags, passingOnly: configuration.passingOnly,
+                            stale: configuration.stale, index: index, wait: configuration.wait)
+                        let received = machine.received(index: answer.index, instances: answer.value)
+                        if received.recoveredAfterFailures > 0 {
+                            logger.notice("Consul health watch recovered", metadata: [
+                                "consul.failures": "\(received.recoveredAfterFailures)",
+                            ])
+                        }
+                        if received.indexWentBack {
+                            logger.info("Consul index went back; the watch starts over", metadata: [
+                                "consul.sent_index": "\(index)", "consul.index": "\(answer.index)",
+                            ])
+                        }
+                        if let update = received.update { return update }
+                    } catch where error.code == .cancelled || error.code == .shutDown {
+                        return nil
+                    } catch {
+                        let backoff = machine.failed(now: watch.time.now())
+                        let metadata: Logger.Metadata = [
+                            "consul.failures": "\(machine.failures)", "consul.backoff": "\(backoff)",
+                            "error": "\(error)",
+                        ]
+                        // The first failure of an outage is news; the rest are not.
+                        if machine.failures == 1 {
+                            logger.warning("Consul health watch failed; keeping the last list and retrying", metadata: metadata)
+                        } else {
+                            logger.debug("Consul health watch still failing", metadata: metadata)
+                        }
+                    }
+                }
+            }
+            return nil
+        }
+    }
+}
