@@ -67,6 +67,7 @@ let package = Package(
             dependencies: [
                 "CortMessagePack",
                 "CortZeroMQ",
+                "CortConsul",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
