@@ -91,6 +91,11 @@ let package = Package(
             dependencies: ["BenchmarkSupport", .product(name: "Cort", package: cort)],
             path: "Sources/CortProbe"
         ),
+        // The arithmetic of the failover figures, alone (no process, no timing).
+        .testTarget(
+            name: "BenchmarkSupportTests",
+            dependencies: ["BenchmarkSupport", .product(name: "Cort", package: cort)]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
