@@ -37,6 +37,20 @@ public struct FailoverFigures: Sendable {
         inFlightAtEvent.map(\.end).max().map { $0 - event }
     }
 
+    /// The calls made before `madeBefore` that ended after the event and took
+    /// at least `threshold`: for a freeze, the calls the frozen node held
+    /// (those in flight on it, and those sent to it before it was suspect).
+    /// Calls in flight at a freeze may all have been answered already, so
+    /// these, not ``inFlightAtEvent``, tell when a frozen node was declared dead.
+    public func held(longerThan threshold: Duration, madeBefore: Duration) -> [CallRecord] {
+        records.filter { $0.end > event && $0.start < madeBefore && $0.latency >= threshold }
+    }
+
+    /// From the event until the last of ``held(longerThan:madeBefore:)`` ended.
+    public func releasedAfter(heldLongerThan threshold: Duration, madeBefore: Duration) -> Duration? {
+        held(longerThan: threshold, madeBefore: madeBefore).map(\.end).max().map { $0 - event }
+    }
+
     /// From the event to the first call answered by one of `nodes` (the
     /// survivors) after it.
     public func firstSuccess(on nodes: Set<Int32>, after time: Duration? = nil) -> Duration? {

@@ -73,7 +73,7 @@ struct FailoverProbe {
         print("\(label): \(caught.count) calls in flight at the kill; all ended \(ms(figures.settledAfter)) after it "
               + "(the slowest took \(ms(caught.map(\.latency).max())))")
         print("\(label): first call answered by a survivor \(ms(figures.firstSuccess(on: survivors))) after the kill; "
-              + "last answer from the killed node \(signed(figures.lastSuccess(on: victim.processIdentifier)))")
+              + "last answer from the killed node \(lastAnswer(figures.lastSuccess(on: victim.processIdentifier)))")
         recovery(figures, label: label)
         failures(figures, label: label)
     }
@@ -98,11 +98,13 @@ struct FailoverProbe {
 
         let label = "SIGSTOP"
         rate(figures, label: label)
-        let caught = figures.inFlightAtEvent
-        let held = records.filter { $0.start >= stopped - heartbeat.interval && $0.latency >= heartbeat.interval / 2 }
-        print("\(label): \(caught.count) calls in flight at the freeze; the frozen node's calls moved "
-              + "\(ms(figures.settledAfter)) after it (detection time; dead after \(ms(heartbeat.deadAfter)) of silence), "
-              + "\(held.count) calls held ≥ \(ms(heartbeat.interval / 2))")
+        // Normal calls take a few milliseconds at most; half an interval is far above that.
+        let threshold = heartbeat.interval / 2
+        let madeBefore = stopped + heartbeat.deadAfter
+        let held = figures.held(longerThan: threshold, madeBefore: madeBefore)
+        print("\(label): \(held.count) calls held ≥ \(ms(threshold)) by the frozen node; the last of them ended (moved) "
+              + "\(ms(figures.releasedAfter(heldLongerThan: threshold, madeBefore: madeBefore))) after the freeze "
+              + "(detection time; dead after \(ms(heartbeat.deadAfter)) of silence)")
         recovery(figures, label: label)
         print("\(label): SIGCONT at \(signed(continued - stopped)): first answer from the thawed node "
               + "\(ms(thawed.firstSuccess(on: [frozen.processIdentifier]))) after SIGCONT")
@@ -156,6 +158,12 @@ struct FailoverProbe {
     private func signed(_ duration: Duration?) -> String {
         guard let duration else { return "(none)" }
         return String(format: "%+.1f ms", duration / .milliseconds(1))
+    }
+
+    /// A time from the kill, or that the killed node sent nothing after it.
+    private func lastAnswer(_ duration: Duration?) -> String {
+        guard let duration else { return "(none)" }
+        return duration > .zero ? signed(duration) + " after the kill (replies already sent)" : "before the kill"
     }
 
     private func percent(_ share: Double) -> String {

@@ -109,4 +109,24 @@ struct FailoverFiguresTests {
         #expect(failures.first?.reason.hasSuffix("node gone") == true)
         #expect(failures.contains { $0.reason == "error: odd" })
     }
+
+    @Test("held finds the calls a frozen node kept, made before or after the freeze; releasedAfter is when the last ended")
+    func heldCalls() {
+        let records = [
+            // Answered by a live node just after the freeze.
+            CallRecord(start: ms(999.5), end: ms(1_000.5), outcome: .answered(node: 2)),
+            // In flight on the frozen node at the freeze, and sent to it 40 ms later: both move at 301 ms.
+            CallRecord(start: ms(999.8), end: ms(1_301), outcome: .answered(node: 2)),
+            CallRecord(start: ms(1_040), end: ms(1_301.2), outcome: .answered(node: 3)),
+            // Slow, but made long after the node was declared dead.
+            CallRecord(start: ms(1_400), end: ms(1_460), outcome: .answered(node: 3)),
+            // Slow, but over before the freeze.
+            CallRecord(start: ms(900), end: ms(960), outcome: .answered(node: 1)),
+        ]
+        let figures = FailoverFigures(records: records, event: ms(1_000))
+        let held = figures.held(longerThan: .milliseconds(50), madeBefore: ms(1_300))
+        #expect(held.map(\.start) == [ms(999.8), ms(1_040)])
+        #expect(figures.releasedAfter(heldLongerThan: .milliseconds(50), madeBefore: ms(1_300)) == ms(301.2))
+        #expect(figures.releasedAfter(heldLongerThan: .seconds(1), madeBefore: ms(1_300)) == nil)
+    }
 }
