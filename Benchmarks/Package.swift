@@ -34,6 +34,7 @@ let package = Package(
                 .product(name: "Cort", package: cort),
                 .product(name: "CortMessagePack", package: cort),
                 .product(name: "CortZeroMQ", package: cort),
+                .product(name: "Logging", package: "swift-log"),
                 "CEchoBaseline",
             ]
         ),
@@ -64,6 +65,17 @@ let package = Package(
             path: "Benchmarks/CallBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Calls while a node dies in every batch, against the same calls with no failure.
+        .executableTarget(
+            name: "FailoverBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Cort", package: cort),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/FailoverBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // A node hosting the `Echo` service in a process of its own, for the
         // call benchmarks (which start it) and cort-probe.
         .executableTarget(
@@ -76,8 +88,13 @@ let package = Package(
         // `valgrind --tool=callgrind`.
         .executableTarget(
             name: "cort-probe",
-            dependencies: ["BenchmarkSupport"],
+            dependencies: ["BenchmarkSupport", .product(name: "Cort", package: cort)],
             path: "Sources/CortProbe"
+        ),
+        // The arithmetic of the failover figures, alone (no process, no timing).
+        .testTarget(
+            name: "BenchmarkSupportTests",
+            dependencies: ["BenchmarkSupport", .product(name: "Cort", package: cort)]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -11,6 +11,8 @@ import Synchronization
 public final class ServerProcess: Sendable {
     /// Where the server listens, as it printed it.
     public let endpoint: String
+    /// The server's process id (the failover scenarios kill and freeze it).
+    public let processIdentifier: Int32
     private let process: Mutex<Process?>
     private let standardInput: FileHandle
 
@@ -36,6 +38,7 @@ public final class ServerProcess: Sendable {
         Thread.detachNewThread {
             while !reading.availableData.isEmpty {}
         }
+        self.processIdentifier = process.processIdentifier
         self.process = Mutex(process)
         self.standardInput = input.fileHandleForWriting
     }
@@ -49,7 +52,19 @@ public final class ServerProcess: Sendable {
         Self.stop(process, input: standardInput)
     }
 
+    /// Sends `signalNumber` (`SIGKILL`, `SIGSTOP`, `SIGCONT`) to the server
+    /// while this still owns it; after ``stop()`` it does nothing, so a
+    /// reaped process id, which the system may have reused, is never signalled.
+    public func signal(_ signalNumber: Int32) {
+        process.withLock { process in
+            guard let process, process.isRunning else { return }
+            kill(process.processIdentifier, signalNumber)
+        }
+    }
+
     private static func stop(_ process: Process, input: FileHandle) {
+        // A frozen server would not act on SIGTERM before the SIGKILL.
+        if process.isRunning { kill(process.processIdentifier, SIGCONT) }
         try? input.close()
         if process.isRunning { process.terminate() }
         let deadline = ContinuousClock.now + .seconds(3)

@@ -16,13 +16,24 @@ import Foundation
 // `cort-echo-server`), else a server this probe starts itself. perf stat
 // counts a probe's child processes too, so give it the endpoint of a server
 // started apart when counting.
+//
+// `failover` is not a count: it kills (then freezes) one of 3 nodes under
+// load and prints how long its calls took to move (see FailoverProbe).
 
 let usage = """
     usage: cort-probe WORKLOAD ITERATIONS
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
-    """
+    """ + "\n" + FailoverProbe.usage
 let arguments = CommandLine.arguments
+if arguments.count > 1, arguments[1] == "failover" {
+    guard let probe = FailoverProbe(arguments: arguments.dropFirst(2)) else {
+        FileHandle.standardError.write(Data((usage + "\n").utf8))
+        exit(2)
+    }
+    try await probe.run()
+    exit(0)
+}
 guard arguments.count == 3, let iterations = Int(arguments[2]), iterations >= 0 else {
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(2)
