@@ -149,6 +149,7 @@ let package = Package(
             name: "CortTestNode",
             dependencies: [
                 "Cort",
+                "CortConsul",
                 "ReliabilityServices",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -157,7 +158,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CortProcessTests",
-            dependencies: ["Cort", "ReliabilityServices"]
+            dependencies: ["Cort", "CortConsul", "CortTesting", "ReliabilityServices"]
         ),
         .testTarget(
             name: "CortTestingTests",

@@ -1,4 +1,6 @@
 import Cort
+import CortConsul
+import CortTesting
 import Foundation
 import Logging
 import ReliabilityServices
@@ -18,7 +20,11 @@ final class NodeCluster: Sendable {
     private let started: Mutex<[NodeProcess]>
     private let closed = Atomic(false)
 
-    private init(folder: URL, nodes: [NodeProcess], caller: CortSystem) throws {
+    /// The Consul agent the nodes register in, if any.
+    let consul: String?
+
+    private init(folder: URL, nodes: [NodeProcess], caller: CortSystem, consul: String?) throws {
+        self.consul = consul
         self.folder = folder
         self.caller = caller
         self.started = Mutex(nodes)
@@ -32,6 +38,7 @@ final class NodeCluster: Sendable {
         delays: [Int] = [0, 0, 0],
         defaultTimeout: Duration = .seconds(5),
         callLimits: CallLimits = CallLimits(),
+        consul: ConsulAgentDouble? = nil,
         _ body: (NodeCluster) async throws -> R
     ) async throws -> R {
         let folder = FileManager.default.temporaryDirectory
@@ -41,15 +48,27 @@ final class NodeCluster: Sendable {
         var cluster: NodeCluster?
         do {
             for (index, delay) in delays.enumerated() {
-                nodes.append(try await NodeProcess.start(name: "node-\(index)", in: folder, delayMilliseconds: delay))
+                nodes.append(try await NodeProcess.start(name: "node-\(index)", in: folder, delayMilliseconds: delay,
+                                                         consul: consul?.address))
             }
             var logger = Logger(label: "cort-process-tests")
             logger.logLevel = .error
-            let discovery = try StaticDiscovery([Ledger.serviceName: nodes.map(\.endpoint)])
+            let discovery: any Discovery
+            if let consul {
+                // Nodes and caller find each other through the Consul agent double.
+                var watch = HealthWatch.Configuration()
+                watch.backoffBase = .milliseconds(50)
+                watch.backoffCap = .milliseconds(500)
+                discovery = try ConsulDiscovery(configuration: .init(
+                    consul: try ConsulConfiguration.fromEnvironment(["CONSUL_HTTP_ADDR": consul.address]),
+                    watch: watch, logger: logger))
+            } else {
+                discovery = try StaticDiscovery([Ledger.serviceName: nodes.map(\.endpoint)])
+            }
             let caller = try CortSystem.start(.init(
                 name: "caller", discovery: discovery, defaultTimeout: defaultTimeout, logger: logger,
                 heartbeat: heartbeat, callLimits: callLimits))
-            let made = try NodeCluster(folder: folder, nodes: nodes, caller: caller)
+            let made = try NodeCluster(folder: folder, nodes: nodes, caller: caller, consul: consul?.address)
             cluster = made
             let result = try await body(made)
             await made.close()
@@ -81,6 +100,13 @@ final class NodeCluster: Sendable {
     /// gone), named `name`.
     func restart(_ old: NodeProcess, as name: String) async throws -> NodeProcess {
         let node = try await NodeProcess.start(name: name, in: folder, endpoint: old.endpoint)
+        started.withLock { $0.append(node) }
+        return node
+    }
+
+    /// Starts one more node process, named `name` (in Consul too, when the cluster uses it).
+    func start(_ name: String) async throws -> NodeProcess {
+        let node = try await NodeProcess.start(name: name, in: folder, consul: consul)
         started.withLock { $0.append(node) }
         return node
     }

@@ -53,7 +53,7 @@ final class NodeProcess: Sendable {
     /// standard error `<name>.stderr`) and waits up to `timeout` for its ready line.
     static func start(
         name: String, in folder: URL, endpoint: String = "tcp://127.0.0.1:0", delayMilliseconds: Int = 0,
-        replicas: Int = 4, timeout: Duration = .seconds(20)
+        replicas: Int = 4, consul: String? = nil, timeout: Duration = .seconds(20)
     ) async throws -> NodeProcess {
         let logPath = folder.appendingPathComponent("\(name).log").path
         let errorPath = folder.appendingPathComponent("\(name).stderr").path
@@ -61,6 +61,7 @@ final class NodeProcess: Sendable {
         process.executableURL = try executable()
         process.arguments = ["--name", name, "--log", logPath, "--endpoint", endpoint,
                              "--replicas", "\(replicas)", "--delay-ms", "\(delayMilliseconds)"]
+            + (consul.map { ["--consul", $0, "--ttl-ms", "1000"] } ?? [])
         let input = Pipe()
         let stdout = Pipe()
         guard FileManager.default.createFile(atPath: errorPath, contents: nil),

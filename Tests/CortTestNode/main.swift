@@ -2,6 +2,10 @@
 // tests (CortProcessTests):
 //
 //   CortTestNode --name NAME --log PATH [--endpoint ENDPOINT] [--replicas N] [--delay-ms N]
+//                [--consul HOST:PORT [--ttl-ms N]]
+//
+// With --consul it registers in that Consul agent (ConsulDiscovery, a TTL
+// check of --ttl-ms, default 1000) and deregisters when it drains.
 //
 // Every call it runs is appended to the log at PATH before it runs (see
 // ExecutionLog). It prints "ready <endpoint>" once it serves, and
@@ -9,6 +13,7 @@
 // system runs in a ServiceGroup); end-of-file on standard input ends it at
 // once, so no node outlives the test that started it.
 import Cort
+import CortConsul
 import Foundation
 import Logging
 import ReliabilityServices
@@ -20,8 +25,11 @@ struct Options {
     var endpoint = "tcp://127.0.0.1:0"
     var replicas = 4
     var delay = Duration.zero
+    var consul: String?
+    var ttl = Duration.seconds(1)
 
-    static let usage = "usage: CortTestNode --name NAME --log PATH [--endpoint ENDPOINT] [--replicas N] [--delay-ms N]"
+    static let usage = "usage: CortTestNode --name NAME --log PATH [--endpoint ENDPOINT] [--replicas N] [--delay-ms N] "
+        + "[--consul HOST:PORT [--ttl-ms N]]"
 
     init(_ arguments: [String]) throws(UsageError) {
         var rest = arguments[...]
@@ -39,6 +47,12 @@ struct Options {
                     throw UsageError("--delay-ms wants a number ≥ 0, not \"\(value)\"")
                 }
                 delay = .milliseconds(milliseconds)
+            case "--consul": consul = value
+            case "--ttl-ms":
+                guard let milliseconds = Int(value), milliseconds > 0 else {
+                    throw UsageError("--ttl-ms wants a positive number, not \"\(value)\"")
+                }
+                ttl = .milliseconds(milliseconds)
             default:
                 throw UsageError("unknown option \(flag)")
             }
@@ -73,7 +87,16 @@ let node: CortSystem
 let log: ExecutionLog
 do {
     log = try ExecutionLog(path: options.log)
-    node = try CortSystem.start(.init(name: options.name, discovery: StaticDiscovery([:]), endpoint: options.endpoint,
+    let discovery: any Discovery
+    if let consul = options.consul {
+        var configuration = ConsulDiscovery.Configuration(
+            consul: try ConsulConfiguration.fromEnvironment(["CONSUL_HTTP_ADDR": consul]), ttl: options.ttl, logger: logger)
+        configuration.deregisterCriticalServiceAfter = .seconds(60)
+        discovery = try ConsulDiscovery(configuration: configuration)
+    } else {
+        discovery = try StaticDiscovery([:])
+    }
+    node = try CortSystem.start(.init(name: options.name, discovery: discovery, endpoint: options.endpoint,
                                       logger: logger))
     let (name, delay) = (options.name, options.delay)
     try await node.host(Ledger.serviceName, replicas: options.replicas) { system in
