@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
         .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
         .executable(name: "cort-msgpack-over-zeromq", targets: ["MessagePackOverZeroMQ"]),
+        .executable(name: "cort-consul-double", targets: ["ConsulDouble"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
@@ -114,6 +115,11 @@ let package = Package(
             name: "GreeterCaller",
             dependencies: ["Cort", "ExampleServices"],
             path: "Examples/GreeterCaller"
+        ),
+        .executableTarget(
+            name: "ConsulDouble",
+            dependencies: ["CortTesting"],
+            path: "Examples/ConsulDouble"
         ),
         .executableTarget(
             name: "MessagePackOverZeroMQ",

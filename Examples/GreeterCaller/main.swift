@@ -1,14 +1,20 @@
 // Calls the greeter service running in another process, found through
 // StaticDiscovery:
 //   CORT_STATIC_SERVICES=greeter=tcp://127.0.0.1:5555 swift run cort-greeter-caller Ada
+// or through Consul:
+//   CONSUL_HTTP_ADDR=127.0.0.1:8500 swift run cort-greeter-caller Ada
 import Cort
 import ExampleServices
 import Foundation
 
 let names = CommandLine.arguments.dropFirst().isEmpty ? ["Ada", "Grace", "Lin"] : Array(CommandLine.arguments.dropFirst())
-let discovery: StaticDiscovery
+let discovery: any Discovery
 do {
-    discovery = try StaticDiscovery(environmentVariable: "CORT_STATIC_SERVICES")
+    discovery = try DiscoveryEnvironment.discovery()
+    if discovery is LocalDiscovery {
+        throw DiscoveryError(.malformedConfiguration,
+                             "set CORT_STATIC_SERVICES (greeter=tcp://host:port) or CONSUL_HTTP_ADDR to find the greeter")
+    }
 } catch {
     FileHandle.standardError.write(Data("cort-greeter-caller: \(error)\n".utf8))
     exit(2)

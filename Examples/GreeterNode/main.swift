@@ -1,17 +1,27 @@
 // A node of the "greeter" service in a process of its own:
 //   swift run cort-greeter-node tcp://127.0.0.1:5555
+// With CONSUL_HTTP_ADDR set (or CORT_DISCOVERY=consul) it registers in that
+// Consul agent, and deregisters when it drains.
 // It serves until it gets SIGINT or SIGTERM, then drains: its callers are
 // told to send nothing new, the calls it accepted finish, and it exits.
 import Cort
 import ExampleServices
+import Foundation
 import Logging
 import ServiceLifecycle
 
 let endpoint = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "tcp://127.0.0.1:5555"
 let logger = Logger(label: "cort-greeter-node")
-// With StaticDiscovery the callers know the endpoint; nothing needs registering.
-let node = try CortSystem.start(.init(name: "greeter-node", discovery: StaticDiscovery([:]), endpoint: endpoint,
-                                      logger: logger))
+// Consul when the environment names an agent; otherwise the callers are told
+// the endpoint (CORT_STATIC_SERVICES) and nothing needs registering.
+let discovery: any Discovery
+do {
+    discovery = try DiscoveryEnvironment.discovery()
+} catch {
+    print("cort-greeter-node: \(error)")
+    exit(2)
+}
+let node = try CortSystem.start(.init(name: "greeter-node", discovery: discovery, endpoint: endpoint, logger: logger))
 try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
 print("greeter node serving at \(node.endpoint ?? endpoint); stop it with Ctrl-C")
 

@@ -184,3 +184,4 @@ import Testing
         await agent.stop()
     }
 }
+

@@ -15,6 +15,8 @@ extension ConsulAgentDouble {
         /// `Authorization: Bearer`; `?token=` is deliberately not read, so a
         /// client that sends its token in the URL fails its tests.
         public var aclToken: String?
+        /// The port to listen on (127.0.0.1); 0, the default, picks a free one.
+        public var port: UInt16 = 0
 
         /// The node the agent runs on, as health answers show it.
         public var node = Node()

@@ -92,7 +92,7 @@ public final class ConsulAgentDouble: Sendable {
         configuration: Configuration = Configuration()
     ) async throws -> ConsulAgentDouble {
         let handler = HandlerBox()
-        let listener = try await listen(port: 0, handler: handler)
+        let listener = try await listen(port: configuration.port, handler: handler)
         guard case .ip4(_, let port)? = await listener.server.listeningAddress else {
             await listener.server.stop(timeout: 0)
             throw ConsulAgentDoubleError(code: .listenFailed, message: "the server has no IPv4 address")
