@@ -162,6 +162,15 @@ let package = Package(
             ],
             path: "Tests/CortTestNode"
         ),
+        .executableTarget(
+            name: "CortTestCaller",
+            dependencies: [
+                "Cort",
+                "ReliabilityServices",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CortTestCaller"
+        ),
         .testTarget(
             name: "CortProcessTests",
             dependencies: ["Cort", "CortConsul", "CortTesting", "ReliabilityServices"]

@@ -139,19 +139,9 @@ final class NodeProcess: Sendable {
         return text.split(separator: "\n").suffix(count).joined(separator: "\n")
     }
 
-    /// `CortTestNode`: `$CORT_TEST_NODE` when set, else beside the test bundle
-    /// (both are built into the same `.build/<configuration>` folder).
+    /// `CortTestNode`: `$CORT_TEST_NODE` when set, else beside the test bundle.
     static func executable() throws -> URL {
-        if let path = ProcessInfo.processInfo.environment["CORT_TEST_NODE"] {
-            return URL(fileURLWithPath: path)
-        }
-        let running = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
-        let url = running.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("CortTestNode")
-        guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw ProcessTestFailure("\(url.path) is missing: build it with `swift build --product CortTestNode` "
-                                     + "(or set CORT_TEST_NODE to its path)")
-        }
-        return url
+        try TestExecutable.url(product: "CortTestNode", environmentVariable: "CORT_TEST_NODE")
     }
 }
 

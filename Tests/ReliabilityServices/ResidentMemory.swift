@@ -2,17 +2,27 @@ import Foundation
 import Synchronization
 
 /// A process's resident memory, from `/proc/<pid>/statm` (Linux).
-enum ResidentMemory {
+///
+/// Shared by the process tests (the nodes' memory) and `CortTestCaller`
+/// (its own memory during a flood).
+///
+/// ```swift
+/// let mine = ResidentMemory.bytes()                   // this process
+/// let node = ResidentMemory.bytes(of: "\(node.pid)")  // another one
+/// let (tally, before, peak) = await ResidentMemory.peak { await flood() }
+/// ```
+public enum ResidentMemory {
     /// The resident bytes of `pid` (this process by default), or nil when
     /// the file cannot be read (not Linux, or the process is gone).
-    static func bytes(of pid: String = "self") -> Int? {
+    public static func bytes(of pid: String = "self") -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    static func megabytes(_ bytes: Int) -> String {
+    /// `bytes` in megabytes with one decimal, for reports ("12.5 MB").
+    public static func megabytes(_ bytes: Int) -> String {
         (Double(bytes) / 1_048_576).formatted(.number.precision(.fractionLength(1))) + " MB"
     }
 }
@@ -20,7 +30,7 @@ enum ResidentMemory {
 extension ResidentMemory {
     /// Runs `body` while sampling this process's resident memory every 10
     /// ms; returns its result, the memory before it and the highest sample.
-    static func peak<R: Sendable>(during body: () async throws -> R) async rethrows -> (result: R, before: Int, peak: Int) {
+    public static func peak<R: Sendable>(during body: () async throws -> R) async rethrows -> (result: R, before: Int, peak: Int) {
         let before = bytes() ?? 0
         let peak = Atomic(before)
         let done = Atomic(false)
