@@ -183,6 +183,7 @@ let package = Package(
             name: "CortConsulTests",
             dependencies: [
                 "CortConsul",
+                "CortTesting",
                 .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "FlyingSocks", package: "FlyingFox"),
                 .product(name: "Logging", package: "swift-log"),

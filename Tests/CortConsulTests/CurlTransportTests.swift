@@ -143,7 +143,7 @@ import Testing
 
     @Test func aUnixSocketEndpointWorks() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cort-consul-\(UUID().uuidString.prefix(8)).sock").path
-        let server = HTTPServer(address: .unix(path: path), timeout: 10, handler: ClosureHTTPHandler { _ in
+        let server = HTTPServer(address: .unix(path: path), timeout: 10, logger: .disabled, handler: ClosureHTTPHandler { _ in
             consulAnswer(#""10.0.0.2:8300""#, index: nil)
         })
         let task = Task { try await server.run() }

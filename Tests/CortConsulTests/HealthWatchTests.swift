@@ -1,3 +1,4 @@
+import CortTesting
 import FlyingFox
 import Foundation
 import Testing

@@ -41,7 +41,8 @@ final class StubAgent: Sendable {
             return try await handler(request)
         }
         let server = HTTPServer(
-            address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 60, handler: ClosureHTTPHandler(handlerClosure))
+            address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 60, logger: .disabled,
+            handler: ClosureHTTPHandler(handlerClosure))
         let task = Task { try await server.run() }
         try await server.waitUntilListening(timeout: 10)
         guard case .ip4(_, let port) = await server.listeningAddress else {

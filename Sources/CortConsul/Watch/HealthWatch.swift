@@ -86,8 +86,9 @@ public struct HealthWatch: AsyncSequence, Sendable {
         Iterator(watch: self)
     }
 
-    /// Runs the watch's queries on the consuming task.
-    public struct Iterator: AsyncIteratorProtocol {
+    /// Runs the watch's queries on the consuming task. A value: a copy carries on from the
+    /// same index and last list on its own.
+    public struct Iterator: AsyncIteratorProtocol, Sendable {
         let watch: HealthWatch
         var machine: HealthWatchStateMachine
 
