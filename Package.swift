@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // C libraries, found through pkg-config. Debian's libmsgpack-dev ships
@@ -173,7 +174,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CortProcessTests",
-            dependencies: ["Cort", "CortConsul", "CortTesting", "ReliabilityServices"]
+            dependencies: [
+                "Cort", "CortConsul", "CortTesting", "ReliabilityServices",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
         ),
         .testTarget(
             name: "CortTestingTests",

@@ -25,7 +25,7 @@ extension ProcessScenarios {
 
         static func floodScenario(_ cluster: NodeCluster, whenFull: CallLimits.WhenFull) async throws {
             let name = whenFull == .wait ? "flood.wait" : "flood.failFast"
-            let caller = try CallerProcess.start(arguments: [
+            let caller = try await CallerProcess.start(arguments: [
                 "--endpoints", cluster.nodes.map(\.endpoint).joined(separator: ","),
                 "--calls", "\(calls)", "--per-node", "64", "--per-service", "192",
                 "--when-full", whenFull == .wait ? "wait" : "fail-fast", "--timeout-ms", "2000",

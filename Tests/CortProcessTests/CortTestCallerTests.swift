@@ -39,7 +39,7 @@ struct CortTestCallerTests {
         let node = try await NodeProcess.start(name: "slow", in: folder, delayMilliseconds: 60_000, replicas: 1)
         let caller: CallerProcess
         do {
-            caller = try CallerProcess.start(arguments: ["--endpoints", node.endpoint, "--timeout-ms", "120000", "--calls", "10"])
+            caller = try await CallerProcess.start(arguments: ["--endpoints", node.endpoint, "--timeout-ms", "120000", "--calls", "10"])
         } catch {
             await node.stop()
             throw error

@@ -1,4 +1,5 @@
 import Foundation
+import Subprocess
 import Testing
 
 /// The test node's command line: bad arguments get a clear message and exit 2.
@@ -15,25 +16,28 @@ struct CortTestNodeTests {
         (["--name", "n", "--log", "/tmp/cort-test-node-bad-endpoint.log", "--endpoint", "tcp://nowhere"], "cannot start"),
     ])
     func badArguments(arguments: [String], message: String) async throws {
-        let process = Process()
-        process.executableURL = try NodeProcess.executable()
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        let exit = Watched<Int32?>(nil)
-        process.terminationHandler = { process in
-            let status = process.terminationStatus
-            exit.update { $0 = status }
+        let executable = try NodeProcess.executable()
+        // Its standard input and output are /dev/null; its standard error is
+        // collected once it has exited. A run that outlives the deadline is
+        // cancelled, which kills the node (Subprocess's teardown ends with SIGKILL).
+        let ended = try await withThrowingTaskGroup(of: (exit: ChildProcess.Exit, errors: String)?.self) { group in
+            group.addTask {
+                // `.init` is SystemPackage's FilePath, which this target does not import.
+                let result = try await Subprocess.run(
+                    .path(.init(executable.path)), arguments: Arguments(arguments),
+                    input: .none, output: .discarded, error: .string(limit: 1 << 20))
+                return (ChildProcess.Exit(result.terminationStatus), result.standardError)
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(20))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
-        try process.run()
-        let exited = await exit.wait(timeout: .seconds(20)) { $0 != nil }
-        if !exited { kill(process.processIdentifier, SIGKILL) }
-        try #require(exited, "the node exits on bad arguments")
-        // It has exited, so its standard error is complete and closed.
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(exit.value == 2)
+        let (exit, text) = try #require(ended, "the node exits on bad arguments")
+        #expect(exit == ChildProcess.Exit(status: 2, signalled: false), "\(exit)")
         #expect(text.contains(message), "\(text)")
         #expect(!text.contains("ready"))
     }

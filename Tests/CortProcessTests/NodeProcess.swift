@@ -1,26 +1,18 @@
 import Foundation
-import Synchronization
 import Testing
 
 /// One `CortTestNode` process hosting the `ledger` service.
 ///
-/// Its standard input is a pipe from this process, so it exits when this
-/// process does (end-of-file), even after a crash. Its standard output is read
-/// on a thread of its own (never on the cooperative pool) into ``output``; its
+/// It runs as a ``ChildProcess``: its standard input is a pipe from this
+/// process, so it exits when this process does (end-of-file), even after a
+/// crash; its standard output is read line by line into ``output`` (off the
+/// cooperative pool's threads: Subprocess waits on its own epoll thread); its
 /// standard error goes to a file beside its execution log, shown when a test fails.
 final class NodeProcess: Sendable {
     /// What the node printed, and whether its output has ended.
-    struct Output: Sendable {
-        var lines: [String] = []
-        var ended = false
-    }
-
+    typealias Output = ChildProcess.Output
     /// How the process ended.
-    struct Exit: Sendable, CustomStringConvertible {
-        var status: Int32
-        var signalled: Bool
-        var description: String { signalled ? "killed by signal \(status)" : "exit status \(status)" }
-    }
+    typealias Exit = ChildProcess.Exit
 
     let name: String
     let logPath: String
@@ -29,24 +21,16 @@ final class NodeProcess: Sendable {
     var endpoint: String {
         output.value.lines.first { $0.hasPrefix("ready ") }.map { String($0.dropFirst("ready ".count)) } ?? ""
     }
-    let pid: Int32
-    let output: Watched<Output>
-    let exit: Watched<Exit?>
-    private let standardInput: FileHandle
-    // Kept so the Process and its termination handler live as long as this;
-    // Process is not Sendable, so it sits behind a lock (and nothing reads it).
-    private let process: Mutex<Process>
+    var pid: Int32 { child.pid }
+    var output: Watched<Output> { child.output }
+    var exit: Watched<Exit?> { child.exit }
+    private let child: ChildProcess
 
-    private init(name: String, logPath: String, errorPath: String, pid: Int32,
-                 output: Watched<Output>, exit: Watched<Exit?>, standardInput: FileHandle, process: Process) {
+    private init(name: String, logPath: String, errorPath: String, child: ChildProcess) {
         self.name = name
         self.logPath = logPath
         self.errorPath = errorPath
-        self.pid = pid
-        self.output = output
-        self.exit = exit
-        self.standardInput = standardInput
-        self.process = Mutex(process)
+        self.child = child
     }
 
     /// Starts a node named `name` in `folder` (its log `<name>.log`, its
@@ -57,48 +41,13 @@ final class NodeProcess: Sendable {
     ) async throws -> NodeProcess {
         let logPath = folder.appendingPathComponent("\(name).log").path
         let errorPath = folder.appendingPathComponent("\(name).stderr").path
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = ["--name", name, "--log", logPath, "--endpoint", endpoint,
-                             "--replicas", "\(replicas)", "--delay-ms", "\(delayMilliseconds)"]
+        let arguments = ["--name", name, "--log", logPath, "--endpoint", endpoint,
+                         "--replicas", "\(replicas)", "--delay-ms", "\(delayMilliseconds)"]
             + (consul.map { ["--consul", $0, "--ttl-ms", "1000"] } ?? [])
-        let input = Pipe()
-        let stdout = Pipe()
-        guard FileManager.default.createFile(atPath: errorPath, contents: nil),
-              let stderr = FileHandle(forWritingAtPath: errorPath) else {
-            throw ProcessTestFailure("cannot create \(errorPath)")
-        }
-        process.standardInput = input
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let exit = Watched<Exit?>(nil)
-        process.terminationHandler = { process in
-            let status = process.terminationStatus
-            let signalled = process.terminationReason == .uncaughtSignal
-            exit.update { $0 = Exit(status: status, signalled: signalled) }
-        }
-        try process.run()
-        try? stderr.close()
-        let output = Watched(Output())
-        let reading = stdout.fileHandleForReading
-        Thread.detachNewThread {
-            var pending = Data()
-            while true {
-                let data = reading.availableData
-                if data.isEmpty { break }
-                pending.append(data)
-                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                    pending.removeSubrange(pending.startIndex...newline)
-                    output.update { $0.lines.append(line) }
-                }
-            }
-            output.update { $0.ended = true }
-        }
-        let started = NodeProcess(
-            name: name, logPath: logPath, errorPath: errorPath, pid: process.processIdentifier,
-            output: output, exit: exit, standardInput: input.fileHandleForWriting, process: process)
-        let ready = await output.wait(timeout: timeout) { output in
+        let child = try await ChildProcess.start(executable: try executable(), arguments: arguments,
+                                                 standardError: .file(errorPath))
+        let started = NodeProcess(name: name, logPath: logPath, errorPath: errorPath, child: child)
+        let ready = await started.output.wait(timeout: timeout) { output in
             output.ended || output.lines.contains { $0.hasPrefix("ready ") }
         }
         guard ready, !started.endpoint.isEmpty else {
@@ -112,9 +61,7 @@ final class NodeProcess: Sendable {
 
     /// Sends `signal` to the process (SIGKILL, SIGTERM, SIGSTOP, SIGCONT).
     func send(_ signal: Int32) {
-        if exit.value == nil {
-            kill(pid, signal)
-        }
+        child.send(signal)
     }
 
     /// Waits up to `timeout` for the process to end; nil if it did not.
@@ -126,7 +73,7 @@ final class NodeProcess: Sendable {
     /// Ends the process for good: closes its input, kills it (SIGKILL also
     /// ends a stopped process) and waits for it. Idempotent.
     func stop() async {
-        try? standardInput.close()
+        child.closeInput()
         send(SIGKILL)
         if await waitForExit(timeout: .seconds(10)) == nil {
             Issue.record("\(name) (pid \(pid)) did not exit within 10 s of SIGKILL")

@@ -55,7 +55,8 @@ final class Watched<Value: Sendable>: Sendable {
     }
 
     /// Waits until `predicate` holds; false when the task is cancelled first.
-    private func wait(until predicate: @escaping @Sendable (Value) -> Bool) async -> Bool {
+    /// Without a deadline: only for a task that something else cancels.
+    func wait(until predicate: @escaping @Sendable (Value) -> Bool) async -> Bool {
         let ticket = state.withLock { state in
             state.nextTicket += 1
             return state.nextTicket
