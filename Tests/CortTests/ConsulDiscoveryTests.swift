@@ -136,7 +136,8 @@ import Testing
     @Test func callersFindNodesThroughConsulAndKeepCallingThroughAnOutage() async throws {
         let agent = try await ConsulAgentDouble.start()
         let discovery = try Self.discovery(agent)
-        let heartbeat = HeartbeatConfiguration(interval: .milliseconds(100), liveness: 5)
+        // Failure detection is not under test here: a loaded machine must not look like a dead node.
+        let heartbeat = HeartbeatConfiguration(interval: .milliseconds(250), liveness: 8)
         func node(_ name: String) async throws -> CortSystem {
             let node = try CortSystem.start(.init(name: name, discovery: discovery, endpoint: "tcp://127.0.0.1:0",
                                                   heartbeat: heartbeat))

@@ -307,7 +307,14 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
                 return true
             }
         }
-        if drainLate { runLateQueue() }
+        if drainLate {
+            // Swift calls `enqueue` on an unowned executor reference: a job run
+            // here may drop the last reference to this reactor (an actor on it
+            // going away), so hold one until the queue is drained.
+            let retained = Unmanaged.passRetained(self)
+            runLateQueue()
+            retained.release()
+        }
     }
 
     /// Writes the wake-up descriptor if the loop sleeps and no wake is pending.
