@@ -334,6 +334,7 @@ actor NodeServer {
     func drain() async {
         guard !draining else { return }
         draining = true
+        let drainStarted = system.clock.now
         // Callers stop sending new calls at once instead of finding out by refusals.
         for peer in peers.keys {
             answer(peer, .draining(incarnation: incarnation))
@@ -348,6 +349,12 @@ actor NodeServer {
         }
         if !running.isEmpty {
             await withCheckedContinuation { drainWaiters.append($0) }
+        }
+        // A caller may send a call before it reads the draining frame: keep
+        // answering such calls with `shuttingDown` (which moves them, for they
+        // did not run) for a moment, rather than close under them.
+        if !peers.isEmpty {
+            try? await system.clock.sleep(until: drainStarted + system.configuration.drainGrace)
         }
         for service in services.values {
             service.pool.shutdown()

@@ -57,6 +57,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         public var heartbeat: HeartbeatConfiguration
         /// Bounds on this system's calls in flight.
         public var callLimits: CallLimits
+        /// How long a draining node keeps its connections open after telling
+        /// its callers, at least: a call sent before a caller read the news is
+        /// refused with `shuttingDown` (and moved by the caller) instead of
+        /// meeting a closed connection, where its outcome would be unknown.
+        public var drainGrace: Duration
 
         /// Creates a configuration.
         public init(
@@ -68,7 +73,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             clock: any Clock<Duration> = ContinuousClock(),
             logger: Logger = Logger(label: "cort"),
             heartbeat: HeartbeatConfiguration = HeartbeatConfiguration(),
-            callLimits: CallLimits = CallLimits()
+            callLimits: CallLimits = CallLimits(),
+            drainGrace: Duration = .milliseconds(250)
         ) {
             self.name = name
             self.discovery = discovery
@@ -79,6 +85,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             self.logger = logger
             self.heartbeat = heartbeat
             self.callLimits = callLimits
+            self.drainGrace = drainGrace
         }
     }
 
