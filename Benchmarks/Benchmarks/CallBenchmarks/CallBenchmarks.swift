@@ -31,6 +31,31 @@ let benchmarks: @Sendable () -> Void = {
         await fixture.stop()
     }
 
+    // The same calls from a task on the caller system's reactor
+    // (CortSystem.taskExecutor): no thread hop between the caller and the
+    // actor that owns the socket.
+    Benchmark("calls: typed round trip, caller on the reactor, one in flight") { benchmark in
+        let calls = try fixture.typedCalls()
+        benchmark.startMeasurement()
+        try await calls.roundTripsOnReactor(benchmark.scaledIterations.count)
+        benchmark.stopMeasurement()
+    } setup: {
+        try await fixture.startTyped()
+    } teardown: {
+        await fixture.stop()
+    }
+
+    Benchmark("calls: typed throughput, callers on the reactor, 64 in flight") { benchmark in
+        let calls = try fixture.typedCalls()
+        benchmark.startMeasurement()
+        try await calls.windowedOnReactor(benchmark.scaledIterations.count, window: PingPongDefaults.window)
+        benchmark.stopMeasurement()
+    } setup: {
+        try await fixture.startTyped()
+    } teardown: {
+        await fixture.stop()
+    }
+
     Benchmark("calls: C echo round trip, one in flight (baseline)") { benchmark in
         try fixture.withCEcho { echo in
             benchmark.startMeasurement()

@@ -39,6 +39,16 @@ public final class TypedCalls: Sendable {
         }
     }
 
+    /// `count` typed calls, one in flight, from a task on the caller
+    /// system's reactor (``CortSystem/taskExecutor``): no thread hop per call.
+    public func roundTripsOnReactor(_ count: Int) async throws {
+        try await Task(executorPreference: system.taskExecutor) { [echo, payload] in
+            for _ in 0..<count {
+                _ = try await echo.echo(payload)
+            }
+        }.value
+    }
+
     /// `count` typed calls with `window` in flight: `window` tasks sharing
     /// the calls out between them.
     public func windowed(_ count: Int, window: Int) async throws {
@@ -47,6 +57,23 @@ public final class TypedCalls: Sendable {
                 let share = count / window + (lane < count % window ? 1 : 0)
                 guard share > 0 else { continue }
                 group.addTask { [echo, payload] in
+                    for _ in 0..<share {
+                        _ = try await echo.echo(payload)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// `count` typed calls with `window` in flight, the `window` tasks on the
+    /// caller system's reactor (``CortSystem/taskExecutor``).
+    public func windowedOnReactor(_ count: Int, window: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<window {
+                let share = count / window + (lane < count % window ? 1 : 0)
+                guard share > 0 else { continue }
+                group.addTask(executorPreference: system.taskExecutor) { [echo, payload] in
                     for _ in 0..<share {
                         _ = try await echo.echo(payload)
                     }

@@ -99,6 +99,20 @@ case "calls":
     finished = clock.now
     await calls.stop()
     server?.stop()
+case "calls-window-on-reactor":
+    let (calls, server) = try await typedCalls()
+    started = clock.now
+    try await calls.windowedOnReactor(iterations, window: PingPongDefaults.window)
+    finished = clock.now
+    await calls.stop()
+    server?.stop()
+case "calls-on-reactor":
+    let (calls, server) = try await typedCalls()
+    started = clock.now
+    try await calls.roundTripsOnReactor(iterations)
+    finished = clock.now
+    await calls.stop()
+    server?.stop()
 case "calls-window":
     let (calls, server) = try await typedCalls()
     started = clock.now

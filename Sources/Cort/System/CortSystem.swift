@@ -152,6 +152,23 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         return system
     }
 
+    /// An executor for tasks that should run on this system's reactor thread.
+    ///
+    /// A caller task on the global pool crosses threads twice per remote call
+    /// (to the reactor that sends, and back when the reply resumes it). A
+    /// latency-critical caller that mostly awaits calls, and computes little
+    /// between them, can run on the reactor instead and cross none:
+    ///
+    /// ```swift
+    /// let greeting = try await Task(executorPreference: system.taskExecutor) {
+    ///     try await greeter.hello(name: "Ada")
+    /// }.value
+    /// ```
+    ///
+    /// Whatever such a task computes holds the reactor, and with it every
+    /// call of this system, for that long: keep it to awaiting calls.
+    public var taskExecutor: any TaskExecutor { reactor.taskExecutor }
+
     /// The endpoint this system serves on (with the port chosen for port 0), or nil.
     public var endpoint: String? {
         state.withLock { $0.node?.endpoint }
