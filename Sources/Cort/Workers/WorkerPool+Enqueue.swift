@@ -26,7 +26,7 @@ extension WorkerPool {
         completion: @escaping @Sendable (Swift.Result<Result, any Error>) -> Void
     ) throws -> Ticket {
         let job = WorkerPoolTypedJob<Worker, Result>(
-            deadline: timeout.map { clock.now() + $0 }, work: work, completion: completion)
+            deadline: timeout.map { clock.now + $0 }, work: work, completion: completion)
         let (refusal, timerWakeup) = state.withLock {
             state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?) in
             guard state.accepting else { return (state.stopError ?? .notAccepting, nil) }

@@ -121,7 +121,7 @@ extension WorkerPool {
                     state.deadlines.remove(job)
                 }
             }
-            if let deadline = job.deadline, clock.now() >= deadline {
+            if let deadline = job.deadline, clock.now >= deadline {
                 release()
                 job.fail(WorkerPoolError.expiredBeforeStart)
             } else if job.start(on: runner) {

@@ -16,7 +16,7 @@ extension WorkerPool {
         try Task.checkCancellation()
 
         let job = WorkerPoolTypedJob<Worker, Result>(
-            deadline: timeout.map { clock.now() + $0 }, work: work)
+            deadline: timeout.map { clock.now + $0 }, work: work)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 guard job.install(continuation) else { return }

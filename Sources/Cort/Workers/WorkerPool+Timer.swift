@@ -5,7 +5,7 @@ extension WorkerPool {
     func runTimer() async {
         // Bounded by cancellation, which run() sends when the workers end.
         while !Task.isCancelled {
-            let now = clock.now()
+            let now = clock.now
             let (expired, sleepUntil) = state.withLock { state in
                 let expired = state.deadlines.popExpired(at: now)
                 for job in expired { state.forget(job) }
@@ -24,7 +24,7 @@ extension WorkerPool {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.timerWakeRequest() }
             if let deadline {
-                group.addTask { try? await self.clock.sleep(deadline) }
+                group.addTask { try? await self.clock.sleep(until: deadline) }
             }
             await group.next()
             group.cancelAll()

@@ -40,7 +40,7 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     public let configuration: Configuration
 
     let makeWorker: @Sendable (Int) async throws -> Worker
-    let clock: WorkerPoolClock
+    let clock: RuntimeClock
     /// Where the workers' tasks run; nil for the global pool.
     let taskExecutor: (any TaskExecutor)?
     let state: Mutex<WorkerPoolState<Worker>>
@@ -70,7 +70,7 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.makeWorker = makeWorker
-        self.clock = WorkerPoolClock(clock)
+        self.clock = RuntimeClock(clock)
         self.taskExecutor = taskExecutor
         state = Mutex(WorkerPoolState(configuration: configuration))
         (jobs, jobsInput) = AsyncStream.makeStream(of: (any WorkerPoolJob<Worker>).self)
