@@ -25,7 +25,11 @@ actor RemoteService {
         /// The connection's number; its name on this ROUTER
         /// (`ZMQ_CONNECT_ROUTING_ID`) is `n<number>`. A new connection to
         /// the same node gets a new number, so frames of an old one are told apart.
-        var connection: Int
+        var connection: Int {
+            didSet { routingID = Self.routingID(connection) }
+        }
+        /// `n<connection>`, kept rather than built on every send.
+        private(set) var routingID: [UInt8]
         var inFlight = 0
         /// Discovery dropped it: no new calls, but the connection stays until
         /// the calls in flight on it are settled (a reply may still come).
@@ -35,8 +39,16 @@ actor RemoteService {
         var draining: UInt64?
         var health: NodeHealth
 
-        var routingID: [UInt8] { Array("n\(connection)".utf8) }
         var takesCalls: Bool { !leaving && draining == nil && health.takesCalls }
+
+        init(instance: ServiceInstance, connection: Int, health: NodeHealth) {
+            self.instance = instance
+            self.connection = connection
+            self.routingID = Self.routingID(connection)
+            self.health = health
+        }
+
+        static func routingID(_ connection: Int) -> [UInt8] { Array("n\(connection)".utf8) }
     }
 
     /// How one attempt of a call ended.
@@ -196,7 +208,7 @@ actor RemoteService {
         connectionsMade += 1
         // Naming the peer before connecting lets the first frame be queued at
         // once; libzmq delivers it when the handshake is done.
-        try socket.set(.connectRoutingID, Array("n\(connectionsMade)".utf8))
+        try socket.set(.connectRoutingID, Node.routingID(connectionsMade))
         try socket.connect(endpoint)
         return connectionsMade
     }
@@ -436,14 +448,20 @@ actor RemoteService {
 
     /// Call it before ``callEnded(on:)``, which may forget a leaving node.
     private func sendCancel(_ id: UInt64, to node: String) {
+        // Best effort: a node that cannot be told stops the work at its deadline.
+        _ = try? sendControl(.cancel(id: id), to: node)
+    }
+
+    /// Sends a small frame of the protocol (cancel, ping) to a node without
+    /// waiting; false when the node is unknown or its pipe is full.
+    private func sendControl(_ envelope: Envelope, to key: String) throws -> Bool {
+        guard let routingID = nodes[key]?.routingID else { return false }
         var bytes: [UInt8] = []
-        WireCodec.encode(.cancel(id: id), into: &bytes)
-        guard let routingID = nodes[node]?.routingID else { return }
+        WireCodec.encode(envelope, into: &bytes)
         var message = ZeroMQMessage(frameCapacity: 2)
         message.append(routingID)
         message.append(bytes)
-        // Best effort: a node that cannot be told stops the work at its deadline.
-        _ = try? socket.trySend(&message)
+        return try socket.trySend(&message)
     }
 
     private func cancel(_ id: UInt64) {
@@ -501,15 +519,10 @@ actor RemoteService {
     // MARK: Heartbeats
 
     private func ping(_ key: String, at now: Duration) {
-        guard let routingID = nodes[key]?.routingID else { return }
+        guard nodes[key] != nil else { return }
         nextPingSequence &+= 1
-        var bytes: [UInt8] = []
-        WireCodec.encode(.ping(sequence: nextPingSequence), into: &bytes)
-        var message = ZeroMQMessage(frameCapacity: 2)
-        message.append(routingID)
-        message.append(bytes)
         do {
-            _ = try socket.trySend(&message)
+            _ = try sendControl(.ping(sequence: nextPingSequence), to: key)
             nodes[key]?.health.pinged(at: now, configuration: heartbeat)
         } catch let error as ZeroMQError where error.code == .hostUnreachable {
             connectionGone(key)
