@@ -118,8 +118,7 @@ public final class ConsulDiscovery: Discovery {
     }
 
     deinit {
-        for keeper in keepers.withLock({ $0.values }) { keeper.cancel() }
-        client.shutdown()
+        shutdown()
     }
 
     /// Stops passing checks and ends every request and watch; registrations
