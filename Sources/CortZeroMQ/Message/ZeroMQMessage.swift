@@ -124,6 +124,36 @@ public struct ZeroMQMessage: ~Copyable {
         }
     }
 
+    /// Appends `bytes` as a frame without copying the payload, and counts its
+    /// size in `ledger` until libzmq releases it (once it has been written to
+    /// the connection, or dropped with the connection).
+    ///
+    /// A sender that must bound what waits in libzmq for one slow peer (the
+    /// high-water mark counts messages, not bytes) checks
+    /// ``SendLedger/outstanding`` before it sends. Payloads of 32 bytes or
+    /// fewer are copied into the frame and not counted: libzmq stores them
+    /// inside the `zmq_msg_t`, bounded by the high-water mark alone.
+    public mutating func append(noCopy bytes: [UInt8], countedIn ledger: SendLedger) {
+        guard bytes.count > Self.inlineLimit else {
+            append(bytes)
+            return
+        }
+        let frame = appendUninitializedFrame()
+        let box = ByteBox(bytes, ledger: ledger)
+        let base = box.bytes.withUnsafeBufferPointer { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
+        ledger.add(bytes.count)
+        let hint = Unmanaged.passRetained(box).toOpaque()
+        let result = zmq_msg_init_data(frame, base, bytes.count, { _, hint in
+            let box = Unmanaged<ByteBox>.fromOpaque(hint!).takeRetainedValue()
+            box.ledger?.remove(box.bytes.count)
+        }, hint)
+        if result != 0 {
+            Unmanaged<ByteBox>.fromOpaque(hint).release()
+            ledger.remove(bytes.count)
+            box.bytes.withUnsafeBytes { Self.initialize(frame, copying: $0) }
+        }
+    }
+
     /// Inserts a frame holding a copy of `bytes` before the first frame, e.g. a
     /// routing id before replying on a ROUTER. Reuses the slot freed by
     /// ``removeFirst()`` when there is one, so pop-then-prepend does not allocate.
@@ -151,6 +181,20 @@ public struct ZeroMQMessage: ~Copyable {
     /// - Precondition: `index` is in `0..<count`.
     public func frame(at index: Int) -> [UInt8] {
         withFrame(at: index) { Array($0) }
+    }
+
+    /// The file descriptor of the connection frame `index` arrived on
+    /// (`ZMQ_SRCFD`), or nil for a frame that did not come off a connection.
+    ///
+    /// A socket monitor names connections by the same descriptor
+    /// (``ZeroMQSocket/MonitorEvents/accepted``, ``ZeroMQSocket/MonitorEvents/disconnected``),
+    /// so a bound ROUTER can tell which peer a dropped connection carried.
+    /// Descriptors are reused once closed: pair them with the monitor's
+    /// accept and disconnect events to tell one connection from the next.
+    /// - Precondition: `index` is in `0..<count`.
+    public func sourceDescriptor(at index: Int) -> Int32? {
+        let descriptor = zmq_msg_get(pointer(at: index), ZMQ_SRCFD)
+        return descriptor >= 0 ? descriptor : nil
     }
 
     /// The size in bytes of frame `index`.
@@ -251,5 +295,9 @@ extension ZeroMQMessage: @unchecked Sendable {}
 /// Keeps a zero-copy payload alive until libzmq's free callback releases it.
 private final class ByteBox {
     let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    let ledger: SendLedger?
+    init(_ bytes: [UInt8], ledger: SendLedger? = nil) {
+        self.bytes = bytes
+        self.ledger = ledger
+    }
 }

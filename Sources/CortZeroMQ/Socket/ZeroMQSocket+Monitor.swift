@@ -8,8 +8,13 @@ extension ZeroMQSocket {
 
         /// A connect completed at the TCP level (`ZMQ_EVENT_CONNECTED`).
         public static let connected = MonitorEvents(rawValue: ZMQ_EVENT_CONNECTED)
+        /// A bound socket accepted a connection (`ZMQ_EVENT_ACCEPTED`); the
+        /// event's value is the connection's file descriptor.
+        public static let accepted = MonitorEvents(rawValue: ZMQ_EVENT_ACCEPTED)
         /// An established connection was lost (`ZMQ_EVENT_DISCONNECTED`): the
-        /// peer closed it or died. Not reported for a `disconnect` of one's own.
+        /// peer closed it or died, or its heartbeats timed out. Not reported for
+        /// a `disconnect` of one's own. The event's value is the connection's
+        /// file descriptor (see ``ZeroMQMessage/sourceDescriptor``).
         public static let disconnected = MonitorEvents(rawValue: ZMQ_EVENT_DISCONNECTED)
         /// The ZMTP handshake with a peer completed (`ZMQ_EVENT_HANDSHAKE_SUCCEEDED`).
         public static let handshakeSucceeded = MonitorEvents(rawValue: ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
