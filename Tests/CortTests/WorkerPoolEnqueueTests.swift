@@ -7,19 +7,23 @@ final class EnqueueOutcomes<Value: Sendable>: Sendable {
     private let stream: AsyncStream<Result<Value, any Error>>
     private let input: AsyncStream<Result<Value, any Error>>.Continuation
     private let count = Mutex(0)
+    private let startedFlags = Mutex<[Bool]>([])
 
     init() {
         (stream, input) = AsyncStream.makeStream()
     }
 
-    var completion: @Sendable (Result<Value, any Error>) -> Void {
-        { [self] outcome in
+    var completion: @Sendable (Result<Value, any Error>, Bool) -> Void {
+        { [self] outcome, started in
             count.withLock { $0 += 1 }
+            startedFlags.withLock { $0.append(started) }
             input.yield(outcome)
         }
     }
 
     var calls: Int { count.withLock { $0 } }
+    /// Whether the work had started, for each completion so far.
+    var started: [Bool] { startedFlags.withLock { $0 } }
 
     func next() async -> Result<Value, any Error>? {
         var iterator = stream.makeAsyncIterator()
@@ -58,7 +62,7 @@ struct WorkerPoolEnqueueTests {
             let first = EnqueueOutcomes<Int>()
             // One job runs (until released), one fills the queue.
             _ = try pool.tryEnqueue({ _ in
-                started.completion(.success(()))
+                started.completion(.success(()), true)
                 for await _ in release { break }
                 return 1
             }, completion: first.completion)
@@ -81,7 +85,7 @@ struct WorkerPoolEnqueueTests {
             let started = EnqueueOutcomes<Void>()
             let outcome = EnqueueOutcomes<Bool>()
             let ticket = try pool.tryEnqueue({ _ -> Bool in
-                started.completion(.success(()))
+                started.completion(.success(()), true)
                 do {
                     try await Task.sleep(for: .seconds(60))
                     return false
@@ -97,6 +101,34 @@ struct WorkerPoolEnqueueTests {
             }
             #expect(error is CancellationError)
             #expect(outcome.calls == 1)
+            #expect(outcome.started == [true], "the work had started when it was cancelled")
+        }
+    }
+
+    @Test func theCompletionSaysWhetherTheWorkHadStarted() async throws {
+        try await withPool(workers: 1, queueCapacity: 2) { pool in
+            let (release, releaseInput) = AsyncStream<Void>.makeStream()
+            let running = EnqueueOutcomes<Void>()
+            let first = EnqueueOutcomes<Int>()
+            _ = try pool.tryEnqueue({ _ in
+                running.completion(.success(()), true)
+                for await _ in release { break }
+                return 1
+            }, completion: first.completion)
+            _ = await running.next()
+            // Queued behind the running job, then cancelled: it never ran.
+            let waiting = EnqueueOutcomes<Int>()
+            let ticket = try pool.tryEnqueue({ _ in 2 }, completion: waiting.completion)
+            ticket.cancel()
+            guard case .failure(let error) = await waiting.next() else {
+                Issue.record("expected the cancelled job to fail")
+                return
+            }
+            #expect(error is CancellationError)
+            #expect(waiting.started == [false])
+            releaseInput.yield()
+            #expect(try await first.next()?.get() == 1)
+            #expect(first.started == [true])
         }
     }
 

@@ -14,7 +14,11 @@ extension WorkerPool {
 
     /// Queues work if the queue has room now, without suspending: for callers
     /// on an event loop. `completion` gets the outcome exactly once, on the
-    /// thread that ends the job (a worker's, the timer's, or the canceller's).
+    /// thread that ends the job (a worker's, the timer's, or the canceller's),
+    /// with whether a worker had started the work: `false` means it never ran
+    /// (cancelled, expired or stopped while it waited), which a caller may
+    /// pass on as "safe to retry elsewhere"; `true` means it may have had
+    /// effects, whatever the outcome.
     ///
     /// - Returns: a ticket that cancels the job.
     /// - Throws: ``WorkerPoolError/Code/overloaded`` when the queue is full and
@@ -23,7 +27,7 @@ extension WorkerPool {
     public func tryEnqueue<Result: Sendable>(
         timeout: Duration? = nil,
         _ work: @escaping @Sendable (Worker) async throws -> Result,
-        completion: @escaping @Sendable (Swift.Result<Result, any Error>) -> Void
+        completion: @escaping @Sendable (Swift.Result<Result, any Error>, _ started: Bool) -> Void
     ) throws -> Ticket {
         let job = WorkerPoolTypedJob<Worker, Result>(
             deadline: timeout.map { clock.now + $0 }, work: work, completion: completion)

@@ -40,17 +40,15 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
     /// (``WorkerPool/tryEnqueue(timeout:_:completion:)``).
     enum Continuation {
         case submitter(UnsafeContinuation<Result, any Error>)
-        case handler(@Sendable (Swift.Result<Result, any Error>) -> Void)
+        case handler(@Sendable (Swift.Result<Result, any Error>, Bool) -> Void)
 
-        func resume(with outcome: Swift.Result<Result, any Error>) {
+        /// `started`: whether a worker began the work (a handler is told, so
+        /// that "it never ran" can be said only when it is true).
+        func resume(with outcome: Swift.Result<Result, any Error>, started: Bool) {
             switch self {
             case .submitter(let continuation): continuation.resume(with: outcome)
-            case .handler(let completion): completion(outcome)
+            case .handler(let completion): completion(outcome, started)
             }
-        }
-
-        func resume(throwing error: any Error) {
-            resume(with: .failure(error))
         }
     }
 
@@ -79,7 +77,7 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
 
     /// A job whose outcome goes to `completion`; it waits from the start.
     init(deadline: Duration?, work: @escaping @Sendable (Worker) async throws -> Result,
-         completion: @escaping @Sendable (Swift.Result<Result, any Error>) -> Void) {
+         completion: @escaping @Sendable (Swift.Result<Result, any Error>, Bool) -> Void) {
         self.deadline = deadline
         self.work = work
         state.withLock { $0 = .waiting(.handler(completion)) }
@@ -126,7 +124,7 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
             state = .finished
             return continuation
         }
-        continuation?.resume(with: outcome)
+        continuation?.resume(with: outcome, started: true)
     }
 
     func fail(_ error: any Error) {
@@ -138,24 +136,26 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
     }
 
     private func end(waiting waitingError: any Error, running runningError: any Error) {
-        let ending: (Continuation, any Error)? = state.withLock { state in
+        let ending: (Continuation, any Error, started: Bool)? = state.withLock { state in
             switch state {
             case .created:
                 state = .failedEarly(waitingError)
                 return nil
             case .waiting(let continuation):
                 state = .finished
-                return (continuation, waitingError)
+                return (continuation, waitingError, false)
             case .running(let continuation, let runner):
                 state = .finished
                 // Under the lock: the worker cannot finish this job and take
                 // the next one in between, so only this job is cancelled.
                 runner.cancel()
-                return (continuation, runningError)
+                return (continuation, runningError, true)
             case .failedEarly, .finished:
                 return nil
             }
         }
-        if let (continuation, error) = ending { continuation.resume(throwing: error) }
+        if let (continuation, error, started) = ending {
+            continuation.resume(with: .failure(error), started: started)
+        }
     }
 }
