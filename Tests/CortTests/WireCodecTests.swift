@@ -63,18 +63,51 @@ import Testing
     }
 
     @Test func roundTripsEveryLengthBoundary() throws {
+        // The codec's own length formats, beyond the name limits of a node.
+        var unbounded = WireLimits()
+        unbounded.maxNameBytes = .max
+        unbounded.maxTargetBytes = .max
         for length in [0, 1, 15, 16, 31, 32, 255, 256, 65_535, 65_536] {
             let text = String(repeating: "a", count: length)
             let bytes = Array(repeating: UInt8(length & 0xff), count: length)
             let request = Envelope.request(CallRequest(
                 id: UInt64(length), service: text, target: text, method: "m", timeout: .nanoseconds(length),
                 arguments: Array(repeating: bytes, count: min(length, 20))))
-            #expect(try decoded(encoded(request)) == request)
+            #expect(try decoded(encoded(request), limits: unbounded) == request)
         }
         for id: UInt64 in [0x7f, 0x80, 0xff, 0x100, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, .max] {
             let envelope = Envelope.cancel(id: id)
             #expect(try decoded(encoded(envelope)) == envelope)
         }
+    }
+
+    @Test func namesAndTargetsOverTheirLimitsAreProtocolErrors() throws {
+        let limits = WireLimits()
+        let cases: [(String, CallRequest)] = [
+            ("service", CallRequest(id: 9, service: String(repeating: "s", count: limits.maxNameBytes + 1),
+                                    target: "t", method: "m", timeout: .seconds(1))),
+            ("actor", CallRequest(id: 9, service: "s", actor: String(repeating: "a", count: limits.maxNameBytes + 1),
+                                  target: "t", method: "m", timeout: .seconds(1))),
+            ("target", CallRequest(id: 9, service: "s", target: String(repeating: "t", count: limits.maxTargetBytes + 1),
+                                   method: "m", timeout: .seconds(1))),
+            ("method", CallRequest(id: 9, service: "s", target: "t",
+                                   method: String(repeating: "m", count: limits.maxMethodBytes + 1), timeout: .seconds(1))),
+        ]
+        for (field, request) in cases {
+            #expect(throws: WireError.self, "\(field) over its limit") {
+                _ = try decoded(encoded(.request(request)), limits: limits)
+            }
+            do {
+                _ = try decoded(encoded(.request(request)), limits: limits)
+            } catch {
+                #expect(error.id == 9 && error.code == .protocolError && error.message.contains(field))
+            }
+        }
+        // At the limit, they pass.
+        let atLimit = CallRequest(id: 9, service: String(repeating: "s", count: limits.maxNameBytes),
+                                  target: String(repeating: "t", count: limits.maxTargetBytes),
+                                  method: String(repeating: "m", count: limits.maxMethodBytes), timeout: .seconds(1))
+        #expect(try decoded(encoded(.request(atLimit)), limits: limits) == .request(atLimit))
     }
 
     @Test func writesTheSmallestIntegerFormats() {

@@ -73,10 +73,10 @@ extension WireCodec {
     private static func decodeRequest(
         id: UInt64, _ reader: inout WireReader, limits: WireLimits
     ) throws(WireError) -> CallRequest {
-        let service = try reader.readString("service")
-        let actor = try reader.readOptionalString("actor")
-        let target = try reader.readString("target")
-        let method = try reader.readString("method")
+        let service = try reader.readString("service", maxBytes: limits.maxNameBytes)
+        let actor = try reader.readOptionalString("actor", maxBytes: limits.maxNameBytes)
+        let target = try reader.readString("target", maxBytes: limits.maxTargetBytes)
+        let method = try reader.readString("method", maxBytes: limits.maxMethodBytes)
         let timeout = try reader.readUInt("timeout")
         // Reserved bits are ignored (docs/PROTOCOL.md), so a newer caller's flags never fail a call.
         let flags = CallFlags(rawValue: UInt32(truncatingIfNeeded: try reader.readUInt("flags")))

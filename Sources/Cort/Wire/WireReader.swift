@@ -160,9 +160,9 @@ struct WireReader {
     }
 
     /// A string or nil.
-    mutating func readOptionalString(_ field: StaticString) throws(WireError) -> String? {
+    mutating func readOptionalString(_ field: StaticString, maxBytes: Int = .max) throws(WireError) -> String? {
         if skipNil() { return nil }
-        return try readString(field)
+        return try readString(field, maxBytes: maxBytes)
     }
 
     /// A bin's bytes, copied out of the frame.
