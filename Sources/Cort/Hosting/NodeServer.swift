@@ -3,51 +3,66 @@ import Distributed
 import Logging
 
 /// A node's side: one bound ROUTER that serves every hosted service, each on
-/// its own ``WorkerPool`` of replicas.
+/// its own ``WorkerPool`` of replicas, behind an intake that no caller can
+/// monopolize.
 ///
-/// It runs on its system's reactor: a request is read, checked and handed to
-/// the service's pool on the reactor thread; the worker runs it; the answer
-/// comes back here to be sent on the same ROUTER.
+/// It runs on its system's reactor: a request is read, checked and admitted
+/// on the reactor thread; waiting calls are queued per caller and handed to
+/// the service's pool round robin as workers free up; the worker runs the
+/// method; the answer comes back here to be sent on the same ROUTER.
+///
+/// What a caller can make the node hold is bounded (see ``NodeLimits``):
+/// the calls it has waiting (its share of each service's queue), the
+/// answers waiting in libzmq for it (bytes and messages), its place in the
+/// table of callers, and how long its calls may run. A caller whose
+/// connection drops (it died, left, or its heartbeats stopped) has its
+/// waiting calls dropped and its running calls cancelled at once.
 actor NodeServer {
     /// One replica of a hosted service, as a pool's worker owns it.
     struct Replica: Sendable {
         let actor: any DistributedActor
     }
 
-    private struct HostedService {
+    struct HostedService {
+        let lane: Int
         let pool: WorkerPool<Replica>
         let running: Task<Void, Never>
         let actorType: String
         let instance: ServiceInstance
     }
 
-    private struct CallKey: Hashable {
-        let peer: [UInt8]
+    /// Where a lane's calls run.
+    enum LaneWork {
+        /// On a hosted service's pool of replicas.
+        case pool(WorkerPool<Replica>, workers: Int)
+        /// Each in a task of its own, on the actor instance it names.
+        case instances
+    }
+
+    /// The calls of one hosted service (or of every actor instance): a fair
+    /// queue in front of a bounded number running.
+    struct Lane {
+        let name: String
+        let work: LaneWork
+        var queue: FairQueue<CallKey, PeerTable.Ref>
+        var inFlight = 0
+        let maxInFlight: Int
+
+        /// Calls handed to the pool that wait there for a worker: they count
+        /// against the queue's capacity as those in the fair queue do.
+        var handedOn: Int {
+            guard case .pool(_, let workers) = work else { return 0 }
+            return max(0, inFlight - workers)
+        }
+    }
+
+    struct CallKey: Hashable {
+        let peer: PeerTable.Ref
         let id: UInt64
     }
 
-    /// What the node has counted, for tests and metrics.
-    struct Counters: Sendable {
-        var requests = 0
-        var replies = 0
-        var errorAnswers = 0
-        var badFrames = 0
-        var cancelled = 0
-        var ignoredFrames = 0
-    }
-
-    let endpoint: String
-    /// A random number for this run of the node, sent in pongs and the
-    /// draining frame, so callers can tell a restarted node from the old one.
-    let incarnation = UInt64.random(in: 1...UInt64.max)
-    private let system: CortSystem
-    private let reactor: ZeroMQReactor
-    private let socket: ZeroMQSocket
-    private let logger: Logger
-    private let limits: WireLimits
-    private var services: [String: HostedService] = [:]
     /// A call being run, so a cancel frame can stop it.
-    private enum RunningCall {
+    enum RunningCall {
         case pooled(WorkerPool<Replica>.Ticket)
         case direct(Task<Void, Never>)
 
@@ -59,14 +74,62 @@ actor NodeServer {
         }
     }
 
-    private var running: [CallKey: RunningCall] = [:]
-    /// The callers heard from, and when, so a draining node can tell them.
-    private var peers: [[UInt8]: Duration] = [:]
-    private var peersAtLastPrune = 64
-    private var draining = false
-    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
-    private var buffer: [UInt8] = []
-    private(set) var counters = Counters()
+    /// A call the intake accepted: waiting in its lane, or running.
+    struct AcceptedCall {
+        let request: CallRequest
+        let target: TargetCatalog.Target
+        let lane: Int
+        let deadline: Duration
+        let routingID: [UInt8]
+        let instanceActor: (any DistributedActor)?
+        var running: RunningCall?
+        /// Its caller cancelled it or left: nobody reads an answer.
+        var silenced = false
+    }
+
+    /// What the node has counted, for tests and metrics.
+    struct Counters: Sendable {
+        var requests = 0
+        var replies = 0
+        var errorAnswers = 0
+        var badFrames = 0
+        var cancelled = 0
+        var ignoredFrames = 0
+        /// Calls refused by the intake as `overloaded` (a full queue, pushed
+        /// out by a fairer caller, a caller over its bounds).
+        var refused = 0
+        /// Calls dropped without an answer because their caller left or stopped reading.
+        var abandoned = 0
+        /// Answers not handed to libzmq because their caller stopped reading.
+        var droppedAnswers = 0
+        /// Callers whose connection dropped while they had calls.
+        var departedCallers = 0
+        /// Frames that came over a connection already closed.
+        var lateFrames = 0
+    }
+
+    let endpoint: String
+    /// A random number for this run of the node, sent in pongs and the
+    /// draining frame, so callers can tell a restarted node from the old one.
+    let incarnation = UInt64.random(in: 1...UInt64.max)
+    let system: CortSystem
+    let reactor: ZeroMQReactor
+    let socket: ZeroMQSocket
+    /// The ROUTER's monitor: accepted and dropped connections.
+    let connectionEvents: ZeroMQSocket
+    let logger: Logger
+    let limits: WireLimits
+    let nodeLimits: NodeLimits
+    var services: [String: HostedService] = [:]
+    /// Lane 0 takes the calls addressed to actor instances; each hosted service has its own.
+    var lanes: [Lane]
+    var calls: [CallKey: AcceptedCall] = [:]
+    var peers: PeerTable
+    var epochs = ConnectionEpochs()
+    var rateLimited: RateLimitedLog
+    var draining = false
+    var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    var counters = Counters()
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
 
@@ -75,15 +138,35 @@ actor NodeServer {
         reactor = system.reactor
         logger = system.logger
         limits = system.limits
+        nodeLimits = system.configuration.nodeLimits
+        peers = PeerTable(capacity: nodeLimits.maxCallers)
+        rateLimited = RateLimitedLog(logger: system.logger)
+        lanes = [Lane(name: "actor instances", work: .instances,
+                      queue: FairQueue(capacity: system.configuration.queueCapacity,
+                                       byteCapacity: nodeLimits.queuedRequestBytes),
+                      maxInFlight: nodeLimits.instanceCallsInFlight)]
         // The linger lets the last answers of a drain leave before the socket closes.
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor, linger: .seconds(2))
         try socket.set(.routerMandatory, true)
-        // Callers bound their calls in flight per node (CallLimits), so this
-        // is only reached by a caller that stopped reading its answers.
-        try socket.set(.sendHighWaterMark, 16_384)
+        // Messages per caller that may wait in libzmq (the bytes are bounded
+        // by `NodeLimits.answerBytesPerCaller`); only a caller that stopped
+        // reading gets near it.
+        try socket.set(.sendHighWaterMark, 4096)
         // Above this libzmq drops the peer before cort sees the message; below
         // it, an envelope over `maxEnvelopeBytes` is answered with an error.
         try socket.set(.maxMessageSize, Int64(limits.hardMessageCap))
+        // libzmq pings every caller's connection and drops one that stays
+        // silent (a caller that froze, or a link that went down without a
+        // word): the monitor then reports it, and its calls are stopped.
+        let heartbeat = system.configuration.heartbeat
+        try socket.set(.heartbeatInterval, heartbeat.interval)
+        try socket.set(.heartbeatTimeout, heartbeat.deadAfter)
+        let eventsEndpoint = "inproc://cort-node-\(CortSystem.randomHex(8))"
+        try socket.monitor(eventsEndpoint, events: [.accepted, .disconnected])
+        connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)
+        // Unbounded: a lost event would leave a departed caller's calls running.
+        try connectionEvents.set(.receiveHighWaterMark, 0)
+        try connectionEvents.connect(eventsEndpoint)
         let bound: String
         do {
             bound = try socket.bind(Self.zeroMQEndpoint(requested))
@@ -105,13 +188,19 @@ actor NodeServer {
         make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
         guard !name.isEmpty else { throw RemoteCallError(.unknownTarget, "a service needs a name") }
+        guard name.utf8.count <= limits.maxNameBytes else {
+            throw RemoteCallError(.unknownTarget, "a service name has at most \(limits.maxNameBytes) bytes")
+        }
         guard services[name] == nil else {
             throw RemoteCallError(.unknownTarget, "this node already hosts a service named \(name)")
         }
         guard !draining else { throw RemoteCallError(.shuttingDown, "the node is shutting down") }
         let system = self.system
+        // The pool holds a call per worker waiting beside each running one,
+        // so a worker that finishes takes the next without waiting for the
+        // reactor; the rest wait in the lane's fair queue.
         let pool = try WorkerPool<Replica>(
-            configuration: .init(workers: replicas, queueCapacity: queueCapacity),
+            configuration: .init(workers: replicas, queueCapacity: 2 * replicas),
             clock: system.configuration.clock,
             taskExecutor: executor.runsOnReactor ? reactor.taskExecutor : nil
         ) { index in
@@ -123,14 +212,18 @@ actor NodeServer {
             do {
                 try await pool.run()
             } catch {
-                logger.error("a hosted service's pool stopped", metadata: ["service": "\(name)", "error": "\(error)"])
+                logger.error("a hosted service's pool stopped", metadata: ["cort.service": "\(name)", "error": "\(error)"])
             }
         }
         let instance = ServiceInstance(
             service: name, id: "\(name)@\(system.configuration.name)-\(CortSystem.randomHex(4))",
             endpoint: endpoint, tags: [], metadata: ["cort_protocol": "\(WireFormat.version)"])
-        services[name] = HostedService(pool: pool, running: running, actorType: String(reflecting: Act.self),
-                                       instance: instance)
+        let lane = lanes.count
+        lanes.append(Lane(name: name, work: .pool(pool, workers: replicas),
+                          queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
+                          maxInFlight: 2 * replicas))
+        services[name] = HostedService(lane: lane, pool: pool, running: running,
+                                       actorType: String(reflecting: Act.self), instance: instance)
         do {
             try await system.configuration.discovery.register(instance)
         } catch {
@@ -139,13 +232,21 @@ actor NodeServer {
             throw error
         }
         logger.info("hosting", metadata: [
-            "service": "\(name)", "replicas": "\(replicas)", "executor": "\(executor)", "endpoint": "\(endpoint)"])
+            "cort.service": "\(name)", "replicas": "\(replicas)", "executor": "\(executor)", "endpoint": "\(endpoint)"])
     }
 
     // MARK: Receiving
 
-    /// Serves until the system shuts down.
+    /// Serves until the system shuts down: reads requests, and the monitor's
+    /// reports of connections that come and go.
     func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.receiveFrames() }
+            group.addTask { await self.watchConnections() }
+        }
+    }
+
+    private func receiveFrames() async {
         while true {
             let message: ZeroMQMessage
             do {
@@ -156,23 +257,38 @@ actor NodeServer {
                 }
                 return
             }
+            // Every connection event queued before this frame was read must
+            // be applied first, to tell which connection the frame came over
+            // (see ConnectionEpochs).
+            applyConnectionEvents()
             handle(message)
         }
     }
 
     private func handle(_ message: consuming ZeroMQMessage) {
+        let now = system.clock.now
         guard message.count == 2 else {
             counters.badFrames += 1
-            logger.debug("a message with \(message.count) frames", metadata: ["endpoint": "\(endpoint)"])
+            rateLimited.log(.debug, "frame-count", "a message with \(message.count) frames", at: now)
             if message.count >= 1 {
-                answer(message.frame(at: 0), .failure(id: 0, CallFailure(
+                answer(.failure(id: 0, CallFailure(
                     code: .protocolError,
-                    message: "a cort message has one envelope frame after the routing id, this one had \(message.count - 1)")))
+                    message: "a cort message has one envelope frame after the routing id, this one had \(message.count - 1)")),
+                    to: message.frame(at: 0), peer: nil)
             }
             return
         }
-        let peer = message.frame(at: 0)
-        notePeer(peer)
+        let routingID = message.frame(at: 0)
+        var connection: PeerTable.Connection?
+        if let descriptor = message.sourceDescriptor(at: 1), let known = epochs.connection(of: descriptor) {
+            guard known.isOpen else {
+                // Its caller's connection is gone: nobody would read an answer.
+                counters.lateFrames += 1
+                return
+            }
+            connection = known.connection
+        }
+        let peer = peers.heard(routingID, on: connection, at: now)
         let envelope: Envelope
         do {
             envelope = try message.withFrame(at: 1) { (bytes) throws(WireError) in
@@ -180,185 +296,32 @@ actor NodeServer {
             }
         } catch {
             counters.badFrames += 1
-            logger.debug("a malformed envelope", metadata: ["error": "\(error.message)"])
-            answer(peer, .failure(id: error.id ?? 0, CallFailure(code: error.code, message: error.message)))
+            rateLimited.log(.debug, "malformed-envelope", "a malformed envelope",
+                            metadata: ["error": "\(error.message)"], at: now)
+            answer(.failure(id: error.id ?? 0, CallFailure(code: error.code, message: error.message)),
+                   to: routingID, peer: peer)
             return
         }
         switch envelope {
         case .request(let request):
             counters.requests += 1
-            start(request, from: peer)
+            admit(request, from: routingID, peer: peer, at: now)
         case .cancel(let id):
-            if let call = running[CallKey(peer: peer, id: id)] {
-                counters.cancelled += 1
-                call.cancel()
-            }
+            if let peer { cancel(CallKey(peer: peer, id: id)) }
         case .ping(let sequence):
-            answer(peer, .pong(sequence: sequence, freeSlots: UInt32(clamping: draining ? 0 : freeSlots()),
-                               incarnation: incarnation))
+            answer(.pong(sequence: sequence, freeSlots: UInt32(clamping: draining ? 0 : freeSlots()),
+                         incarnation: incarnation), to: routingID, peer: peer)
         case .reply, .failure, .pong, .draining:
             counters.ignoredFrames += 1
         }
     }
 
+    /// Calls the node can take now over its services: idle workers and free places in the queues.
     private func freeSlots() -> Int {
-        services.values.reduce(0) { $0 + $1.pool.load.freeSlots }
-    }
-
-    private func start(_ request: CallRequest, from peer: [UInt8]) {
-        func refuse(_ code: RemoteCallError.Code, _ message: String) {
-            answer(peer, .failure(id: request.id, CallFailure(code: code, message: message)))
-        }
-        if draining {
-            return refuse(.shuttingDown, "\(request.method): the node is shutting down")
-        }
-        // A call to one actor instance (a reference that was passed around)
-        // runs on that actor; a call to a service runs on its pool.
-        let pool: WorkerPool<Replica>?
-        let instanceActor: (any DistributedActor)?
-        let actorType: String
-        if let instance = request.actor {
-            guard let actor = system.localActor(instance: instance) else {
-                return refuse(.unknownTarget, "this node has no actor \(instance)")
-            }
-            (pool, instanceActor, actorType) = (nil, actor, String(reflecting: type(of: actor)))
-        } else {
-            guard let service = services[request.service] else {
-                return refuse(.unknownTarget, "this node hosts no service named \(request.service)")
-            }
-            (pool, instanceActor, actorType) = (service.pool, nil, service.actorType)
-        }
-        guard system.target(request.target, belongsTo: actorType) else {
-            return refuse(.unknownTarget, "\(request.method) is not a method of \(actorType)")
-        }
-        guard request.timeout > .zero else {
-            return refuse(.deadlineExceeded, "\(request.method): the deadline had passed when the request arrived")
-        }
-        let key = CallKey(peer: peer, id: request.id)
-        guard running[key] == nil else {
-            return refuse(.protocolError, "call id \(request.id) is already running for this caller")
-        }
-        let system = self.system
-        if let pool {
-            // Handed to the pool from the reactor without a task of its own;
-            // the worker's completion comes straight back to the reactor.
-            do {
-                let ticket = try pool.tryEnqueue(timeout: request.timeout, { replica in
-                    await system.execute(request, on: replica.actor)
-                }, completion: { [self] result in
-                    let outcome: CallOutcome
-                    switch result {
-                    case .success(let value):
-                        outcome = value
-                    case .failure(let error as WorkerPoolError):
-                        outcome = .failed(CallFailure(workerPoolError: error, method: request.method))
-                    case .failure:
-                        outcome = .failed(CallFailure(code: .cancelled, message: "\(request.method): cancelled by the caller"))
-                    }
-                    reactor.execute { self.assumeIsolated { $0.finish(key, outcome) } }
-                })
-                running[key] = .pooled(ticket)
-            } catch let error as WorkerPoolError {
-                answer(peer, .failure(id: request.id, CallFailure(workerPoolError: error, method: request.method)))
-            } catch {
-                refuse(.remoteApplicationError, "\(request.method): \(error)")
-            }
-            return
-        }
-        guard let instanceActor else {
-            return refuse(.unknownTarget, "\(request.method): no target")
-        }
-        let task = Task {
-            let outcome: CallOutcome
-            do {
-                outcome = try await system.execute(request, on: instanceActor, timeout: request.timeout)
-            } catch let error as RemoteCallError {
-                outcome = .failed(CallFailure(code: error.code, message: error.message))
-            } catch {
-                outcome = .failed(CallFailure(code: .cancelled, message: "\(request.method): cancelled by the caller"))
-            }
-            self.finish(key, outcome)
-        }
-        running[key] = .direct(task)
-    }
-
-    private func finish(_ key: CallKey, _ outcome: CallOutcome) {
-        running.removeValue(forKey: key)
-        switch outcome {
-        case .returned(let bytes):
-            counters.replies += 1
-            answer(key.peer, .reply(id: key.id, result: bytes))
-        case .failed(let failure):
-            answer(key.peer, .failure(id: key.id, failure))
-        }
-        if draining && running.isEmpty {
-            let waiters = drainWaiters
-            drainWaiters.removeAll()
-            for waiter in waiters { waiter.resume() }
-        }
-    }
-
-    private func answer(_ peer: [UInt8], _ envelope: Envelope) {
-        if case .failure = envelope { counters.errorAnswers += 1 }
-        buffer.removeAll(keepingCapacity: true)
-        WireCodec.encode(envelope, into: &buffer)
-        var message = ZeroMQMessage(frameCapacity: 2)
-        message.append(peer)
-        message.append(buffer)
-        do {
-            if try socket.trySend(&message) { return }
-            // The caller's pipe is full: it stopped reading. Its call fails at
-            // its deadline; the node does not block everyone else for it.
-            logger.warning("an answer could not be sent: the caller's queue is full")
-        } catch {
-            // hostUnreachable: the caller is gone; nobody waits for this answer.
-            logger.debug("an answer could not be sent", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Remembers a caller; callers silent for ten minutes are forgotten once
-    /// the table has doubled since it was last pruned.
-    private func notePeer(_ peer: [UInt8]) {
-        let now = system.clock.now
-        peers[peer] = now
-        if peers.count >= peersAtLastPrune * 2 {
-            peers = peers.filter { now - $0.value < .seconds(600) }
-            peersAtLastPrune = max(peers.count, 64)
-        }
-    }
-
-    // MARK: Draining
-
-    /// Stops taking calls, deregisters the services, finishes the calls in
-    /// flight, and stops the pools.
-    func drain() async {
-        guard !draining else { return }
-        draining = true
-        let drainStarted = system.clock.now
-        // Callers stop sending new calls at once instead of finding out by refusals.
-        for peer in peers.keys {
-            answer(peer, .draining(incarnation: incarnation))
-        }
-        logger.info("draining", metadata: ["endpoint": "\(endpoint)", "callers": "\(peers.count)", "callsInFlight": "\(running.count)"])
-        for service in services.values {
-            do {
-                try await system.configuration.discovery.deregister(service.instance)
-            } catch {
-                logger.warning("cannot deregister", metadata: ["service": "\(service.instance.service)", "error": "\(error)"])
-            }
-        }
-        if !running.isEmpty {
-            await withCheckedContinuation { drainWaiters.append($0) }
-        }
-        // A caller may send a call before it reads the draining frame: keep
-        // answering such calls with `shuttingDown` (which moves them, for they
-        // did not run) for a moment, rather than close under them.
-        if !peers.isEmpty {
-            try? await system.clock.sleep(until: drainStarted + system.configuration.drainGrace)
-        }
-        for service in services.values {
-            service.pool.shutdown()
-            await service.running.value
+        lanes.dropFirst().reduce(0) { total, lane in
+            guard case .pool(_, let workers) = lane.work else { return total }
+            let idle = max(0, workers - lane.inFlight)
+            return total + idle + max(0, lane.queue.capacity - lane.queue.count)
         }
     }
 }
@@ -367,19 +330,4 @@ actor NodeServer {
 enum CallOutcome: Sendable {
     case returned([UInt8]?)
     case failed(CallFailure)
-}
-
-extension CallFailure {
-    init(workerPoolError error: WorkerPoolError, method: String) {
-        switch error.code {
-        case .overloaded:
-            self.init(code: .overloaded, message: "\(method): the service's queue is full; the call did not run")
-        case .deadlineExceeded:
-            self.init(code: .deadlineExceeded, message: "\(method): the deadline passed on the node")
-        case .shutDown:
-            self.init(code: .shuttingDown, message: "\(method): the node is shutting down")
-        default:
-            self.init(code: .remoteApplicationError, message: "\(method): \(error)")
-        }
-    }
 }

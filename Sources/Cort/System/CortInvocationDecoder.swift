@@ -8,6 +8,10 @@ public struct CortInvocationDecoder: DistributedTargetInvocationDecoder {
     private let arguments: [[UInt8]]
     private let decoder: MessagePackDecoder
     private(set) var decodedCount = 0
+    /// Why an argument could not be read. The runtime hands the error to the
+    /// result handler as if the method had thrown it; this says it did not:
+    /// arguments are read before the method runs.
+    private(set) var failure: RemoteCallError?
 
     init(arguments: [[UInt8]], system: CortSystem) {
         self.arguments = arguments
@@ -22,13 +26,17 @@ public struct CortInvocationDecoder: DistributedTargetInvocationDecoder {
     public mutating func decodeNextArgument<Argument: Codable>() throws -> Argument {
         let index = decodedCount
         guard index < arguments.count else {
-            throw RemoteCallError(.badArguments, "argument \(index + 1) is missing (the request has \(arguments.count))")
+            let error = RemoteCallError(.badArguments, "argument \(index + 1) is missing (the request has \(arguments.count))")
+            failure = error
+            throw error
         }
         decodedCount += 1
         do {
             return try decoder.decode(Argument.self, from: arguments[index])
         } catch {
-            throw RemoteCallError(.badArguments, "argument \(index + 1) is not a \(Argument.self)", cause: error)
+            let error = RemoteCallError(.badArguments, "argument \(index + 1) is not a \(Argument.self)", cause: error)
+            failure = error
+            throw error
         }
     }
 

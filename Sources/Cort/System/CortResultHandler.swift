@@ -2,31 +2,32 @@ import CortMessagePack
 import Distributed
 
 /// Catches what a method run on this node returned or threw, as the bytes
-/// of a reply or an error answer.
+/// of a reply or the error to answer with.
 public final class CortResultHandler: DistributedTargetInvocationResultHandler {
     public typealias SerializationRequirement = Codable
 
     /// What the method did.
     enum Outcome {
         case returned([UInt8]?)
-        case failed(CallFailure)
+        /// The runtime handed over an error: the method's own, or one of the
+        /// runtime's (no such target, an argument that did not decode); the
+        /// node tells them apart (see `CortSystem.execute`).
+        case threw(any Error)
+        /// The method returned a value that could not be encoded.
+        case unencodable(CallFailure)
     }
 
-    private let errors: ErrorRegistry
     private(set) var outcome: Outcome?
 
-    init(errors: ErrorRegistry) {
-        self.errors = errors
-    }
+    init() {}
 
     public func onReturn<Success: Codable>(value: Success) async throws {
         do {
             outcome = .returned(try MessagePackEncoder().encode(value))
         } catch {
-            outcome = .failed(CallFailure(
+            outcome = .unencodable(CallFailure(
                 code: .remoteApplicationError,
-                message: "the result (\(Success.self)) could not be encoded: \(error)",
-                errorType: nil, errorPayload: nil))
+                message: "the result (\(Success.self)) could not be encoded: \(error)"))
         }
     }
 
@@ -35,6 +36,6 @@ public final class CortResultHandler: DistributedTargetInvocationResultHandler {
     }
 
     public func onThrow<Err: Error>(error: Err) async throws {
-        outcome = .failed(errors.failure(for: error))
+        outcome = .threw(error)
     }
 }

@@ -30,69 +30,73 @@ extension CortSystem {
                                     executor: executor, actorType: Act.self, make: make)
     }
 
-    /// Runs one request on a local actor and returns what to answer.
-    func execute(_ request: CallRequest, on actor: some DistributedActor) async -> CallOutcome {
+    /// Runs one request on a local actor, with `context` as its
+    /// ``CallContext``, and returns what to answer.
+    ///
+    /// Only what the method itself threw is its answer; the runtime's own
+    /// failures (an argument that does not decode, a target it cannot find)
+    /// reach the result handler the same way, and are told apart here: they
+    /// happen before the method runs.
+    func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
+                 context: CallContext) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, system: self)
-        let handler = CortResultHandler(errors: errors)
+        let handler = CortResultHandler()
         do {
-            try await executeDistributedTarget(
-                on: actor, target: RemoteCallTarget(request.target),
-                invocationDecoder: &decoder, handler: handler)
-        } catch let error as RemoteCallError {
-            return .failed(CallFailure(code: error.code, message: "\(request.method): \(error.message)"))
+            try await CallContext.$current.withValue(context) {
+                try await executeDistributedTarget(
+                    on: actor, target: RemoteCallTarget(request.target),
+                    invocationDecoder: &decoder, handler: handler)
+            }
         } catch {
-            return .failed(CallFailure(code: .unknownTarget, message: "\(request.method): \(error)"))
+            return .failed(CallFailure(code: .unknownTarget, message: "\(target.method): the runtime cannot run it: \(error)"))
+        }
+        if let failure = decoder.failure {
+            return .failed(CallFailure(code: failure.code, message: "\(target.method): \(failure.message)"))
         }
         switch handler.outcome {
         case .returned(let bytes):
+            targets.confirm(target)
             return .returned(bytes)
-        case .failed(let failure):
-            return .failed(failure)
+        case .unencodable(let failure):
+            targets.confirm(target)
+            return .failed(CallFailure(code: failure.code, message: "\(target.method): \(failure.message)"))
+        case .threw(let error as ExecuteDistributedTargetError):
+            return .failed(Self.failure(for: error, target: target))
+        case .threw(let error):
+            targets.confirm(target)
+            return .failed(errors.failure(for: error, method: target.method))
         case nil:
-            return .failed(CallFailure(code: .protocolError, message: "\(request.method) ended without a result"))
+            return .failed(CallFailure(code: .protocolError, message: "\(target.method) ended without a result"))
+        }
+    }
+
+    /// The answer for a failure of the runtime's own: the method did not run.
+    private static func failure(for error: ExecuteDistributedTargetError, target: TargetCatalog.Target) -> CallFailure {
+        switch error.errorCode {
+        case .invalidParameterCount:
+            CallFailure(code: .badArguments, message: "\(target.method): \(error.message)")
+        default:
+            CallFailure(code: .unknownTarget, message: "\(target.method) is not a method this node can run on \(target.actorType)")
         }
     }
 
     /// Runs one request on one actor, cancelling it when `timeout` passes.
-    func execute(_ request: CallRequest, on actor: any DistributedActor, timeout: Duration) async throws -> CallOutcome {
+    func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: any DistributedActor,
+                 context: CallContext, timeout: Duration) async -> CallOutcome {
         let deadline = clock.now + timeout
         let clock = self.clock
-        return try await withThrowingTaskGroup(of: CallOutcome?.self) { group in
-            group.addTask { await self.execute(request, on: actor) }
+        return await withTaskGroup(of: CallOutcome?.self) { group in
+            group.addTask { await self.execute(request, target: target, on: actor, context: context) }
             group.addTask {
-                try await clock.sleep(until: deadline)
+                try? await clock.sleep(until: deadline)
                 return nil
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let outcome = first else {
-                throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed on the node")
+            guard let first = await group.next(), let outcome = first else {
+                return .failed(CallFailure(code: .deadlineExceeded, message: "\(target.method): the deadline passed on the node"))
             }
             return outcome
         }
-    }
-
-    /// Whether the distributed target `identifier` is a method of the actor
-    /// type named `actorType` (module-qualified). The runtime would run any
-    /// method on any actor it is given, so a request naming another type's
-    /// method must be refused before it gets there.
-    func target(_ identifier: String, belongsTo actorType: String) -> Bool {
-        // Only answers that a target belongs are remembered: they are bounded
-        // by the hosted types' methods, where a hostile sender could make up
-        // endless wrong ones.
-        let key = actorType + " " + identifier
-        if knownTargets.withLock({ $0.contains(key) }) { return true }
-        guard checkTarget(identifier, belongsTo: actorType) else { return false }
-        knownTargets.withLock { _ = $0.insert(key) }
-        return true
-    }
-
-    private func checkTarget(_ identifier: String, belongsTo actorType: String) -> Bool {
-        guard let demangled = demangle(identifier) else { return false }
-        // "distributed thunk Module.Type.method(label: Type) async throws -> Result"
-        guard let range = demangled.firstRange(of: actorType + ".") else { return false }
-        let rest = demangled[range.upperBound...]
-        guard let parenthesis = rest.firstIndex(of: "(") else { return false }
-        return !rest[..<parenthesis].contains(".")
     }
 }
 

@@ -62,6 +62,16 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         /// refused with `shuttingDown` (and moved by the caller) instead of
         /// meeting a closed connection, where its outcome would be unknown.
         public var drainGrace: Duration
+        /// The largest request or answer, in bytes of its envelope (default
+        /// 4 MiB), the same bound both ways: a caller refuses to send a larger
+        /// request (``RemoteCallError/Code/messageTooLarge``), a node answers a
+        /// larger request with `messageTooLarge`, and a node whose answer is
+        /// larger sends `messageTooLarge` instead of it. Give callers and
+        /// nodes of a service the same value.
+        public var maxMessageBytes: Int
+        /// What a node keeps to protect itself from callers (deadline cap,
+        /// callers remembered, answers buffered); see ``NodeLimits``.
+        public var nodeLimits: NodeLimits
 
         /// Creates a configuration.
         public init(
@@ -74,7 +84,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             logger: Logger = Logger(label: "cort"),
             heartbeat: HeartbeatConfiguration = HeartbeatConfiguration(),
             callLimits: CallLimits = CallLimits(),
-            drainGrace: Duration = .milliseconds(250)
+            drainGrace: Duration = .milliseconds(250),
+            maxMessageBytes: Int = 4 << 20,
+            nodeLimits: NodeLimits = NodeLimits()
         ) {
             self.name = name
             self.discovery = discovery
@@ -86,6 +98,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             self.heartbeat = heartbeat
             self.callLimits = callLimits
             self.drainGrace = drainGrace
+            self.maxMessageBytes = max(maxMessageBytes, 1024)
+            self.nodeLimits = nodeLimits
         }
     }
 
@@ -96,11 +110,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     let errors = ErrorRegistry()
     let clock: RuntimeClock
     let logger: Logger
-    let limits = WireLimits()
+    let limits: WireLimits
     private let state = Mutex(State())
     private let methodNames = Mutex<[String: MethodInfo]>([:])
-    /// "ActorType target" pairs known to belong together (see `target(_:belongsTo:)`).
-    let knownTargets = Mutex<Set<String>>([])
+    /// The targets this node runs, checked exactly (see ``TargetCatalog``).
+    let targets: TargetCatalog
 
     private struct State {
         var localActors: [String: WeakActor] = [:]
@@ -131,6 +145,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         self.context = context
         self.clock = RuntimeClock(configuration.clock)
         self.logger = configuration.logger
+        self.limits = WireLimits(maxMessageBytes: configuration.maxMessageBytes)
+        self.targets = TargetCatalog(capacity: configuration.nodeLimits.knownTargets)
         self.directory = ServiceDirectory(discovery: configuration.discovery, clock: configuration.clock,
                                           logger: configuration.logger)
     }
@@ -322,7 +338,12 @@ public final class CortSystem: DistributedActorSystem, Sendable {
                                                 invocation: inout InvocationEncoder) async throws -> [UInt8]? {
         try invocation.doneRecording()
         let options = CallOptions.current
-        let timeout = options.timeout ?? configuration.defaultTimeout
+        var timeout = options.timeout ?? configuration.defaultTimeout
+        if let served = CallContext.current {
+            // A call made while serving one has what is left of that one's
+            // time (or less, when it asks for less).
+            timeout = options.timeout.map { min($0, served.timeRemaining) } ?? served.timeRemaining
+        }
         let deadline = clock.now + timeout
         let method = methodInfo(of: target, on: actorType)
         let idempotent = options.idempotent || method.idempotent
@@ -390,8 +411,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             } else {
                 let service = id.service
                 feeding = Task { [directory] in
-                    for await nodes in await directory.nodes(for: service) {
-                        await remote.update(nodes: nodes)
+                    for await update in await directory.updates(for: service) {
+                        switch update {
+                        case .nodes(let nodes): await remote.update(nodes: nodes)
+                        case .failed(let error): await remote.discoveryFailed(error)
+                        }
                     }
                 }
             }

@@ -31,22 +31,46 @@ final class ErrorRegistry: Sendable {
         entries.withLock { $0[Self.name(of: type)] = entry }
     }
 
+    /// The name a ``RemoteCallError`` thrown by a method travels under.
+    static let remoteCallErrorName = "Cort.RemoteCallError"
+
+    /// A method's ``RemoteCallError`` on the wire: its code and message.
+    private struct ThrownRemoteCallError: Codable {
+        var code: UInt8
+        var message: String
+    }
+
     /// The answer for an error thrown by a method.
-    func failure(for error: any Error) -> CallFailure {
+    ///
+    /// Whatever a method throws is its answer, never a refusal by the node:
+    /// a ``RemoteCallError`` (say the `overloaded` of a call it made itself)
+    /// travels as ``RemoteCallError/Code/remoteApplicationError`` with the
+    /// original code and message inside, so a caller's failover can never
+    /// take it for "the node did not run the call" and run it again.
+    func failure(for error: any Error, method: String) -> CallFailure {
         if let remote = error as? RemoteCallError {
-            // A call the method made itself failed: pass the code through.
-            return CallFailure(code: remote.code, message: remote.message, errorType: nil, errorPayload: nil)
+            let payload = try? MessagePackEncoder().encode(
+                ThrownRemoteCallError(code: remote.code.wireValue, message: remote.message))
+            return CallFailure(code: .remoteApplicationError,
+                               message: "\(method) threw RemoteCallError(\(remote.code)): \(remote.message)",
+                               errorType: payload == nil ? nil : Self.remoteCallErrorName, errorPayload: payload)
         }
         let name = Self.name(of: type(of: error))
         if let entry = entries.withLock({ $0[name] }), let payload = try? entry.encode(error) {
-            return CallFailure(code: .remoteApplicationError, message: "\(name): \(error)",
+            return CallFailure(code: .remoteApplicationError, message: "\(method) threw \(name): \(error)",
                                errorType: name, errorPayload: payload)
         }
-        return CallFailure(code: .remoteApplicationError, message: "\(name): \(error)", errorType: nil, errorPayload: nil)
+        return CallFailure(code: .remoteApplicationError, message: "\(method) threw \(name): \(error)",
+                           errorType: nil, errorPayload: nil)
     }
 
     /// The error to throw on the caller for a failure answer.
     func error(for failure: CallFailure) -> any Error {
+        if failure.errorType == Self.remoteCallErrorName, let payload = failure.errorPayload {
+            let thrown = try? MessagePackDecoder().decode(ThrownRemoteCallError.self, from: payload)
+            return RemoteCallError(.remoteApplicationError, failure.message,
+                                   cause: thrown.map { RemoteCallError(.init(wireValue: $0.code), $0.message) })
+        }
         if let name = failure.errorType, let payload = failure.errorPayload,
            let entry = entries.withLock({ $0[name] }) {
             do {

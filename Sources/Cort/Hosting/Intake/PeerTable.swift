@@ -1,0 +1,180 @@
+import CortZeroMQ
+
+/// The callers a node has heard from, with a hard bound on how many it
+/// remembers: each caller's accepted calls, the connection it last used,
+/// and what waits in libzmq for it.
+///
+/// It does no I/O. A caller with calls accepted is never forgotten; a full
+/// table forgets the caller heard from longest ago among those without
+/// calls; when every remembered caller has calls, a new one is not
+/// remembered (the node refuses its calls as overloaded).
+///
+/// ```swift
+/// var peers = PeerTable(capacity: 2)
+/// let ada = peers.heard(Array("c:ada".utf8), at: .zero)      // remembered
+/// peers.accept(callID: 7, for: ada!)                          // ada now holds a call
+/// ```
+struct PeerTable {
+    /// A remembered caller; its generation tells it from a later caller in the same slot.
+    struct Ref: Hashable, Sendable {
+        let slot: Int
+        let generation: UInt64
+    }
+
+    /// A connection as the node's socket monitor numbers it: a file
+    /// descriptor, and which of the connections on that descriptor it is.
+    struct Connection: Hashable, Sendable {
+        let descriptor: Int32
+        let epoch: UInt64
+    }
+
+    struct Entry {
+        let routingID: [UInt8]
+        let generation: UInt64
+        var lastHeard: Duration
+        var connection: Connection?
+        /// Calls accepted from this caller (waiting or running), by call id.
+        var calls: Set<UInt64> = []
+        /// Answer bytes handed to libzmq for this caller and not yet written out.
+        let ledger: SendLedger
+        /// Its last answer could not be handed over: its pipe was full or its
+        /// budget spent. Cleared when an answer goes through again.
+        var notReading = false
+    }
+
+    let capacity: Int
+    private var slots: [Entry?] = []
+    private var freeSlots: [Int] = []
+    private var byRoutingID: [[UInt8]: Int] = [:]
+    private var generations: UInt64 = 0
+    /// The ledger every caller's ledger adds to.
+    let totalLedger = SendLedger()
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+    }
+
+    var count: Int { byRoutingID.count }
+
+    /// Every remembered caller.
+    var all: [Ref] {
+        slots.indices.compactMap { slot in slots[slot].map { Ref(slot: slot, generation: $0.generation) } }
+    }
+
+    subscript(ref: Ref) -> Entry? {
+        guard ref.slot < slots.count, let entry = slots[ref.slot], entry.generation == ref.generation else { return nil }
+        return entry
+    }
+
+    /// A frame arrived from `routingID` (on `connection`, when known).
+    /// Returns the caller, or nil when the table is full of callers with calls.
+    mutating func heard(_ routingID: [UInt8], on connection: Connection? = nil, at now: Duration) -> Ref? {
+        if let slot = byRoutingID[routingID], var entry = slots[slot] {
+            entry.lastHeard = now
+            if let connection { entry.connection = connection }
+            slots[slot] = entry
+            return Ref(slot: slot, generation: entry.generation)
+        }
+        if byRoutingID.count >= capacity, !forgetOldestIdle() { return nil }
+        generations += 1
+        let entry = Entry(routingID: routingID, generation: generations, lastHeard: now, connection: connection,
+                          ledger: SendLedger(parent: totalLedger))
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = entry
+        } else {
+            slot = slots.count
+            slots.append(entry)
+        }
+        byRoutingID[routingID] = slot
+        return Ref(slot: slot, generation: entry.generation)
+    }
+
+    /// The caller known by `routingID`, if remembered.
+    func ref(for routingID: [UInt8]) -> Ref? {
+        guard let slot = byRoutingID[routingID], let entry = slots[slot] else { return nil }
+        return Ref(slot: slot, generation: entry.generation)
+    }
+
+    /// The caller whose last frame came over `connection`, if remembered.
+    func ref(on connection: Connection) -> Ref? {
+        for (slot, entry) in slots.enumerated() where entry?.connection == connection {
+            return Ref(slot: slot, generation: entry!.generation)
+        }
+        return nil
+    }
+
+    mutating func accept(callID: UInt64, for ref: Ref) {
+        guard self[ref] != nil else { return }
+        slots[ref.slot]!.calls.insert(callID)
+    }
+
+    mutating func release(callID: UInt64, for ref: Ref) {
+        guard self[ref] != nil else { return }
+        slots[ref.slot]!.calls.remove(callID)
+    }
+
+    mutating func setNotReading(_ notReading: Bool, for ref: Ref) {
+        guard self[ref] != nil else { return }
+        slots[ref.slot]!.notReading = notReading
+    }
+
+    /// Forgets a caller (its connection is gone); returns what it was.
+    @discardableResult
+    mutating func remove(_ ref: Ref) -> Entry? {
+        guard let entry = self[ref] else { return nil }
+        slots[ref.slot] = nil
+        freeSlots.append(ref.slot)
+        byRoutingID.removeValue(forKey: entry.routingID)
+        return entry
+    }
+
+    /// Forgets the caller without calls heard from longest ago; false when every caller has calls.
+    private mutating func forgetOldestIdle() -> Bool {
+        var oldest: Int?
+        for (slot, entry) in slots.enumerated() {
+            guard let entry, entry.calls.isEmpty else { continue }
+            if oldest == nil || entry.lastHeard < slots[oldest!]!.lastHeard { oldest = slot }
+        }
+        guard let oldest, let entry = slots[oldest] else { return false }
+        remove(Ref(slot: oldest, generation: entry.generation))
+        return true
+    }
+}
+
+/// Numbers the connections of a bound socket from its monitor's accept and
+/// disconnect events, so a dropped connection is matched to the caller that
+/// used it even when its file descriptor was reused at once.
+///
+/// libzmq emits a connection's disconnect before it closes the descriptor,
+/// and the next connection's accept before any frame of it can be read. So
+/// once every monitor event queued when a frame was read has been applied
+/// (the node drains the monitor before it handles what it read), a frame
+/// from descriptor `fd` came over connection number `accepted(fd)`, and came
+/// over a connection already closed when that one's disconnect was applied too.
+struct ConnectionEpochs {
+    private var counts: [Int32: (accepted: UInt64, disconnected: UInt64)] = [:]
+
+    /// How many descriptors have a connection open (for tests; bounded by the process's descriptors).
+    var openDescriptors: Int { counts.count }
+
+    mutating func accepted(_ descriptor: Int32) {
+        counts[descriptor, default: (0, 0)].accepted += 1
+    }
+
+    /// A disconnect: the connection that ended.
+    mutating func disconnected(_ descriptor: Int32) -> PeerTable.Connection {
+        let (accepted, disconnected) = counts[descriptor] ?? (0, 0)
+        let ended = disconnected + 1
+        counts[descriptor] = (max(accepted, ended), ended)
+        return PeerTable.Connection(descriptor: descriptor, epoch: ended)
+    }
+
+    /// The connection a frame from `descriptor` came over, and whether it is
+    /// still open; nil when no accept was seen for the descriptor.
+    func connection(of descriptor: Int32) -> (connection: PeerTable.Connection, isOpen: Bool)? {
+        guard let (accepted, disconnected) = counts[descriptor], accepted > 0 else { return nil }
+        return (PeerTable.Connection(descriptor: descriptor, epoch: accepted), accepted > disconnected)
+    }
+}

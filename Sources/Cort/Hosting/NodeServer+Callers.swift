@@ -1,0 +1,101 @@
+import CortZeroMQ
+
+extension NodeServer {
+    /// Applies the connection events libzmq reported, until the reactor stops.
+    func watchConnections() async {
+        while true {
+            let message: ZeroMQMessage
+            do {
+                message = try await connectionEvents.receive()
+            } catch {
+                return
+            }
+            apply(message)
+            applyConnectionEvents()
+        }
+    }
+
+    /// Applies every connection event queued now, without waiting.
+    func applyConnectionEvents() {
+        // Bounded: events are queued only as connections come and go.
+        for _ in 0..<10_000 {
+            guard let message = try? connectionEvents.tryReceive() else { return }
+            apply(message)
+        }
+    }
+
+    private func apply(_ message: consuming ZeroMQMessage) {
+        guard let event = try? MonitorEvent(message) else { return }
+        let descriptor = Int32(bitPattern: event.value)
+        if event.event == .accepted {
+            epochs.accepted(descriptor)
+        } else if event.event == .disconnected {
+            let connection = epochs.disconnected(descriptor)
+            if let peer = peers.ref(on: connection) { callerLeft(peer) }
+        }
+    }
+
+    /// A caller's connection is gone: it died, closed, froze past the
+    /// heartbeat timeout, or was cut off. Nobody reads its answers any
+    /// more, so its waiting calls are dropped and its running ones cancelled.
+    func callerLeft(_ peer: PeerTable.Ref) {
+        guard let entry = peers[peer] else { return }
+        if !entry.calls.isEmpty {
+            counters.departedCallers += 1
+            rateLimited.log(.debug, "caller-left", "a caller's connection dropped; its calls are stopped",
+                            metadata: ["cort.caller": "\(CallerIdentity(routingID: entry.routingID))",
+                                       "cort.calls": "\(entry.calls.count)"], at: system.clock.now)
+        }
+        abandonCalls(of: peer, waitingOnly: false)
+        peers.remove(peer)
+    }
+
+    /// Sends `envelope` to the caller `routingID`, within what the node lets
+    /// wait for it; an answer it cannot hand over is dropped and counted.
+    func answer(_ envelope: Envelope, to routingID: [UInt8], peer: PeerTable.Ref?) {
+        var bytes: [UInt8] = []
+        WireCodec.encode(envelope, into: &bytes)
+        if bytes.count > limits.maxEnvelopeBytes, case .reply(let id, _) = envelope {
+            // Symmetric limits: the caller would refuse it, so say why instead.
+            bytes.removeAll(keepingCapacity: true)
+            WireCodec.encode(.failure(id: id, CallFailure(
+                code: .messageTooLarge,
+                message: "the answer has more than the limit of \(limits.maxEnvelopeBytes) bytes")), into: &bytes)
+        }
+        if case .failure = envelope { counters.errorAnswers += 1 }
+        let entry = peer.flatMap { peers[$0] }
+        let ledger = entry?.ledger ?? peers.totalLedger
+        if (entry?.ledger.outstanding ?? 0) + bytes.count > nodeLimits.answerBytesPerCaller
+            || peers.totalLedger.outstanding + bytes.count > nodeLimits.answerBytes {
+            return dropAnswer(for: peer, because: "the answers waiting for it are over the node's bound")
+        }
+        var message = ZeroMQMessage(frameCapacity: 2)
+        message.append(routingID)
+        message.append(noCopy: bytes, countedIn: ledger)
+        do {
+            if try socket.trySend(&message) {
+                if entry?.notReading == true, let peer { peers.setNotReading(false, for: peer) }
+                return
+            }
+            dropAnswer(for: peer, because: "its queue in libzmq is full")
+        } catch {
+            // hostUnreachable: the caller's connection is gone (the monitor
+            // reports it, and its calls are stopped); nobody reads this.
+            counters.droppedAnswers += 1
+            rateLimited.log(.debug, "answer-unroutable", "an answer could not be sent",
+                            metadata: ["error": "\(error)"], at: system.clock.now)
+        }
+    }
+
+    /// A caller does not read its answers: drop this one and its waiting
+    /// calls (their answers would wait unread too); refuse its new calls
+    /// until an answer goes through again.
+    private func dropAnswer(for peer: PeerTable.Ref?, because reason: String) {
+        counters.droppedAnswers += 1
+        rateLimited.log(.warning, "answer-dropped", "a caller does not read its answers; dropping them",
+                        metadata: ["reason": "\(reason)"], at: system.clock.now)
+        guard let peer, peers[peer]?.notReading == false else { return }
+        peers.setNotReading(true, for: peer)
+        abandonCalls(of: peer, waitingOnly: true)
+    }
+}

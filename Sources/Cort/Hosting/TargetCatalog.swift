@@ -1,0 +1,90 @@
+import Distributed
+import Synchronization
+
+/// Which distributed targets a node runs on which actor types, decided
+/// exactly and remembered within a hard bound.
+///
+/// Swift's runtime would run any distributed method on any actor it is
+/// handed, so a request naming another type's method, or a name made up to
+/// look like one, must be refused before it gets there. A target belongs to
+/// a type when Swift's demangler reads it as the distributed thunk of a
+/// method (or computed property) declared on that very type: the text must
+/// begin with `distributed thunk <Module>.<Type>.` followed by the member's
+/// name, so a nested type's method, or a parameter that merely mentions the
+/// type, does not pass. Whether such a method really exists is the
+/// runtime's answer when the call runs (``confirm(_:)``); only targets the
+/// runtime found are remembered, and at most `capacity` of them, so made-up
+/// names cost a demangling each and never memory.
+///
+/// ```swift
+/// let catalog = TargetCatalog(capacity: 4096)
+/// if let target = catalog.lookUp(request.target, on: "Shop.Greeter") {
+///     // target.method == "Greeter.hello(name:)", target.parameterCount == 1
+/// }
+/// ```
+final class TargetCatalog: Sendable {
+    /// What a node knows of a target of one actor type.
+    struct Target: Sendable, Hashable {
+        /// `"Module.Type"`, as `String(reflecting:)` names the actor type.
+        let actorType: String
+        /// The mangled identifier.
+        let identifier: String
+        /// The readable name (`Greeter.hello(name:)`), this node's own reading.
+        let method: String
+        /// How many arguments the method takes.
+        let parameterCount: Int
+    }
+
+    private let confirmed = Mutex<[String: Target]>([:])
+    /// The most targets remembered.
+    let capacity: Int
+
+    init(capacity: Int = 4096) {
+        self.capacity = max(capacity, 0)
+    }
+
+    /// The target `identifier` of `actorType`, or nil when it is not a
+    /// distributed member of that type.
+    func lookUp(_ identifier: String, on actorType: String) -> Target? {
+        let key = actorType + " " + identifier
+        if let known = confirmed.withLock({ $0[key] }) { return known }
+        return Self.read(identifier, on: actorType)
+    }
+
+    /// The runtime ran `target` (it found its accessor): remember it, while there is room.
+    func confirm(_ target: Target) {
+        let key = target.actorType + " " + target.identifier
+        confirmed.withLock { known in
+            if known[key] == nil, known.count < capacity { known[key] = target }
+        }
+    }
+
+    /// How many targets are remembered (for tests).
+    var count: Int { confirmed.withLock { $0.count } }
+
+    static func read(_ identifier: String, on actorType: String) -> Target? {
+        guard identifier.hasSuffix("TE"), let demangled = demangle(identifier) else { return nil }
+        var text = Substring(demangled)
+        let thunk = "distributed thunk "
+        guard text.hasPrefix(thunk) else { return nil }
+        text = text.dropFirst(thunk.count)
+        // A method declared in an extension in another module.
+        if text.hasPrefix("(extension in "), let colon = text.firstIndex(of: ":") {
+            text = text[text.index(after: colon)...]
+        }
+        guard text.hasPrefix(actorType + ".") else { return nil }
+        let member = text.dropFirst(actorType.count + 1)
+        // The member's name runs to its parameter list, or to " : " for a computed property.
+        guard let end = member.firstIndex(where: { $0 == "(" || $0 == " " || $0 == "<" }) else { return nil }
+        var name = member[..<end]
+        if member[end] == " " {
+            guard name.hasSuffix(".getter") else { return nil }
+            name = name.dropLast(".getter".count)
+        }
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+        guard let method = methodName(fromDemangled: demangled) else { return nil }
+        let count = _getParameterCount(mangledMethodName: identifier)
+        guard count >= 0 else { return nil }
+        return Target(actorType: actorType, identifier: identifier, method: method, parameterCount: Int(count))
+    }
+}

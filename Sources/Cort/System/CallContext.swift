@@ -1,0 +1,90 @@
+/// What a hosted method knows of the call it serves, while it serves it.
+///
+/// A node sets it for the whole of a method's run: read it anywhere below
+/// the method (it is a task-local value).
+///
+/// ```swift
+/// distributed actor Orders {
+///     typealias ActorSystem = CortSystem
+///     distributed func place(_ order: Order) async throws -> Receipt {
+///         let context = CallContext.current          // nil when called locally
+///         logger.info("placing", metadata: ["call": "\(context?.callID ?? 0)"])
+///         // Calls made here inherit what is left of this call's deadline, and
+///         // are cancelled with it; metadata is forwarded when asked for:
+///         let options = CallOptions(metadata: context?.metadata ?? [:])
+///         return try await CallOptions.$current.withValue(options) {
+///             try await payments.charge(order.total)
+///         }
+///     }
+/// }
+/// ```
+///
+/// Outgoing calls made while a context is current get the time left to its
+/// deadline as their timeout; a shorter ``CallOptions/timeout`` wins.
+/// Cancelling the served call (the caller cancelled, left, or the deadline
+/// passed) cancels the method's task, and with it those calls.
+public struct CallContext: Sendable {
+    /// The call's id, as the caller chose it (unique per caller connection).
+    public let callID: UInt64
+    /// The hosted service the call was addressed to (for a call to one actor
+    /// instance, the service or type that actor belongs to).
+    public let service: String
+    /// The method's readable name (`Greeter.hello(name:)`), as this node reads
+    /// it from the target, never as the caller wrote it.
+    public let method: String
+    /// The metadata the caller sent (``CallOptions/metadata``): trace context
+    /// and whatever else the caller added.
+    public let metadata: [String: String]
+    /// Who made the call.
+    public let caller: CallerIdentity
+    /// Whether the caller marked the call idempotent.
+    public let isIdempotent: Bool
+    /// The deadline, on the node's clock.
+    let deadline: Duration
+    let clock: RuntimeClock
+
+    init(callID: UInt64, service: String, method: String, metadata: [String: String], caller: CallerIdentity,
+         isIdempotent: Bool, deadline: Duration, clock: RuntimeClock) {
+        self.callID = callID
+        self.service = service
+        self.method = method
+        self.metadata = metadata
+        self.caller = caller
+        self.isIdempotent = isIdempotent
+        self.deadline = deadline
+        self.clock = clock
+    }
+
+    /// The time left until the call's deadline (zero once it passed). The
+    /// node caps what a caller asks for at ``NodeLimits/maxCallDuration``.
+    public var timeRemaining: Duration {
+        max(deadline - clock.now, .zero)
+    }
+
+    /// The call being served by the current task, or nil outside a hosted method.
+    @TaskLocal public static var current: CallContext?
+}
+
+/// Who made a call, as the node knows the caller: an opaque identity that
+/// is stable for as long as the caller's connection (its `RemoteService`)
+/// lives. With CURVE security it will be the caller's public key.
+///
+/// Hashable, so it can key per-caller state (quotas, audit); its
+/// description is printable and safe to log.
+public struct CallerIdentity: Hashable, Sendable, CustomStringConvertible {
+    /// The ZeroMQ routing id the caller's connection presented.
+    let routingID: [UInt8]
+
+    init(routingID: [UInt8]) {
+        self.routingID = routingID
+    }
+
+    /// The identity as printable text: the routing id when it is printable
+    /// ASCII (cort callers use `c:` and 32 hex digits), else its bytes in hex.
+    public var description: String {
+        if !routingID.isEmpty, routingID.allSatisfy({ $0 >= 0x21 && $0 < 0x7f }) {
+            return String(decoding: routingID, as: UTF8.self)
+        }
+        return "0x" + routingID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}
