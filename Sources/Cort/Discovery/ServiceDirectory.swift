@@ -21,10 +21,23 @@ import Logging
 /// }
 /// ```
 public actor ServiceDirectory {
+    /// What a subscriber of ``updates(for:)`` learns.
+    public enum Update: Sendable {
+        /// The service's nodes now.
+        case nodes([ServiceInstance])
+        /// The backend's watch failed; the last good list stays in use, and
+        /// the directory watches again after a backoff. The error says why
+        /// (Consul unreachable, a token it refuses, ...).
+        case failed(any Error & Sendable)
+    }
+
     private struct Entry {
         /// The last good list; nil until the backend delivered one.
         var nodes: [ServiceInstance]?
+        /// Why the last watch failed, until a list arrives again.
+        var failure: (any Error & Sendable)?
         var subscribers: [UInt64: AsyncStream<[ServiceInstance]>.Continuation] = [:]
+        var updateSubscribers: [UInt64: AsyncStream<Update>.Continuation] = [:]
         var watch: Task<Void, Never>?
         /// Tells the lists of a stopped watch from those of its successor.
         var generation: UInt64 = 0
@@ -79,17 +92,47 @@ public actor ServiceDirectory {
         if let nodes = entry.nodes {
             continuation.yield(nodes)
         }
-        if entry.watch == nil {
-            entry.generation += 1
-            let generation = entry.generation
-            entry.watch = Task { await self.watchLoop(service: service, generation: generation) }
-        }
+        startWatching(service, entry: &entry)
         entries[service] = entry
         continuation.onTermination = { [weak self] _ in
             guard let self else { return }
             Task { await self.unsubscribe(service: service, token: token) }
         }
         return stream
+    }
+
+    /// Like ``nodes(for:)``, and also told when the backend's watch fails
+    /// (with the error), so a caller that finds no node can say why.
+    public func updates(for service: String) -> AsyncStream<Update> {
+        let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(2))
+        if isShutDown {
+            continuation.finish()
+            return stream
+        }
+        let token = nextToken
+        nextToken += 1
+        var entry = entries[service] ?? Entry()
+        entry.updateSubscribers[token] = continuation
+        if let nodes = entry.nodes {
+            continuation.yield(.nodes(nodes))
+        }
+        if let failure = entry.failure {
+            continuation.yield(.failed(failure))
+        }
+        startWatching(service, entry: &entry)
+        entries[service] = entry
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            Task { await self.unsubscribe(service: service, token: token) }
+        }
+        return stream
+    }
+
+    private func startWatching(_ service: String, entry: inout Entry) {
+        guard entry.watch == nil else { return }
+        entry.generation += 1
+        let generation = entry.generation
+        entry.watch = Task { await self.watchLoop(service: service, generation: generation) }
     }
 
     /// The last good list for `service` (empty if none yet).
@@ -108,8 +151,13 @@ public actor ServiceDirectory {
             // Taken out before finishing: finish runs onTermination, which
             // must find nothing left to remove.
             let subscribers = entries[service]?.subscribers ?? [:]
+            let updateSubscribers = entries[service]?.updateSubscribers ?? [:]
             entries[service]?.subscribers = [:]
+            entries[service]?.updateSubscribers = [:]
             for continuation in subscribers.values {
+                continuation.finish()
+            }
+            for continuation in updateSubscribers.values {
                 continuation.finish()
             }
         }
@@ -126,8 +174,10 @@ public actor ServiceDirectory {
     }
 
     private func unsubscribe(service: String, token: UInt64) {
-        guard var entry = entries[service], entry.subscribers.removeValue(forKey: token) != nil else { return }
-        if entry.subscribers.isEmpty {
+        guard var entry = entries[service],
+              entry.subscribers.removeValue(forKey: token) != nil || entry.updateSubscribers.removeValue(forKey: token) != nil
+        else { return }
+        if entry.subscribers.isEmpty && entry.updateSubscribers.isEmpty {
             entry.watch?.cancel()
             entry.watch = nil
         }
@@ -137,12 +187,32 @@ public actor ServiceDirectory {
     private func receive(_ nodes: [ServiceInstance], service: String, generation: UInt64) {
         guard var entry = entries[service], entry.generation == generation, entry.watch != nil else { return }
         let sorted = nodes.sorted { $0.id < $1.id }
-        if entry.nodes == sorted { return }
+        let recovered = entry.failure != nil
+        entry.failure = nil
+        if entry.nodes == sorted && !recovered { return }
+        entries[service] = entry
+        if entry.nodes == sorted {
+            // The same list, after a failure: only the update subscribers need to hear it.
+            for continuation in entry.updateSubscribers.values { continuation.yield(.nodes(sorted)) }
+            return
+        }
         entry.nodes = sorted
         entry.published += 1
         entries[service] = entry
         for continuation in entry.subscribers.values {
             continuation.yield(sorted)
+        }
+        for continuation in entry.updateSubscribers.values {
+            continuation.yield(.nodes(sorted))
+        }
+    }
+
+    private func fail(_ error: any Error & Sendable, service: String, generation: UInt64) {
+        guard var entry = entries[service], entry.generation == generation, entry.watch != nil else { return }
+        entry.failure = error
+        entries[service] = entry
+        for continuation in entry.updateSubscribers.values {
+            continuation.yield(.failed(error))
         }
     }
 
@@ -153,7 +223,7 @@ public actor ServiceDirectory {
     private func watchLoop(service: String, generation: UInt64) async {
         var failures = 0
         while !Task.isCancelled {
-            var failure: (any Error)?
+            var failure: (any Error & Sendable)?
             do {
                 for try await nodes in discovery.watch(service: service) {
                     if failures > 0 {
@@ -170,6 +240,7 @@ public actor ServiceDirectory {
             }
             if Task.isCancelled { return }
             failures += 1
+            if let failure { fail(failure, service: service, generation: generation) }
             let delay = retryDelay(afterFailures: failures)
             var metadata: Logger.Metadata = [
                 "service": "\(service)",

@@ -70,6 +70,8 @@ actor RemoteService {
     private struct PendingCall {
         let continuation: CheckedContinuation<AttemptResult, any Error>
         let node: String
+        /// The connection it went out on: only that connection may answer it.
+        let connection: Int
         let method: String
         let deadline: Duration
     }
@@ -121,9 +123,16 @@ actor RemoteService {
     private var waiters: [UInt64: Waiter] = [:]
     private var waitOrder = Deque<UInt64>()
     private var pending: [UInt64: PendingCall] = [:]
-    private var nextCallID: UInt64 = 0
+    /// Ids of calls: unguessable, so a node cannot answer calls it never got.
+    private var callIDs = CallIDs()
+    private var nextWaiterID: UInt64 = 0
     private var nextPingSequence: UInt64 = 0
-    private var deadlines = Deque<(deadline: Duration, id: UInt64)>()
+    /// Deadlines of calls in flight and of calls waiting for a node (`waiter`).
+    private var deadlines = Deque<(deadline: Duration, id: UInt64, waiter: Bool)>()
+    /// Why discovery gave no node list, when its last attempt failed (the
+    /// cause a `noNodes` error names); cleared by the next list.
+    private var discoveryFailure: (any Error & Sendable)?
+    private var rateLimited: RateLimitedLog
     /// The earliest time a node's heartbeat needs attention (may be early).
     private var heartbeatDue: Duration?
     private var timer: Task<Void, Never>?
@@ -146,6 +155,7 @@ actor RemoteService {
         limits = system.limits
         heartbeat = system.configuration.heartbeat
         callLimits = system.configuration.callLimits
+        rateLimited = RateLimitedLog(logger: system.logger)
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor)
         try socket.set(.routingID, Array("c:\(CortSystem.randomHex(16))".utf8))
         // A send to a connection libzmq no longer has fails (and the call is
@@ -154,10 +164,13 @@ actor RemoteService {
         // No high-water mark: the calls queued per node are bounded by
         // `callLimits`, so a full pipe never drops or blocks a request.
         try socket.set(.sendHighWaterMark, 0)
-        try socket.set(.maxMessageSize, Int64(limits.maxEnvelopeBytes) * 2)
+        // Above the system's limit, so an answer over it is still read (its
+        // header) and fails its call at once with `messageTooLarge`.
+        try socket.set(.maxMessageSize, Int64(limits.hardMessageCap))
         let eventsEndpoint = "inproc://cort-remote-service-\(CortSystem.randomHex(8))"
         try socket.monitor(eventsEndpoint, events: .disconnected)
         connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)
+        try connectionEvents.set(.receiveHighWaterMark, 0)
         try connectionEvents.connect(eventsEndpoint)
     }
 
@@ -166,6 +179,7 @@ actor RemoteService {
     /// Connects to new nodes and lets the ones that left drain.
     func update(nodes instances: [ServiceInstance]) {
         guard !closed else { return }
+        discoveryFailure = nil
         let now = clock.now
         let incoming = Dictionary(instances.map { (Self.connectionKey($0), $0) }, uniquingKeysWith: { kept, _ in kept })
         for (key, node) in nodes where !node.leaving && incoming[key] == nil {
@@ -196,6 +210,18 @@ actor RemoteService {
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
         hasNodeList = true
         wakeWaitersForRoom()
+    }
+
+    /// Discovery could not give a node list (Consul unreachable, a token it
+    /// refuses): the last list stays in use, and calls that find no node say why.
+    func discoveryFailed(_ error: any Error & Sendable) {
+        discoveryFailure = error
+        wakeWaitersForRoom()
+    }
+
+    /// ": <why discovery failed>", or nothing.
+    private var discoveryCause: String {
+        discoveryFailure.map { "; discovery failed: \($0)" } ?? ""
     }
 
     /// A connection's key: the instance id and its endpoint (ids have no spaces).
@@ -314,8 +340,7 @@ actor RemoteService {
             if now >= deadline {
                 throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed before the call was sent")
             }
-            nextCallID &+= 1
-            let id = nextCallID
+            let id = callIDs.next()
             request.id = id
             request.timeout = deadline - now
             buffer.removeAll(keepingCapacity: true)
@@ -325,8 +350,9 @@ actor RemoteService {
                                       "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
             }
             let result: AttemptResult
-            if try await send(buffer, to: node, method: request.method) {
-                result = try await awaitAnswer(id: id, on: node, method: request.method, deadline: deadline)
+            if let connection = try await send(buffer, to: node, method: request.method) {
+                result = try await awaitAnswer(id: id, on: node, connection: connection, method: request.method,
+                                               deadline: deadline)
             } else {
                 result = .notSent
             }
@@ -366,7 +392,8 @@ actor RemoteService {
                 if let (key, error) = unreachable.first {
                     throw RemoteCallError(.transport, "\(method): cannot connect to node \(key)", cause: error)
                 }
-                throw RemoteCallError(.noNodes, "discovery knows no node for \(name)")
+                throw RemoteCallError(.noNodes, "discovery knows no node for \(name)\(discoveryCause)",
+                                      cause: discoveryFailure)
             case .allRefused:
                 let refusal = lastRefusal ?? CallFailure(code: .overloaded, message: "every node refused the call")
                 throw RemoteCallError(refusal.code, refusal.message)
@@ -392,7 +419,8 @@ actor RemoteService {
     private func timeoutWhileWaiting(_ pick: Pick, method: String) -> RemoteCallError {
         switch pick {
         case .noNodeList:
-            return RemoteCallError(.noNodes, "discovery reported no node list for \(name) before the deadline")
+            return RemoteCallError(.noNodes, "discovery reported no node list for \(name) before the deadline\(discoveryCause)",
+                                   cause: discoveryFailure)
         case .full:
             return RemoteCallError(.overloaded, "\(method): every node of \(name) stayed full "
                                    + "(\(totalInFlight) calls in flight) until the deadline; the call was not sent")
@@ -405,27 +433,29 @@ actor RemoteService {
         }
     }
 
-    /// Hands the request to libzmq; false when it has no connection under
-    /// the node's name (the call never left, so any other node may take it).
-    private func send(_ envelope: [UInt8], to key: String, method: String) async throws -> Bool {
-        guard let routingID = nodes[key]?.routingID else { return false }
+    /// Hands the request to libzmq and returns the connection it went out
+    /// on; nil when there is no connection under the node's name (the call
+    /// never left, so any other node may take it).
+    private func send(_ envelope: [UInt8], to key: String, method: String) async throws -> Int? {
+        guard let node = nodes[key] else { return nil }
         var message = ZeroMQMessage(frameCapacity: 2)
-        message.append(routingID)
+        message.append(node.routingID)
         message.append(envelope)
         do {
-            if try socket.trySend(&message) { return true }
+            if try socket.trySend(&message) { return node.connection }
             // No high-water mark is set, so this is rare: wait for room, never drop.
             try await socket.send(message)
-            return true
+            return node.connection
         } catch let error as ZeroMQError where error.code == .hostUnreachable {
             connectionGone(key)
-            return false
+            return nil
         } catch let error as ZeroMQError {
             throw RemoteCallError(.transport, "\(method): cannot send to node \(key)", cause: error)
         }
     }
 
-    private func awaitAnswer(id: UInt64, on node: String, method: String, deadline: Duration) async throws -> AttemptResult {
+    private func awaitAnswer(id: UInt64, on node: String, connection: Int, method: String,
+                             deadline: Duration) async throws -> AttemptResult {
         nodes[node]?.inFlight += 1
         nodes[node]?.health.tookCall()
         totalInFlight += 1
@@ -437,12 +467,13 @@ actor RemoteService {
                     continuation.resume(throwing: RemoteCallError(.cancelled, "\(method): the caller was cancelled"))
                     return
                 }
-                pending[id] = PendingCall(continuation: continuation, node: node, method: method, deadline: deadline)
-                schedule(deadline: deadline, id: id)
+                pending[id] = PendingCall(continuation: continuation, node: node, connection: connection,
+                                          method: method, deadline: deadline)
+                schedule(deadline: deadline, id: id, waiter: false)
             }
         } onCancel: {
             // Runs on the cancelling thread: hop onto the reactor, where this actor lives.
-            self.reactor.execute { self.assumeIsolated { $0.cancel(id) } }
+            self.reactor.execute { self.assumeIsolated { $0.cancelCall(id) } }
         }
     }
 
@@ -464,21 +495,23 @@ actor RemoteService {
         return try socket.trySend(&message)
     }
 
-    private func cancel(_ id: UInt64) {
-        if let call = pending.removeValue(forKey: id) {
-            sendCancel(id, to: call.node)
-            callEnded(on: call.node)
-            call.continuation.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
-        } else if let waiter = waiters.removeValue(forKey: id) {
-            waiter.continuation.resume(throwing: RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node"))
-        }
+    private func cancelCall(_ id: UInt64) {
+        guard let call = pending.removeValue(forKey: id) else { return }
+        sendCancel(id, to: call.node)
+        callEnded(on: call.node)
+        call.continuation.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
+    }
+
+    private func cancelWait(_ id: UInt64) {
+        guard let waiter = waiters.removeValue(forKey: id) else { return }
+        waiter.continuation.resume(throwing: RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node"))
     }
 
     // MARK: Waiting for a node
 
     private func waitForChange(deadline: Duration) async throws {
-        nextCallID &+= 1
-        let id = nextCallID
+        nextWaiterID &+= 1
+        let id = nextWaiterID
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 if Task.isCancelled {
@@ -487,10 +520,10 @@ actor RemoteService {
                 }
                 waiters[id] = Waiter(continuation: continuation, deadline: deadline)
                 waitOrder.append(id)
-                schedule(deadline: deadline, id: id)
+                schedule(deadline: deadline, id: id, waiter: true)
             }
         } onCancel: {
-            self.reactor.execute { self.assumeIsolated { $0.cancel(id) } }
+            self.reactor.execute { self.assumeIsolated { $0.cancelWait(id) } }
         }
     }
 
@@ -589,12 +622,12 @@ actor RemoteService {
 
     // MARK: Timer (deadlines and heartbeats)
 
-    private func schedule(deadline: Duration, id: UInt64) {
+    private func schedule(deadline: Duration, id: UInt64, waiter: Bool) {
         // Deadlines mostly arrive in order (one default timeout), so a deque
         // kept sorted by insertion from the back is enough.
         var index = deadlines.endIndex
         while index > deadlines.startIndex, deadlines[index - 1].deadline > deadline { index -= 1 }
-        deadlines.insert((deadline, id), at: index)
+        deadlines.insert((deadline, id, waiter), at: index)
         armTimer()
     }
 
@@ -634,13 +667,13 @@ actor RemoteService {
         let now = clock.now
         while let first = deadlines.first, first.deadline <= now {
             deadlines.removeFirst()
-            if let call = pending.removeValue(forKey: first.id) {
+            if first.waiter {
+                waiters.removeValue(forKey: first.id)?.continuation.resume(throwing: WaitExpired())
+            } else if let call = pending.removeValue(forKey: first.id) {
                 sendCancel(first.id, to: call.node)
                 callEnded(on: call.node)
                 call.continuation.resume(throwing: RemoteCallError(
                     .deadlineExceeded, "\(call.method): no answer from node \(call.node) before the deadline"))
-            } else if let waiter = waiters.removeValue(forKey: first.id) {
-                waiter.continuation.resume(throwing: WaitExpired())
             }
         }
     }
@@ -683,31 +716,41 @@ actor RemoteService {
     }
 
     private func handle(_ message: consuming ZeroMQMessage) {
+        let now = clock.now
         guard message.count == 2 else {
             badFrames += 1
-            logger.debug("dropped a message with \(message.count) frames", metadata: ["service": "\(name)"])
+            rateLimited.log(.debug, "frame-count", "dropped a message with \(message.count) frames",
+                            metadata: ["cort.service": "\(name)"], at: now)
             return
         }
-        guard let key = message.withFrame(at: 0, { keyByConnection[Self.connectionNumber($0)] }) else {
+        let connection = message.withFrame(at: 0) { Self.connectionNumber($0) }
+        guard let key = keyByConnection[connection] else {
             // A connection renewed since: what it still delivers is stale.
             lateReplies += 1
             return
         }
-        let now = clock.now
         apply(nodes[key]?.health.heard(at: now, configuration: heartbeat), to: key)
         let decoded: Envelope
         do {
-            decoded = try message.withFrame(at: 1) { try WireCodec.decode($0, limits: limits) }
+            decoded = try message.withFrame(at: 1) { (bytes) throws(WireError) in try WireCodec.decode(bytes, limits: limits) }
         } catch {
             badFrames += 1
-            logger.debug("dropped a malformed answer", metadata: ["service": "\(name)", "error": "\(error)"])
+            rateLimited.log(.debug, "malformed-answer", "dropped a malformed answer", metadata: [
+                "cort.service": "\(name)", "cort.node": "\(key)", "error": "\(error.message)"], at: now)
+            // An answer to a call in flight on this connection that cannot be
+            // read fails that call now, rather than at its deadline.
+            if let id = error.id {
+                settle(id, with: .failure(CallFailure(
+                    code: error.code, message: "the answer of node \(key) cannot be read: \(error.message)")),
+                       from: connection)
+            }
             return
         }
         switch decoded {
         case .reply(let id, let result):
-            settle(id, with: .value(result))
+            settle(id, with: .value(result), from: connection)
         case .failure(let id, let failure):
-            settle(id, with: .failure(failure))
+            settle(id, with: .failure(failure), from: connection)
         case .pong(_, let freeSlots, let incarnation):
             if let draining = nodes[key]?.draining, draining != incarnation {
                 // Another incarnation answers: the node restarted and takes calls again.
@@ -737,11 +780,14 @@ actor RemoteService {
         return number
     }
 
-    private func settle(_ id: UInt64, with answer: Answer) {
-        guard let call = pending.removeValue(forKey: id) else {
+    /// Hands `answer` to the call `id`, if it is in flight on `connection`:
+    /// a node answers only the calls sent to it.
+    private func settle(_ id: UInt64, with answer: Answer, from connection: Int) {
+        guard let call = pending[id], call.connection == connection else {
             lateReplies += 1
             return
         }
+        pending.removeValue(forKey: id)
         callEnded(on: call.node)
         call.continuation.resume(returning: .answered(answer))
     }
