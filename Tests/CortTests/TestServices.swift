@@ -70,6 +70,13 @@ distributed actor Tally {
         value += 1
         return value
     }
+
+    /// Increments after `milliseconds` (or throws when cancelled first).
+    distributed func slowIncrement(milliseconds: Int) async throws -> Int {
+        try await Task.sleep(for: .milliseconds(milliseconds))
+        value += 1
+        return value
+    }
 }
 
 struct Refusal: Error, Codable, Sendable, Equatable {
@@ -111,6 +118,14 @@ distributed actor Worker {
 distributed actor Impostor {
     typealias ActorSystem = CortSystem
     distributed func hello(name: String) -> String { "not a greeter" }
+    /// Takes a type nested in Greeter: its target mentions `Greeter.` in a parameter.
+    distributed func leave(_ note: Greeter.Note) -> String { note.text }
+}
+
+extension Greeter {
+    struct Note: Codable, Sendable {
+        var text: String
+    }
 }
 
 /// A service with idempotent and non-idempotent methods, for failover: each

@@ -74,7 +74,12 @@ extension NodeServer {
         message.append(noCopy: bytes, countedIn: ledger)
         do {
             if try socket.trySend(&message) {
-                if entry?.notReading == true, let peer { peers.setNotReading(false, for: peer) }
+                // It reads again once its queue has room and its backlog is
+                // down to half its budget (a small refusal fitting in is not enough).
+                if let entry, let peer, entry.notReading,
+                   entry.ledger.outstanding < nodeLimits.answerBytesPerCaller / 2 {
+                    peers.setNotReading(false, for: peer)
+                }
                 return
             }
             dropAnswer(for: peer, because: "its queue in libzmq is full")

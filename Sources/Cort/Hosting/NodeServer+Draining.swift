@@ -1,4 +1,10 @@
 extension NodeServer {
+    /// Returns once no call is accepted (none waits, none runs).
+    func waitUntilNoCalls() async {
+        guard !calls.isEmpty else { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
     /// Stops taking calls, deregisters the services, finishes the calls it
     /// accepted (waiting and running), and stops the pools.
     func drain() async {
@@ -20,9 +26,7 @@ extension NodeServer {
                 logger.warning("cannot deregister", metadata: ["cort.service": "\(service.instance.service)", "error": "\(error)"])
             }
         }
-        if !calls.isEmpty {
-            await withCheckedContinuation { drainWaiters.append($0) }
-        }
+        await waitUntilNoCalls()
         // A caller may send a call before it reads the draining frame: keep
         // answering such calls with `shuttingDown` (which moves them, for they
         // did not run) for a moment, rather than close under them.

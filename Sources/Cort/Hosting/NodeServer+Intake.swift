@@ -159,9 +159,9 @@ extension NodeServer {
                 answer(.failure(id: key.id, failure), to: call.routingID, peer: key.peer)
             }
         }
-        if draining && calls.isEmpty {
-            let waiters = drainWaiters
-            drainWaiters.removeAll()
+        if calls.isEmpty && !idleWaiters.isEmpty {
+            let waiters = idleWaiters
+            idleWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
         }
     }

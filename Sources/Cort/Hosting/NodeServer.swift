@@ -128,7 +128,8 @@ actor NodeServer {
     var epochs = ConnectionEpochs()
     var rateLimited: RateLimitedLog
     var draining = false
-    var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Tasks waiting for the node to have no call accepted (a drain, tests).
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var counters = Counters()
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
@@ -314,6 +315,28 @@ actor NodeServer {
         case .reply, .failure, .pong, .draining:
             counters.ignoredFrames += 1
         }
+    }
+
+    /// How much the node holds now, for tests of its bounds.
+    struct Snapshot: Sendable {
+        /// Callers remembered.
+        var callers: Int
+        /// Calls accepted (waiting or running).
+        var calls: Int
+        /// Calls waiting in the fair queues.
+        var waiting: Int
+        /// Calls handed to workers (running or about to).
+        var inFlight: Int
+        /// Answer bytes waiting in libzmq.
+        var answerBytes: Int
+        /// Targets remembered as checked.
+        var knownTargets: Int
+    }
+
+    var snapshot: Snapshot {
+        Snapshot(callers: peers.count, calls: calls.count, waiting: lanes.reduce(0) { $0 + $1.queue.count },
+                 inFlight: lanes.reduce(0) { $0 + $1.inFlight }, answerBytes: peers.totalLedger.outstanding,
+                 knownTargets: system.targets.count)
     }
 
     /// Calls the node can take now over its services: idle workers and free places in the queues.

@@ -105,4 +105,14 @@ extension CortSystem {
     func nodeCounters() async throws -> NodeServer.Counters {
         try await nodeServer().counters
     }
+
+    /// Returns once this node has no call accepted; for tests.
+    func waitUntilNodeIdle() async throws {
+        try await nodeServer().waitUntilNoCalls()
+    }
+
+    /// How much this node holds now; for tests of its bounds.
+    func nodeSnapshot() async throws -> NodeServer.Snapshot {
+        try await nodeServer().snapshot
+    }
 }

@@ -1,0 +1,77 @@
+import Testing
+@testable import Cort
+
+@Suite struct PeerTableTests {
+    static func id(_ name: String) -> [UInt8] { Array(name.utf8) }
+
+    @Test func aFullTableForgetsTheIdleCallerHeardFromLongestAgo() {
+        var peers = PeerTable(capacity: 2)
+        let a = peers.heard(Self.id("a"), at: .seconds(1))
+        let b = peers.heard(Self.id("b"), at: .seconds(2))
+        _ = peers.heard(Self.id("a"), at: .seconds(3))
+        let c = peers.heard(Self.id("c"), at: .seconds(4))
+        #expect(c != nil && peers.count == 2)
+        #expect(peers[b!] == nil, "b was heard from longest ago")
+        #expect(peers[a!] != nil)
+    }
+
+    @Test func callersWithCallsAreNeverForgottenAndANewcomerIsThenRefused() {
+        var peers = PeerTable(capacity: 2)
+        let a = peers.heard(Self.id("a"), at: .seconds(1))!
+        let b = peers.heard(Self.id("b"), at: .seconds(2))!
+        peers.accept(callID: 1, for: a)
+        peers.accept(callID: 2, for: b)
+        #expect(peers.heard(Self.id("c"), at: .seconds(3)) == nil)
+        #expect(peers.count == 2)
+        peers.release(callID: 1, for: a)
+        let c = peers.heard(Self.id("c"), at: .seconds(4))
+        #expect(c != nil)
+        #expect(peers[a] == nil && peers[b] != nil)
+    }
+
+    @Test func aReusedSlotIsANewCaller() {
+        var peers = PeerTable(capacity: 1)
+        let a = peers.heard(Self.id("a"), at: .zero)!
+        peers.remove(a)
+        let b = peers.heard(Self.id("b"), at: .zero)!
+        #expect(a.slot == b.slot && a != b)
+        #expect(peers[a] == nil)
+        peers.accept(callID: 9, for: a)
+        #expect(peers[b]?.calls.isEmpty == true, "a stale reference changes nothing")
+    }
+
+    @Test func aCallerIsFoundByTheConnectionItLastUsed() {
+        var peers = PeerTable(capacity: 4)
+        let old = PeerTable.Connection(descriptor: 12, epoch: 1)
+        let new = PeerTable.Connection(descriptor: 12, epoch: 2)
+        let a = peers.heard(Self.id("a"), on: old, at: .zero)!
+        #expect(peers.ref(on: old) == a)
+        let b = peers.heard(Self.id("b"), on: new, at: .zero)!
+        #expect(peers.ref(on: old) == a && peers.ref(on: new) == b)
+        _ = peers.heard(Self.id("a"), on: PeerTable.Connection(descriptor: 14, epoch: 1), at: .zero)
+        #expect(peers.ref(on: old) == nil, "a moved to another connection")
+    }
+
+    @Test func epochsTellConnectionsOnAReusedDescriptorApart() {
+        var epochs = ConnectionEpochs()
+        #expect(epochs.connection(of: 15) == nil)
+        epochs.accepted(15)
+        #expect(epochs.connection(of: 15)?.connection == PeerTable.Connection(descriptor: 15, epoch: 1))
+        #expect(epochs.connection(of: 15)?.isOpen == true)
+        // The first connection drops and the descriptor is reused at once.
+        #expect(epochs.disconnected(15) == PeerTable.Connection(descriptor: 15, epoch: 1))
+        #expect(epochs.connection(of: 15)?.isOpen == false, "a frame read now came over the closed connection")
+        epochs.accepted(15)
+        #expect(epochs.connection(of: 15)?.connection.epoch == 2)
+        #expect(epochs.connection(of: 15)?.isOpen == true)
+        #expect(epochs.disconnected(15).epoch == 2)
+    }
+
+    @Test func ledgersAddUpInTheTotal() {
+        var peers = PeerTable(capacity: 4)
+        let a = peers.heard(Self.id("a"), at: .zero)!
+        let b = peers.heard(Self.id("b"), at: .zero)!
+        #expect(peers[a]!.ledger !== peers[b]!.ledger)
+        #expect(peers.totalLedger.outstanding == 0)
+    }
+}
