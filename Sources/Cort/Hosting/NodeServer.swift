@@ -248,6 +248,7 @@ actor NodeServer {
     }
 
     private func receiveFrames() async {
+        var handledSinceYield = 0
         while true {
             let message: ZeroMQMessage
             do {
@@ -263,8 +264,19 @@ actor NodeServer {
             // (see ConnectionEpochs).
             applyConnectionEvents()
             handle(message)
+            handledSinceYield += 1
+            if handledSinceYield == Self.framesPerTurn {
+                // `receive()` returns at once while frames are queued: under a
+                // flood this loop would never let the reactor run anything else
+                // (the workers' answers, timers, the monitor). Take turns.
+                handledSinceYield = 0
+                await Task.yield()
+            }
         }
     }
+
+    /// How many frames the node reads before it lets the reactor's other work run.
+    static let framesPerTurn = 64
 
     private func handle(_ message: consuming ZeroMQMessage) {
         let now = system.clock.now

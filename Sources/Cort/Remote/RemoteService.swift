@@ -682,6 +682,7 @@ actor RemoteService {
 
     /// Receives answers and hands them to their callers until the reactor stops.
     func run() async {
+        var handledSinceYield = 0
         while !closed {
             let message: ZeroMQMessage
             do {
@@ -693,6 +694,13 @@ actor RemoteService {
                 return
             }
             handle(message)
+            handledSinceYield += 1
+            if handledSinceYield == NodeServer.framesPerTurn {
+                // A node that floods this caller must not keep its timers
+                // (deadlines, heartbeats) and its callers' sends from running.
+                handledSinceYield = 0
+                await Task.yield()
+            }
         }
     }
 
