@@ -79,6 +79,28 @@ static inline void cort_set_thread_name(const char *name) {
 #endif
 }
 
+static void *cort_ctx_term_main(void *context) {
+    cort_set_thread_name("cort-zmq-term");
+    while (zmq_ctx_term(context) == -1 && zmq_errno() == EINTR) {}
+    return NULL;
+}
+
+/* Terminates a context whose sockets are all closed on a detached thread of
+   its own: zmq_ctx_term waits out the sockets' linger, which must not hold
+   the caller's thread (often one of Swift's few cooperative threads). Falls
+   back to terminating here when no thread can be made. */
+static inline void cort_ctx_term_detached(void *context) {
+    pthread_t thread;
+    pthread_attr_t attributes;
+    if (pthread_attr_init(&attributes) == 0) {
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        int created = pthread_create(&thread, &attributes, cort_ctx_term_main, context);
+        pthread_attr_destroy(&attributes);
+        if (created == 0) return;
+    }
+    cort_ctx_term_main(context);
+}
+
 /* CPU time consumed so far by the calling thread, in nanoseconds (-1 on failure). */
 static inline long long cort_thread_cpu_nanoseconds(void) {
     struct timespec ts;

@@ -9,7 +9,8 @@ internal import CZeroMQ
 ///   context is terminated (`zmq_ctx_term`) only when the last socket and the
 ///   last user reference are gone. By then every socket is closed, and since a
 ///   socket's linger is a finite `Duration` (this library never sets libzmq's
-///   "linger forever"), `zmq_ctx_term` returns within the longest linger.
+///   "linger forever"), `zmq_ctx_term` returns within the longest linger. It
+///   runs on a detached thread, so the deinit itself never waits.
 /// - ``shutdown()`` does not wait: it makes every blocking call on this
 ///   context's sockets return ``ZeroMQError/Code/terminated`` and refuses new
 ///   sockets; the sockets still close normally when they go away.
@@ -45,8 +46,10 @@ public final class ZeroMQContext: Sendable {
     }
 
     deinit {
-        // Reached only once every socket is closed (they retain us), so this
-        // waits at most for the longest finite linger of those sockets.
-        while zmq_ctx_term(handle) == -1 && zmq_errno() == EINTR {}
+        // Reached only once every socket is closed (they retain us), so
+        // termination waits at most for the longest finite linger of those
+        // sockets, on a thread of its own: a deinit may run on one of Swift's
+        // cooperative threads, and a node's 2 s linger must not hold it.
+        cort_ctx_term_detached(handle)
     }
 }
