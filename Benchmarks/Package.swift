@@ -88,7 +88,11 @@ let package = Package(
         // `valgrind --tool=callgrind`.
         .executableTarget(
             name: "cort-probe",
-            dependencies: ["BenchmarkSupport", .product(name: "Cort", package: cort)],
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Cort", package: cort),
+                .product(name: "CortZeroMQ", package: cort),
+            ],
             path: "Sources/CortProbe"
         ),
         // The arithmetic of the failover figures, alone (no process, no timing).

@@ -1,6 +1,9 @@
 // A node hosting the benchmark `Echo` service in a process of its own:
 //
-//   cort-bench-node [ENDPOINT] [REPLICAS]     (default tcp://127.0.0.1:0 and 4)
+//   cort-bench-node [ENDPOINT] [REPLICAS] [EXECUTOR]
+//
+// (default tcp://127.0.0.1:0, 4 and `reactor`; EXECUTOR `globalPool` runs
+// the replicas as a service does by default.)
 //
 // It prints "ready <endpoint>" once it serves, and stops on SIGINT, SIGTERM
 // or end-of-file on its standard input (so that it never outlives the
@@ -12,19 +15,22 @@ import Logging
 
 let arguments = CommandLine.arguments
 let requested = arguments.count > 1 ? arguments[1] : "tcp://127.0.0.1:0"
-guard let replicas = arguments.count > 2 ? Int(arguments[2]) : 4, replicas > 0 else {
-    FileHandle.standardError.write(Data("usage: cort-bench-node [ENDPOINT] [REPLICAS]\n".utf8))
+let executorName = arguments.count > 3 ? arguments[3] : "reactor"
+guard let replicas = arguments.count > 2 ? Int(arguments[2]) : 4, replicas > 0,
+      ["reactor", "globalPool"].contains(executorName) else {
+    FileHandle.standardError.write(Data("usage: cort-bench-node [ENDPOINT] [REPLICAS] [reactor|globalPool]\n".utf8))
     exit(2)
 }
+let executor: ReplicaExecutor = executorName == "reactor" ? .reactor : .globalPool
 
 // Warnings only: the benchmark's output is parsed, and the node's info lines would land in it.
 var logger = Logger(label: "cort-bench-node")
 logger.logLevel = .warning
 let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
                                       logger: logger))
-// Echo suspends rather than computes: its replicas run on the node's reactor,
-// so a call costs no thread switch on the node (see ReplicaExecutor).
-try await node.host(Echo.serviceName, replicas: replicas, executor: .reactor) { Echo(actorSystem: $0) }
+// Echo suspends rather than computes: by default here its replicas run on the
+// node's reactor, so a call costs no thread switch on the node (see ReplicaExecutor).
+try await node.host(Echo.serviceName, replicas: replicas, executor: executor) { Echo(actorSystem: $0) }
 // Unbuffered, so the reader gets it now.
 FileHandle.standardOutput.write(Data("ready \(node.endpoint ?? requested)\n".utf8))
 

@@ -24,8 +24,19 @@ let usage = """
     usage: cort-probe WORKLOAD ITERATIONS
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
-    """ + "\n" + FailoverProbe.usage
+    """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage
 let arguments = CommandLine.arguments
+if arguments.count > 1, arguments[1] == "flood" {
+    guard let probe = FloodProbe(arguments: arguments.dropFirst(2)) else {
+        FileHandle.standardError.write(Data((usage + "\n").utf8))
+        exit(2)
+    }
+    try await probe.run()
+    exit(0)
+}
+if arguments.count == 4, arguments[1] == "flood-sender" {
+    try FloodProbe.flood(endpoint: arguments[2], hexFrame: arguments[3])
+}
 if arguments.count > 1, arguments[1] == "failover" {
     guard let probe = FailoverProbe(arguments: arguments.dropFirst(2)) else {
         FileHandle.standardError.write(Data((usage + "\n").utf8))
