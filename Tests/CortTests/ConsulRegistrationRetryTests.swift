@@ -41,6 +41,8 @@ import Testing
         #expect(failure(.httpStatus, 401) == .unauthorized)
         #expect(failure(.httpStatus, 403) == .unauthorized)
         #expect(failure(.httpStatus, 400) == .refused)
-        #expect(failure(.httpStatus, 404) == .refused)
+        #expect(failure(.httpStatus, 404) == .outage, "not Consul's answer: a proxy, or no agent there")
+        #expect(failure(.httpStatus, 405) == .outage)
+        #expect(failure(.invalidArgument) == .refused)
     }
 }

@@ -105,10 +105,9 @@ extension ConsulDiscovery {
                 }
                 let decision = retry.failed(failure)
                 if decision.startsStreak {
-                    metadata["error"] = "\(error)"
+                    // The message carries Consul's answer.
                     logger.log(level: decision.level, "\(message(failure, id: id, answer: answer, configuration))",
                                metadata: metadata)
-                    metadata["error"] = nil
                 } else {
                     logger.debug("still cannot register with Consul", metadata: [
                         "id": "\(id)", "failures": "\(retry.failures)", "retry_in": "\(decision.delay)",

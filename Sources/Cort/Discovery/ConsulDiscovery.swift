@@ -220,8 +220,10 @@ public final class ConsulDiscovery: Discovery {
     /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/invalidInstance``)
     ///   only for the node's own mistakes: an invalid instance, an endpoint
     ///   Consul cannot list (not `tcp://host:port`), or a registration Consul
-    ///   answers with another 4xx (e.g. 400 `Invalid Service Meta`) within the
-    ///   wait; such a registration is not retried. ``DiscoveryError/Code/unavailable``
+    ///   answers with 400 (e.g. `Invalid Service Meta`) within the wait; such a
+    ///   registration is not retried. (A 400 after the wait is logged at error
+    ///   and retried every ``Configuration/maximumRetryDelay``; any other 4xx,
+    ///   such as a proxy's 404, is retried like an outage.) ``DiscoveryError/Code/unavailable``
     ///   after ``shutdown()``.
     public func register(_ instance: ServiceInstance) async throws {
         try instance.validate()

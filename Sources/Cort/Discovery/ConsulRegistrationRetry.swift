@@ -7,7 +7,7 @@ import Logging
 ///
 /// - An outage (unreachable, a timeout, 5xx, 429) waits `minimumDelay`, then
 ///   twice as long after each failure, at most `maximumDelay`.
-/// - A refusal (401/403: the token; another 4xx: the registration itself)
+/// - A refusal (401/403: the token; 400: the registration itself)
 ///   waits `maximumDelay` at once: only an operator can fix it, and hammering
 ///   the agent does not help.
 /// - The first failure of a streak is logged at warning (an outage) or error
@@ -16,20 +16,21 @@ import Logging
 struct ConsulRegistrationRetry {
     /// What kind of failure a registration met.
     enum Failure: Equatable {
-        /// Consul cannot answer now: unreachable, too slow, 5xx, 429.
+        /// Consul cannot answer now: unreachable, too slow, 5xx, 429, or a 4xx other than
+        /// 400, 401 and 403 (not Consul's answer: a proxy's, or no agent at that address).
         case outage
         /// Consul refused the token (401, 403).
         case unauthorized
-        /// Consul refused the registration itself (another 4xx): the node's mistake.
+        /// Consul refused the registration itself (400): the node's mistake.
         case refused
 
         init(_ error: ConsulError) {
             if error.isAuthorizationFailure {
                 self = .unauthorized
-            } else if error.code == .httpStatus, let status = error.status, (400..<500).contains(status),
-                      status != 408, status != 429 {
-                self = .refused
-            } else if error.code == .invalidArgument {
+            } else if error.code == .httpStatus && error.status == 400 || error.code == .invalidArgument {
+                // Consul's answer to a registration it will never take (consul-api.md: every
+                // validation failure is a 400). Another 4xx (a 404 or 405) comes from something
+                // that is not a Consul agent, such as a proxy, and is waited out like an outage.
                 self = .refused
             } else {
                 self = .outage
