@@ -306,6 +306,26 @@ import Testing
         await agent.stop()
     }
 
+    @Test func aWatchGoesOnThroughAnIndexThatGoesBackWithoutThrowingOrRepeatingTheList() async throws {
+        let agent = try await ConsulAgentDouble.start()
+        let discovery = try Self.discovery(agent)
+        try await discovery.register(Self.instance)
+        var nodes = discovery.watch(service: "greeter").makeAsyncIterator()
+        #expect(try await nodes.next()?.map(\.id) == ["greeter@node-a"])
+        await agent.waitForBlockedQueries(1)
+        // A snapshot restore: the parked query answers with a lower index and the same list.
+        agent.rewindIndex(to: 1)
+        await agent.waitForBlockedQueries(1)
+        try await discovery.register(ServiceInstance(service: "greeter", id: "greeter@node-b", endpoint: "tcp://127.0.0.1:5556"))
+        // The next element is the change, not the same list again.
+        #expect(try await nodes.next()?.map(\.id) == ["greeter@node-a", "greeter@node-b"])
+        let sent = agent.requests.filter { $0.path == "/v1/health/service/greeter" }.map { $0.queryValue("index") }
+        #expect(sent.count >= 4)
+        #expect(sent[2] == nil, "after the index went back the watch asked without one: \(sent)")
+        discovery.shutdown()
+        await agent.stop()
+    }
+
     @Test func aWatchThatFailsLaterThrowsAfterTheListsItGave() async throws {
         let agent = try await ConsulAgentDouble.start()
         let discovery = try Self.discovery(agent)
