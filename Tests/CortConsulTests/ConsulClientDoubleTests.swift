@@ -244,12 +244,14 @@ import Testing
         }
     }
 
-    @Test func noClusterLeaderIsSurvivedAndTheWatchRecovers() async throws {
+    @Test func noClusterLeaderIsSurvivedAndAConsistentWatchRecovers() async throws {
         try await Self.withDouble { double in
             let client = try Self.client(double)
             try await client.register(Self.registration("greeter-1"))
             let log = LogCapture()
-            let watch = HealthWatch(client: client, service: "greeter", configuration: Self.fastWatch, logger: log.logger)
+            var configuration = Self.fastWatch
+            configuration.stale = false
+            let watch = HealthWatch(client: client, service: "greeter", configuration: configuration, logger: log.logger)
             var updates = watch.makeAsyncIterator()
             _ = await updates.next()
             // Before the next query, so it is refused rather than parked.
@@ -259,13 +261,35 @@ import Testing
                 return await updates.next()
             }
             await log.waitFor("failed")
-            let error = await #expect(throws: ConsulError.self) { try await client.healthService("greeter") }
+            let error = await #expect(throws: ConsulError.self) { try await client.healthService("greeter", stale: false) }
             #expect(error?.consulMessage == "No cluster leader")
             // Agent endpoints keep working without a leader.
             try await client.register(Self.registration("greeter-2", port: 5556))
             double.setNoLeader(false)
             let update = await next.value
             #expect(update?.instances.map(\.id) == ["greeter-1", "greeter-2"])
+        }
+    }
+
+    @Test func aStaleWatchKeepsWorkingWithoutALeader() async throws {
+        try await Self.withDouble { double in
+            let client = try Self.client(double)
+            try await client.register(Self.registration("greeter-1"))
+            double.setNoLeader(true)
+            let log = LogCapture()
+            let watch = HealthWatch(client: client, service: "greeter", configuration: Self.fastWatch, logger: log.logger)
+            var updates = watch.makeAsyncIterator()
+            #expect(await updates.next()?.instances.map(\.id) == ["greeter-1"])
+            let next = Task { [updates] in
+                var updates = updates
+                return await updates.next()
+            }
+            await double.waitForBlockedQueries(1)
+            try await client.register(Self.registration("greeter-2", port: 5556))
+            #expect(await next.value?.instances.map(\.id) == ["greeter-1", "greeter-2"])
+            let answer = try await client.healthService("greeter")
+            #expect(answer.knownLeader == false)
+            #expect(log.messages.isEmpty, "\(log.messages)")
         }
     }
 }
@@ -282,6 +306,9 @@ final class LogCapture: Sendable {
     var logger: Logger {
         Logger(label: "test") { _ in Handler(capture: self) }
     }
+
+    /// Everything logged so far.
+    var messages: [String] { state.withLock { $0.messages } }
 
     func record(_ message: String) {
         let ready = state.withLock { state in

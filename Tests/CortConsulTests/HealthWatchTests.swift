@@ -132,4 +132,66 @@ import Testing
             #expect(await updates.next() == nil)
         }
     }
+    @Test func nextUpdateThrowsTheFailureAndRetriesAfterTheBackoffWhenCalledAgain() async throws {
+        let health = ScriptedHealth(index: 5, instances: ["a"])
+        health.fail((.forbidden, "Permission denied"))
+        try await withStubAgent(health.handle) { agent in
+            let client = try agent.client()
+            var configuration = Self.fast
+            configuration.backoffBase = .seconds(60)
+            configuration.backoffCap = .seconds(60)
+            let clock = TestClock()
+            var updates = client.healthWatch(service: "greeter", configuration: configuration, clock: clock)
+                .makeAsyncIterator()
+            let error = await #expect(throws: ConsulError.self) { try await updates.nextUpdate() }
+            #expect(error?.status == 403)
+            #expect(error?.consulMessage == "Permission denied")
+            #expect(error?.isAuthorizationFailure == true)
+            #expect(agent.requests.count == 1)
+
+            // Called again, the same iterator waits out the backoff on its clock, then asks.
+            health.fail(nil)
+            let retried = Task { [updates] in
+                var updates = updates
+                return try await updates.nextUpdate()
+            }
+            var sleeps = clock.sleeps.makeAsyncIterator()
+            #expect(await sleeps.next() == .seconds(60))
+            clock.advance(by: .seconds(60))
+            #expect(try await retried.value?.instances.map(\.id) == ["a"])
+            #expect(agent.requests.count == 2)
+        }
+    }
+
+    @Test func nextUpdateGoesThroughAnIndexThatGoesBackAndUnchangedListsWithoutThrowing() async throws {
+        let health = ScriptedHealth(index: 100, instances: ["a"])
+        try await withStubAgent(health.handle) { agent in
+            let client = try agent.client()
+            var updates = client.healthWatch(service: "greeter", configuration: Self.fast).makeAsyncIterator()
+            #expect(try await updates.nextUpdate()?.instances.map(\.id) == ["a"])
+            // An agent restart, with the same list: no update, the watch starts over.
+            health.set(index: 3, instances: ["a"])
+            let next = Task { [updates] in
+                var updates = updates
+                return try await updates.nextUpdate()
+            }
+            for await index in health.arrivals where index == 3 { break }
+            // A change at last.
+            health.set(index: 4, instances: ["a", "b"])
+            #expect(try await next.value?.instances.map(\.id) == ["a", "b"])
+            let sent = agent.requests.map { $0.query["index"] }
+            #expect(sent.starts(with: [nil, "100", nil, "3"]), "\(sent)")
+        }
+    }
+
+    @Test func nextUpdateEndsWithNilWhenTheClientIsShutDown() async throws {
+        let health = ScriptedHealth(index: 5, instances: ["a"])
+        try await withStubAgent(health.handle) { agent in
+            let client = try agent.client()
+            var updates = client.healthWatch(service: "greeter", configuration: Self.fast).makeAsyncIterator()
+            _ = try await updates.nextUpdate()
+            client.shutdown()
+            #expect(try await updates.nextUpdate() == nil)
+        }
+    }
 }

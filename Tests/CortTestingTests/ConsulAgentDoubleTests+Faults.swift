@@ -23,17 +23,89 @@ struct ConsulAgentDoubleFaultTests {
         }
     }
 
-    @Test func noLeaderGives500OnServerReadsButAgentCallsWork() async throws {
+    @Test func theACLTokenCanChangeWhileRunning() async throws {
+        try await withConsul(configure: { $0.aclToken = "old" }) { consul, http, _ async throws in
+            #expect(try await http.put("/v1/agent/service/register", greeter, headers: ["X-Consul-Token": "new"]).status == 403)
+            consul.setACLToken("new")
+            #expect(try await http.put("/v1/agent/service/register", greeter, headers: ["X-Consul-Token": "new"]).status == 200)
+            #expect(try await http.get("/v1/health/service/greeter", headers: ["X-Consul-Token": "old"]).status == 403)
+            consul.setACLToken(nil)
+            #expect(try await http.get("/v1/health/service/greeter").status == 200)
+        }
+    }
+
+    /// consul-api.md: without a leader the agent's own endpoints answer and
+    /// `?stale` reads are served; only default and `?consistent` reads need
+    /// the leader.
+    @Test func noLeaderRefusesDefaultAndConsistentReadsOnly() async throws {
+        try await withConsul { consul, http, _ async throws in
+            #expect(try await http.put("/v1/agent/service/register", greeter).status == 200)
+            consul.setNoLeader(true)
+            for target in ["/v1/health/service/greeter", "/v1/health/service/greeter?consistent",
+                           "/v1/catalog/services", "/v1/catalog/services?consistent"] {
+                let refused = try await http.get(target)
+                #expect(refused.status == 500, "\(target)")
+                #expect(refused.text == "No cluster leader", "\(target)")
+                #expect(refused.header("X-Consul-KnownLeader") == "false", "\(target)")
+            }
+            let stale = try await http.get("/v1/health/service/greeter?passing&stale")
+            #expect(stale.status == 200)
+            #expect(try stale.entries().count == 1)
+            #expect(stale.header("X-Consul-KnownLeader") == "false")
+            #expect(stale.index != nil)
+            let catalog = try await http.get("/v1/catalog/services?stale")
+            #expect(catalog.status == 200)
+            #expect(catalog.text.contains("greeter"))
+            #expect(try await http.get("/v1/health/service/greeter?stale&consistent").status == 400)
+
+            // The agent's own endpoints.
+            #expect(try await http.put("/v1/agent/check/pass/service:greeter-7f3a?note=ok").status == 200)
+            #expect(try await http.put("/v1/agent/check/warn/service:greeter-7f3a").status == 200)
+            #expect(try await http.put("/v1/agent/check/fail/service:greeter-7f3a").status == 200)
+            #expect(try await http.put("/v1/agent/check/update/service:greeter-7f3a", #"{"Status":"passing"}"#).status == 200)
+            #expect(consul.check("service:greeter-7f3a")?.status == "passing")
+            let services = try await http.get("/v1/agent/services")
+            #expect(services.status == 200)
+            #expect(services.text.contains("greeter-7f3a"))
+            #expect(try await http.put("/v1/agent/service/register", #"{"ID":"g2","Name":"greeter"}"#).status == 200)
+            #expect(try await http.put("/v1/agent/service/deregister/g2").status == 200)
+            #expect(try await http.get("/v1/status/leader").text == #""""#)
+
+            consul.setNoLeader(false)
+            let answered = try await http.get("/v1/health/service/greeter")
+            #expect(try answered.entries().count == 1)
+            #expect(answered.header("X-Consul-KnownLeader") == "true")
+        }
+    }
+
+    @Test func aStaleBlockingQueryWithoutALeaderIsWokenByAChange() async throws {
         try await withConsul { consul, http, _ async throws in
             consul.setNoLeader(true)
-            let health = try await http.get("/v1/health/service/greeter")
-            #expect(health.status == 500)
-            #expect(health.text == "No cluster leader")
-            #expect(health.header("X-Consul-KnownLeader") == "false")
-            #expect(try await http.get("/v1/catalog/services").status == 500)
+            let index = try #require(try await http.get("/v1/health/service/greeter?stale").index)
+            async let blocked = http.get("/v1/health/service/greeter?stale&index=\(index)&wait=5m")
+            try await withDeadline { await consul.waitForBlockedQueries(1) }
             #expect(try await http.put("/v1/agent/service/register", greeter).status == 200)
-            consul.setNoLeader(false)
-            #expect(try await http.get("/v1/health/service/greeter").entries().count == 1)
+            let answer = try await blocked
+            #expect(answer.status == 200)
+            #expect(try answer.entries().count == 1)
+        }
+    }
+
+    /// A TTL check that its node keeps passing stays passing however long
+    /// the cluster has no leader: its timer is the agent's.
+    @Test func aPassedTTLCheckStaysPassingWithoutALeader() async throws {
+        try await withConsul { consul, http, clock async throws in
+            #expect(try await http.put("/v1/agent/service/register", greeter).status == 200)
+            consul.setNoLeader(true)
+            for _ in 0..<6 {
+                clock.advance(by: .seconds(5))
+                #expect(try await http.put("/v1/agent/check/pass/service:greeter-7f3a").status == 200)
+                #expect(consul.check("service:greeter-7f3a")?.status == "passing")
+            }
+            // Not passed: it expires, leader or not.
+            clock.advance(by: .seconds(11))
+            #expect(consul.check("service:greeter-7f3a")?.status == "critical")
+            #expect(consul.check("service:greeter-7f3a")?.output == "TTL expired")
         }
     }
 

@@ -2,28 +2,31 @@ import CortConsul
 import CortTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 @testable import Cort
 
 /// ConsulDiscovery against the Consul agent double: registration and its TTL
 /// passes, an agent that forgets, deregistration, and callers that find nodes
 /// through it, through a Consul outage too.
-@Suite struct ConsulDiscoveryTests {
+@Suite(.timeLimit(.minutes(2))) struct ConsulDiscoveryTests {
     static func consul(_ agent: ConsulAgentDouble) -> ConsulConfiguration {
         var configuration = ConsulConfiguration()
         configuration.endpoint = .http(host: "127.0.0.1", port: Int(agent.port))
         return configuration
     }
 
-    static func discovery(_ agent: ConsulAgentDouble, clock: any Clock<Duration> = ContinuousClock(),
-                          ttl: Duration = .seconds(30)) throws -> ConsulDiscovery {
+    static func discovery(_ agent: ConsulAgentDouble, consul: ConsulConfiguration? = nil,
+                          clock: any Clock<Duration> = ContinuousClock(), ttl: Duration = .seconds(30),
+                          logger: Logger = Logger(label: "cort.consul")) throws -> ConsulDiscovery {
         var watch = HealthWatch.Configuration()
         // Short waits and backoff: an outage in a test lasts a moment.
         watch.wait = .seconds(2)
         watch.backoffBase = .milliseconds(20)
         watch.backoffCap = .milliseconds(200)
         watch.refillInterval = .milliseconds(10)
-        return try ConsulDiscovery(configuration: .init(consul: consul(agent), ttl: ttl, watch: watch, clock: clock))
+        return try ConsulDiscovery(configuration: .init(consul: consul ?? Self.consul(agent), ttl: ttl, watch: watch,
+                                                        clock: clock, logger: logger))
     }
 
     static let instance = ServiceInstance(service: "greeter", id: "greeter@node-a", endpoint: "tcp://127.0.0.1:5555",
@@ -106,17 +109,245 @@ import Testing
         await agent.stop()
     }
 
-    @Test func anUnreachableAgentIsAClearError() async throws {
+    // MARK: Registering without Consul
+
+    @Test func registerReturnsAgainstAnUnreachableAgentAndRegistersInTheBackgroundOnceItIsBack() async throws {
+        let agent = try await ConsulAgentDouble.start()
+        let clock = TestClock()
+        let log = LogRecorder()
+        let discovery = try Self.discovery(agent, clock: clock, logger: log.logger)
+        await agent.goUnreachable()
+        try await discovery.register(Self.instance)
+
+        var sleeps = clock.sleeps.makeAsyncIterator()
+        #expect(await sleeps.next() == .seconds(1))
+        let warning = try #require(log.entries.first { $0.level == .warning })
+        #expect(warning.message.hasPrefix(
+            "cannot register greeter@node-a with Consul: Consul at http://127.0.0.1:\(agent.port) is unreachable: "),
+            "\(warning.message)")
+        #expect(warning.message.hasSuffix("retrying in the background every 1s, backing off to 30s"))
+        // Still down: retried after 1 s, then 2 s, without a second warning.
+        clock.advance(by: .seconds(1))
+        #expect(await sleeps.next() == .seconds(2))
+
+        try await agent.comeBack()
+        #expect(agent.services.isEmpty)
+        clock.advance(by: .seconds(2))
+        // The keeper registered, and now waits to pass the check (a third of the 30 s TTL).
+        #expect(await sleeps.next() == .seconds(10))
+        #expect(agent.services.map(\.id) == ["greeter@node-a"])
+        #expect(agent.check("service:greeter@node-a")?.status == "passing")
+        #expect(log.count(.warning) == 1)
+        #expect(log.count(.error) == 0)
+        #expect(log.entries.contains { $0.level == .notice && $0.message == "registered with Consul after 2 failed attempts" })
+
+        clock.advance(by: .seconds(10))
+        #expect(await sleeps.next() == .seconds(10))
+        let passes = agent.requests.filter { $0.path == "/v1/agent/check/pass/service:greeter@node-a" }
+        #expect(passes.map(\.status) == [200])
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func aRefusedTokenIsAnErrorLoggedOnceAndTheRegistrationWaitsForTheTokenToBeAccepted() async throws {
+        var configuration = ConsulAgentDouble.Configuration()
+        configuration.aclToken = "the-right-one"
+        let agent = try await ConsulAgentDouble.start(configuration: configuration)
+        let clock = TestClock()
+        let log = LogRecorder()
+        var consul = Self.consul(agent)
+        consul.token = "an-old-one"
+        let discovery = try Self.discovery(agent, consul: consul, clock: clock, logger: log.logger)
+        try await discovery.register(Self.instance)
+
+        var sleeps = clock.sleeps.makeAsyncIterator()
+        // Not hammered like an outage: the longest delay at once.
+        #expect(await sleeps.next() == .seconds(30))
+        let errors = log.entries.filter { $0.level == .error }
+        #expect(errors.count == 1)
+        #expect(errors.first?.message.hasPrefix("cannot register greeter@node-a with Consul: Consul answered 403: ACL not found;") == true,
+                "\(errors)")
+        clock.advance(by: .seconds(30))
+        #expect(await sleeps.next() == .seconds(30))
+        #expect(agent.requests.filter { $0.path == "/v1/agent/service/register" }.map(\.status) == [403, 403])
+
+        // An operator gives the token its policy.
+        agent.setACLToken("an-old-one")
+        clock.advance(by: .seconds(30))
+        #expect(await sleeps.next() == .seconds(10))
+        #expect(agent.services.map(\.id) == ["greeter@node-a"])
+        #expect(agent.check("service:greeter@node-a")?.status == "passing")
+        #expect(log.count(.error) == 1)
+        #expect(log.count(.warning) == 0)
+        #expect(log.entries.contains { $0.level == .notice && $0.message.hasPrefix("registered with Consul after 2 failed") })
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func deregisteringStopsTheBackgroundAttempts() async throws {
+        let agent = try await ConsulAgentDouble.start()
+        let clock = TestClock()
+        let discovery = try Self.discovery(agent, clock: clock)
+        await agent.goUnreachable()
+        try await discovery.register(Self.instance)
+        await clock.waitForSleeps(1)
+        let refused = await #expect(throws: DiscoveryError.self) { try await discovery.deregister(Self.instance) }
+        #expect(refused?.code == .unavailable)
+        try await agent.comeBack()
+        clock.advance(by: .seconds(60))
+        // A request of the keeper would have been made by now; the deregistration's is the only one.
+        try await discovery.deregister(Self.instance)
+        #expect(agent.requests.map(\.path) == ["/v1/agent/service/deregister/greeter@node-a"])
+        #expect(agent.services.isEmpty)
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func aBlackholedAgentHoldsRegisterOnlyForTheWaitAndTheAttemptCarriesOn() async throws {
+        let agentClock = TestClock()
+        let agent = try await ConsulAgentDouble.start(clock: agentClock)
+        agent.setResponseDelay(.seconds(3600))
+        let log = LogRecorder()
+        var configuration = try Self.discovery(agent).configuration
+        configuration.registrationWait = .milliseconds(100)
+        configuration.logger = log.logger
+        let discovery = try ConsulDiscovery(configuration: configuration)
+        // Returns although the agent holds the request.
+        try await discovery.register(Self.instance)
+        #expect(agent.services.isEmpty)
+        // The attempt is still there: once the agent answers, the instance is registered.
+        await agentClock.waitForSleeps(1)
+        agent.setResponseDelay(.zero)
+        agentClock.advance(by: .seconds(3600))
+        await log.waitFor("registered with Consul")
+        #expect(agent.services.map(\.id) == ["greeter@node-a"])
+        #expect(log.count(.warning) == 0)
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func aRegistrationConsulRefusesIsTheNodesMistake() async throws {
+        let agent = try await ConsulAgentDouble.start()
+        let discovery = try Self.discovery(agent)
+        let instance = ServiceInstance(service: "greeter", id: "greeter@node-a", endpoint: "tcp://127.0.0.1:5555",
+                                       metadata: ["zone.name": "a"])
+        let error = await #expect(throws: DiscoveryError.self) { try await discovery.register(instance) }
+        #expect(error?.code == .invalidInstance)
+        #expect(error?.message.hasPrefix("Consul refused the registration of greeter@node-a: Consul answered 400: Invalid Service Meta") == true,
+                "\(String(describing: error))")
+        #expect(agent.services.isEmpty)
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func registeringWithAShutDownBackendIsAnError() async throws {
+        let agent = try await ConsulAgentDouble.start()
+        let discovery = try Self.discovery(agent)
+        discovery.shutdown()
+        let error = await #expect(throws: DiscoveryError.self) { try await discovery.register(Self.instance) }
+        #expect(error?.code == .unavailable)
+        await agent.stop()
+    }
+
+    /// consul-api.md: the agent answers TTL passes without a leader, so a
+    /// node that keeps passing stays passing however long the leader is gone.
+    @Test func aNodesCheckStaysPassingThroughANoLeaderPeriod() async throws {
+        let agentClock = TestClock()
+        let agent = try await ConsulAgentDouble.start(clock: agentClock)
+        let clock = TestClock()
+        let discovery = try Self.discovery(agent, clock: clock, ttl: .seconds(30))
+        try await discovery.register(Self.instance)
+        await clock.waitForSleeps(1)
+        agent.setNoLeader(true)
+        for round in 1...9 {
+            agentClock.advance(by: .seconds(10))
+            clock.advance(by: .seconds(10))
+            await clock.waitForSleeps(1 + round)
+            #expect(agent.check("service:greeter@node-a")?.status == "passing", "after \(round * 10) s")
+        }
+        // The watch reads ?stale, so it lists the node all along.
+        var nodes = discovery.watch(service: "greeter").makeAsyncIterator()
+        #expect(try await nodes.next()?.map(\.id) == ["greeter@node-a"])
+        // Without passes the check expires, leader or not.
+        discovery.shutdown()
+        agentClock.advance(by: .seconds(31))
+        #expect(agent.check("service:greeter@node-a")?.status == "critical")
+        await agent.stop()
+    }
+
+    // MARK: Watches that say why
+
+    @Test func aWatchWithARefusedTokenThrowsUnauthorizedWithConsulsAnswer() async throws {
+        var configuration = ConsulAgentDouble.Configuration()
+        configuration.aclToken = "s3cr3t"
+        let agent = try await ConsulAgentDouble.start(configuration: configuration)
+        let discovery = try Self.discovery(agent)
+        let error = await #expect(throws: DiscoveryError.self) {
+            for try await _ in discovery.watch(service: "greeter") {}
+        }
+        #expect(error?.code == .unauthorized)
+        #expect(error?.message == "Consul answered 403: Permission denied")
+        #expect((error?.cause as? ConsulError)?.status == 403)
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func aWatchOfAnUnreachableAgentThrowsUnavailableNamingTheAgent() async throws {
         let agent = try await ConsulAgentDouble.start()
         let discovery = try Self.discovery(agent)
         await agent.goUnreachable()
-        do {
-            try await discovery.register(Self.instance)
-            Issue.record("the agent is unreachable")
-        } catch let error as DiscoveryError {
-            #expect(error.code == .unavailable)
-            #expect(error.cause is ConsulError)
+        let error = await #expect(throws: DiscoveryError.self) {
+            for try await _ in discovery.watch(service: "greeter") {}
         }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message.hasPrefix("Consul at http://127.0.0.1:\(agent.port) is unreachable: ") == true,
+                "\(String(describing: error))")
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func aWatchGoesOnThroughAnIndexThatGoesBackWithoutThrowingOrRepeatingTheList() async throws {
+        let agent = try await ConsulAgentDouble.start()
+        let discovery = try Self.discovery(agent)
+        try await discovery.register(Self.instance)
+        var nodes = discovery.watch(service: "greeter").makeAsyncIterator()
+        #expect(try await nodes.next()?.map(\.id) == ["greeter@node-a"])
+        await agent.waitForBlockedQueries(1)
+        // A snapshot restore: the parked query answers with a lower index and the same list.
+        agent.rewindIndex(to: 1)
+        await agent.waitForBlockedQueries(1)
+        try await discovery.register(ServiceInstance(service: "greeter", id: "greeter@node-b", endpoint: "tcp://127.0.0.1:5556"))
+        // The next element is the change, not the same list again.
+        #expect(try await nodes.next()?.map(\.id) == ["greeter@node-a", "greeter@node-b"])
+        let sent = agent.requests.filter { $0.path == "/v1/health/service/greeter" }.map { $0.queryValue("index") }
+        #expect(sent.count >= 4)
+        #expect(sent[2] == nil, "after the index went back the watch asked without one: \(sent)")
+        discovery.shutdown()
+        await agent.stop()
+    }
+
+    @Test func aWatchThatFailsLaterThrowsAfterTheListsItGave() async throws {
+        let agent = try await ConsulAgentDouble.start()
+        let discovery = try Self.discovery(agent)
+        try await discovery.register(Self.instance)
+        var configuration = discovery.configuration
+        configuration.watch.stale = false
+        let consistent = try ConsulDiscovery(configuration: configuration)
+        var nodes = consistent.watch(service: "greeter").makeAsyncIterator()
+        #expect(try await nodes.next()?.map(\.id) == ["greeter@node-a"])
+        await agent.waitForBlockedQueries(1)
+        agent.setNoLeader(true)
+        // A change wakes the blocked query; its next one meets no leader.
+        try await discovery.deregister(Self.instance)
+        var error: DiscoveryError?
+        do {
+            while try await nodes.next() != nil {}
+        } catch let thrown as DiscoveryError {
+            error = thrown
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message == "Consul answered 500: No cluster leader")
+        consistent.shutdown()
         discovery.shutdown()
         await agent.stop()
     }
@@ -186,3 +417,63 @@ import Testing
     }
 }
 
+/// Keeps what a logger was told (level and message), so a test can count
+/// lines and wait for one.
+final class LogRecorder: Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var waiters: [(String, CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+
+    var logger: Logger {
+        var logger = Logger(label: "test") { _ in Handler(recorder: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    var entries: [Entry] { state.withLock { $0.entries } }
+
+    func count(_ level: Logger.Level) -> Int { entries.filter { $0.level == level }.count }
+
+    /// Returns once a message containing `text` was logged.
+    func waitFor(_ text: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state in
+                if state.entries.contains(where: { $0.message.contains(text) }) { return true }
+                state.waiters.append((text, continuation))
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private func record(_ entry: Entry) {
+        let ready = state.withLock { state in
+            state.entries.append(entry)
+            let ready = state.waiters.filter { entry.message.contains($0.0) }.map(\.1)
+            state.waiters.removeAll { entry.message.contains($0.0) }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            recorder.record(Entry(level: event.level, message: event.message.description))
+        }
+    }
+}

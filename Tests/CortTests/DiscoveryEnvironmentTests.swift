@@ -30,4 +30,37 @@ import Testing
             }
         }
     }
+    @Test func theCheckDurationsAreReadAsGoDurations() throws {
+        let environment = ["CONSUL_HTTP_ADDR": "127.0.0.1:8600", "CORT_CONSUL_TTL": "1m30s",
+                           "CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER": "2h"]
+        let chosen = try #require(try DiscoveryEnvironment.discovery(environment) as? ConsulDiscovery)
+        #expect(chosen.configuration.ttl == .seconds(90))
+        #expect(chosen.configuration.deregisterCriticalServiceAfter == .seconds(7200))
+        chosen.shutdown()
+        let fractional = try ConsulDiscovery.fromEnvironment(["CORT_CONSUL_TTL": "500ms", "CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER": ""])
+        #expect(fractional.configuration.ttl == .milliseconds(500))
+        #expect(fractional.configuration.deregisterCriticalServiceAfter == .seconds(60), "empty counts as unset")
+        fractional.shutdown()
+        let defaults = try ConsulDiscovery.fromEnvironment([:])
+        #expect(defaults.configuration.ttl == .seconds(10))
+        #expect(defaults.configuration.deregisterCriticalServiceAfter == .seconds(60))
+        defaults.shutdown()
+    }
+
+    @Test(arguments: [
+        ("CORT_CONSUL_TTL", "10"), ("CORT_CONSUL_TTL", "ten seconds"), ("CORT_CONSUL_TTL", "0s"),
+        ("CORT_CONSUL_TTL", "0"), ("CORT_CONSUL_TTL", "-5s"), ("CORT_CONSUL_TTL", "10x"),
+        ("CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER", "1d"), ("CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER", "-1m"),
+    ])
+    func malformedCheckDurationsAreRefusedNamingTheVariable(variable: String, value: String) {
+        do {
+            let discovery = try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "consul", variable: value])
+            Issue.record("\(variable)=\(value) was accepted: \(discovery)")
+        } catch let error as DiscoveryError {
+            #expect(error.code == .malformedConfiguration)
+            #expect(error.message.hasPrefix("\(variable)=\(value): "), "\(error.message)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import CortConsul
+import Foundation
 import Logging
 import Synchronization
 
@@ -8,24 +9,31 @@ import Synchronization
 /// - ``register(_:)`` registers the instance with the local agent (its ID,
 ///   name, address and port, tags, and `cort_protocol` in its meta) with a TTL
 ///   check that starts passing, then passes the check every third of its TTL
-///   for as long as the instance is registered. When the agent has forgotten
-///   the instance (it restarted: a pass answers 404, or an old agent's 500),
-///   it registers again. ``deregister(_:)`` (called by a node's drain)
-///   deregisters it.
+///   for as long as the instance is registered. A Consul that cannot take the
+///   registration (unreachable, too slow, 5xx, 429, or a refused token) does
+///   not stop the node: `register` returns, and the registration is retried
+///   in the background (1 s doubling to 30 s; a refused token waits 30 s at
+///   once) until Consul takes it. When the agent has forgotten the instance
+///   (it restarted: a pass answers 404, or an old agent's 500), it registers
+///   again. ``deregister(_:)`` (called by a node's drain) stops all of that
+///   and deregisters it.
 /// - ``watch(service:)`` follows the passing instances of a service with
-///   blocking queries (`?passing&stale`). An outage ends nothing: the watch
-///   retries with backoff, the callers keep the last good list, and both the
-///   registrations and the watches come back by themselves.
+///   blocking queries (`?passing&stale`). A failed query ends the stream with
+///   a ``DiscoveryError`` that says what Consul answered
+///   (``DiscoveryError/Code/unauthorized`` for a refused token, else
+///   ``DiscoveryError/Code/unavailable``); a ``ServiceDirectory`` keeps the
+///   last good list and watches again with backoff.
 ///
 /// A node is used only when Consul lists it as passing *and* it answers the
 /// caller's heartbeats; Consul's TTL removes a dead node later than the
 /// heartbeats do, so a caller stops sending to it first.
 ///
 /// ```swift
-/// // CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, ... as Consul's own tools read them
-/// let discovery = try ConsulDiscovery(configuration: .init(consul: .fromEnvironment()))
+/// // CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, ... as Consul's own tools read them;
+/// // CORT_CONSUL_TTL, CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER for the check.
+/// let discovery = try ConsulDiscovery.fromEnvironment()
 /// let node = try CortSystem.start(.init(name: "node-a", discovery: discovery, endpoint: "tcp://10.0.0.5:5555"))
-/// try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
+/// try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }   // Consul down or not
 /// ```
 public final class ConsulDiscovery: Discovery {
     /// How ``ConsulDiscovery`` uses the agent.
@@ -45,7 +53,20 @@ public final class ConsulDiscovery: Discovery {
         public var tags: [String]
         /// How watches query and pace themselves.
         public var watch: HealthWatch.Configuration
-        /// The clock of the TTL passes and the watches' pacing.
+        /// How long ``ConsulDiscovery/register(_:)`` waits for its first
+        /// attempt before it returns and leaves the attempt to the background:
+        /// when Consul answers in time the instance is registered (or refused
+        /// as the node's mistake) when `register` returns; a blackholed agent
+        /// holds a node's start this long at most. Real time, like the HTTP
+        /// timeouts it cuts short (not ``clock``); zero does not wait.
+        public var registrationWait: Duration
+        /// The first retry delay of a registration Consul could not take; it
+        /// doubles after each failure of an outage ...
+        public var minimumRetryDelay: Duration
+        /// ... up to this. A refused token (401/403) waits this long at once.
+        public var maximumRetryDelay: Duration
+        /// The clock of the TTL passes, the registration retries and the
+        /// watches' pacing.
         public var clock: any Clock<Duration>
         /// Where the backend logs (registrations, outages and recoveries; never a flood).
         public var logger: Logger
@@ -58,6 +79,9 @@ public final class ConsulDiscovery: Discovery {
             advertisedAddress: String? = nil,
             tags: [String] = [],
             watch: HealthWatch.Configuration = HealthWatch.Configuration(),
+            registrationWait: Duration = .seconds(2),
+            minimumRetryDelay: Duration = .seconds(1),
+            maximumRetryDelay: Duration = .seconds(30),
             clock: any Clock<Duration> = ContinuousClock(),
             logger: Logger = Logger(label: "cort.consul")
         ) {
@@ -67,25 +91,45 @@ public final class ConsulDiscovery: Discovery {
             self.advertisedAddress = advertisedAddress
             self.tags = tags
             self.watch = watch
+            self.registrationWait = registrationWait
+            self.minimumRetryDelay = minimumRetryDelay
+            self.maximumRetryDelay = maximumRetryDelay
             self.clock = clock
             self.logger = logger
         }
     }
 
+    /// `CORT_CONSUL_TTL`: the TTL of each registration's check, as a Go
+    /// duration (`10s`, `1m30s`, `500ms`); read by ``fromEnvironment(_:logger:)``.
+    public static let ttlVariable = "CORT_CONSUL_TTL"
+    /// `CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER`: how long a check may
+    /// stay critical before the agent removes the instance, as a Go duration
+    /// (`1m`, `90s`); read by ``fromEnvironment(_:logger:)``.
+    public static let deregisterCriticalServiceAfterVariable = "CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER"
+
     /// The configuration the backend was made with.
     public let configuration: Configuration
     let client: ConsulClient
-    private let clock: RuntimeClock
-    private let logger: Logger
-    /// The tasks that keep each registration's check passing, by service and id.
+    let clock: RuntimeClock
+    let logger: Logger
+    /// The tasks that register each instance and keep its check passing, by service and id.
     private let keepers = Mutex<[String: Task<Void, Never>]>([:])
 
     /// A backend for the agent `configuration.consul` names. Starts nothing:
     /// the client's thread starts with the first request.
     ///
     /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/malformedConfiguration``)
-    ///   when the Consul configuration is invalid.
+    ///   when the Consul configuration is invalid, or a duration is not positive.
     public init(configuration: Configuration = Configuration()) throws {
+        for (name, value) in [("ttl", configuration.ttl),
+                              ("deregisterCriticalServiceAfter", configuration.deregisterCriticalServiceAfter),
+                              ("minimumRetryDelay", configuration.minimumRetryDelay)] where value <= .zero {
+            throw DiscoveryError(.malformedConfiguration, "the Consul discovery's \(name) must be positive, not \(value)")
+        }
+        if configuration.maximumRetryDelay < configuration.minimumRetryDelay {
+            throw DiscoveryError(.malformedConfiguration,
+                                 "the Consul discovery's maximumRetryDelay (\(configuration.maximumRetryDelay)) is below its minimumRetryDelay (\(configuration.minimumRetryDelay))")
+        }
         self.configuration = configuration
         clock = RuntimeClock(configuration.clock)
         logger = configuration.logger
@@ -98,31 +142,62 @@ public final class ConsulDiscovery: Discovery {
 
     /// A backend configured the way Consul's own tools are: `CONSUL_HTTP_ADDR`,
     /// `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`, `CONSUL_CACERT`, ...
+    /// (see ``ConsulConfiguration/fromEnvironment(_:)``), and cort's own:
     ///
+    /// - `CORT_CONSUL_TTL`: the TTL of each registration's check (default `10s`);
+    /// - `CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER`: how long a check may
+    ///   stay critical before the agent removes the instance (default `1m`;
+    ///   the agent raises anything shorter to a minute).
+    ///
+    /// Both are Go durations, as Consul writes them: `10s`, `1m30s`, `500ms`,
+    /// `1.5h`. Empty variables count as unset.
+    ///
+    /// ```swift
+    /// // CONSUL_HTTP_ADDR=10.0.0.2:8500 CORT_CONSUL_TTL=15s ./my-node
+    /// let discovery = try ConsulDiscovery.fromEnvironment()
+    /// ```
+    ///
+    /// - Parameter environment: the variables to read; the process's environment by default.
     /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/malformedConfiguration``)
-    ///   naming the variable that is wrong.
+    ///   naming the variable that is wrong, and its value.
     public static func fromEnvironment(
         _ environment: [String: String]? = nil, logger: Logger = Logger(label: "cort.consul")
     ) throws -> ConsulDiscovery {
+        let environment = environment ?? ProcessInfo.processInfo.environment
         let consul: ConsulConfiguration
         do throws(ConsulError) {
-            if let environment {
-                consul = try ConsulConfiguration.fromEnvironment(environment)
-            } else {
-                consul = try ConsulConfiguration.fromEnvironment()
-            }
+            consul = try ConsulConfiguration.fromEnvironment(environment)
         } catch {
             throw DiscoveryError(.malformedConfiguration, error.message, cause: error)
         }
-        return try ConsulDiscovery(configuration: Configuration(consul: consul, logger: logger))
+        var configuration = Configuration(consul: consul, logger: logger)
+        if let ttl = try duration(ttlVariable, in: environment) { configuration.ttl = ttl }
+        if let after = try duration(deregisterCriticalServiceAfterVariable, in: environment) {
+            configuration.deregisterCriticalServiceAfter = after
+        }
+        return try ConsulDiscovery(configuration: configuration)
+    }
+
+    /// The positive Go duration in `variable`, nil when it is unset or empty.
+    static func duration(_ variable: String, in environment: [String: String]) throws -> Duration? {
+        guard let text = environment[variable], !text.isEmpty else { return nil }
+        guard let duration = GoDuration.parse(text.trimmingCharacters(in: .whitespaces)) else {
+            throw DiscoveryError(.malformedConfiguration,
+                                 "\(variable)=\(text): not a duration (write it as Consul does: 10s, 1m30s, 500ms)")
+        }
+        guard duration > .zero else {
+            throw DiscoveryError(.malformedConfiguration, "\(variable)=\(text): the duration must be positive")
+        }
+        return duration
     }
 
     deinit {
         shutdown()
     }
 
-    /// Stops passing checks and ends every request and watch; registrations
-    /// are left to their TTL (deregister them first for a clean exit).
+    /// Stops registering and passing checks and ends every request and
+    /// watch; registrations are left to their TTL (deregister them first for
+    /// a clean exit).
     public func shutdown() {
         for keeper in keepers.withLock({ state in defer { state = [:] }; return state.values }) { keeper.cancel() }
         client.shutdown()
@@ -130,30 +205,62 @@ public final class ConsulDiscovery: Discovery {
 
     // MARK: Registration
 
+    /// Registers `instance` with the agent, and keeps it registered and its
+    /// check passing until ``deregister(_:)`` or ``shutdown()``.
+    ///
+    /// Waits for the first attempt for at most
+    /// ``Configuration/registrationWait`` (2 s by default, real time): when
+    /// Consul answers in time, the instance is registered when this returns.
+    /// When Consul is unreachable, too slow, answers 5xx or 429, or refuses
+    /// the token (401/403), this returns all the same, logs why (a warning
+    /// for an outage, an error for a refused token, once per streak), and the
+    /// registration is retried in the background on the configuration's
+    /// clock until Consul takes it.
+    ///
+    /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/invalidInstance``)
+    ///   only for the node's own mistakes: an invalid instance, an endpoint
+    ///   Consul cannot list (not `tcp://host:port`), or a registration Consul
+    ///   answers with 400 (e.g. `Invalid Service Meta`) within the wait; such a
+    ///   registration is not retried. (A 400 after the wait is logged at error
+    ///   and retried every ``Configuration/maximumRetryDelay``; any other 4xx,
+    ///   such as a proxy's 404, is retried like an outage.) ``DiscoveryError/Code/unavailable``
+    ///   after ``shutdown()``.
     public func register(_ instance: ServiceInstance) async throws {
         try instance.validate()
         let registration = try self.registration(for: instance)
-        do {
-            try await client.register(registration)
-        } catch {
-            throw DiscoveryError(.unavailable, "cannot register \(instance.id) with Consul: \(error.message)", cause: error)
-        }
-        logger.info("registered with Consul", metadata: ["service": "\(instance.service)", "id": "\(instance.id)"])
         let key = Self.key(instance)
-        let keeper = Task { [client, clock, logger, ttl = configuration.ttl] in
-            await Self.keepPassing(registration, client: client, every: ttl / 3, clock: clock, logger: logger)
+        let firstAttempt = FirstAttempt()
+        let keeper = Task { [client, clock, logger, configuration] in
+            await Self.keepRegistered(registration, firstAttempt: firstAttempt, client: client,
+                                      configuration: configuration, clock: clock, logger: logger)
         }
         keepers.withLock { $0.updateValue(keeper, forKey: key) }?.cancel()
+        guard let failure = await firstAttempt.outcome(within: configuration.registrationWait) else { return }
+        keepers.withLock { keepers in
+            if keepers[key] == keeper { keepers[key] = nil }
+        }
+        throw failure
     }
 
+    /// Stops registering and passing `instance`'s check, then deregisters it
+    /// (an instance the agent does not know is not an error).
+    ///
+    /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/unavailable``, or
+    ///   ``DiscoveryError/Code/unauthorized`` for a refused token) when the
+    ///   agent does not take the deregistration; the check then expires.
     public func deregister(_ instance: ServiceInstance) async throws {
-        keepers.withLock { $0.removeValue(forKey: Self.key(instance)) }?.cancel()
+        if let keeper = keepers.withLock({ $0.removeValue(forKey: Self.key(instance)) }) {
+            keeper.cancel()
+            // Its attempt in flight is abandoned before the deregistration goes out.
+            await keeper.value
+        }
         do {
             try await client.deregister(serviceID: instance.id)
         } catch let error where error.status == 404 {
-            // Already gone (the agent restarted, or the reaper removed it).
+            // Already gone (the agent restarted, the reaper removed it, or it was never registered).
         } catch {
-            throw DiscoveryError(.unavailable, "cannot deregister \(instance.id) from Consul: \(error.message)", cause: error)
+            throw Self.discoveryError(error, agent: configuration.consul.endpoint,
+                                      doing: "cannot deregister \(instance.id) from Consul")
         }
         logger.info("deregistered from Consul", metadata: ["service": "\(instance.service)", "id": "\(instance.id)"])
     }
@@ -188,56 +295,36 @@ public final class ConsulDiscovery: Discovery {
         return host.isEmpty ? nil : (host, port)
     }
 
-    /// Passes the check every `interval` until cancelled; registers again when
-    /// the agent forgot the instance. Logs the first failure of a run of
-    /// failures and the recovery, nothing in between.
-    private static func keepPassing(_ registration: ConsulServiceRegistration, client: ConsulClient,
-                                    every interval: Duration, clock: RuntimeClock, logger: Logger) async {
-        guard let checkID = registration.checkID else { return }
-        let id = registration.id ?? registration.name
-        var failing = false
-        var next = clock.now + interval
-        while !Task.isCancelled {
-            do {
-                try await clock.sleep(until: next)
-            } catch {
-                return
-            }
-            next = clock.now + interval
-            do {
-                do {
-                    try await client.passTTL(checkID: checkID)
-                } catch let error where error.requiresRegistration {
-                    logger.notice("Consul forgot the instance; registering it again", metadata: ["id": "\(id)"])
-                    try await client.register(registration)
-                }
-                if failing {
-                    logger.notice("Consul answers again; the instance is registered and passing", metadata: ["id": "\(id)"])
-                    failing = false
-                }
-            } catch let error where error.code == .cancelled || error.code == .shutDown {
-                return
-            } catch {
-                if !failing {
-                    logger.warning("cannot pass the TTL check; retrying every \(interval)", metadata: [
-                        "id": "\(id)", "error": "\(error)"])
-                    failing = true
-                }
-            }
-        }
-    }
-
     // MARK: Watching
 
+    /// The passing instances of `service` cort can call, sorted by id: the
+    /// current list first, then a new one on every change (an index that
+    /// goes back starts the watch over; an answer with the same list is not
+    /// a change).
+    ///
+    /// The first failed query ends the stream by throwing a
+    /// ``DiscoveryError`` whose message is Consul's answer:
+    /// ``DiscoveryError/Code/unauthorized`` for 401 and 403 (`Consul answered
+    /// 403: Permission denied`), ``DiscoveryError/Code/unavailable`` for
+    /// anything else (`Consul answered 500: No cluster leader`, `Consul at
+    /// http://127.0.0.1:8500 is unreachable: …`). The caller keeps its last
+    /// list and watches again (a ``ServiceDirectory`` does). The stream ends
+    /// without an error when the consumer stops or the backend is shut down.
     public func watch(service: String) -> AsyncThrowingStream<[ServiceInstance], any Error> {
         let watch = makeWatch(service: service, clock: configuration.clock)
         let logger = logger
+        let agent = configuration.consul.endpoint
         return AsyncThrowingStream { continuation in
             let task = Task {
-                for await update in watch {
-                    continuation.yield(Self.instances(from: update.instances, logger: logger))
+                var updates = watch.makeAsyncIterator()
+                do throws(ConsulError) {
+                    while let update = try await updates.nextUpdate() {
+                        continuation.yield(Self.instances(from: update.instances, logger: logger))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: Self.discoveryError(error, agent: agent))
                 }
-                continuation.finish()
             }
             continuation.onTermination = { _ in task.cancel() }
         }

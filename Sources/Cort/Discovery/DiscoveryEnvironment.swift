@@ -5,7 +5,8 @@ import Foundation
 ///
 /// `CORT_DISCOVERY` names the backend: `consul` (``ConsulDiscovery``, with
 /// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, ... as Consul's own tools read
-/// them), `static` (``StaticDiscovery`` from `CORT_STATIC_SERVICES`) or
+/// them, and `CORT_CONSUL_TTL` and `CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER`
+/// as Go durations: see ``ConsulDiscovery/fromEnvironment(_:logger:)``), `static` (``StaticDiscovery`` from `CORT_STATIC_SERVICES`) or
 /// `local` (``LocalDiscovery/shared``, one process). Without it: `consul`
 /// when `CONSUL_HTTP_ADDR` is set, else `static` when `CORT_STATIC_SERVICES`
 /// is set, else `local`.

@@ -18,6 +18,7 @@ public struct DiscoveryError: Error, Sendable, CustomStringConvertible {
             case invalidInstance
             case malformedConfiguration
             case unavailable
+            case unauthorized
         }
 
         let value: Value
@@ -29,6 +30,10 @@ public struct DiscoveryError: Error, Sendable, CustomStringConvertible {
         public static let malformedConfiguration = Code(value: .malformedConfiguration)
         /// The backend cannot be reached or stopped answering; a watch may be retried.
         public static let unavailable = Code(value: .unavailable)
+        /// The backend refused the credentials (Consul's 401 or 403: a token that is
+        /// missing, unknown, or lacks the policy). Retrying helps only once an operator
+        /// fixes the token, so it is worth an error in the logs rather than a warning.
+        public static let unauthorized = Code(value: .unauthorized)
 
         init(value: Value) { self.value = value }
 
@@ -37,6 +42,7 @@ public struct DiscoveryError: Error, Sendable, CustomStringConvertible {
             case .invalidInstance: "invalid instance"
             case .malformedConfiguration: "malformed configuration"
             case .unavailable: "unavailable"
+            case .unauthorized: "unauthorized"
             }
         }
     }

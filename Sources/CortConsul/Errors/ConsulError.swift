@@ -89,6 +89,12 @@ public struct ConsulError: Error, Sendable, CustomStringConvertible {
             || consulMessage.contains("Unknown service")
     }
 
+    /// Whether the agent refused the request's credentials: a 401 or 403 (`Permission denied`,
+    /// `ACL not found`). Retrying helps only once someone fixes the token or its policy.
+    public var isAuthorizationFailure: Bool {
+        code == .httpStatus && (status == 401 || status == 403)
+    }
+
     /// Whether trying again later may succeed: transport failures, timeouts, 429 and 5xx
     /// answers. A 4xx (other than 429) or a decoding failure will fail the same way again.
     public var isTransient: Bool {

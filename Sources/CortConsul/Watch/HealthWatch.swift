@@ -8,7 +8,8 @@ import Logging
 /// backs off (5 s × failures², at most 3 minutes by default), logs the first failure as a
 /// warning and the recovery as a notice, and carries on, so the consumer simply keeps its
 /// last list through an outage. The sequence ends when the consuming task is cancelled
-/// or the client is shut down.
+/// or the client is shut down. A consumer that needs to know why a query failed (a
+/// refused token) iterates with ``Iterator/nextUpdate()``, which throws the failure instead.
 ///
 /// Nothing runs in the background: each `next()` runs the queries on the caller's task,
 /// and the in-flight query is abandoned at once when that task is cancelled.
@@ -98,7 +99,49 @@ public struct HealthWatch: AsyncSequence, Sendable {
         }
 
         /// The next changed list; `nil` once the task is cancelled or the client shut down.
+        /// Failed queries are retried with backoff (the first failure of a run is logged as a
+        /// warning, the rest at debug), so this never reports an outage.
         public mutating func next() async -> Update? {
+            while true {
+                do {
+                    return try await nextUpdate()
+                } catch {
+                    let metadata: Logger.Metadata = [
+                        "consul.failures": "\(machine.failures)", "consul.backoff": "\(machine.backoff)",
+                        "error": "\(error)",
+                    ]
+                    // The first failure of an outage is news; the rest are not.
+                    if machine.failures == 1 {
+                        watch.logger.warning("Consul health watch failed; keeping the last list and retrying", metadata: metadata)
+                    } else {
+                        watch.logger.debug("Consul health watch still failing", metadata: metadata)
+                    }
+                }
+            }
+        }
+
+        /// The next changed list, or the failure of the query that could not get it: for a
+        /// consumer that wants to know why there is no list (a 403 it should report, an
+        /// unreachable agent) rather than wait through the outage.
+        ///
+        /// Pacing, the index rules and "only a changed list is an update" are those of
+        /// ``next()``. A failure is counted before it is thrown, so calling again on the same
+        /// iterator retries after the backoff (`backoffBase × failures²`); a fresh iterator
+        /// starts without backoff and from index 0.
+        ///
+        /// ```swift
+        /// var updates = client.healthWatch(service: "greeter").makeAsyncIterator()
+        /// do {
+        ///     while let update = try await updates.nextUpdate() { print(update.instances.count) }
+        /// } catch where error.status == 403 {
+        ///     logger.error("the Consul token is refused: \(error.consulMessage ?? "")")
+        /// }
+        /// ```
+        ///
+        /// - Returns: the update; `nil` once the task is cancelled or the client shut down.
+        /// - Throws: the ``ConsulError`` of a failed query (never `cancelled` or `shutDown`:
+        ///   those end the watch with `nil`).
+        public mutating func nextUpdate() async throws(ConsulError) -> Update? {
             let configuration = watch.configuration
             let logger = watch.logger
             while !Task.isCancelled {
@@ -110,37 +153,29 @@ public struct HealthWatch: AsyncSequence, Sendable {
                         return nil
                     }
                 case .query(let index):
+                    let answer: ConsulQueryResult<[ConsulServiceInstance]>
                     do {
-                        let answer = try await watch.client.healthService(
+                        answer = try await watch.client.healthService(
                             watch.service, tags: configuration.tags, passingOnly: configuration.passingOnly,
                             stale: configuration.stale, index: index, wait: configuration.wait)
-                        let received = machine.received(index: answer.index, instances: answer.value)
-                        if received.recoveredAfterFailures > 0 {
-                            logger.notice("Consul health watch recovered", metadata: [
-                                "consul.failures": "\(received.recoveredAfterFailures)",
-                            ])
-                        }
-                        if received.indexWentBack {
-                            logger.info("Consul index went back; the watch starts over", metadata: [
-                                "consul.sent_index": "\(index)", "consul.index": "\(answer.index)",
-                            ])
-                        }
-                        if let update = received.update { return update }
                     } catch where error.code == .cancelled || error.code == .shutDown {
                         return nil
                     } catch {
-                        let backoff = machine.failed(now: watch.time.now())
-                        let metadata: Logger.Metadata = [
-                            "consul.failures": "\(machine.failures)", "consul.backoff": "\(backoff)",
-                            "error": "\(error)",
-                        ]
-                        // The first failure of an outage is news; the rest are not.
-                        if machine.failures == 1 {
-                            logger.warning("Consul health watch failed; keeping the last list and retrying", metadata: metadata)
-                        } else {
-                            logger.debug("Consul health watch still failing", metadata: metadata)
-                        }
+                        machine.failed(now: watch.time.now())
+                        throw error
                     }
+                    let received = machine.received(index: answer.index, instances: answer.value)
+                    if received.recoveredAfterFailures > 0 {
+                        logger.notice("Consul health watch recovered", metadata: [
+                            "consul.failures": "\(received.recoveredAfterFailures)",
+                        ])
+                    }
+                    if received.indexWentBack {
+                        logger.info("Consul index went back; the watch starts over", metadata: [
+                            "consul.sent_index": "\(index)", "consul.index": "\(answer.index)",
+                        ])
+                    }
+                    if let update = received.update { return update }
                 }
             }
             return nil

@@ -38,6 +38,8 @@ struct HealthWatchStateMachine {
     private(set) var index: UInt64 = 0
     /// Failures in a row.
     private(set) var failures = 0
+    /// The backoff the last failure set (zero before any).
+    private(set) var backoff: Duration = .zero
     /// The index of the query in flight.
     private var sentIndex: UInt64 = 0
     private var tokens: Double
@@ -91,11 +93,12 @@ struct HealthWatchStateMachine {
     }
 
     /// The query in flight failed at `now`: returns the backoff before the next one.
+    @discardableResult
     mutating func failed(now: Duration) -> Duration {
         failures += 1
         // Capped before squaring so a long outage cannot overflow.
         let n = min(failures, 10_000)
-        let backoff = min(configuration.backoffBase * (n * n), configuration.backoffCap)
+        backoff = min(configuration.backoffBase * (n * n), configuration.backoffCap)
         notBefore = now + backoff
         return backoff
     }

@@ -14,6 +14,7 @@ extension ConsulAgentDouble {
         /// must carry this token in `X-Consul-Token` or
         /// `Authorization: Bearer`; `?token=` is deliberately not read, so a
         /// client that sends its token in the URL fails its tests.
+        /// ``ConsulAgentDouble/setACLToken(_:)`` changes it while running.
         public var aclToken: String?
         /// The port to listen on (127.0.0.1); 0, the default, picks a free one.
         public var port: UInt16 = 0

@@ -20,12 +20,27 @@ extension ConsulAgentDouble {
         update { state, _ in state.rewindIndex(to: index) }
     }
 
-    /// While on, the servers have no leader: health and catalog reads get
-    /// 500 `No cluster leader` with `X-Consul-KnownLeader: false`, and
-    /// `/v1/status/leader` gives `""`. Agent endpoints keep working, as they
-    /// are local to the agent.
+    /// While on, the servers have no leader, as `consul-api.md` says a real
+    /// cluster behaves:
+    /// - default and `?consistent` health and catalog reads get 500
+    ///   `No cluster leader` with `X-Consul-KnownLeader: false`;
+    /// - `?stale` reads are answered (any server may answer them), blocking
+    ///   as usual, with `X-Consul-KnownLeader: false`;
+    /// - the agent's own endpoints (service register and deregister, check
+    ///   pass, warn, fail and update, `/v1/agent/services`) answer as usual,
+    ///   so TTL checks a node keeps passing stay passing;
+    /// - `/v1/status/leader` gives `""`.
     public func setNoLeader(_ on: Bool) {
         core.withLock { $0.faults.noLeader = on }
+    }
+
+    /// Turns ACLs on with `token` as the only accepted one, or off with
+    /// `nil`, from the next request on (the configuration's
+    /// ``Configuration/aclToken`` is where it starts). A test uses it to
+    /// refuse a client's token, then to accept it, as when an operator fixes
+    /// a policy.
+    public func setACLToken(_ token: String?) {
+        core.withLock { $0.faults.aclToken = token }
     }
 
     /// While on, every request gets 429 (rate limited).

@@ -49,6 +49,8 @@ public final class ConsulAgentDouble: Sendable {
 
     /// Faults that change how requests are answered.
     struct Faults: Sendable {
+        /// The token ACLs require; nil: ACLs off. Starts as the configuration's.
+        var aclToken: String?
         var noLeader = false
         var rateLimited = false
         var delay: Duration = .zero
@@ -73,7 +75,8 @@ public final class ConsulAgentDouble: Sendable {
     private init(clock: ElapsedClock, configuration: Configuration, port: UInt16, listener: Listener, handlerBox: HandlerBox) {
         var stateConfiguration = ConsulAgentState.Configuration()
         stateConfiguration.node = configuration.node
-        core = Mutex(Core(state: ConsulAgentState(configuration: stateConfiguration), listener: listener))
+        core = Mutex(Core(state: ConsulAgentState(configuration: stateConfiguration),
+                          faults: Faults(aclToken: configuration.aclToken), listener: listener))
         self.clock = clock
         self.configuration = configuration
         self.port = port

@@ -8,6 +8,8 @@ extension ConsulAgentDouble {
     struct QueryOptions {
         var minIndex: UInt64 = 0
         var wait: Duration = .zero
+        /// `?stale`: any server may answer, with or without a leader.
+        var stale = false
     }
 
     /// `parseConsistency` then `parseWait`, with the agent's 400 texts.
@@ -16,6 +18,7 @@ extension ConsulAgentDouble {
             return .failure(.text(400, "Cannot specify ?stale with ?consistent, conflicting semantics."))
         }
         var options = QueryOptions()
+        options.stale = request.has("stale")
         if let wait = request.first("wait"), !wait.isEmpty {
             guard let duration = GoDuration.parse(wait) else { return .failure(.text(400, "Invalid wait time")) }
             options.wait = duration
@@ -43,6 +46,12 @@ extension ConsulAgentDouble {
         .text(500, "No cluster leader", headers: [("X-Consul-KnownLeader", "false"), ("X-Consul-LastContact", "0")])
     }
 
+    /// Without a leader only `?stale` reads are answered; a default or
+    /// `?consistent` read needs the leader.
+    private static func refusedForNoLeader(_ options: QueryOptions, noLeader: Bool) -> AgentAnswer? {
+        noLeader && !options.stale ? Self.noLeader() : nil
+    }
+
     func health(_ name: String, _ request: Incoming, noLeader: Bool) async -> AgentAnswer {
         let options: QueryOptions
         switch queryOptions(request) {
@@ -59,14 +68,14 @@ extension ConsulAgentDouble {
         }
         if name.isEmpty { return .text(400, "Missing service name") }
         if let denied = aclDenial(request) { return denied }
-        if noLeader { return Self.noLeader() }
+        if let refused = Self.refusedForNoLeader(options, noLeader: noLeader) { return refused }
         let query = ConsulAgentState.Query.health(service: name)
         guard await block(query, options) else { return .aborted }
         let tags = request.all("tag")
         let (entries, index) = update { state, _ in
             (state.health(service: name, tags: tags, passingOnly: passing), state.index(of: query))
         }
-        return .json(entries, index: index)
+        return .json(entries, index: index, knownLeader: !core.withLock { $0.faults.noLeader })
     }
 
     func catalogServices(_ request: Incoming, noLeader: Bool) async -> AgentAnswer {
@@ -76,9 +85,9 @@ extension ConsulAgentDouble {
         case .failure(let answer): return answer
         }
         if let denied = aclDenial(request) { return denied }
-        if noLeader { return Self.noLeader() }
+        if let refused = Self.refusedForNoLeader(options, noLeader: noLeader) { return refused }
         guard await block(.catalogServices, options) else { return .aborted }
         let (services, index) = update { state, _ in (state.catalogServices(), state.index(of: .catalogServices)) }
-        return .json(services, index: index)
+        return .json(services, index: index, knownLeader: !core.withLock { $0.faults.noLeader })
     }
 }

@@ -121,7 +121,7 @@ extension ConsulAgentDouble {
     /// The token check when ACLs are on: `X-Consul-Token`, else
     /// `Authorization: Bearer`; never `?token=`.
     func aclDenial(_ request: Incoming) -> AgentAnswer? {
-        guard let expected = configuration.aclToken else { return nil }
+        guard let expected = core.withLock({ $0.faults.aclToken }) else { return nil }
         var token = request.headers["x-consul-token"] ?? ""
         if token.isEmpty, let authorization = request.headers["authorization"] {
             let parts = authorization.split(separator: " ", omittingEmptySubsequences: false)
