@@ -292,6 +292,28 @@ import Testing
         await agent.stop()
     }
 
+    @Test func aCallerWhoseTokenIsRefusedIsToldWhyThereIsNoNode() async throws {
+        var configuration = ConsulAgentDouble.Configuration()
+        configuration.aclToken = "s3cr3t"
+        let agent = try await ConsulAgentDouble.start(configuration: configuration)
+        var consul = Self.consul(agent)
+        consul.token = "wrong"
+        let discovery = try Self.discovery(agent, consul: consul)
+        let caller = try CortSystem.start(.init(name: "refused", discovery: discovery, defaultTimeout: .seconds(3)))
+        let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
+        do {
+            _ = try await ledger.read("x")
+            Issue.record("a call without nodes returned")
+        } catch let error as RemoteCallError {
+            #expect(error.code == .noNodes)
+            #expect(error.message.contains("discovery failed: Consul answered 403"), "\(error.message)")
+            #expect((error.cause as? DiscoveryError)?.code == .unauthorized)
+        }
+        await caller.shutdown()
+        discovery.shutdown()
+        await agent.stop()
+    }
+
     @Test func aWatchOfAnUnreachableAgentThrowsUnavailableNamingTheAgent() async throws {
         let agent = try await ConsulAgentDouble.start()
         let discovery = try Self.discovery(agent)

@@ -130,6 +130,42 @@ import Testing
         #expect(await sleeps.next() == .milliseconds(100))
     }
 
+    @Test func aRefusedTokenIsAnErrorOnceAndIsAskedAgainOnlyAtTheLongestBackoff() async throws {
+        let backend = DiscoveryDouble()
+        let clock = TestClock()
+        let logs = DiscoveryLogRecorder()
+        let directory = ServiceDirectory(discovery: backend, clock: clock, logger: logs.logger)
+        var events = backend.events.makeAsyncIterator()
+        var sleeps = clock.sleeps.makeAsyncIterator()
+        var updates = await directory.updates(for: "greeter").makeAsyncIterator()
+        _ = await events.next()
+        let refusal = DiscoveryError(.unauthorized, "Consul answered 403: Permission denied")
+        backend.fail(0, refusal)
+        guard case .failed(let error as DiscoveryError)? = await updates.next() else {
+            Issue.record("the subscriber was not told why")
+            return
+        }
+        #expect(error.code == .unauthorized && error.message.contains("403"))
+        #expect(await sleeps.next() == .seconds(10), "not the outage's 100 ms")
+        clock.advance(by: .seconds(10))
+        #expect(await events.next() == .ended(0))
+        #expect(await events.next() == .started(1, service: "greeter"))
+        backend.fail(1, refusal)
+        #expect(await sleeps.next() == .seconds(10))
+        #expect(logs.count(.error) == 1, "one error per streak of refusals")
+        #expect(logs.count(.warning) == 0)
+        // The token is fixed: the list arrives, and subscribers hear of it.
+        clock.advance(by: .seconds(10))
+        _ = await events.next()
+        _ = await events.next()
+        backend.send([a], on: 2)
+        // The second refusal's update comes first; then the list.
+        guard case .failed? = await updates.next(), case .nodes(let nodes)? = await updates.next(), nodes == [a] else {
+            Issue.record("the list after the refusal did not arrive")
+            return
+        }
+    }
+
     @Test func backoffGrowsWithTheSquareOfFailuresUpToTheCap() async {
         let directory = ServiceDirectory(discovery: DiscoveryDouble(), clock: TestClock())
         #expect(await directory.retryDelay(afterFailures: 1) == .milliseconds(100))

@@ -222,6 +222,7 @@ public actor ServiceDirectory {
     /// cancellation ends it.
     private func watchLoop(service: String, generation: UInt64) async {
         var failures = 0
+        var lastFailureWasRefusal = false
         while !Task.isCancelled {
             var failure: (any Error & Sendable)?
             do {
@@ -229,9 +230,10 @@ public actor ServiceDirectory {
                     if failures > 0 {
                         logger.info(
                             "discovery watch recovered",
-                            metadata: ["service": "\(service)", "failures": "\(failures)"]
+                            metadata: ["cort.service": "\(service)", "failures": "\(failures)"]
                         )
                         failures = 0
+                        lastFailureWasRefusal = false
                     }
                     receive(nodes, service: service, generation: generation)
                 }
@@ -241,17 +243,25 @@ public actor ServiceDirectory {
             if Task.isCancelled { return }
             failures += 1
             if let failure { fail(failure, service: service, generation: generation) }
-            let delay = retryDelay(afterFailures: failures)
+            // A refused token is not an outage: an operator must fix it, and
+            // asking again soon changes nothing. Say so as an error, and ask
+            // again only at the longest backoff.
+            let refused = (failure as? DiscoveryError)?.code == .unauthorized
+            let delay = refused ? maximumRetryDelay : retryDelay(afterFailures: failures)
             var metadata: Logger.Metadata = [
-                "service": "\(service)",
+                "cort.service": "\(service)",
                 "failures": "\(failures)",
                 "retry_in": "\(delay)",
             ]
             if let failure { metadata["error"] = "\(failure)" }
-            let message: Logger.Message = failure == nil
-                ? "discovery watch ended; keeping the last good node list"
-                : "discovery watch failed; keeping the last good node list"
-            logger.log(level: failures == 1 ? .warning : .debug, message, metadata: metadata)
+            let message: Logger.Message = refused
+                ? "discovery refused this node's credentials; keeping the last good node list"
+                : failure == nil
+                    ? "discovery watch ended; keeping the last good node list"
+                    : "discovery watch failed; keeping the last good node list"
+            let firstOfStreak = failures == 1 || (refused && !lastFailureWasRefusal)
+            logger.log(level: firstOfStreak ? (refused ? .error : .warning) : .debug, message, metadata: metadata)
+            lastFailureWasRefusal = refused
             do {
                 try await clock.sleep(for: delay)
             } catch {

@@ -221,7 +221,7 @@ actor RemoteService {
 
     /// ": <why discovery failed>", or nothing.
     private var discoveryCause: String {
-        discoveryFailure.map { "; discovery failed: \($0)" } ?? ""
+        discoveryFailure.map { "; discovery failed: \(($0 as? DiscoveryError)?.message ?? "\($0)")" } ?? ""
     }
 
     /// A connection's key: the instance id and its endpoint (ids have no spaces).
