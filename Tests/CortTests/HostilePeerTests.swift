@@ -345,7 +345,7 @@ import Testing
     }
 
     @Test func linesABadPeerCausesAreRateLimited() async throws {
-        let captured = CapturedLog()
+        let captured = LogRecorder()
         try await Self.withNode(logger: captured.logger(level: .debug), host: { node in
             try await node.host("greeter") { Greeter(actorSystem: $0) }
         }) { node, _, endpoint in
@@ -355,7 +355,7 @@ import Testing
             let answers = try await raw.receiveAll(idle: .seconds(2), limit: 2000)
             #expect(answers.count == 2000, "every garbage frame is answered")
             #expect(try await node.nodeCounters().badFrames == 2000)
-            let malformed = captured.all.filter { $0.message.contains("malformed") }
+            let malformed = captured.entries.filter { $0.message.contains("malformed") }
             #expect(malformed.count <= 2, "\(malformed.count) lines for 2,000 bad frames")
             raw.close()
         }

@@ -89,28 +89,30 @@ enum CapturedRequests {
     static func request<A: DistributedActor>(
         _ type: A.Type, _ call: @escaping @Sendable (A) async throws -> Void
     ) async throws -> CallRequest where A.ActorSystem == CortSystem {
-        let node = try ScriptedNode()
-        let discovery = LocalDiscovery()
-        try await discovery.register(ServiceInstance(service: "capture", id: "capture@scripted", endpoint: node.endpoint))
-        let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(10)))
-        let actor = try A.resolve(id: .service("capture"), using: caller)
-        let task = Task { try await call(actor) }
-        let received = await next(node.requests, within: .seconds(10))
-        task.cancel()
-        _ = await task.result
-        await caller.shutdown()
-        await node.stop()
-        return try #require(received?.request, "the scripted node received the request")
+        try await capture(type, call) { node in
+            let discovery = LocalDiscovery()
+            try await discovery.register(ServiceInstance(service: "capture", id: "capture@scripted", endpoint: node.endpoint))
+            return (discovery, .service("capture"))
+        }
     }
 
-    /// The request a caller sends for `call` on the actor instance `instance` (at the scripted node).
+    /// The request a caller sends for `call` on an actor instance of `service` (at the scripted node).
     static func instanceRequest<A: DistributedActor>(
         _ type: A.Type, service: String, _ call: @escaping @Sendable (A) async throws -> Void
     ) async throws -> CallRequest where A.ActorSystem == CortSystem {
+        try await capture(type, call) { node in
+            (LocalDiscovery(), CortActorID(service: service, instance: "placeholder", endpoint: node.endpoint))
+        }
+    }
+
+    private static func capture<A: DistributedActor>(
+        _ type: A.Type, _ call: @escaping @Sendable (A) async throws -> Void,
+        addressing: (ScriptedNode) async throws -> (any Discovery, CortActorID)
+    ) async throws -> CallRequest where A.ActorSystem == CortSystem {
         let node = try ScriptedNode()
-        let caller = try CortSystem.start(.init(name: "capturer", discovery: LocalDiscovery(), defaultTimeout: .seconds(10)))
-        let actor = try A.resolve(id: CortActorID(service: service, instance: "placeholder", endpoint: node.endpoint),
-                                  using: caller)
+        let (discovery, id) = try await addressing(node)
+        let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(10)))
+        let actor = try A.resolve(id: id, using: caller)
         let task = Task { try await call(actor) }
         let received = await next(node.requests, within: .seconds(10))
         task.cancel()

@@ -84,7 +84,7 @@ import Testing
     @Test func aFailingWatchKeepsTheLastGoodListAndRecoversAfterBackoff() async throws {
         let backend = DiscoveryDouble()
         let clock = TestClock()
-        let logs = DiscoveryLogRecorder()
+        let logs = LogRecorder()
         let directory = ServiceDirectory(discovery: backend, clock: clock, logger: logs.logger)
         var events = backend.events.makeAsyncIterator()
         var sleeps = clock.sleeps.makeAsyncIterator()
@@ -133,7 +133,7 @@ import Testing
     @Test func aRefusedTokenIsAnErrorOnceAndIsAskedAgainOnlyAtTheLongestBackoff() async throws {
         let backend = DiscoveryDouble()
         let clock = TestClock()
-        let logs = DiscoveryLogRecorder()
+        let logs = LogRecorder()
         let directory = ServiceDirectory(discovery: backend, clock: clock, logger: logs.logger)
         var events = backend.events.makeAsyncIterator()
         var sleeps = clock.sleeps.makeAsyncIterator()
@@ -324,35 +324,5 @@ final class DiscoveryDouble: Discovery {
 
     func finish(_ watch: Int) {
         state.withLock { $0.watches[watch] }?.finish()
-    }
-}
-
-/// Collects log levels (the directory logs no payloads; the test counts lines).
-final class DiscoveryLogRecorder: Sendable {
-    private let levels = Mutex<[Logger.Level]>([])
-
-    var logger: Logger {
-        var logger = Logger(label: "discovery-test") { _ in Handler(recorder: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    func count(_ level: Logger.Level) -> Int {
-        levels.withLock { $0.filter { $0 == level }.count }
-    }
-
-    private struct Handler: LogHandler {
-        let recorder: DiscoveryLogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.MetadataValue? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            recorder.levels.withLock { $0.append(event.level) }
-        }
     }
 }

@@ -80,31 +80,29 @@ public actor ServiceDirectory {
     /// any), then each distinct change. A slow subscriber only ever holds the
     /// newest list. Stop iterating (or cancel the task) to unsubscribe.
     public func nodes(for service: String) -> AsyncStream<[ServiceInstance]> {
-        let (stream, continuation) = AsyncStream<[ServiceInstance]>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        if isShutDown {
-            continuation.finish()
-            return stream
+        subscribe(service, bufferingNewest: 1) { entry, token, continuation in
+            entry.subscribers[token] = continuation
+            if let nodes = entry.nodes { continuation.yield(nodes) }
         }
-        let token = nextToken
-        nextToken += 1
-        var entry = entries[service] ?? Entry()
-        entry.subscribers[token] = continuation
-        if let nodes = entry.nodes {
-            continuation.yield(nodes)
-        }
-        startWatching(service, entry: &entry)
-        entries[service] = entry
-        continuation.onTermination = { [weak self] _ in
-            guard let self else { return }
-            Task { await self.unsubscribe(service: service, token: token) }
-        }
-        return stream
     }
 
     /// Like ``nodes(for:)``, and also told when the backend's watch fails
     /// (with the error), so a caller that finds no node can say why.
     public func updates(for service: String) -> AsyncStream<Update> {
-        let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(2))
+        subscribe(service, bufferingNewest: 2) { entry, token, continuation in
+            entry.updateSubscribers[token] = continuation
+            if let nodes = entry.nodes { continuation.yield(.nodes(nodes)) }
+            if let failure = entry.failure { continuation.yield(.failed(failure)) }
+        }
+    }
+
+    /// A stream for a new subscriber to `service`, added to its entry by
+    /// `add` (which also gives it what is known), with the watch started.
+    private func subscribe<Element: Sendable>(
+        _ service: String, bufferingNewest size: Int,
+        _ add: (inout Entry, UInt64, AsyncStream<Element>.Continuation) -> Void
+    ) -> AsyncStream<Element> {
+        let (stream, continuation) = AsyncStream<Element>.makeStream(bufferingPolicy: .bufferingNewest(size))
         if isShutDown {
             continuation.finish()
             return stream
@@ -112,13 +110,7 @@ public actor ServiceDirectory {
         let token = nextToken
         nextToken += 1
         var entry = entries[service] ?? Entry()
-        entry.updateSubscribers[token] = continuation
-        if let nodes = entry.nodes {
-            continuation.yield(.nodes(nodes))
-        }
-        if let failure = entry.failure {
-            continuation.yield(.failed(failure))
-        }
+        add(&entry, token, continuation)
         startWatching(service, entry: &entry)
         entries[service] = entry
         continuation.onTermination = { [weak self] _ in
