@@ -10,23 +10,15 @@ import Testing
         nodeLimits: NodeLimits = NodeLimits(),
         _ body: (CortSystem, CortSystem) async throws -> R
     ) async throws -> R {
-        let discovery = LocalDiscovery()
-        let node = try CortSystem.start(.init(name: "probe-node", discovery: discovery, endpoint: "tcp://127.0.0.1:0",
-                                              defaultTimeout: .seconds(20), nodeLimits: nodeLimits))
-        let caller = try CortSystem.start(.init(name: "probe-caller", discovery: discovery, defaultTimeout: .seconds(20)))
-        do {
-            try await node.host("probe", replicas: 2) { Probe(actorSystem: $0) }
-            try await node.host("inner", replicas: 2) { Probe(actorSystem: $0) }
-            try await node.host("worker", replicas: 2) { Worker(actorSystem: $0) }
-            let result = try await body(node, caller)
-            await caller.shutdown()
-            await node.shutdown()
-            return result
-        } catch {
-            await caller.shutdown()
-            await node.shutdown()
-            throw error
-        }
+        try await withNodeAndCaller(
+            node: { .init(name: "probe-node", discovery: $0, endpoint: "tcp://127.0.0.1:0",
+                          defaultTimeout: .seconds(20), nodeLimits: nodeLimits) },
+            caller: { .init(name: "probe-caller", discovery: $0, defaultTimeout: .seconds(20)) },
+            host: { node in
+                try await node.host("probe", replicas: 2) { Probe(actorSystem: $0) }
+                try await node.host("inner", replicas: 2) { Probe(actorSystem: $0) }
+                try await node.host("worker", replicas: 2) { Worker(actorSystem: $0) }
+            }, body)
     }
 
     @Test func aMethodReadsItsCallsIdMethodMetadataCallerAndDeadline() async throws {

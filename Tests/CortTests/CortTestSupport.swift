@@ -35,6 +35,37 @@ func withNodes<R>(
     }
 }
 
+/// A node and a caller on one LocalDiscovery, made from the configurations
+/// `node` and `caller` give for that discovery, on real TCP ports on
+/// loopback; the node hosts what `host` says; both are shut down at the end.
+func withNodeAndCaller<R>(
+    node: (LocalDiscovery) -> CortSystem.Configuration,
+    caller: (LocalDiscovery) -> CortSystem.Configuration,
+    host: (CortSystem) async throws -> Void,
+    _ body: (CortSystem, CortSystem) async throws -> R
+) async throws -> R {
+    let discovery = LocalDiscovery()
+    let nodeSystem = try CortSystem.start(node(discovery))
+    let callerSystem: CortSystem
+    do {
+        callerSystem = try CortSystem.start(caller(discovery))
+    } catch {
+        await nodeSystem.shutdown()
+        throw error
+    }
+    do {
+        try await host(nodeSystem)
+        let result = try await body(nodeSystem, callerSystem)
+        await callerSystem.shutdown()
+        await nodeSystem.shutdown()
+        return result
+    } catch {
+        await callerSystem.shutdown()
+        await nodeSystem.shutdown()
+        throw error
+    }
+}
+
 /// Things that happened inside service methods, keyed by test, so tests can
 /// assert what the node saw.
 final class Observations: Sendable {

@@ -19,21 +19,13 @@ import Testing
         host: (CortSystem) async throws -> Void,
         _ body: (CortSystem, CortSystem, String) async throws -> R
     ) async throws -> R {
-        let discovery = LocalDiscovery()
-        let node = try CortSystem.start(.init(
-            name: "target", discovery: discovery, endpoint: "tcp://127.0.0.1:0", queueCapacity: queueCapacity,
-            logger: logger, nodeLimits: nodeLimits))
-        let caller = try CortSystem.start(.init(name: "victim", discovery: discovery, defaultTimeout: .seconds(10)))
-        do {
-            try await host(node)
-            let result = try await body(node, caller, try #require(node.endpoint))
-            await caller.shutdown()
-            await node.shutdown()
-            return result
-        } catch {
-            await caller.shutdown()
-            await node.shutdown()
-            throw error
+        try await withNodeAndCaller(
+            node: { .init(name: "target", discovery: $0, endpoint: "tcp://127.0.0.1:0", queueCapacity: queueCapacity,
+                          logger: logger, nodeLimits: nodeLimits) },
+            caller: { .init(name: "victim", discovery: $0, defaultTimeout: .seconds(10)) },
+            host: host
+        ) { node, caller in
+            try await body(node, caller, try #require(node.endpoint))
         }
     }
 
