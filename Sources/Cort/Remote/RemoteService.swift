@@ -599,7 +599,8 @@ actor RemoteService {
             logger.debug("node is live", metadata: ["service": "\(name)", "node": "\(key)"])
             wakeWaitersForRoom()
         case .revived:
-            logger.info("node is live again", metadata: ["service": "\(name)", "node": "\(key)"])
+            rateLimited.log(.info, "node-revived", "node is live again",
+                            metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
             wakeWaitersForRoom()
         case .died(let reason):
             let lost = pending.filter { $0.value.node == key }
@@ -771,7 +772,9 @@ actor RemoteService {
         case .draining(let incarnation):
             guard nodes[key] != nil, nodes[key]?.draining == nil else { return }
             nodes[key]?.draining = incarnation
-            logger.info("node is draining", metadata: ["service": "\(name)", "node": "\(key)"])
+            // A node may say it drains, then answer as a new incarnation, again and again.
+            rateLimited.log(.info, "node-draining", "node is draining",
+                            metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
         case .ping, .request, .cancel:
             badFrames += 1
         }
