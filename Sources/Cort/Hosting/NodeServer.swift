@@ -78,6 +78,10 @@ actor NodeServer {
         // The linger lets the last answers of a drain leave before the socket closes.
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor, linger: .seconds(2))
         try socket.set(.routerMandatory, true)
+        // A caller back from a network partition reconnects under its routing
+        // id while this side still holds its old connection (no FIN came):
+        // the new connection takes the id, else it would never be read.
+        try socket.set(.routerHandover, true)
         // Callers bound their calls in flight per node (CallLimits), so this
         // is only reached by a caller that stopped reading its answers.
         try socket.set(.sendHighWaterMark, 16_384)
