@@ -52,22 +52,24 @@ struct LoadReport {
         records.filter { $0.end > event && $0.node != nil && $0.node != excluded }.map(\.end).min().map { $0 - event }
     }
 
-    /// Calls that ended after `event` and took at least `threshold`: the
-    /// ones a failed node held until it was found out (a call on a live
-    /// node takes a few milliseconds here).
-    func heldCalls(endingAfter event: Duration, threshold: Duration = .milliseconds(50)) -> [CallRecord] {
-        records.filter { $0.end > event && $0.end - $0.start >= threshold }
+    /// Calls that ended after `event` (and by `end`, when given) and took at
+    /// least `threshold`: the ones a failed node held until it was found out
+    /// (a call on a live node takes a few milliseconds here).
+    func heldCalls(endingAfter event: Duration, threshold: Duration = .milliseconds(50),
+                   before end: Duration? = nil) -> [CallRecord] {
+        records.filter { $0.end > event && $0.end <= (end ?? $0.end) && $0.end - $0.start >= threshold }
     }
 
-    /// From `event` to the end of the last held call (see ``heldCalls(endingAfter:threshold:)``):
+    /// From `event` to the end of the last held call (see ``heldCalls(endingAfter:threshold:before:)``):
     /// when the failed node's calls were all settled; zero when none was held.
     func settled(after event: Duration) -> Duration {
         heldCalls(endingAfter: event).map(\.end).max().map { $0 - event } ?? .zero
     }
 
     /// "2 (append 296.1 ms outcome unknown, read 297.0 ms node-2)": the held calls, how long and how they ended.
-    func heldCallSummary(endingAfter event: Duration) -> String {
-        let held = heldCalls(endingAfter: event)
+    func heldCallSummary(endingAfter event: Duration, threshold: Duration = .milliseconds(50),
+                         before end: Duration? = nil) -> String {
+        let held = heldCalls(endingAfter: event, threshold: threshold, before: end)
         let details = held.prefix(8).map { record in
             let ending = switch record.outcome {
             case .succeeded(let node): node

@@ -9,7 +9,8 @@ import Synchronization
 /// Node processes hosting the ledger, and a caller system in this process
 /// that finds them through a `StaticDiscovery` of their endpoints.
 final class NodeCluster: Sendable {
-    /// The heartbeat every process test uses: a node silent for 300 ms is dead.
+    /// The heartbeat the process tests use unless one says otherwise: a
+    /// node silent for 300 ms is dead.
     static let heartbeat = HeartbeatConfiguration(interval: .milliseconds(100), liveness: 3)
 
     /// Where the nodes' logs and standard errors are.
@@ -32,11 +33,14 @@ final class NodeCluster: Sendable {
     }
 
     /// Starts `delays.count` nodes (`node-0`, `node-1`, ...; node i takes
-    /// `delays[i]` milliseconds per call) and a caller, runs `body`, then
+    /// `delays[i]` milliseconds per call, and runs in `namespaces[i]` when
+    /// that is given, else on loopback) and a caller, runs `body`, then
     /// stops the caller and kills every node, whether `body` threw or not.
     static func with<R>(
         delays: [Int] = [0, 0, 0],
+        namespaces: [NetworkNamespace?] = [],
         defaultTimeout: Duration = .seconds(5),
+        heartbeat: HeartbeatConfiguration = NodeCluster.heartbeat,
         callLimits: CallLimits = CallLimits(),
         consul: ConsulAgentDouble? = nil,
         _ body: (NodeCluster) async throws -> R
@@ -48,8 +52,9 @@ final class NodeCluster: Sendable {
         var cluster: NodeCluster?
         do {
             for (index, delay) in delays.enumerated() {
-                nodes.append(try await NodeProcess.start(name: "node-\(index)", in: folder, delayMilliseconds: delay,
-                                                         consul: consul?.address))
+                nodes.append(try await NodeProcess.start(
+                    name: "node-\(index)", in: folder, delayMilliseconds: delay, consul: consul?.address,
+                    namespace: index < namespaces.count ? namespaces[index] : nil))
             }
             var logger = Logger(label: "cort-process-tests")
             logger.logLevel = .error
@@ -97,9 +102,9 @@ final class NodeCluster: Sendable {
     }
 
     /// Starts a new node process on the endpoint of `old` (which must be
-    /// gone), named `name`.
+    /// gone), in its network namespace, named `name`.
     func restart(_ old: NodeProcess, as name: String) async throws -> NodeProcess {
-        let node = try await NodeProcess.start(name: name, in: folder, endpoint: old.endpoint)
+        let node = try await NodeProcess.start(name: name, in: folder, endpoint: old.endpoint, namespace: old.namespace)
         started.withLock { $0.append(node) }
         return node
     }

@@ -17,6 +17,8 @@ final class NodeProcess: Sendable {
     let name: String
     let logPath: String
     let errorPath: String
+    /// The network namespace it runs in, nil for the test's own.
+    let namespace: NetworkNamespace?
     /// The endpoint it serves on, from its ready line ("" before it).
     var endpoint: String {
         output.value.lines.first { $0.hasPrefix("ready ") }.map { String($0.dropFirst("ready ".count)) } ?? ""
@@ -26,27 +28,36 @@ final class NodeProcess: Sendable {
     var exit: Watched<Exit?> { child.exit }
     private let child: ChildProcess
 
-    private init(name: String, logPath: String, errorPath: String, child: ChildProcess) {
+    private init(name: String, logPath: String, errorPath: String, namespace: NetworkNamespace?, child: ChildProcess) {
         self.name = name
         self.logPath = logPath
         self.errorPath = errorPath
+        self.namespace = namespace
         self.child = child
     }
 
     /// Starts a node named `name` in `folder` (its log `<name>.log`, its
     /// standard error `<name>.stderr`) and waits up to `timeout` for its ready line.
+    /// Inside `namespace` (through `ip netns exec`, which execs the node, so
+    /// the child is the node itself) it serves on the namespace's address
+    /// unless `endpoint` says otherwise.
     static func start(
-        name: String, in folder: URL, endpoint: String = "tcp://127.0.0.1:0", delayMilliseconds: Int = 0,
-        replicas: Int = 4, consul: String? = nil, timeout: Duration = .seconds(20)
+        name: String, in folder: URL, endpoint: String? = nil, delayMilliseconds: Int = 0,
+        replicas: Int = 4, consul: String? = nil, namespace: NetworkNamespace? = nil, timeout: Duration = .seconds(20)
     ) async throws -> NodeProcess {
+        let endpoint = endpoint ?? "tcp://\(namespace?.address ?? "127.0.0.1"):0"
         let logPath = folder.appendingPathComponent("\(name).log").path
         let errorPath = folder.appendingPathComponent("\(name).stderr").path
         let arguments = ["--name", name, "--log", logPath, "--endpoint", endpoint,
                          "--replicas", "\(replicas)", "--delay-ms", "\(delayMilliseconds)"]
             + (consul.map { ["--consul", $0, "--ttl-ms", "1000"] } ?? [])
-        let child = try await ChildProcess.start(executable: try executable(), arguments: arguments,
+        var command = (executable: try executable(), arguments: arguments)
+        if let namespace {
+            command = try namespace.command(command.executable.path, arguments)
+        }
+        let child = try await ChildProcess.start(executable: command.executable, arguments: command.arguments,
                                                  standardError: .file(errorPath))
-        let started = NodeProcess(name: name, logPath: logPath, errorPath: errorPath, child: child)
+        let started = NodeProcess(name: name, logPath: logPath, errorPath: errorPath, namespace: namespace, child: child)
         let ready = await started.output.wait(timeout: timeout) { output in
             output.ended || output.lines.contains { $0.hasPrefix("ready ") }
         }

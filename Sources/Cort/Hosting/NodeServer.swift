@@ -149,6 +149,10 @@ actor NodeServer {
         // The linger lets the last answers of a drain leave before the socket closes.
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor, linger: .seconds(2))
         try socket.set(.routerMandatory, true)
+        // A caller back from a network partition reconnects under its routing
+        // id while this side still holds its old connection (no FIN came):
+        // the new connection takes the id, else it would never be read.
+        try socket.set(.routerHandover, true)
         // Messages per caller that may wait in libzmq (the bytes are bounded
         // by `NodeLimits.answerBytesPerCaller`); only a caller that stopped
         // reading gets near it.

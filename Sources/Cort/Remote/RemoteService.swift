@@ -167,6 +167,14 @@ actor RemoteService {
         // Above the system's limit, so an answer over it is still read (its
         // header) and fails its call at once with `messageTooLarge`.
         try socket.set(.maxMessageSize, Int64(limits.hardMessageCap))
+        // A connect to a node cut off by a partition is given up after one
+        // heartbeat interval and made again after a quarter of one (at most
+        // libzmq's default 100 ms; libzmq adds up to as much again): a node
+        // whose link comes back is reached within 1.5 intervals, not at the
+        // kernel's next SYN (1 s apart, 1, 3, 7 s… before Linux 6.5) or this
+        // actor's next renewal of the connection (every `liveness` intervals).
+        try socket.set(.connectTimeout, heartbeat.interval)
+        try socket.set(.reconnectInterval, min(heartbeat.interval / 4, .milliseconds(100)))
         let eventsEndpoint = "inproc://cort-remote-service-\(CortSystem.randomHex(8))"
         try socket.monitor(eventsEndpoint, events: .disconnected)
         connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)

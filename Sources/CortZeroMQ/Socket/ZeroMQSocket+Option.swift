@@ -95,6 +95,13 @@ extension ZeroMQSocket.Option where Value == Bool {
     public static var immediate: Self { .bool(ZMQ_IMMEDIATE) }
     /// Act as a CURVE server (`ZMQ_CURVE_SERVER`); needs ``curveSecretKey``.
     public static var curveServer: Self { .bool(ZMQ_CURVE_SERVER) }
+    /// A ROUTER gives a peer's routing id to its newest connection
+    /// (`ZMQ_ROUTER_HANDOVER`) and closes the connection that held it;
+    /// without it, a connection that presents a routing id still held by
+    /// another is never read. A peer that reconnects after a network
+    /// partition needs it: the old connection stays open on this side
+    /// until TCP gives up on it. Write-only.
+    public static var routerHandover: Self { .bool(ZMQ_ROUTER_HANDOVER, readable: false) }
 }
 
 extension ZeroMQSocket.Option where Value == [UInt8] {
@@ -156,6 +163,20 @@ extension ZeroMQSocket.Option where Value == Duration? {
     /// The delay before reconnecting a dropped connection (`ZMQ_RECONNECT_IVL`,
     /// `nil` = never reconnect).
     public static var reconnectInterval: Self { .optionalMilliseconds(ZMQ_RECONNECT_IVL) }
+    /// How long a TCP connect may take before libzmq abandons it and tries
+    /// again after ``reconnectInterval`` (`ZMQ_CONNECT_TIMEOUT`, `nil` or
+    /// zero = the kernel's, which resends the SYN after 1, 3, 7, 15… s and
+    /// gives up after about two minutes). Set before ``ZeroMQSocket/connect(_:)``.
+    public static var connectTimeout: Self {
+        Self(name: ZMQ_CONNECT_TIMEOUT,
+             setter: { handle, name, value throws(ZeroMQError) in
+                 try setInt32(handle, name, value.map { Int32(clamping: $0.wholeMilliseconds) } ?? 0)
+             },
+             getter: { handle, name throws(ZeroMQError) in
+                 let value = try getInt32(handle, name)
+                 return value <= 0 ? nil : .milliseconds(value)
+             })
+    }
 }
 
 extension ZeroMQSocket.Option where Value == CurveKey {
