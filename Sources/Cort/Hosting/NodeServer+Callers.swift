@@ -3,6 +3,7 @@ import CortZeroMQ
 extension NodeServer {
     /// Applies the connection events libzmq reported, until the reactor stops.
     func watchConnections() async {
+        var appliedSinceYield = 0
         while true {
             let message: ZeroMQMessage
             do {
@@ -11,7 +12,12 @@ extension NodeServer {
                 return
             }
             apply(message)
-            applyConnectionEvents()
+            appliedSinceYield += 1
+            if appliedSinceYield == Self.framesPerTurn {
+                // Peers that open and close connections fast must not hold the reactor either.
+                appliedSinceYield = 0
+                await Task.yield()
+            }
         }
     }
 
