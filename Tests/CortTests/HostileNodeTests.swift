@@ -50,8 +50,9 @@ import Testing
                 for (index, node) in nodes.enumerated() {
                     group.addTask { await next(node.requests, within: .seconds(5)).map { (index, $0) } }
                 }
+                // The first node that got it; the other's wait is cancelled at once.
                 var first: (Int, ScriptedNode.Received)?
-                for await outcome in group where first == nil { first = outcome }
+                while first == nil, let outcome = await group.next() { first = outcome }
                 group.cancelAll()
                 return first
             })
