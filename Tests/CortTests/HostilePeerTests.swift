@@ -229,10 +229,17 @@ import Testing
             // refused by the runtime, none is remembered.
             let mangledHello = "5hello"
             #expect(hello.target.contains(mangledHello))
-            for index in 0..<200 {
-                let name = "hello_\(index)_" + String(repeating: "x", count: 2000)
-                let target = hello.target.replacingOccurrences(of: mangledHello, with: "\(name.utf8.count)\(name)")
-                try await raw.send(Self.request(hello, id: 100 + UInt64(index), service: "greeter") { $0.target = target })
+            // Built on a thread of its own: 200 frames of 2 KB names take a
+            // debug build long enough to hold up the cooperative pool.
+            let madeUp = try await onOwnThread { () -> [[UInt8]] in
+                (0..<200).map { index in
+                    let name = "hello_\(index)_" + String(repeating: "x", count: 2000)
+                    let target = hello.target.replacingOccurrences(of: mangledHello, with: "\(name.utf8.count)\(name)")
+                    return Self.request(hello, id: 100 + UInt64(index), service: "greeter") { $0.target = target }
+                }
+            }
+            for frame in madeUp {
+                try await raw.send(frame)
             }
             let answers = try await raw.receiveAll(idle: .seconds(2), limit: 200)
             #expect(answers.count == 200)

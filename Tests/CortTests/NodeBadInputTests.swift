@@ -104,10 +104,21 @@ import Testing
             expectFailure(try await exchange([request { $0.arguments = [] }]), id: 77, .badArguments)
             // An expired deadline: refused without running.
             expectFailure(try await exchange([request { $0.timeout = .zero }]), id: 77, .deadlineExceeded)
-            // A frame over the size limit.
-            let huge = [UInt8](repeating: 0x61, count: WireLimits().maxEnvelopeBytes + 1024)
-            expectFailure(try await exchange([request { $0.arguments = [try! MessagePackEncoder().encode(huge)] }]),
-                          id: 77, .messageTooLarge)
+            // A frame over the size limit, encoded on a thread of its own:
+            // a debug build takes most of a second for it, a second the
+            // cooperative pool's few threads owe the tests beside this one.
+            let oversized = try await onOwnThread { [template] () throws -> [UInt8] in
+                var request = template
+                request.service = "greeter"
+                request.id = 77
+                request.timeout = .seconds(30)
+                request.arguments = [try MessagePackEncoder().encode(
+                    [UInt8](repeating: 0x61, count: WireLimits().maxEnvelopeBytes + 1024))]
+                var bytes: [UInt8] = []
+                WireCodec.encode(.request(request), into: &bytes)
+                return bytes
+            }
+            expectFailure(try await exchange([oversized]), id: 77, .messageTooLarge)
             // Two envelope frames.
             expectFailure(try await exchange([whole, whole]), id: 0, .protocolError)
 
