@@ -132,9 +132,18 @@ final class Gates: Sendable {
             let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
             let blocked = Task { try await placement.block(key) }
             #expect(await Observations.shared.waitFor(key) { $0 == "blocking" })
-            // Answered while the other method still blocks its thread.
-            let answer = try await greeter.hello(name: "Ada")
-            Gates.shared.gate(key).signal()
+            // Answered while the other method still blocks its thread. The
+            // gate opens whatever the answer: a pool thread left blocked would
+            // stall every test beside this one.
+            let gate = Gates.shared.gate(key)
+            let answer: String
+            do {
+                answer = try await greeter.hello(name: "Ada")
+            } catch {
+                gate.signal()
+                throw error
+            }
+            gate.signal()
             #expect(answer == "Hello, Ada!")
             #expect(try await blocked.value)
         }
