@@ -59,6 +59,13 @@ final class Observations: Sendable {
         state.withLock { $0.events[key] ?? [] }
     }
 
+    /// Lets the methods held under `key` (`Ledger.holdUntilReleased`) finish.
+    func release(_ key: String) {
+        record(Self.releaseKey(key), "released")
+    }
+
+    static func releaseKey(_ key: String) -> String { "\(key)#release" }
+
     /// Waits for an event under `key` that matches `predicate` (one already
     /// recorded counts), at most `timeout`. Returns whether it came.
     func waitFor(_ key: String, timeout: Duration = .seconds(10),
