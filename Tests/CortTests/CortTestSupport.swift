@@ -6,21 +6,29 @@ import Testing
 
 /// Starts `count` node systems and a caller on one LocalDiscovery, on real
 /// TCP ports on loopback; shuts them all down at the end.
+///
+/// The default timeout is long (30 s): a loaded machine may take seconds to
+/// run a call, and tests that measure a deadline set their own. With a
+/// `clock` of virtual time (a TestClock), pass a `drainGrace` of zero, or
+/// the nodes' shutdown waits for the clock to move.
 func withNodes<R>(
     _ count: Int,
-    defaultTimeout: Duration = .seconds(10),
+    defaultTimeout: Duration = .seconds(30),
     queueCapacity: Int = 1024,
+    clock: any Clock<Duration> = ContinuousClock(),
+    drainGrace: Duration = .milliseconds(250),
     host: (CortSystem, Int) async throws -> Void,
     _ body: ([CortSystem], CortSystem) async throws -> R
 ) async throws -> R {
     let discovery = LocalDiscovery()
     var nodes: [CortSystem] = []
-    let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: defaultTimeout))
+    let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: defaultTimeout,
+                                            clock: clock, drainGrace: drainGrace))
     do {
         for index in 0..<count {
             let node = try CortSystem.start(.init(
                 name: "node-\(index)", discovery: discovery, endpoint: "tcp://127.0.0.1:0",
-                defaultTimeout: defaultTimeout, queueCapacity: queueCapacity))
+                defaultTimeout: defaultTimeout, queueCapacity: queueCapacity, clock: clock, drainGrace: drainGrace))
             nodes.append(node)
             try await host(node, index)
         }
