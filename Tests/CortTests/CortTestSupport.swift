@@ -75,8 +75,10 @@ final class Observations: Sendable {
     static func releaseKey(_ key: String) -> String { "\(key)#release" }
 
     /// Waits for an event under `key` that matches `predicate` (one already
-    /// recorded counts), at most `timeout`. Returns whether it came.
-    func waitFor(_ key: String, timeout: Duration = .seconds(10),
+    /// recorded counts), at most `timeout` (long: a loaded machine may take
+    /// seconds to get there; an event that comes costs no more). Returns
+    /// whether it came.
+    func waitFor(_ key: String, timeout: Duration = .seconds(30),
                  _ predicate: @escaping @Sendable (String) -> Bool) async -> Bool {
         let (stream, continuation) = AsyncStream<String>.makeStream()
         let past = state.withLock { state in

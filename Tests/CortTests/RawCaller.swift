@@ -105,10 +105,10 @@ enum CapturedRequests {
         let node = try ScriptedNode()
         let discovery = LocalDiscovery()
         try await discovery.register(ServiceInstance(service: "capture", id: "capture@scripted", endpoint: node.endpoint))
-        let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(10)))
+        let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(30)))
         let actor = try A.resolve(id: .service("capture"), using: caller)
         let task = Task { try await call(actor) }
-        let received = await next(node.requests, within: .seconds(10))
+        let received = await next(node.requests, within: .seconds(30))
         task.cancel()
         _ = await task.result
         await caller.shutdown()
@@ -121,11 +121,11 @@ enum CapturedRequests {
         _ type: A.Type, service: String, _ call: @escaping @Sendable (A) async throws -> Void
     ) async throws -> CallRequest where A.ActorSystem == CortSystem {
         let node = try ScriptedNode()
-        let caller = try CortSystem.start(.init(name: "capturer", discovery: LocalDiscovery(), defaultTimeout: .seconds(10)))
+        let caller = try CortSystem.start(.init(name: "capturer", discovery: LocalDiscovery(), defaultTimeout: .seconds(30)))
         let actor = try A.resolve(id: CortActorID(service: service, instance: "placeholder", endpoint: node.endpoint),
                                   using: caller)
         let task = Task { try await call(actor) }
-        let received = await next(node.requests, within: .seconds(10))
+        let received = await next(node.requests, within: .seconds(30))
         task.cancel()
         _ = await task.result
         await caller.shutdown()
