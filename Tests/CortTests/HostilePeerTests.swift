@@ -101,18 +101,25 @@ import Testing
             try flooder.connect(endpoint)
             let stop = ManagedAtomicFlag()
             // Keeps far more calls outstanding than the queue holds, all the
-            // time: every answer (a reply or a refusal) is followed by a new call.
+            // time: every answer (a reply or a refusal) is followed by the
+            // same call again (its id is free once answered). Encoded once,
+            // and paced a little: refusals come back at once, and resending
+            // them as fast as they come would only burn CPU the tests beside
+            // this one need, while the queue drains one call per 100 ms.
+            let frames = (1...100).map { id in Self.request(wait, id: UInt64(id), service: "worker") }
             let flood = Task {
-                var nextID: UInt64 = 1
-                for _ in 0..<100 {
-                    try await flooder.send(Self.request(wait, id: nextID, service: "worker"))
-                    nextID += 1
-                }
+                for frame in frames { try await flooder.send(frame) }
                 while !stop.isSet {
-                    for _ in try await flooder.receiveAll(idle: .milliseconds(100), limit: 64) {
-                        try await flooder.send(Self.request(wait, id: nextID, service: "worker"))
-                        nextID += 1
+                    for answer in try await flooder.receiveAll(idle: .milliseconds(100), limit: 64) {
+                        let id: UInt64
+                        switch answer {
+                        case .reply(let answered, _), .failure(let answered, _): id = answered
+                        default: continue
+                        }
+                        guard (1...UInt64(frames.count)).contains(id) else { continue }
+                        try await flooder.send(frames[Int(id) - 1])
                     }
+                    try await Task.sleep(for: .milliseconds(10))
                 }
             }
             let worker = try Worker.resolve(id: .service("worker"), using: caller)
