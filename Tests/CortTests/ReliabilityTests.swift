@@ -1,10 +1,10 @@
+import CortTesting
 import Distributed
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
 @testable import Cort
-import CortTesting
 
 /// Heartbeats, failover, backpressure and drain with several systems in one
 /// process on real TCP ports (the scenarios with real processes and signals
