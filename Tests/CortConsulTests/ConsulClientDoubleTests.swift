@@ -22,7 +22,8 @@ import Testing
 
     static var fastWatch: HealthWatch.Configuration {
         var configuration = HealthWatch.Configuration()
-        configuration.wait = .seconds(10)
+        // A round returns at a change; long, so a slow change still comes within one.
+        configuration.wait = .seconds(30)
         configuration.refillInterval = .milliseconds(5)
         configuration.backoffBase = .milliseconds(5)
         configuration.backoffCap = .milliseconds(20)

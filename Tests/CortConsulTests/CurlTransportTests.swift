@@ -143,7 +143,7 @@ import Testing
 
     @Test func aUnixSocketEndpointWorks() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cort-consul-\(UUID().uuidString.prefix(8)).sock").path
-        let server = HTTPServer(address: .unix(path: path), timeout: 10, logger: .disabled, handler: ClosureHTTPHandler { _ in
+        let server = HTTPServer(address: .unix(path: path), timeout: 30, logger: .disabled, handler: ClosureHTTPHandler { _ in
             consulAnswer(#""10.0.0.2:8300""#, index: nil)
         })
         let task = Task { try await server.run() }
@@ -151,8 +151,10 @@ import Testing
             task.cancel()
             try? FileManager.default.removeItem(atPath: path)
         }
-        try await server.waitUntilListening(timeout: 10)
-        let client = try ConsulClient(configuration: .fromEnvironment(["CONSUL_HTTP_ADDR": "unix://\(path)"]))
+        try await server.waitUntilListening(timeout: 30)
+        var configuration = try ConsulConfiguration.fromEnvironment(["CONSUL_HTTP_ADDR": "unix://\(path)"])
+        configuration.requestTimeout = .seconds(30)  // a loaded machine's server may be slow to answer
+        let client = try ConsulClient(configuration: configuration)
         let leader = try await client.leader()
         #expect(leader == "10.0.0.2:8300")
         await server.stop(timeout: 0)

@@ -5,10 +5,12 @@ import Testing
 @testable import CortConsul
 
 @Suite struct HealthWatchTests {
-    /// A watch configuration for tests: short waits, fast refill and backoff.
+    /// A watch configuration for tests: fast refill and backoff. A blocking
+    /// round returns as soon as the list changes; its wait is long (30 s) so
+    /// that a loaded machine's slow change still comes within one round.
     static var fast: HealthWatch.Configuration {
         var configuration = HealthWatch.Configuration()
-        configuration.wait = .seconds(5)
+        configuration.wait = .seconds(30)
         configuration.refillInterval = .milliseconds(5)
         configuration.backoffBase = .milliseconds(5)
         configuration.backoffCap = .milliseconds(20)
@@ -30,7 +32,7 @@ import Testing
             // One answer at once, one blocking round that returned with the change.
             #expect(agent.requests.count == 2)
             #expect(agent.requests.last?.query["index"] == "5")
-            #expect(agent.requests.last?.query["wait"] == "5s")
+            #expect(agent.requests.last?.query["wait"] == "30s")
             #expect(agent.requests.last?.query.keys.contains("passing") == true)
             #expect(agent.requests.last?.query.keys.contains("stale") == true)
         }

@@ -63,7 +63,9 @@ final class StubAgent: Sendable {
     func client(_ adjust: (inout ConsulConfiguration) -> Void = { _ in }) throws -> ConsulClient {
         var configuration = ConsulConfiguration()
         configuration.endpoint = .http(host: "127.0.0.1", port: Int(port))
-        configuration.requestTimeout = .seconds(10)
+        // Long: a loaded machine's stub may take seconds to answer (tests of
+        // timeouts set their own).
+        configuration.requestTimeout = .seconds(30)
         adjust(&configuration)
         return try ConsulClient(configuration: configuration)
     }

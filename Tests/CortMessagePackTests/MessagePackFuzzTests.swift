@@ -93,7 +93,11 @@ struct MessagePackFuzzTests {
         }
     }
 
-    @Test func randomAndMutatedInputsNeverCrashAndOnlyThrowDecodingError() throws {
+    /// Async so that it can yield: 100,000 decodes (each rejection also
+    /// makes Swift Testing capture a backtrace) take seconds of CPU, and
+    /// without suspension points they would hold a thread of the cooperative
+    /// pool, which has as many threads as cores, from every test beside it.
+    @Test func randomAndMutatedInputsNeverCrashAndOnlyThrowDecodingError() async throws {
         let seed = ProcessInfo.processInfo.environment["CORT_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5eed_c0de_2026
         print("MessagePackFuzzTests seed: \(seed) (set CORT_FUZZ_SEED to replay another)")
         var rng = SeededGenerator(state: seed)
@@ -108,6 +112,7 @@ struct MessagePackFuzzTests {
                 Issue.record("fuzzing passed its deadline after \(iteration) inputs")
                 return
             }
+            if iteration % 100 == 0 { await Task.yield() }
             let input = iteration % 4 == 0
                 ? Self.random(using: &rng)
                 : Self.mutate(seeds[iteration % seeds.count], using: &rng)

@@ -1,3 +1,4 @@
+import CortTesting
 import Foundation
 import Testing
 @testable import Cort
@@ -6,14 +7,20 @@ import Testing
 /// it makes inherit its deadline and cancellation.
 @Suite struct CallContextTests {
     /// Nodes hosting `probe` (the outer service), `inner` and `worker`, and a caller.
+    ///
+    /// Both systems keep time on one TestClock that never moves: a deadline
+    /// never passes however long a loaded machine takes to run a call, and
+    /// the time a method sees left is exactly what its call was given.
     static func withProbes<R>(
         nodeLimits: NodeLimits = NodeLimits(),
         _ body: (CortSystem, CortSystem) async throws -> R
     ) async throws -> R {
-        try await withNodeAndCaller(
+        let clock = TestClock()
+        return try await withNodeAndCaller(
             node: { .init(name: "probe-node", discovery: $0, endpoint: "tcp://127.0.0.1:0",
-                          defaultTimeout: .seconds(20), nodeLimits: nodeLimits) },
-            caller: { .init(name: "probe-caller", discovery: $0, defaultTimeout: .seconds(20)) },
+                          defaultTimeout: .seconds(20), clock: clock, drainGrace: .zero, nodeLimits: nodeLimits) },
+            caller: { .init(name: "probe-caller", discovery: $0, defaultTimeout: .seconds(20), clock: clock,
+                            drainGrace: .zero) },
             host: { node in
                 try await node.host("probe", replicas: 2) { Probe(actorSystem: $0) }
                 try await node.host("inner", replicas: 2) { Probe(actorSystem: $0) }
@@ -32,13 +39,13 @@ import Testing
             #expect(first.method == "Probe.context()")
             #expect(first.metadata == ["tenant": "acme"])
             #expect(first.idempotent)
-            #expect(first.remainingMilliseconds > 0 && first.remainingMilliseconds <= 3000)
+            #expect(first.remainingMilliseconds == 3000, "virtual time stands still: all 3 s are left")
             #expect(first.caller.hasPrefix("c:"), "\(first.caller)")
             let second = try #require(try await probe.context())
             #expect(second.callID != first.callID)
             #expect(second.caller == first.caller, "one caller, one identity")
             #expect(second.metadata.isEmpty && !second.idempotent)
-            #expect(second.remainingMilliseconds > 3000, "the system's default of 20 s applies")
+            #expect(second.remainingMilliseconds == 20000, "the system's default of 20 s applies")
         }
     }
 
@@ -46,7 +53,7 @@ import Testing
         try await Self.withProbes(nodeLimits: NodeLimits(maxCallDuration: .seconds(2))) { _, caller in
             let probe = try Probe.resolve(id: .service("probe"), using: caller)
             let report = try #require(try await probe.context())
-            #expect(report.remainingMilliseconds <= 2000, "20 s asked, capped at 2 s: \(report.remainingMilliseconds) ms")
+            #expect(report.remainingMilliseconds == 2000, "20 s asked, capped at 2 s: \(report.remainingMilliseconds) ms")
         }
     }
 
@@ -56,16 +63,15 @@ import Testing
             let inherited = try #require(try await CallOptions.$current.withValue(CallOptions(timeout: .seconds(3))) {
                 try await probe.relayContext(timeout: nil, forwardMetadata: false)
             })
-            #expect(inherited.remainingMilliseconds <= 3000, "not the system's 20 s: \(inherited.remainingMilliseconds) ms")
-            #expect(inherited.remainingMilliseconds > 1000)
+            #expect(inherited.remainingMilliseconds == 3000, "not the system's 20 s: \(inherited.remainingMilliseconds) ms")
             let shorter = try #require(try await CallOptions.$current.withValue(CallOptions(timeout: .seconds(3))) {
                 try await probe.relayContext(timeout: 0.5, forwardMetadata: false)
             })
-            #expect(shorter.remainingMilliseconds <= 500)
+            #expect(shorter.remainingMilliseconds == 500)
             let longer = try #require(try await CallOptions.$current.withValue(CallOptions(timeout: .seconds(3))) {
                 try await probe.relayContext(timeout: 60, forwardMetadata: false)
             })
-            #expect(longer.remainingMilliseconds <= 3000, "a longer timeout does not outlive the served call")
+            #expect(longer.remainingMilliseconds == 3000, "a longer timeout does not outlive the served call")
         }
     }
 

@@ -25,8 +25,11 @@ import Testing
         watch.backoffBase = .milliseconds(20)
         watch.backoffCap = .milliseconds(200)
         watch.refillInterval = .milliseconds(10)
+        // register() waits this long (real time) for the first attempt's
+        // answer: long, so a loaded machine's slow double still answers it
+        // (the test that wants it short sets its own).
         return try ConsulDiscovery(configuration: .init(consul: consul ?? Self.consul(agent), ttl: ttl, watch: watch,
-                                                        clock: clock, logger: logger))
+                                                        registrationWait: .seconds(30), clock: clock, logger: logger))
     }
 
     static let instance = ServiceInstance(service: "greeter", id: "greeter@node-a", endpoint: "tcp://127.0.0.1:5555",
@@ -299,7 +302,9 @@ import Testing
         var consul = Self.consul(agent)
         consul.token = "wrong"
         let discovery = try Self.discovery(agent, consul: consul)
-        let caller = try CortSystem.start(.init(name: "refused", discovery: discovery, defaultTimeout: .seconds(3)))
+        // The call ends at its deadline: long enough for the refusal to
+        // come back from the double first, however loaded the machine.
+        let caller = try CortSystem.start(.init(name: "refused", discovery: discovery, defaultTimeout: .seconds(10)))
         let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
         do {
             _ = try await ledger.read("x")
@@ -399,7 +404,7 @@ import Testing
         }
         let first = try await node("first")
         let second = try await node("second")
-        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(5),
+        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30),
                                                 heartbeat: heartbeat))
         let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
         func callUntil(_ endpoint: String?, limit: Int = 500) async throws -> Set<String> {

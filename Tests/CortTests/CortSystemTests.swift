@@ -1,4 +1,5 @@
 @testable import Cort
+import CortTesting
 import Distributed
 import Foundation
 import Testing
@@ -89,7 +90,10 @@ import Testing
 
     @Test func fullQueueAnswersOverloadedAtOnce() async throws {
         let key = "overload-\(UUID())"
-        try await withNodes(1, queueCapacity: 1, host: { node, _ in
+        // Deadlines on virtual time: the queued call's second passes when
+        // the test moves the clock, after the other call was refused.
+        let clock = TestClock()
+        try await withNodes(1, queueCapacity: 1, clock: clock, drainGrace: .zero, host: { node, _ in
             try await node.host("worker", replicas: 1) { Worker(actorSystem: $0) }
         }) { _, caller in
             let worker = try Worker.resolve(id: .service("worker"), using: caller)
@@ -113,6 +117,10 @@ import Testing
                     }
                 }
                 var codes: [RemoteCallError.Code?] = []
+                // The refusal comes first, at once: the queue is full only
+                // because the other call waits in it. Then its deadline passes.
+                if let first = await group.next() { codes.append(first) }
+                clock.advance(by: .seconds(1))
                 for await code in group { codes.append(code) }
                 return codes
             }
@@ -215,16 +223,27 @@ import Testing
         let key = "drain-\(UUID())"
         let discovery = LocalDiscovery()
         let node = try CortSystem.start(.init(name: "draining", discovery: discovery, endpoint: "tcp://127.0.0.1:0"))
-        try await node.host("worker") { Worker(actorSystem: $0) }
-        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery))
-        let worker = try Worker.resolve(id: .service("worker"), using: caller)
-        let call = Task { try await worker.wait(key, seconds: 0.3) }
-        #expect(await Observations.shared.waitFor(key) { $0 == "started" })
-        await node.shutdown()
-        // The call in flight finished; the service left discovery.
-        #expect(try await call.value == "done")
-        var nodes = discovery.watch(service: "worker").makeAsyncIterator()
-        #expect(try await nodes.next() == [])
+        try await node.host("ledger") { Ledger(actorSystem: $0) }
+        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30)))
+        let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
+        let endpoint = try #require(node.endpoint)
+        let call = Task { try await ledger.holdUntilReleased(key) }
+        #expect(await Observations.shared.waitFor(key) { $0.hasPrefix("started") })
+        let draining = Task { await node.shutdown() }
+        // The service leaves discovery first; the call in flight is still
+        // running, and finishes once released.
+        let deregistered = await within(.seconds(30)) {
+            var nodes = discovery.watch(service: "ledger").makeAsyncIterator()
+            while let listed = try await nodes.next() {
+                if listed.isEmpty { return true }
+            }
+            return false
+        }
+        #expect(deregistered == true, "the draining node left discovery")
+        #expect(Observations.shared.events(key) == ["started@\(endpoint)"])
+        Observations.shared.release(key)
+        #expect(try await call.value == endpoint)
+        await draining.value
         await caller.shutdown()
     }
 
@@ -238,14 +257,14 @@ import Testing
             nodes.append(node)
         }
         let (first, second) = (try #require(nodes[0].endpoint), try #require(nodes[1].endpoint))
-        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery))
+        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30)))
         let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
 
         try await discovery.register(ServiceInstance(service: "greeter", id: "greeter@moving", endpoint: first))
         #expect(try await greeter.whoAmI() == first)
         // The same instance id, now at another endpoint: calls must follow it.
         try await discovery.register(ServiceInstance(service: "greeter", id: "greeter@moving", endpoint: second))
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         var servedBy = first
         while servedBy != second, ContinuousClock.now < deadline {
             servedBy = try await greeter.whoAmI()

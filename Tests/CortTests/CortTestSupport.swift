@@ -6,21 +6,29 @@ import Testing
 
 /// Starts `count` node systems and a caller on one LocalDiscovery, on real
 /// TCP ports on loopback; shuts them all down at the end.
+///
+/// The default timeout is long (30 s): a loaded machine may take seconds to
+/// run a call, and tests that measure a deadline set their own. With a
+/// `clock` of virtual time (a TestClock), pass a `drainGrace` of zero, or
+/// the nodes' shutdown waits for the clock to move.
 func withNodes<R>(
     _ count: Int,
-    defaultTimeout: Duration = .seconds(10),
+    defaultTimeout: Duration = .seconds(30),
     queueCapacity: Int = 1024,
+    clock: any Clock<Duration> = ContinuousClock(),
+    drainGrace: Duration = .milliseconds(250),
     host: (CortSystem, Int) async throws -> Void,
     _ body: ([CortSystem], CortSystem) async throws -> R
 ) async throws -> R {
     let discovery = LocalDiscovery()
     var nodes: [CortSystem] = []
-    let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: defaultTimeout))
+    let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: defaultTimeout,
+                                            clock: clock, drainGrace: drainGrace))
     do {
         for index in 0..<count {
             let node = try CortSystem.start(.init(
                 name: "node-\(index)", discovery: discovery, endpoint: "tcp://127.0.0.1:0",
-                defaultTimeout: defaultTimeout, queueCapacity: queueCapacity))
+                defaultTimeout: defaultTimeout, queueCapacity: queueCapacity, clock: clock, drainGrace: drainGrace))
             nodes.append(node)
             try await host(node, index)
         }
@@ -90,9 +98,18 @@ final class Observations: Sendable {
         state.withLock { $0.events[key] ?? [] }
     }
 
+    /// Lets the methods held under `key` (`Ledger.holdUntilReleased`) finish.
+    func release(_ key: String) {
+        record(Self.releaseKey(key), "released")
+    }
+
+    static func releaseKey(_ key: String) -> String { "\(key)#release" }
+
     /// Waits for an event under `key` that matches `predicate` (one already
-    /// recorded counts), at most `timeout`. Returns whether it came.
-    func waitFor(_ key: String, timeout: Duration = .seconds(10),
+    /// recorded counts), at most `timeout` (long: a loaded machine may take
+    /// seconds to get there; an event that comes costs no more). Returns
+    /// whether it came.
+    func waitFor(_ key: String, timeout: Duration = .seconds(30),
                  _ predicate: @escaping @Sendable (String) -> Bool) async -> Bool {
         let (stream, continuation) = AsyncStream<String>.makeStream()
         let past = state.withLock { state in

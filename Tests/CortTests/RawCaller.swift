@@ -63,12 +63,25 @@ final class RawCaller: @unchecked Sendable {
     }
 
     /// Every envelope that arrives within `timeout` of the previous one, up to `limit`.
+    ///
+    /// Read on one thread in one go: a thread and a hop through the
+    /// cooperative pool per envelope made reading a thousand answers take
+    /// seconds on a loaded machine, long enough for the node's libzmq
+    /// heartbeats, stuck behind the unread answers, to drop the connection
+    /// and the answers queued on it.
     func receiveAll(idle timeout: Duration, limit: Int) async throws -> [Envelope] {
-        var envelopes: [Envelope] = []
-        while envelopes.count < limit, let envelope = try await receive(within: timeout) {
-            envelopes.append(envelope)
+        let frames = try await onOwnThread { [self] () -> [[UInt8]] in
+            var frames: [[UInt8]] = []
+            while frames.count < limit, let socket = self.socket,
+                  try socket.poll(.readable, timeout: timeout).contains(.readable),
+                  let message = try socket.tryReceive() {
+                let parts = message.copyFrames()
+                guard parts.count == 1 else { break }
+                frames.append(parts[0])
+            }
+            return frames
         }
-        return envelopes
+        return try frames.map { frame in try frame.withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) } }
     }
 
     /// Closes the socket at once (no linger): the node sees the connection drop.
@@ -111,10 +124,10 @@ enum CapturedRequests {
     ) async throws -> CallRequest where A.ActorSystem == CortSystem {
         let node = try ScriptedNode()
         let (discovery, id) = try await addressing(node)
-        let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(10)))
+        let caller = try CortSystem.start(.init(name: "capturer", discovery: discovery, defaultTimeout: .seconds(30)))
         let actor = try A.resolve(id: id, using: caller)
         let task = Task { try await call(actor) }
-        let received = await next(node.requests, within: .seconds(10))
+        let received = await next(node.requests, within: .seconds(30))
         task.cancel()
         _ = await task.result
         await caller.shutdown()

@@ -105,7 +105,7 @@ final class ScriptedNode: @unchecked Sendable {
     }
 
     /// The first caller heard from (it pinged), waiting at most `timeout` for it.
-    func waitForCaller(timeout: Duration = .seconds(10)) async -> [UInt8]? {
+    func waitForCaller(timeout: Duration = .seconds(30)) async -> [UInt8]? {
         if let known = callers.withLock({ $0.first }) { return known }
         return await next(newCallers, within: timeout)
     }

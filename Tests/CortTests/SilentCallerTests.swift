@@ -34,7 +34,7 @@ import Glibc
         #expect(await Observations.shared.waitFor(key) { $0 == "started" })
         // From now on it reads nothing and writes nothing, and keeps the socket open.
         let silentSince = ContinuousClock.now
-        #expect(await Observations.shared.waitFor(key, timeout: .seconds(10)) { $0 == "cancelled" },
+        #expect(await Observations.shared.waitFor(key, timeout: .seconds(30)) { $0 == "cancelled" },
                 "the node stopped the call of a caller that stopped answering its heartbeats")
         let detected = ContinuousClock.now - silentSince
         #expect(try await node.nodeCounters().departedCallers == 1)

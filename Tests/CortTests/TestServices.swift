@@ -144,10 +144,15 @@ distributed actor Ledger: IdempotentMethods {
         return id.endpoint ?? "?"
     }
 
-    /// Runs for `milliseconds` (or until cancelled), recording its start and end.
-    distributed func hold(_ key: String, milliseconds: Int) async throws -> String {
+    /// Runs until the test releases `key` (``Observations/release(_:)``, at
+    /// most a minute) or the call is cancelled, recording its start and end:
+    /// a gate, not a fixed time, so the call is still running whenever the
+    /// test needs it to be, however loaded the machine.
+    distributed func holdUntilReleased(_ key: String) async throws -> String {
         Observations.shared.record(key, "started@\(id.endpoint ?? "?")")
-        try await Task.sleep(for: .milliseconds(milliseconds))
+        guard await Observations.shared.waitFor(Observations.releaseKey(key), timeout: .seconds(60), { _ in true }) else {
+            throw CancellationError()
+        }
         Observations.shared.record(key, "finished@\(id.endpoint ?? "?")")
         return id.endpoint ?? "?"
     }

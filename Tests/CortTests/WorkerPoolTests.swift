@@ -513,16 +513,28 @@ struct WorkerPoolTests {
         let release = Counter()
         let started = Counter()
         try await withPool(workers: 1, queueCapacity: 1) { pool in
-            // Long enough for an idle worker to pick the job up even on a
-            // loaded machine, so the deadline passes while the work runs.
-            let error = await #expect(throws: WorkerPoolError.self) {
-                try await pool.submit(timeout: .milliseconds(500)) { _ in
-                    started.increment()
-                    await release.wait(for: 1)  // ignores cancellation
+            // The deadline must pass while the work runs. On a loaded machine
+            // the idle worker may take the job only after a short deadline
+            // passed: then the job is dropped unstarted (tested on virtual
+            // time above) and the next try doubles the timeout.
+            var timeout = Duration.milliseconds(500)
+            var endedWhileRunning = false
+            while !endedWhileRunning, timeout <= .seconds(4) {
+                let error = await #expect(throws: WorkerPoolError.self) {
+                    try await pool.submit(timeout: timeout) { _ in
+                        started.increment()
+                        await release.wait(for: 1)  // ignores cancellation
+                    }
                 }
+                #expect(error?.code == .deadlineExceeded)
+                endedWhileRunning = error?.message.contains("while the work ran") == true
+                timeout *= 2
             }
-            #expect(error?.code == .deadlineExceeded)
-            // The submitter did not wait for the work, which still runs.
+            #expect(endedWhileRunning, "no try found its work running before a deadline of up to 4 s")
+            guard endedWhileRunning else { return }
+            // The submitter did not wait for the work, which still runs (it
+            // was taken by the worker; its first line may run a moment later).
+            await started.wait(for: 1)
             #expect(started.value == 1)
             #expect(pool.load.running == 1)
             release.increment()
@@ -733,9 +745,12 @@ struct WorkerPoolTests {
                     held.append(Task.immediate { try await pool.trySubmit { _ in started.increment(); await gate.wait() } })
                 }
                 #expect(pool.load.queued == capacity)
-                for _ in 0..<10_000 {
+                for attempt in 0..<10_000 {
                     let refused = await #expect(throws: WorkerPoolError.self) { try await pool.trySubmit { _ in } }
                     #expect(refused?.code == .overloaded)
+                    // A refused try does not suspend: yield now and then, or
+                    // this loop holds a thread of the cooperative pool throughout.
+                    if attempt % 100 == 0 { await Task.yield() }
                 }
                 #expect(pool.load.freeSlots == 0)
                 gate.open()

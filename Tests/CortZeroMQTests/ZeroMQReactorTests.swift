@@ -271,24 +271,31 @@ import Testing
     }
 }
 
-/// Waits until the reactor sleeps in zmq_poll, at most 10 s. The reactor has
-/// no event for "went to sleep", so this checks its flag between yields.
+/// Waits until the reactor sleeps in zmq_poll, at most 30 s. The reactor has
+/// no event for "went to sleep", so this checks its flag every millisecond
+/// (sleeping, not yielding: a yield loop would keep a thread of the
+/// cooperative pool busy), and once more after the deadline, so that a
+/// task kept from running by a loaded machine is not mistaken for a reactor
+/// that stays awake.
 func waitUntilAsleep(_ reactor: ZeroMQReactor) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
         if reactor.isAsleep { return }
-        await Task.yield()
+        try await Task.sleep(for: .milliseconds(1))
     }
+    if reactor.isAsleep { return }
     Issue.record("the reactor never went to sleep")
 }
 
-/// Waits until the reactor has `count` socket waiters, at most 10 s.
+/// Waits until the reactor has `count` socket waiters, at most 30 s (checked
+/// as `waitUntilAsleep` checks).
 func waitForWaiters(_ reactor: ZeroMQReactor, count: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
         if await reactor.waiterCount() == count { return }
-        await Task.yield()
+        try await Task.sleep(for: .milliseconds(1))
     }
+    if await reactor.waiterCount() == count { return }
     Issue.record("the reactor never had \(count) waiter(s)")
 }
 
