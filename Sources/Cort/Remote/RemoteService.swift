@@ -128,7 +128,7 @@ actor RemoteService {
     private var nextWaiterID: UInt64 = 0
     private var nextPingSequence: UInt64 = 0
     /// Deadlines of calls in flight and of calls waiting for a node (`waiter`).
-    private var deadlines = Deque<(deadline: Duration, id: UInt64, waiter: Bool)>()
+    private var deadlines = DeadlineQueue()
     /// Why discovery gave no node list, when its last attempt failed (the
     /// cause a `noNodes` error names); cleared by the next list.
     private var discoveryFailure: (any Error & Sendable)?
@@ -632,18 +632,18 @@ actor RemoteService {
     // MARK: Timer (deadlines and heartbeats)
 
     private func schedule(deadline: Duration, id: UInt64, waiter: Bool) {
-        // Deadlines mostly arrive in order (one default timeout), so a deque
-        // kept sorted by insertion from the back is enough.
-        var index = deadlines.endIndex
-        while index > deadlines.startIndex, deadlines[index - 1].deadline > deadline { index -= 1 }
-        deadlines.insert((deadline, id, waiter), at: index)
+        deadlines.insert(.init(deadline: deadline, id: id, waiter: waiter))
+        // Calls that ended before their deadline leave their entries behind.
+        deadlines.compact(live: pending.count + waiters.count) { entry in
+            entry.waiter ? waiters[entry.id] != nil : pending[entry.id] != nil
+        }
         armTimer()
     }
 
     private func armTimer() {
         guard !closed else { return }
         let next: Duration
-        switch (deadlines.first?.deadline, heartbeatDue) {
+        switch (deadlines.earliest, heartbeatDue) {
         case (let deadline?, let due?): next = min(deadline, due)
         case (let deadline?, nil): next = deadline
         case (nil, let due?): next = due
@@ -674,8 +674,7 @@ actor RemoteService {
 
     private func expireDue() {
         let now = clock.now
-        while let first = deadlines.first, first.deadline <= now {
-            deadlines.removeFirst()
+        for first in deadlines.popExpired(at: now) {
             if first.waiter {
                 waiters.removeValue(forKey: first.id)?.continuation.resume(throwing: WaitExpired())
             } else if let call = pending.removeValue(forKey: first.id) {
