@@ -82,6 +82,44 @@ import Testing
         }
     }
 
+    @Test func aCallerThatNeverReadsIsFoundOutBeforeTheKernelHoldsMegabytesForItThenShed() async throws {
+        // Small answers (16 bytes of payload). The node learns that a caller
+        // does not read only once libzmq's queue for it is full, that is once
+        // the kernel's buffers are. Measured here: with a send buffer the
+        // kernel grows, about 55,000 answers went out before that; with the
+        // default `socketSendBuffer` (256 KiB), about 16,000.
+        let filler = try await CapturedRequests.request(Probe.self) { _ = try await $0.filler(16) }
+        let captured = LogRecorder()
+        // It sends for a moment, then nothing: libzmq must not drop it
+        // meanwhile for its silence on a loaded machine.
+        let heartbeat = HeartbeatConfiguration(interval: .seconds(1), liveness: 60)
+        try await Self.withNode(queueCapacity: 10_000, heartbeat: heartbeat, logger: captured.logger(level: .warning),
+                                host: { node in
+            try await node.host("probe", replicas: 2) { Probe(actorSystem: $0) }
+        }) { node, caller, endpoint in
+            let flooder = try RawCaller(receiveHighWaterMark: 1)
+            try flooder.connect(endpoint)
+            for id in 1...30_000 {
+                try await flooder.send(Self.request(filler, id: UInt64(id), service: "probe"))
+            }
+            let found: Void? = await within(.seconds(60)) { await captured.waitFor("does not read its answers") }
+            #expect(found != nil, "the node ran every call as if its answers were read")
+            // From now on its requests are read and dropped: only one every
+            // 10 ms is tried with a refusal, to see whether it reads again.
+            for id in 30_001...31_000 {
+                try await flooder.send(Self.request(filler, id: UInt64(id), service: "probe"))
+            }
+            let probe = try Probe.resolve(id: .service("probe"), using: caller)
+            var counters = try await node.nodeCounters()
+            for _ in 0..<200 where counters.shedRequests == 0 {
+                #expect(try await probe.filler(16).count == 16)
+                counters = try await node.nodeCounters()
+            }
+            #expect(counters.shedRequests > 0, "\(counters)")
+            flooder.close()
+        }
+    }
+
     @Test func aCallerThatFloodsAndReadsCostsAnotherCallerOnlyItsTurn() async throws {
         // Flood calls of 200 ms, so that a turn and the whole queue differ by
         // seconds, far more than a loaded machine adds to a call.

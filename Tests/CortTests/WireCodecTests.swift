@@ -39,6 +39,35 @@ import Testing
         #expect(try decoded(bytes) == envelope)
     }
 
+    @Test(arguments: envelopes)
+    func theKindIsReadFromTheHeaderAlone(envelope: Envelope) throws {
+        let bytes = encoded(envelope)
+        let expected: WireFormat.Kind = switch envelope {
+        case .request: .request
+        case .reply: .reply
+        case .failure: .error
+        case .cancel: .cancel
+        case .ping: .ping
+        case .pong: .pong
+        case .draining: .draining
+        }
+        #expect(bytes.withUnsafeBytes { WireCodec.kind(of: $0) } == expected)
+        // The header is enough: a frame cut after it still tells its kind.
+        #expect(Array(bytes.prefix(12)).withUnsafeBytes { WireCodec.kind(of: $0) } == expected)
+    }
+
+    @Test func noKindIsReadFromABrokenHeader() {
+        let request = encoded(Self.envelopes[0])
+        var otherVersion = request
+        otherVersion[1] = 9
+        var unknownKind = request
+        unknownKind[2] = 0x7f
+        for bytes in [[], [0x93], [0x92, 0x01, 0x01], [0xc0, 0x01, 0x01, 0x01], otherVersion, unknownKind,
+                      Array(request.prefix(2))] {
+            #expect(bytes.withUnsafeBytes { WireCodec.kind(of: $0) } == nil, "\(bytes.prefix(4))")
+        }
+    }
+
     @Test func roundTripsEveryErrorCode() throws {
         let codes: [RemoteCallError.Code] = [
             .deadlineExceeded, .cancelled, .noNodes, .overloaded, .unknownTarget, .badArguments,

@@ -14,14 +14,16 @@ import Foundation
 /// idle and at its peak.
 struct FloodProbe {
     static let usage = """
-          cort-probe flood [--rounds N] [--seconds S] [--replicas N]
-            N rounds (default 5) of a quiet and a flooded phase of S seconds each (default 2)
-          cort-probe flood-sender ENDPOINT HEXFRAME   (the flooding caller; started by `flood`)
+          cort-probe flood [--rounds N] [--seconds S] [--replicas N] [--reading]
+            N rounds (default 5) of a quiet and a flooded phase of S seconds each (default 2);
+            --reading: the flooder reads its answers (else it never reads)
+          cort-probe flood-sender ENDPOINT HEXFRAME [reading]   (the flooding caller; started by `flood`)
         """
 
     var rounds = 5
     var phase = Duration.seconds(2)
     var replicas = 4
+    var flooderReads = false
 
     init?(arguments: ArraySlice<String>) {
         var rest = arguments
@@ -33,6 +35,8 @@ struct FloodProbe {
             case "--seconds":
                 guard let value = rest.popFirst().flatMap(Double.init), value > 0 else { return nil }
                 phase = .milliseconds(Int(value * 1000))
+            case "--reading":
+                flooderReads = true
             case "--replicas":
                 guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return nil }
                 replicas = value
@@ -55,7 +59,7 @@ struct FloodProbe {
         print("flood: a cort-bench-node process (Echo on \(replicas) replicas on the global pool, default limits); "
               + "the victim makes one Echo.echo(_:) call at a time (\(PingPongDefaults.payloadSize)-byte payload) "
               + "from this process; the flooder, a process of its own, sends the same request with new ids as fast "
-              + "as the node takes them and never reads; \(rounds) rounds of a quiet and a flooded phase of \(phase)")
+              + "as the node takes them and \(flooderReads ? "reads its answers" : "never reads"); \(rounds) rounds of a quiet and a flooded phase of \(phase)")
         print("node resident memory when idle: \(mebibytes(idle.now))")
         var quietRatios: [(p50: Double, p99: Double)] = []
         var peak = idle.now
@@ -64,7 +68,8 @@ struct FloodProbe {
         for round in 1...rounds {
             let quiet = try await measure(victim, for: phase, sampling: node.processIdentifier, peak: &peak)
             let flooder = try ServerProcess(executable: ServerProcess.executable(named: "cort-probe"),
-                                            arguments: ["flood-sender", node.endpoint, hex(frame.bytes)])
+                                            arguments: ["flood-sender", node.endpoint, hex(frame.bytes)]
+                                                + (flooderReads ? ["reading"] : []))
             // Let the flood fill the node's queue before measuring.
             try await Task.sleep(for: .milliseconds(300))
             let loud = try await measure(victim, for: phase, sampling: node.processIdentifier, peak: &peak)
@@ -134,9 +139,10 @@ struct FloodProbe {
     }
 
     /// The flooding caller: a DEALER that sends `frame` with a new id each
-    /// time, as fast as the node takes it, and never reads. Prints a ready
+    /// time, as fast as the node takes it, and never reads (or, `reading`,
+    /// takes every answer that has come in after each send). Prints a ready
     /// line first; ends at end of input (its parent closes it).
-    static func flood(endpoint: String, hexFrame: String) throws -> Never {
+    static func flood(endpoint: String, hexFrame: String, reading: Bool) throws -> Never {
         var bytes: [UInt8] = []
         var index = hexFrame.startIndex
         while index < hexFrame.endIndex {
@@ -148,8 +154,10 @@ struct FloodProbe {
         let frame = try RawRequestFrame(bytes: bytes)
         let context = try ZeroMQContext()
         let dealer = try ZeroMQSocket(.dealer, context: context)
-        // Read nothing: the node's answers pile up in its own queues.
-        try dealer.set(.receiveHighWaterMark, 1)
+        if !reading {
+            // Read nothing: the node's answers pile up in its own queues.
+            try dealer.set(.receiveHighWaterMark, 1)
+        }
         try dealer.connect(endpoint)
         FileHandle.standardOutput.write(Data("ready flooding \(endpoint)\n".utf8))
         Thread.detachNewThread {
@@ -161,6 +169,7 @@ struct FloodProbe {
         while true {
             try dealer.blockingSend(ZeroMQMessage([frame.with(id: id)]))
             id &+= 1
+            while reading, try dealer.tryReceive() != nil {}
         }
     }
 }

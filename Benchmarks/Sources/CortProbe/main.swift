@@ -34,8 +34,8 @@ if arguments.count > 1, arguments[1] == "flood" {
     try await probe.run()
     exit(0)
 }
-if arguments.count == 4, arguments[1] == "flood-sender" {
-    try FloodProbe.flood(endpoint: arguments[2], hexFrame: arguments[3])
+if (4...5).contains(arguments.count), arguments[1] == "flood-sender" {
+    try FloodProbe.flood(endpoint: arguments[2], hexFrame: arguments[3], reading: arguments.count == 5)
 }
 if arguments.count > 1, arguments[1] == "failover" {
     guard let probe = FailoverProbe(arguments: arguments.dropFirst(2)) else {

@@ -106,6 +106,8 @@ actor NodeServer {
         var departedCallers = 0
         /// Frames that came over a connection already closed.
         var lateFrames = 0
+        /// Requests dropped unanswered because their caller does not read its answers.
+        var shedRequests = 0
     }
 
     let endpoint: String
@@ -157,6 +159,11 @@ actor NodeServer {
         // by `NodeLimits.answerBytesPerCaller`); only a caller that stopped
         // reading gets near it.
         try socket.set(.sendHighWaterMark, 4096)
+        // And in the kernel: what waits there is out of the node's sight, so
+        // the less, the sooner a caller that does not read is found out.
+        if let bytes = nodeLimits.socketSendBuffer {
+            try socket.set(.sendBuffer, Int32(clamping: bytes))
+        }
         // Above this libzmq drops the peer before cort sees the message; below
         // it, an envelope over `maxEnvelopeBytes` is answered with an error.
         try socket.set(.maxMessageSize, Int64(limits.hardMessageCap))
@@ -280,7 +287,12 @@ actor NodeServer {
     }
 
     /// How many frames the node reads before it lets the reactor's other work run.
-    static let framesPerTurn = 64
+    static let framesPerTurn = 16
+
+    /// How often a caller that does not read its answers has one of its
+    /// requests refused with an answer, to see whether it reads again; its
+    /// other requests are dropped unanswered.
+    static let notReadingProbeInterval = Duration.milliseconds(10)
 
     private func handle(_ message: consuming ZeroMQMessage) {
         let now = system.clock.now
@@ -306,6 +318,16 @@ actor NodeServer {
             connection = known.connection
         }
         let peer = peers.heard(routingID, on: connection, at: now)
+        if let peer, peers.isNotReading(peer), message.withFrame(at: 1, { WireCodec.kind(of: $0) }) == .request,
+           peers.sheds(peer, at: now, probingEvery: Self.notReadingProbeInterval) {
+            // A caller that does not read its answers gets no more work, and
+            // no refusal it would not read either: its requests cost the
+            // others only their reading, not decoding and answering.
+            counters.requests += 1
+            counters.refused += 1
+            counters.shedRequests += 1
+            return
+        }
         let envelope: Envelope
         do {
             envelope = try message.withFrame(at: 1) { (bytes) throws(WireError) in

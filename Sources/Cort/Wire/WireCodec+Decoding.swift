@@ -70,6 +70,18 @@ extension WireCodec {
         return envelope
     }
 
+    /// The kind of an envelope from its header alone, without reading the
+    /// rest; nil when the header is not a well-formed one of this version.
+    /// For shedding frames cheaply: anything it accepts still goes through
+    /// ``decode(_:limits:)`` before it is acted on.
+    static func kind(of bytes: UnsafeRawBufferPointer) -> WireFormat.Kind? {
+        var reader = WireReader(bytes)
+        guard let fieldCount = try? reader.readArrayHeader("envelope", bounded: false), fieldCount >= 3,
+              (try? reader.readUInt("version")) == WireFormat.version,
+              let kindNumber = try? reader.readUInt("kind") else { return nil }
+        return WireFormat.Kind(rawValue: kindNumber)
+    }
+
     private static func decodeRequest(
         id: UInt64, _ reader: inout WireReader, limits: WireLimits
     ) throws(WireError) -> CallRequest {

@@ -58,6 +58,9 @@ extension ZeroMQSocket.Option where Value == Int32 {
     public static var sendHighWaterMark: Self { .int32(ZMQ_SNDHWM) }
     /// Messages queued per incoming peer before libzmq stops reading (`ZMQ_RCVHWM`, 0 = unlimited).
     public static var receiveHighWaterMark: Self { .int32(ZMQ_RCVHWM) }
+    /// The kernel's send buffer of each connection made after it is set
+    /// (`ZMQ_SNDBUF`, bytes; -1 or 0 = the kernel sizes it).
+    public static var sendBuffer: Self { .int32(ZMQ_SNDBUF) }
 }
 
 extension ZeroMQSocket.Option where Value == Int64 {

@@ -74,4 +74,28 @@ import Testing
         #expect(peers[a]!.ledger !== peers[b]!.ledger)
         #expect(peers.totalLedger.outstanding == 0)
     }
+
+    @Test func aCallerThatDoesNotReadHasItsRequestsShedButOneEveryIntervalTried() {
+        var peers = PeerTable(capacity: 4)
+        let reader = peers.heard(Self.id("reader"), at: .zero)!
+        let idle = peers.heard(Self.id("idle"), at: .zero)!
+        func sheds(_ ref: PeerTable.Ref, atMilliseconds time: Int) -> Bool {
+            peers.sheds(ref, at: .milliseconds(time), probingEvery: .milliseconds(10))
+        }
+        #expect(!sheds(reader, atMilliseconds: 0), "a caller that reads is never shed")
+        peers.setNotReading(true, for: idle)
+        #expect(peers.isNotReading(idle) && !peers.isNotReading(reader))
+        let shed = [1000, 1009, 1010, 1011].map { sheds(idle, atMilliseconds: $0) }
+        #expect(shed == [false, true, false, true], "a test, then one each 10 ms")
+        // It reads again: nothing is shed; stopping again starts with a test.
+        peers.setNotReading(false, for: idle)
+        #expect(!sheds(idle, atMilliseconds: 1012))
+        peers.setNotReading(true, for: idle)
+        #expect([1013, 1014].map { sheds(idle, atMilliseconds: $0) } == [false, true])
+        // A caller forgotten and replaced in its slot is not the one shed.
+        peers.remove(idle)
+        let newcomer = peers.heard(Self.id("newcomer"), at: .seconds(2))!
+        #expect(!sheds(idle, atMilliseconds: 2000))
+        #expect(!peers.isNotReading(newcomer))
+    }
 }

@@ -40,6 +40,8 @@ struct PeerTable {
         /// Its last answer could not be handed over: its pipe was full or its
         /// budget spent. Cleared when an answer goes through again.
         var notReading = false
+        /// When the node last tried to answer it while it did not read.
+        var lastProbe: Duration?
     }
 
     let capacity: Int
@@ -118,6 +120,22 @@ struct PeerTable {
     mutating func setNotReading(_ notReading: Bool, for ref: Ref) {
         guard self[ref] != nil else { return }
         slots[ref.slot]!.notReading = notReading
+        slots[ref.slot]!.lastProbe = nil
+    }
+
+    func isNotReading(_ ref: Ref) -> Bool {
+        ref.slot < slots.count && slots[ref.slot]?.generation == ref.generation && slots[ref.slot]?.notReading == true
+    }
+
+    /// Whether a request from a caller that does not read its answers is
+    /// dropped unanswered: true for a caller that does not read, except
+    /// once every `interval`, when its refusal is tried to see whether it
+    /// reads again.
+    mutating func sheds(_ ref: Ref, at now: Duration, probingEvery interval: Duration) -> Bool {
+        guard isNotReading(ref) else { return false }
+        if let last = slots[ref.slot]!.lastProbe, now - last < interval { return true }
+        slots[ref.slot]!.lastProbe = now
+        return false
     }
 
     /// Forgets a caller (its connection is gone); returns what it was.
