@@ -368,9 +368,10 @@ import Testing
         Observations.shared.release(key)
         #expect(try await call.value == endpoint, "the call accepted before the shutdown finishes")
         try await running.value
-        await #expect(throws: RemoteCallError.self) {
+        let hostingAfterwards = await #expect(throws: ConfigurationError.self) {
             try await node.host("again") { Ledger(actorSystem: $0) }
         }
+        #expect(hostingAfterwards?.code == .shutDown)
         await caller.shutdown()
     }
 }

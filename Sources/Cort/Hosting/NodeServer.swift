@@ -183,7 +183,7 @@ actor NodeServer {
         do {
             bound = try socket.bind(Self.zeroMQEndpoint(requested))
         } catch {
-            throw RemoteCallError(.transport, "cannot serve on \(requested)", cause: error as? ZeroMQError)
+            throw ConfigurationError(.cannotServe, "cannot serve on \(requested): \(error)", cause: error as? ZeroMQError)
         }
         endpoint = bound
     }
@@ -199,14 +199,14 @@ actor NodeServer {
         _ name: String, replicas: Int, queueCapacity: Int, executor: ReplicaExecutor, actorType: Act.Type,
         make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
-        guard !name.isEmpty else { throw RemoteCallError(.unknownTarget, "a service needs a name") }
+        guard !name.isEmpty else { throw ConfigurationError(.invalidServiceName, "a service needs a name") }
         guard name.utf8.count <= limits.maxNameBytes else {
-            throw RemoteCallError(.unknownTarget, "a service name has at most \(limits.maxNameBytes) bytes")
+            throw ConfigurationError(.invalidServiceName, "a service name has at most \(limits.maxNameBytes) bytes")
         }
         guard services[name] == nil else {
-            throw RemoteCallError(.unknownTarget, "this node already hosts a service named \(name)")
+            throw ConfigurationError(.duplicateService, "this node already hosts a service named \(name)")
         }
-        guard !draining else { throw RemoteCallError(.shuttingDown, "the node is shutting down") }
+        guard !draining else { throw ConfigurationError(.shutDown, "the node is shutting down; it hosts nothing more") }
         let system = self.system
         // The pool holds a call per worker waiting beside each running one,
         // so a worker that finishes takes the next without waiting for the

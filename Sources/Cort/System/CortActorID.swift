@@ -14,6 +14,11 @@
 /// ```swift
 /// let greeter = try Greeter.resolve(id: .service("greeter"), using: system)
 /// ```
+///
+/// An identity may carry ``callOptions``: the defaults of the calls made
+/// through a proxy resolved with it (see ``CortService/service(in:options:)``).
+/// They are not part of the identity: two identities that differ only in
+/// them are equal, and they are not encoded when a reference is passed on.
 public struct CortActorID: Hashable, Sendable, Codable, CustomStringConvertible {
     /// The service (for instances: the service or type the actor belongs to).
     public var service: String
@@ -22,6 +27,23 @@ public struct CortActorID: Hashable, Sendable, Codable, CustomStringConvertible 
     /// The endpoint of the node that hosts the instance (nil for a service,
     /// or for an actor whose system serves no endpoint).
     public var endpoint: String?
+    /// Defaults for the calls made through a proxy with this identity; the
+    /// options of the calling scope (``withCallOptions(timeout:idempotent:metadata:_:)``) win.
+    public var callOptions: CallOptions?
+
+    private enum CodingKeys: String, CodingKey {
+        case service, instance, endpoint
+    }
+
+    public static func == (lhs: CortActorID, rhs: CortActorID) -> Bool {
+        lhs.service == rhs.service && lhs.instance == rhs.instance && lhs.endpoint == rhs.endpoint
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(service)
+        hasher.combine(instance)
+        hasher.combine(endpoint)
+    }
 
     /// An identity naming a whole service.
     public static func service(_ name: String) -> CortActorID {

@@ -5,7 +5,7 @@ extension CortSystem {
     /// `make`, behind this system's endpoint, registered with discovery under
     /// `name`. Each replica runs one call at a time, so the service runs up to
     /// `replicas` calls at once; further calls wait in a queue of
-    /// ``Configuration/queueCapacity``, and beyond that are answered
+    /// `queueCapacity` calls, and beyond that are answered
     /// ``RemoteCallError/Code/overloaded`` at once, without running.
     ///
     /// The replicas run on Swift's global pool by default, so `replicas`
@@ -18,16 +18,51 @@ extension CortSystem {
     /// try await node.host("greeter", replicas: 4) { system in Greeter(actorSystem: system) }
     /// ```
     ///
-    /// - Throws: ``RemoteCallError`` when the system serves no endpoint, the
-    ///   name is taken, or discovery refuses the registration.
+    /// - Parameters:
+    ///   - name: the name discovery knows the service by.
+    ///   - replicas: how many instances of the actor this node runs, each
+    ///     one call at a time (not copies on other nodes: every node that
+    ///     hosts the service has its own).
+    ///   - queueCapacity: how many calls may wait for a replica; nil takes
+    ///     ``Configuration/queueCapacity``.
+    ///   - executor: where the replicas run their calls.
+    ///   - make: makes replica number 0, 1, … on this system.
+    /// - Throws: ``ConfigurationError`` when the system serves no endpoint,
+    ///   the name is empty, too long or taken, or a count is below 1.
     public func host<Act: DistributedActor>(
         _ name: String,
         replicas: Int = 1,
+        queueCapacity: Int? = nil,
         executor: ReplicaExecutor = .globalPool,
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
-        try await nodeServer().host(name, replicas: replicas, queueCapacity: configuration.queueCapacity,
+        guard replicas >= 1 else {
+            throw ConfigurationError(.invalidValue, "\(name): replicas is \(replicas); a service needs at least 1")
+        }
+        let capacity = queueCapacity ?? configuration.queueCapacity
+        guard capacity >= 1 else {
+            throw ConfigurationError(.invalidValue, "\(name): queueCapacity is \(capacity); it must be at least 1")
+        }
+        try await nodeServer().host(name, replicas: replicas, queueCapacity: capacity,
                                     executor: executor, actorType: Act.self, make: make)
+    }
+
+    /// Hosts a service under the name its type gives (``CortService/serviceName``),
+    /// with the errors it declares registered; otherwise as
+    /// ``host(_:replicas:queueCapacity:executor:_:)``.
+    ///
+    /// ```swift
+    /// try await node.host(replicas: 4) { Greeter(actorSystem: $0) }
+    /// ```
+    public func host<Act: CortService>(
+        _ type: Act.Type = Act.self,
+        replicas: Int = 1,
+        queueCapacity: Int? = nil,
+        executor: ReplicaExecutor = .globalPool,
+        _ make: @escaping @Sendable (CortSystem) async throws -> Act
+    ) async throws {
+        registerErrors(declaredBy: Act.self)
+        try await host(Act.serviceName, replicas: replicas, queueCapacity: queueCapacity, executor: executor, make)
     }
 
     /// Runs one request on a local actor, with `context` as its
@@ -64,6 +99,7 @@ extension CortSystem {
             return .failed(Self.failure(for: error, target: target))
         case .threw(let error):
             targets.confirm(target)
+            if let service = type(of: actor) as? any CortService.Type { registerErrors(declaredBy: service) }
             return .failed(errors.failure(for: error, method: target.method))
         case nil:
             return .failed(CallFailure(code: .protocolError, message: "\(target.method) ended without a result"))

@@ -47,11 +47,20 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         public var endpoint: String?
         /// The deadline of a call that sets none (``CallOptions/timeout``).
         public var defaultTimeout: Duration
-        /// How many calls may wait in each hosted service's queue beyond those running.
+        /// How many calls may wait in each hosted service's queue beyond
+        /// those running, for services hosted without a capacity of their own.
         public var queueCapacity: Int
         /// The clock every timer reads (deadlines, backoff).
         public var clock: any Clock<Duration>
-        /// Where the system logs (never payloads).
+        /// Where the system logs (never payloads). By default nowhere: a
+        /// library stays quiet until its user sets up logging. Pass a logger
+        /// to see what it does:
+        ///
+        /// ```swift
+        /// var logger = Logger(label: "cort")
+        /// logger.logLevel = .info
+        /// let node = try CortSystem.start(.init(name: "node-a", discovery: discovery, logger: logger))
+        /// ```
         public var logger: Logger
         /// How this system's callers watch the nodes they call.
         public var heartbeat: HeartbeatConfiguration
@@ -81,7 +90,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             defaultTimeout: Duration = .seconds(10),
             queueCapacity: Int = 1024,
             clock: any Clock<Duration> = ContinuousClock(),
-            logger: Logger = Logger(label: "cort"),
+            logger: Logger = Logger(label: "cort", factory: { _ in SwiftLogNoOpLogHandler() }),
             heartbeat: HeartbeatConfiguration = HeartbeatConfiguration(),
             callLimits: CallLimits = CallLimits(),
             drainGrace: Duration = .milliseconds(250),
@@ -191,8 +200,19 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     }
 
     /// Registers an error type that methods may throw: on the caller it is
-    /// rethrown as itself. Register it on the nodes and on the callers.
+    /// rethrown as itself. Register it on the nodes and on the callers; or
+    /// declare it in the service's ``CortService/remoteErrors``, which both
+    /// sides read from the type.
     public func registerError<E: Error & Codable & Sendable>(_ type: E.Type) {
+        errors.register(type)
+    }
+
+    /// Registers the errors a service type declares.
+    func registerErrors(declaredBy service: any CortService.Type) {
+        for type in service.remoteErrors { register(type) }
+    }
+
+    private func register<E: Error & Codable & Sendable>(_ type: E.Type) {
         errors.register(type)
     }
 
@@ -254,8 +274,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     }
 
     func nodeServer() throws -> NodeServer {
-        guard let node = state.withLock({ $0.node }) else {
-            throw RemoteCallError(.unknownTarget, "this system serves no endpoint: set Configuration.endpoint to host services")
+        let (node, isShutDown) = state.withLock { ($0.node, $0.isShutDown) }
+        if isShutDown { throw ConfigurationError(.shutDown, "this system is shut down; it hosts nothing more") }
+        guard let node else {
+            throw ConfigurationError(.noEndpoint, "this system serves no endpoint: set Configuration.endpoint to host services")
         }
         return node
     }
@@ -337,7 +359,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     private func perform<Act: DistributedActor>(on id: ActorID, of actorType: Act.Type, target: RemoteCallTarget,
                                                 invocation: inout InvocationEncoder) async throws -> [UInt8]? {
         try invocation.doneRecording()
-        let options = CallOptions.current
+        let options = id.callOptions.map { CallOptions.current.merged(over: $0) } ?? CallOptions.current
         var timeout = options.timeout ?? configuration.defaultTimeout
         if let served = CallContext.current {
             // A call made while serving one has what is left of that one's
@@ -358,6 +380,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         case .value(let bytes):
             return bytes
         case .failure(let failure):
+            if failure.errorType != nil, let service = actorType as? any CortService.Type {
+                registerErrors(declaredBy: service)
+            }
             throw errors.error(for: failure)
         }
     }
