@@ -115,7 +115,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "GreeterCaller",
-            dependencies: ["Cort", "ExampleServices"],
+            dependencies: ["Cort", "ExampleServices", .product(name: "Logging", package: "swift-log")],
             path: "Examples/GreeterCaller"
         ),
         .executableTarget(

@@ -26,7 +26,7 @@ var nodes: [CortSystem] = []
 for index in 0..<nodeCount {
     let node = try CortSystem.start(.init(
         name: "node-\(index)", discovery: discovery, endpoint: "tcp://127.0.0.1:0", logger: quiet))
-    try await node.host("greeter", replicas: replicasPerNode) { Greeter(actorSystem: $0) }
+    try await node.host(replicas: replicasPerNode) { Greeter(actorSystem: $0) }
     nodes.append(node)
 }
 let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, logger: quiet))
@@ -34,7 +34,7 @@ let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, lo
 print("cort demo: \(nodeCount) nodes of the \"greeter\" service, \(replicasPerNode) replicas each")
 for node in nodes { print("  node at \(node.endpoint ?? "?")") }
 
-let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+let greeter = try Greeter.service(in: caller)
 let first = try await greeter.hello(name: "Ada")
 print("\nfirst call: greeter.hello(name: \"Ada\") -> \"\(first.text)\" from \(first.servedBy)")
 

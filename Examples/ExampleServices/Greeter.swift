@@ -7,9 +7,12 @@ public struct Greeting: Codable, Sendable {
     public var servedBy: String
 }
 
-/// The example service: a distributed actor whose methods are typed remote calls.
-public distributed actor Greeter {
+/// The example service: a distributed actor whose methods are typed remote
+/// calls, hosted and found as "greeter" (the name other processes and
+/// `CORT_STATIC_SERVICES` use).
+public distributed actor Greeter: CortService {
     public typealias ActorSystem = CortSystem
+    public static let serviceName = "greeter"
 
     public init(actorSystem: CortSystem) {
         self.actorSystem = actorSystem

@@ -6,6 +6,7 @@
 import Cort
 import ExampleServices
 import Foundation
+import Logging
 
 let names = CommandLine.arguments.dropFirst().isEmpty ? ["Ada", "Grace", "Lin"] : Array(CommandLine.arguments.dropFirst())
 let discovery: any Discovery
@@ -19,8 +20,13 @@ do {
     FileHandle.standardError.write(Data("cort-greeter-caller: \(error)\n".utf8))
     exit(2)
 }
-let caller = try CortSystem.start(.init(name: "greeter-caller", discovery: discovery, defaultTimeout: .seconds(5)))
-let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+// cort logs nothing unless given a logger: this one shows its warnings
+// (a node that stops answering, discovery that fails).
+var logger = Logger(label: "cort-greeter-caller")
+logger.logLevel = .warning
+let caller = try CortSystem.start(.init(name: "greeter-caller", discovery: discovery, defaultTimeout: .seconds(5),
+                                        logger: logger))
+let greeter = try Greeter.service(in: caller)
 var failed = false
 for name in names {
     do {

@@ -11,6 +11,7 @@ import Logging
 import ServiceLifecycle
 
 let endpoint = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "tcp://127.0.0.1:5555"
+// cort logs nothing unless given a logger: this one shows its info lines.
 let logger = Logger(label: "cort-greeter-node")
 // Consul when the environment names an agent; otherwise the callers are told
 // the endpoint (CORT_STATIC_SERVICES) and nothing needs registering.
@@ -22,7 +23,7 @@ do {
     exit(2)
 }
 let node = try CortSystem.start(.init(name: "greeter-node", discovery: discovery, endpoint: endpoint, logger: logger))
-try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
+try await node.host(replicas: 4) { Greeter(actorSystem: $0) }
 print("greeter node serving at \(node.endpoint ?? endpoint); stop it with Ctrl-C")
 
 // The system is a lifecycle Service: a signal starts its graceful shutdown (a drain).
