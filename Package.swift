@@ -138,10 +138,21 @@ let package = Package(
             name: "CortZeroMQTests",
             dependencies: ["CortZeroMQ"]
         ),
+        // The Swift snippets of README.md and docs/, compiled (DocSnippetTests
+        // checks each against its Markdown block and runs README's).
+        .target(
+            name: "DocSnippets",
+            dependencies: [
+                "Cort", "CortZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/DocSnippets"
+        ),
         .testTarget(
             name: "CortTests",
             dependencies: [
-                "Cort", "CortMessagePack", "CortZeroMQ", "CortTesting",
+                "Cort", "CortMessagePack", "CortZeroMQ", "CortTesting", "DocSnippets",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
