@@ -2,7 +2,7 @@ import DocSnippets
 import Foundation
 import Testing
 
-/// Every Swift block in README.md and docs/ is code that compiles: each is
+/// Every Swift block in README.md, docs/ and the DocC catalogs is code that compiles: each is
 /// marked `<!-- snippet: NAME -->` and is, character for character, the
 /// region `// snippet: NAME` … `// end snippet` of a file in
 /// Tests/DocSnippets (a target the tests build), without its indentation.
@@ -21,7 +21,11 @@ import Testing
     /// The documents whose Swift blocks must compile.
     static func documents() throws -> [URL] {
         var urls = [root.appendingPathComponent("README.md")]
-        for folder in ["docs"] {
+        let sources = root.appendingPathComponent("Sources")
+        let catalogs = try FileManager.default.contentsOfDirectory(atPath: sources.path).sorted()
+            .map { "Sources/\($0)/Documentation.docc" }
+            .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).path) }
+        for folder in ["docs"] + catalogs {
             let directory = root.appendingPathComponent(folder)
             let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
             urls += names.filter { $0.hasSuffix(".md") }.map { directory.appendingPathComponent($0) }

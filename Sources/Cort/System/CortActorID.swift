@@ -28,7 +28,7 @@ public struct CortActorID: Hashable, Sendable, Codable, CustomStringConvertible 
     /// or for an actor whose system serves no endpoint).
     public var endpoint: String?
     /// Defaults for the calls made through a proxy with this identity; the
-    /// options of the calling scope (``withCallOptions(timeout:idempotent:metadata:_:)``) win.
+    /// options of the calling scope (``withCallOptions(timeout:idempotent:metadata:isolation:_:)``) win.
     public var callOptions: CallOptions?
 
     private enum CodingKeys: String, CodingKey {

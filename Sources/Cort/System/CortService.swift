@@ -46,7 +46,7 @@ extension CortService {
 
     /// A proxy to the service on any of its nodes, found through `system`'s
     /// discovery; calls through it take `options` as their defaults (the
-    /// calling scope's ``withCallOptions(timeout:idempotent:metadata:_:)`` wins).
+    /// calling scope's ``withCallOptions(timeout:idempotent:metadata:isolation:_:)`` wins).
     ///
     /// ```swift
     /// let inventory = try Inventory.service(in: caller, options: CallOptions(timeout: .seconds(2)))
