@@ -117,10 +117,13 @@ import Glibc
         }
     }
 
-    /// The same burst of quick calls on the real clock, as a user makes
-    /// it: all three nodes connect at once, calls end while the others are
-    /// still being sent, and each node still serves a part of the burst.
-    @Test func aBurstOfQuickCallsFromAFreshCallerIsSpreadOverTheNodes() async throws {
+    /// The same burst of quick calls on the real clock, as a user makes it:
+    /// all three nodes connect at once and calls end while the others are
+    /// still being sent. None fails. How the burst spread depends on when
+    /// each node answers (a node starved of CPU may answer after the others
+    /// served it all), so it is reported, not asserted; the test above
+    /// asserts the spread on virtual time.
+    @Test func aBurstOfQuickCallsFromAFreshCallerAllSucceed() async throws {
         let burst = 60
         try await withNodes(3, host: { node, _ in
             try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) }
@@ -136,11 +139,9 @@ import Glibc
             }
             var share: [String: Int] = [:]
             for endpoint in served.compactMap({ $0 }) { share[endpoint, default: 0] += 1 }
+            let spread = try nodes.map { share[try #require($0.endpoint), default: 0] }.sorted(by: >)
+            print("FIGURE firstBurst.quickCallsPerNode=\(spread)")
             #expect(served.allSatisfy { $0 != nil }, "no call fails: \(share)")
-            for node in nodes {
-                let endpoint = try #require(node.endpoint)
-                #expect(share[endpoint, default: 0] >= 10, "each node serves a fair part of the burst: \(share)")
-            }
         }
     }
 
