@@ -8,6 +8,13 @@
 /// safe, else failed with ``RemoteCallError/Code/outcomeUnknown``), and it
 /// gets calls again as soon as it answers.
 ///
+/// A node a caller has just connected to takes calls from its first answer
+/// on. Until then, for one interval (at most 250 ms) or until libzmq reports
+/// that the connect failed, the nodes that answered first take only their
+/// share of the calls at hand, so a burst made while the nodes connect is
+/// spread over them; a call whose deadline leaves no room for that wait is
+/// never held.
+///
 /// ```swift
 /// var configuration = CortSystem.Configuration(name: "caller", discovery: discovery)
 /// configuration.heartbeat = HeartbeatConfiguration(interval: .milliseconds(250), liveness: 4)
@@ -27,4 +34,12 @@ public struct HeartbeatConfiguration: Sendable, Hashable {
 
     /// The silence after which a node is declared dead.
     public var deadAfter: Duration { interval * liveness }
+
+    /// How long a caller expects a node it just connected to to answer its
+    /// first ping (one interval, at most 250 ms): until then, calls of a
+    /// burst may wait for the node rather than crowd onto the nodes that
+    /// answered first. A connect that takes longer is a slow or absent
+    /// node, not one about to take calls (libzmq gives a connect attempt one
+    /// interval, `ZMQ_CONNECT_TIMEOUT`).
+    var connectGrace: Duration { min(interval, .milliseconds(250)) }
 }

@@ -10,6 +10,13 @@
 ///   a send that libzmq cannot route (the connection is gone) ──▶ dead
 /// ```
 ///
+/// A node that is *connecting* is also *joining* for a short grace after it
+/// was first connected to (``HeartbeatConfiguration/connectGrace``): it takes
+/// no calls yet, but it is expected to answer soon, so calls of a burst may
+/// wait for it (``JoiningShare``). It stops joining when it answers, when
+/// libzmq reports that an attempt to connect to it failed, or when the grace
+/// ends.
+///
 /// Times are offsets on the system's ``RuntimeClock``.
 struct NodeHealth: Sendable, Equatable {
     enum State: Sendable, Equatable, CustomStringConvertible {
@@ -53,19 +60,33 @@ struct NodeHealth: Sendable, Equatable {
     private(set) var freeSlots: Int?
     /// The node's incarnation (its last pong), nil until it said.
     private(set) var incarnation: UInt64?
+    /// When the node's grace to answer for the first time ends, while it is
+    /// joining; nil once it answered, failed to connect, or the grace ended.
+    private(set) var joiningUntil: Duration?
 
-    init(now: Duration) {
+    /// A node first connected to at `now`, joining for `grace` (none by default).
+    init(now: Duration, joiningFor grace: Duration = .zero) {
         lastHeard = now
         nextPing = now
+        joiningUntil = grace > .zero ? now + grace : nil
     }
 
     /// Whether new calls may go to the node: live, or suspect as a last resort.
     var takesCalls: Bool { state == .live || state == .suspect }
 
+    /// Whether the node is joining at `now`: never heard from, within its
+    /// grace, and no attempt to connect to it failed. It takes no calls, but
+    /// calls may wait for it.
+    func isJoining(at now: Duration) -> Bool {
+        guard state == .connecting, let joiningUntil else { return false }
+        return now < joiningUntil
+    }
+
     /// Any frame from the node arrived.
     mutating func heard(at now: Duration, configuration: HeartbeatConfiguration) -> Change? {
         lastHeard = now
         deadSince = nil
+        joiningUntil = nil
         nextPing = now + configuration.interval
         let before = state
         state = .live
@@ -96,6 +117,15 @@ struct NodeHealth: Sendable, Equatable {
         nextPing = now + configuration.interval
     }
 
+    /// libzmq reported that an attempt to connect to the node failed (it
+    /// tries again): the node is not about to answer, so no call waits for
+    /// it any more. Returns whether it was joining until now.
+    mutating func connectFailed() -> Bool {
+        guard state == .connecting, joiningUntil != nil else { return false }
+        joiningUntil = nil
+        return true
+    }
+
     /// A send found no connection under the node's routing id: libzmq
     /// dropped it (after a disconnect, or a failed handshake).
     mutating func unroutable(at now: Duration, configuration: HeartbeatConfiguration) -> Change? {
@@ -120,11 +150,18 @@ struct NodeHealth: Sendable, Equatable {
         var reconnect = false
         /// A change of state to act on.
         var change: Change?
+        /// The node's grace to answer for the first time ended: calls that
+        /// waited for it look for a node again.
+        var stoppedJoining = false
     }
 
     /// Time passed: whether to ping the node or reconnect to it now, and any change of state.
     mutating func tick(at now: Duration, configuration: HeartbeatConfiguration) -> Actions {
         var actions = Actions()
+        if let joiningUntil, now >= joiningUntil {
+            self.joiningUntil = nil
+            actions.stoppedJoining = true
+        }
         let silence = now - lastHeard
         switch state {
         case .live where silence >= configuration.interval:
@@ -154,7 +191,9 @@ struct NodeHealth: Sendable, Equatable {
     /// When ``tick(at:configuration:)`` has something to do next.
     func nextWakeup(configuration: HeartbeatConfiguration) -> Duration {
         switch state {
-        case .connecting, .dead:
+        case .connecting:
+            min(nextPing, (deadSince ?? lastHeard) + configuration.deadAfter, joiningUntil ?? nextPing)
+        case .dead:
             min(nextPing, (deadSince ?? lastHeard) + configuration.deadAfter)
         case .live:
             min(nextPing, lastHeard + configuration.interval)

@@ -10,7 +10,10 @@ import Logging
 /// to its caller need no thread hop besides the caller's own. It is the
 /// ZeroMQ Guide's Freelance pattern: it pings quiet nodes (``NodeHealth``),
 /// sends calls to live nodes with room, and settles the calls of a node that
-/// fails by the rules of ``Failover``.
+/// fails by the rules of ``Failover``. While nodes it just connected to are
+/// joining, a node that answered takes no more than its share of the calls
+/// at hand (``JoiningShare``), so the first burst of a fresh caller is
+/// spread over its nodes rather than sent to the first one to answer.
 actor RemoteService {
     /// What a node answered.
     enum Answer: Sendable {
@@ -85,7 +88,7 @@ actor RemoteService {
     /// Thrown to a waiter whose deadline passed; the call turns it into the right error.
     private struct WaitExpired: Error {}
 
-    /// What ``pickNode(avoiding:)`` found.
+    /// What ``pickNode(avoiding:deadline:)`` found.
     private enum Pick {
         case node(String)
         case noNodeList
@@ -93,6 +96,8 @@ actor RemoteService {
         case noneUsable
         case allRefused
         case full
+        /// The nodes that take calls hold their share; the call waits for the joining ones.
+        case joining
     }
 
     let name: String
@@ -120,6 +125,12 @@ actor RemoteService {
     private var nextNode = 0
     private var hasNodeList = false
     private var totalInFlight = 0
+    /// Calls in ``acquireNode(method:deadline:avoiding:lastRefusal:)``: with
+    /// those in flight, the calls at hand a node's ``JoiningShare`` is of.
+    private var callsAcquiring = 0
+    /// Whether a node may be joining; false once a look found none, so calls
+    /// pay for looking only in the grace after nodes were connected to.
+    private var mayHaveJoining = false
     private var waiters: [UInt64: Waiter] = [:]
     private var waitOrder = Deque<UInt64>()
     private var pending: [UInt64: PendingCall] = [:]
@@ -176,7 +187,7 @@ actor RemoteService {
         try socket.set(.connectTimeout, heartbeat.interval)
         try socket.set(.reconnectInterval, min(heartbeat.interval / 4, .milliseconds(100)))
         let eventsEndpoint = "inproc://cort-remote-service-\(CortSystem.randomHex(8))"
-        try socket.monitor(eventsEndpoint, events: .disconnected)
+        try socket.monitor(eventsEndpoint, events: [.disconnected, .connectRetried])
         connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)
         try connectionEvents.set(.receiveHighWaterMark, 0)
         try connectionEvents.connect(eventsEndpoint)
@@ -203,8 +214,10 @@ actor RemoteService {
         for (key, instance) in incoming where nodes[key] == nil {
             do {
                 let connection = try connect(instance.endpoint)
-                nodes[key] = Node(instance: instance, connection: connection, health: NodeHealth(now: now))
+                nodes[key] = Node(instance: instance, connection: connection,
+                                  health: NodeHealth(now: now, joiningFor: heartbeat.connectGrace))
                 keyByConnection[connection] = key
+                mayHaveJoining = true
                 unreachable.removeValue(forKey: key)
                 logger.debug("node joined", metadata: ["service": "\(name)", "node": "\(key)"])
                 // The ping waits in the connection until it is up; the pong makes the node live.
@@ -297,12 +310,22 @@ actor RemoteService {
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
     }
 
-    /// The node for the next call: live before suspect, with room before
-    /// without, then the fewest calls in flight, round robin among equals.
-    private func pickNode(avoiding refused: Set<String>) -> Pick {
+    /// The node for the next call: under its ``JoiningShare`` before over
+    /// it, live before suspect, with room before without, then the fewest
+    /// calls in flight, round robin among equals. A call due at `deadline`
+    /// that finds every node over its share waits for the joining nodes
+    /// when it has the time (``JoiningShare/mayWait(deadline:joiningUntil:grace:)``).
+    private func pickNode(avoiding refused: Set<String>, deadline: Duration) -> Pick {
         guard hasNodeList else { return .noNodeList }
         guard !nodeOrder.isEmpty else { return .noNodes }
         guard totalInFlight < callLimits.perService else { return .full }
+        var share: Int?
+        var mayWait = false
+        if let joining = joiningNodes() {
+            let ready = nodeOrder.reduce(0) { $0 + (nodes[$1]?.takesCalls == true ? 1 : 0) }
+            share = JoiningShare.limit(calls: totalInFlight + callsAcquiring, ready: ready, joining: joining.count)
+            mayWait = JoiningShare.mayWait(deadline: deadline, joiningUntil: joining.until, grace: heartbeat.connectGrace)
+        }
         var best: String?
         var bestRank = Int.max
         var bestLoad = Int.max
@@ -319,7 +342,8 @@ actor RemoteService {
             sawUsable = true
             guard node.inFlight < callLimits.perNode else { continue }
             sawRoom = true
-            let rank = (node.health.state == .live ? 0 : 2) + (node.health.freeSlots == 0 ? 1 : 0)
+            let overShare = share.map { node.inFlight >= $0 } ?? false
+            let rank = (overShare ? 4 : 0) + (node.health.state == .live ? 0 : 2) + (node.health.freeSlots == 0 ? 1 : 0)
             if rank < bestRank || (rank == bestRank && node.inFlight < bestLoad) {
                 best = key
                 bestRank = rank
@@ -327,10 +351,32 @@ actor RemoteService {
             }
         }
         nextNode = (nextNode + 1) % nodeOrder.count
+        if best != nil && bestRank >= 4 && mayWait { return .joining }
         if let best { return .node(best) }
         if sawUsable && !sawRoom { return .full }
-        if sawRefused { return .allRefused }
+        // A node about to answer may take what the others refused.
+        if sawRefused { return share != nil && mayWait ? .joining : .allRefused }
         return .noneUsable
+    }
+
+    /// The nodes joining now (``NodeHealth/isJoining(at:)``): how many, and
+    /// when the last one's grace ends; nil when there are none.
+    private func joiningNodes() -> (count: Int, until: Duration)? {
+        guard mayHaveJoining else { return nil }
+        let now = clock.now
+        var count = 0
+        var until = now
+        for key in nodeOrder {
+            guard let node = nodes[key], !node.leaving, node.draining == nil, node.health.isJoining(at: now),
+                  let end = node.health.joiningUntil else { continue }
+            count += 1
+            until = max(until, end)
+        }
+        guard count > 0 else {
+            mayHaveJoining = false
+            return nil
+        }
+        return (count, until)
     }
 
     // MARK: Calls
@@ -386,12 +432,15 @@ actor RemoteService {
 
     /// A node that may take the call now, waiting (until `deadline`) when the
     /// only reason there is none may pass: no node list yet, no node live
-    /// yet, or (when ``CallLimits/whenFull`` says wait) every node full.
+    /// yet, (when ``CallLimits/whenFull`` says wait) every node full, or
+    /// every node that takes calls holds its share while others join.
     private func acquireNode(method: String, deadline: Duration, avoiding refused: Set<String>,
                              lastRefusal: CallFailure?) async throws -> String {
+        callsAcquiring += 1
+        defer { callsAcquiring -= 1 }
         while true {
             if closed { throw RemoteCallError(.shuttingDown, "the actor system is shut down") }
-            let pick = pickNode(avoiding: refused)
+            let pick = pickNode(avoiding: refused, deadline: deadline)
             switch pick {
             case .node(let key):
                 return key
@@ -408,7 +457,7 @@ actor RemoteService {
             case .full where callLimits.whenFull == .failFast:
                 throw RemoteCallError(.overloaded, "\(method): every node of \(name) is full "
                                       + "(\(totalInFlight) calls in flight); the call was not sent")
-            case .full, .noNodeList, .noneUsable:
+            case .full, .noNodeList, .noneUsable, .joining:
                 break
             }
             do {
@@ -416,7 +465,7 @@ actor RemoteService {
             } catch is WaitExpired {
                 // Nodes that failed while the call waited are the reason now;
                 // otherwise it is what the call waited for.
-                switch pickNode(avoiding: refused) {
+                switch pickNode(avoiding: refused, deadline: deadline) {
                 case .node, .full: throw timeoutWhileWaiting(pick, method: method)
                 case let now: throw timeoutWhileWaiting(now, method: method)
                 }
@@ -591,13 +640,17 @@ actor RemoteService {
         }
         let now = clock.now
         heartbeatDue = nil
+        var stoppedJoining = false
         for key in Array(nodes.keys) {
             guard let actions = nodes[key]?.health.tick(at: now, configuration: heartbeat) else { continue }
             apply(actions.change, to: key)
             if actions.reconnect { reconnect(key) }
             if actions.ping, nodes[key] != nil { ping(key, at: now) }
             noteWakeup(of: key)
+            stoppedJoining = stoppedJoining || actions.stoppedJoining
         }
+        // Calls that waited for a node that did not answer in its grace go to the others.
+        if stoppedJoining { wakeWaitersForRoom() }
     }
 
     private func apply(_ change: NodeHealth.Change?, to key: String) {
@@ -712,7 +765,9 @@ actor RemoteService {
         }
     }
 
-    /// Settles the calls of nodes whose connection dropped, until the reactor stops.
+    /// Settles the calls of nodes whose connection dropped, and stops
+    /// waiting for joining nodes that cannot be connected to, until the
+    /// reactor stops.
     func watchConnections() async {
         while !closed {
             let message: ZeroMQMessage
@@ -721,12 +776,27 @@ actor RemoteService {
             } catch {
                 return
             }
-            guard let event = try? MonitorEvent(message), event.event == .disconnected else { continue }
+            guard let event = try? MonitorEvent(message) else { continue }
             // libzmq names the endpoint as it resolved it; cort's are literal
-            // addresses, so they match. A name that does not match is left to the heartbeats.
-            for (key, node) in nodes where node.instance.endpoint == event.endpoint && node.health.takesCalls {
-                logger.debug("connection dropped", metadata: ["service": "\(name)", "node": "\(key)"])
-                connectionGone(key)
+            // addresses, so they match. A name that does not match is left to
+            // the heartbeats (and, for a joining node, to its grace).
+            switch event.event {
+            case .disconnected:
+                for (key, node) in nodes where node.instance.endpoint == event.endpoint && node.health.takesCalls {
+                    logger.debug("connection dropped", metadata: ["service": "\(name)", "node": "\(key)"])
+                    connectionGone(key)
+                }
+            case .connectRetried:
+                var stoppedJoining = false
+                for (key, node) in nodes where node.instance.endpoint == event.endpoint {
+                    guard nodes[key]?.health.connectFailed() == true else { continue }
+                    logger.debug("cannot connect to a joining node yet", metadata: ["service": "\(name)", "node": "\(key)"])
+                    stoppedJoining = true
+                }
+                // Calls that waited for it go to the nodes that answered.
+                if stoppedJoining { wakeWaitersForRoom() }
+            default:
+                continue
             }
         }
     }

@@ -16,6 +16,11 @@ extension ZeroMQSocket {
         /// a `disconnect` of one's own. The event's value is the connection's
         /// file descriptor (see ``ZeroMQMessage/sourceDescriptor``).
         public static let disconnected = MonitorEvents(rawValue: ZMQ_EVENT_DISCONNECTED)
+        /// An attempt to connect failed (refused, timed out, or the
+        /// connection broke before or during its handshake) and libzmq will
+        /// try again (`ZMQ_EVENT_CONNECT_RETRIED`); the event's value is the
+        /// interval, in milliseconds, before the next attempt.
+        public static let connectRetried = MonitorEvents(rawValue: ZMQ_EVENT_CONNECT_RETRIED)
         /// The ZMTP handshake with a peer completed (`ZMQ_EVENT_HANDSHAKE_SUCCEEDED`).
         public static let handshakeSucceeded = MonitorEvents(rawValue: ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
     }
