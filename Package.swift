@@ -71,7 +71,6 @@ let package = Package(
             dependencies: [
                 "CortMessagePack",
                 "CortZeroMQ",
-                "CortConsul",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,9 +78,12 @@ let package = Package(
             ]
         ),
 
+        // Consul for cort: the HTTP client on libcurl and ConsulDiscovery. Only
+        // programs that use Consul link libcurl.
         .target(
             name: "CortConsul",
             dependencies: [
+                "Cort",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -109,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "GreeterNode",
             dependencies: [
-                "Cort", "ExampleServices",
+                "Cort", "CortConsul", "ExampleServices",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -117,7 +119,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "GreeterCaller",
-            dependencies: ["Cort", "ExampleServices", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Cort", "CortConsul", "ExampleServices", .product(name: "Logging", package: "swift-log")],
             path: "Examples/GreeterCaller"
         ),
         .executableTarget(
@@ -200,6 +202,7 @@ let package = Package(
         .testTarget(
             name: "CortConsulTests",
             dependencies: [
+                "Cort",
                 "CortConsul",
                 "CortTesting",
                 .product(name: "FlyingFox", package: "FlyingFox"),
