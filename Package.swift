@@ -20,11 +20,6 @@ let package = Package(
         .library(name: "Cort", targets: ["Cort"]),
         .library(name: "CortConsul", targets: ["CortConsul"]),
         .library(name: "CortTesting", targets: ["CortTesting"]),
-        .executable(name: "cort-demo", targets: ["CortDemo"]),
-        .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
-        .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
-        .executable(name: "cort-msgpack-over-zeromq", targets: ["MessagePackOverZeroMQ"]),
-        .executable(name: "cort-consul-double", targets: ["ConsulDouble"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
@@ -98,18 +93,22 @@ let package = Package(
             ]
         ),
 
+        // The examples: `swift run cort-demo` (and the others by their target
+        // names) from a clone. Executable targets of the root package run
+        // without being products, so a package that depends on cort gets none
+        // of them.
         .target(
             name: "ExampleServices",
             dependencies: ["Cort"],
             path: "Examples/ExampleServices"
         ),
         .executableTarget(
-            name: "CortDemo",
+            name: "cort-demo",
             dependencies: ["Cort", "ExampleServices", .product(name: "Logging", package: "swift-log")],
             path: "Examples/CortDemo"
         ),
         .executableTarget(
-            name: "GreeterNode",
+            name: "cort-greeter-node",
             dependencies: [
                 "Cort", "CortConsul", "ExampleServices",
                 .product(name: "Logging", package: "swift-log"),
@@ -118,17 +117,17 @@ let package = Package(
             path: "Examples/GreeterNode"
         ),
         .executableTarget(
-            name: "GreeterCaller",
+            name: "cort-greeter-caller",
             dependencies: ["Cort", "CortConsul", "ExampleServices", .product(name: "Logging", package: "swift-log")],
             path: "Examples/GreeterCaller"
         ),
         .executableTarget(
-            name: "ConsulDouble",
+            name: "cort-consul-double",
             dependencies: ["CortTesting"],
             path: "Examples/ConsulDouble"
         ),
         .executableTarget(
-            name: "MessagePackOverZeroMQ",
+            name: "cort-msgpack-over-zeromq",
             dependencies: ["CortMessagePack", "CortZeroMQ"],
             path: "Examples/MessagePackOverZeroMQ"
         ),
