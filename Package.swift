@@ -21,6 +21,17 @@ let package = Package(
         .library(name: "CortConsul", targets: ["CortConsul"]),
         .library(name: "CortTesting", targets: ["CortTesting"]),
     ],
+    // FlyingFox is resolved only for the Consul agent double: a package that
+    // depends on cort with `traits: []` does not fetch it (CortTesting then
+    // has TestClock only). On by default, so this package's own tests and
+    // examples, and a plain `.package(url:from:)`, have the double.
+    traits: [
+        .trait(
+            name: "ConsulAgentDouble",
+            description: "CortTesting's ConsulAgentDouble, an HTTP double of the Consul agent, on FlyingFox."
+        ),
+        .default(enabledTraits: ["ConsulAgentDouble"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -87,8 +98,8 @@ let package = Package(
         .target(
             name: "CortTesting",
             dependencies: [
-                .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "FlyingFox", package: "FlyingFox", condition: .when(traits: ["ConsulAgentDouble"])),
+                .product(name: "FlyingSocks", package: "FlyingFox", condition: .when(traits: ["ConsulAgentDouble"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 internal import FlyingFox
 internal import FlyingSocks
 import Logging
@@ -188,3 +189,15 @@ extension ConsulAgentDouble.Listener {
         _ = await task.result
     }
 }
+
+#else
+
+/// Stands in for the Consul agent double when cort's `ConsulAgentDouble`
+/// trait is off: the double runs on FlyingFox, which a package that depends
+/// on cort with `traits: []` does not resolve.
+@available(*, unavailable, message: """
+    ConsulAgentDouble comes with cort's ConsulAgentDouble trait, which is on by default: \
+    drop `traits: []` from the cort dependency, or write `traits: ["ConsulAgentDouble"]`
+    """)
+public enum ConsulAgentDouble {}
+#endif
