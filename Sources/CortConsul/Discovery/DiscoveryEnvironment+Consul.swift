@@ -1,7 +1,7 @@
 import Cort
 
 extension DiscoveryEnvironment.Backend {
-    /// Consul, for ``DiscoveryEnvironment/discovery(_:backends:)``: chosen by
+    /// Consul, for `DiscoveryEnvironment.discovery(_:backends:)`: chosen by
     /// `CORT_DISCOVERY=consul`, or without `CORT_DISCOVERY` when
     /// `CONSUL_HTTP_ADDR` is set, and made by
     /// ``ConsulDiscovery/fromEnvironment(_:logger:)`` (`CONSUL_HTTP_ADDR`,
