@@ -157,7 +157,7 @@ let package = Package(
         .target(
             name: "DocSnippets",
             dependencies: [
-                "Cort", "CortZeroMQ",
+                "Cort", "CortConsul", "CortTesting", "CortZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
