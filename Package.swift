@@ -20,11 +20,17 @@ let package = Package(
         .library(name: "Cort", targets: ["Cort"]),
         .library(name: "CortConsul", targets: ["CortConsul"]),
         .library(name: "CortTesting", targets: ["CortTesting"]),
-        .executable(name: "cort-demo", targets: ["CortDemo"]),
-        .executable(name: "cort-greeter-node", targets: ["GreeterNode"]),
-        .executable(name: "cort-greeter-caller", targets: ["GreeterCaller"]),
-        .executable(name: "cort-msgpack-over-zeromq", targets: ["MessagePackOverZeroMQ"]),
-        .executable(name: "cort-consul-double", targets: ["ConsulDouble"]),
+    ],
+    // FlyingFox is resolved only for the Consul agent double: a package that
+    // depends on cort with `traits: []` does not fetch it (CortTesting then
+    // has TestClock only). On by default, so this package's own tests and
+    // examples, and a plain `.package(url:from:)`, have the double.
+    traits: [
+        .trait(
+            name: "ConsulAgentDouble",
+            description: "CortTesting's ConsulAgentDouble, an HTTP double of the Consul agent, on FlyingFox."
+        ),
+        .default(enabledTraits: ["ConsulAgentDouble"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
@@ -71,7 +77,6 @@ let package = Package(
             dependencies: [
                 "CortMessagePack",
                 "CortZeroMQ",
-                "CortConsul",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,9 +84,12 @@ let package = Package(
             ]
         ),
 
+        // Consul for cort: the HTTP client on libcurl and ConsulDiscovery. Only
+        // programs that use Consul link libcurl.
         .target(
             name: "CortConsul",
             dependencies: [
+                "Cort",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -90,43 +98,47 @@ let package = Package(
         .target(
             name: "CortTesting",
             dependencies: [
-                .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "FlyingFox", package: "FlyingFox", condition: .when(traits: ["ConsulAgentDouble"])),
+                .product(name: "FlyingSocks", package: "FlyingFox", condition: .when(traits: ["ConsulAgentDouble"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
+        // The examples: `swift run cort-demo` (and the others by their target
+        // names) from a clone. Executable targets of the root package run
+        // without being products, so a package that depends on cort gets none
+        // of them.
         .target(
             name: "ExampleServices",
             dependencies: ["Cort"],
             path: "Examples/ExampleServices"
         ),
         .executableTarget(
-            name: "CortDemo",
+            name: "cort-demo",
             dependencies: ["Cort", "ExampleServices", .product(name: "Logging", package: "swift-log")],
             path: "Examples/CortDemo"
         ),
         .executableTarget(
-            name: "GreeterNode",
+            name: "cort-greeter-node",
             dependencies: [
-                "Cort", "ExampleServices",
+                "Cort", "CortConsul", "ExampleServices",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Examples/GreeterNode"
         ),
         .executableTarget(
-            name: "GreeterCaller",
-            dependencies: ["Cort", "ExampleServices", .product(name: "Logging", package: "swift-log")],
+            name: "cort-greeter-caller",
+            dependencies: ["Cort", "CortConsul", "ExampleServices", .product(name: "Logging", package: "swift-log")],
             path: "Examples/GreeterCaller"
         ),
         .executableTarget(
-            name: "ConsulDouble",
+            name: "cort-consul-double",
             dependencies: ["CortTesting"],
             path: "Examples/ConsulDouble"
         ),
         .executableTarget(
-            name: "MessagePackOverZeroMQ",
+            name: "cort-msgpack-over-zeromq",
             dependencies: ["CortMessagePack", "CortZeroMQ"],
             path: "Examples/MessagePackOverZeroMQ"
         ),
@@ -145,7 +157,7 @@ let package = Package(
         .target(
             name: "DocSnippets",
             dependencies: [
-                "Cort", "CortZeroMQ",
+                "Cort", "CortConsul", "CortTesting", "CortZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -200,6 +212,7 @@ let package = Package(
         .testTarget(
             name: "CortConsulTests",
             dependencies: [
+                "Cort",
                 "CortConsul",
                 "CortTesting",
                 .product(name: "FlyingFox", package: "FlyingFox"),

@@ -6,6 +6,8 @@
 import CortTesting
 import Foundation
 
+#if ConsulAgentDouble
+
 guard let port = CommandLine.arguments.count > 1 ? UInt16(CommandLine.arguments[1]) : 8500 else {
     FileHandle.standardError.write(Data("usage: cort-consul-double [PORT]   (default 8500)\n".utf8))
     exit(2)
@@ -35,3 +37,7 @@ for await _ in signals { break }
 let listed = agent.services.map { "\($0.name) \($0.id) \($0.address):\($0.port)" }
 print("stopping; registered at the end: \(listed.isEmpty ? "none" : listed.joined(separator: ", "))")
 await agent.stop()
+#else
+FileHandle.standardError.write(Data("cort-consul-double: built without the ConsulAgentDouble trait (on by default)\n".utf8))
+exit(2)
+#endif

@@ -4,6 +4,7 @@
 // or through Consul:
 //   CONSUL_HTTP_ADDR=127.0.0.1:8500 swift run cort-greeter-caller Ada
 import Cort
+import CortConsul
 import ExampleServices
 import Foundation
 import Logging
@@ -11,7 +12,7 @@ import Logging
 let names = CommandLine.arguments.dropFirst().isEmpty ? ["Ada", "Grace", "Lin"] : Array(CommandLine.arguments.dropFirst())
 let discovery: any Discovery
 do {
-    discovery = try DiscoveryEnvironment.discovery()
+    discovery = try DiscoveryEnvironment.discovery(backends: [.consul])
     if discovery is LocalDiscovery {
         throw DiscoveryError(.malformedConfiguration,
                              "set CORT_STATIC_SERVICES (greeter=tcp://host:port) or CONSUL_HTTP_ADDR to find the greeter")

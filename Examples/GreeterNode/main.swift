@@ -5,6 +5,7 @@
 // It serves until it gets SIGINT or SIGTERM, then drains: its callers are
 // told to send nothing new, the calls it accepted finish, and it exits.
 import Cort
+import CortConsul
 import ExampleServices
 import Foundation
 import Logging
@@ -17,7 +18,7 @@ let logger = Logger(label: "cort-greeter-node")
 // the endpoint (CORT_STATIC_SERVICES) and nothing needs registering.
 let discovery: any Discovery
 do {
-    discovery = try DiscoveryEnvironment.discovery()
+    discovery = try DiscoveryEnvironment.discovery(backends: [.consul])
 } catch {
     print("cort-greeter-node: \(error)")
     exit(2)

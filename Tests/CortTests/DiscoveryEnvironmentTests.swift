@@ -1,25 +1,19 @@
 import Testing
 @testable import Cort
 
-/// Choosing a backend from the environment.
+/// Choosing a backend from the environment, without Consul (CortConsul's
+/// DiscoveryEnvironmentConsulTests has the `consul` backend).
 @Suite struct DiscoveryEnvironmentTests {
     @Test func theVariablesChooseTheBackend() throws {
         #expect(try DiscoveryEnvironment.discovery([:]) is LocalDiscovery)
         #expect(try DiscoveryEnvironment.discovery(["CORT_STATIC_SERVICES": "greeter=tcp://127.0.0.1:5555"]) is StaticDiscovery)
-        let consul = try DiscoveryEnvironment.discovery(["CONSUL_HTTP_ADDR": "127.0.0.1:8600", "CONSUL_HTTP_TOKEN": "t"])
-        let chosen = try #require(consul as? ConsulDiscovery)
-        #expect(chosen.configuration.consul.endpoint == .http(host: "127.0.0.1", port: 8600))
-        #expect(chosen.configuration.consul.token == "t")
-        chosen.shutdown()
         #expect(try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "local", "CONSUL_HTTP_ADDR": "x:1"]) is LocalDiscovery)
-        let defaultAgent = try #require(try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "consul"]) as? ConsulDiscovery)
-        #expect(defaultAgent.configuration.consul.endpoint == .http(host: "127.0.0.1", port: 8500))
-        defaultAgent.shutdown()
+        #expect(try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "Static", "CORT_STATIC_SERVICES": "greeter=tcp://127.0.0.1:5555",
+                                                    "CONSUL_HTTP_ADDR": "x:1"]) is StaticDiscovery)
     }
 
     @Test func badValuesAreClearErrors() {
-        for environment in [["CORT_DISCOVERY": "etcd"], ["CORT_DISCOVERY": "static"],
-                            ["CONSUL_HTTP_ADDR": "http://"], ["CORT_DISCOVERY": "consul", "CONSUL_HTTP_SSL_VERIFY": "maybe"]] {
+        for environment in [["CORT_DISCOVERY": "etcd"], ["CORT_DISCOVERY": "static"]] {
             do {
                 _ = try DiscoveryEnvironment.discovery(environment)
                 Issue.record("\(environment) is not a valid choice")
@@ -30,37 +24,46 @@ import Testing
             }
         }
     }
-    @Test func theCheckDurationsAreReadAsGoDurations() throws {
-        let environment = ["CONSUL_HTTP_ADDR": "127.0.0.1:8600", "CORT_CONSUL_TTL": "1m30s",
-                           "CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER": "2h"]
-        let chosen = try #require(try DiscoveryEnvironment.discovery(environment) as? ConsulDiscovery)
-        #expect(chosen.configuration.ttl == .seconds(90))
-        #expect(chosen.configuration.deregisterCriticalServiceAfter == .seconds(7200))
-        chosen.shutdown()
-        let fractional = try ConsulDiscovery.fromEnvironment(["CORT_CONSUL_TTL": "500ms", "CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER": ""])
-        #expect(fractional.configuration.ttl == .milliseconds(500))
-        #expect(fractional.configuration.deregisterCriticalServiceAfter == .seconds(60), "empty counts as unset")
-        fractional.shutdown()
-        let defaults = try ConsulDiscovery.fromEnvironment([:])
-        #expect(defaults.configuration.ttl == .seconds(10))
-        #expect(defaults.configuration.deregisterCriticalServiceAfter == .seconds(60))
-        defaults.shutdown()
+
+    @Test func anUnknownBackendIsRefusedNamingTheKnownOnes() {
+        let error = #expect(throws: DiscoveryError.self) { try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "etcd"]) }
+        #expect(error?.message == "CORT_DISCOVERY=etcd: the backends are static, local")
+        let withBackend = #expect(throws: DiscoveryError.self) {
+            try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "zookeeper"], backends: [Self.fixed])
+        }
+        #expect(withBackend?.message == "CORT_DISCOVERY=zookeeper: the backends are static, local, fixed")
     }
 
-    @Test(arguments: [
-        ("CORT_CONSUL_TTL", "10"), ("CORT_CONSUL_TTL", "ten seconds"), ("CORT_CONSUL_TTL", "0s"),
-        ("CORT_CONSUL_TTL", "0"), ("CORT_CONSUL_TTL", "-5s"), ("CORT_CONSUL_TTL", "10x"),
-        ("CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER", "1d"), ("CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER", "-1m"),
-    ])
-    func malformedCheckDurationsAreRefusedNamingTheVariable(variable: String, value: String) {
-        do {
-            let discovery = try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "consul", variable: value])
-            Issue.record("\(variable)=\(value) was accepted: \(discovery)")
-        } catch let error as DiscoveryError {
-            #expect(error.code == .malformedConfiguration)
-            #expect(error.message.hasPrefix("\(variable)=\(value): "), "\(error.message)")
-        } catch {
-            Issue.record("\(error)")
+    /// A program built without CortConsul that is asked for Consul says so,
+    /// rather than running on local discovery.
+    @Test func consulWithoutCortConsulIsAClearError() throws {
+        let named = #expect(throws: DiscoveryError.self) { try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "consul"]) }
+        #expect(named?.code == .malformedConfiguration)
+        #expect(named?.message == "CORT_DISCOVERY=consul, but this program was built without consul discovery: add the CortConsul"
+            + " product, import CortConsul and call DiscoveryEnvironment.discovery(backends: [.consul])")
+        let implied = #expect(throws: DiscoveryError.self) {
+            try DiscoveryEnvironment.discovery(["CONSUL_HTTP_ADDR": "127.0.0.1:8500", "CORT_STATIC_SERVICES": "greeter=tcp://127.0.0.1:5555"])
         }
+        #expect(implied?.code == .malformedConfiguration)
+        #expect(implied?.message.hasPrefix("CONSUL_HTTP_ADDR is set, but this program was built without consul discovery") == true)
+        #expect(implied?.message.hasSuffix(", or set CORT_DISCOVERY=static or local to ignore CONSUL_HTTP_ADDR") == true)
+        // Empty counts as unset.
+        #expect(try DiscoveryEnvironment.discovery(["CONSUL_HTTP_ADDR": ""]) is LocalDiscovery)
+    }
+
+    static let fixed = DiscoveryEnvironment.Backend(name: "Fixed", selectingVariable: "FIXED_ENDPOINT") { environment in
+        try StaticDiscovery(["greeter": [environment["FIXED_ENDPOINT"] ?? "tcp://127.0.0.1:1"]])
+    }
+
+    @Test func aBackendFromAnotherModuleIsChosenByNameOrByItsVariable() throws {
+        let named = try #require(try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "fixed"], backends: [Self.fixed]) as? StaticDiscovery)
+        #expect(named.instances["greeter"]?.map(\.endpoint) == ["tcp://127.0.0.1:1"])
+        // Its variable comes before CORT_STATIC_SERVICES, as CONSUL_HTTP_ADDR does.
+        let implied = try #require(try DiscoveryEnvironment.discovery(
+            ["FIXED_ENDPOINT": "tcp://127.0.0.1:2", "CORT_STATIC_SERVICES": "greeter=tcp://127.0.0.1:3"],
+            backends: [Self.fixed]) as? StaticDiscovery)
+        #expect(implied.instances["greeter"]?.map(\.endpoint) == ["tcp://127.0.0.1:2"])
+        #expect(try DiscoveryEnvironment.discovery(["CORT_DISCOVERY": "local", "FIXED_ENDPOINT": "tcp://127.0.0.1:2"],
+                                                   backends: [Self.fixed]) is LocalDiscovery)
     }
 }

@@ -1,6 +1,6 @@
 /// Where a service's nodes are: the one interface every discovery backend
 /// implements (``LocalDiscovery`` in-process, ``StaticDiscovery`` fixed
-/// endpoints, Consul later).
+/// endpoints, and `ConsulDiscovery` in the CortConsul module).
 ///
 /// Nodes ``register(_:)`` what they host and ``deregister(_:)`` it when they
 /// drain; callers ``watch(service:)`` a service's node list, usually through

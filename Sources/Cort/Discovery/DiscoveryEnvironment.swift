@@ -3,44 +3,78 @@ import Foundation
 /// Picks a discovery backend from the environment, so one binary runs on a
 /// laptop (static endpoints) and in production (Consul) unchanged.
 ///
-/// `CORT_DISCOVERY` names the backend: `consul` (``ConsulDiscovery``, with
-/// `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, ... as Consul's own tools read
-/// them, and `CORT_CONSUL_TTL` and `CORT_CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER`
-/// as Go durations: see ``ConsulDiscovery/fromEnvironment(_:logger:)``), `static` (``StaticDiscovery`` from `CORT_STATIC_SERVICES`) or
-/// `local` (``LocalDiscovery/shared``, one process). Without it: `consul`
-/// when `CONSUL_HTTP_ADDR` is set, else `static` when `CORT_STATIC_SERVICES`
-/// is set, else `local`.
+/// `CORT_DISCOVERY` names the backend: `static` (``StaticDiscovery`` from
+/// `CORT_STATIC_SERVICES`), `local` (``LocalDiscovery/shared``, one process),
+/// or one of the `backends` passed in, such as CortConsul's `.consul`. Without
+/// it: the first of `backends` whose selecting variable is set (`consul` when
+/// `CONSUL_HTTP_ADDR` is), else `static` when `CORT_STATIC_SERVICES` is set,
+/// else `local`.
+///
+/// Consul lives in the CortConsul module, so that a program that never uses
+/// it does not link libcurl. A program built without it that is asked for
+/// Consul (`CORT_DISCOVERY=consul`, or `CONSUL_HTTP_ADDR` set) gets an error
+/// that says so, rather than quietly running on local discovery.
 ///
 /// ```swift
+/// import Cort
+/// import CortConsul   // the CortConsul product: ConsulDiscovery and `.consul`
+///
 /// // CONSUL_HTTP_ADDR=127.0.0.1:8500 ./my-node
-/// let discovery = try DiscoveryEnvironment.discovery()
+/// let discovery = try DiscoveryEnvironment.discovery(backends: [.consul])
 /// let node = try CortSystem.start(.init(name: "node-a", discovery: discovery, endpoint: "tcp://10.0.0.5:5555"))
 /// ```
 public enum DiscoveryEnvironment {
     /// The variable that names the backend.
     public static let variable = "CORT_DISCOVERY"
 
+    /// Backends other modules provide, by name, with the variable that asks
+    /// for each and the module to add: only for the error a program built
+    /// without them gives.
+    static let elsewhere: [(name: String, variable: String, module: String, backend: String)] = [
+        ("consul", "CONSUL_HTTP_ADDR", "CortConsul", ".consul"),
+    ]
+
     /// The backend the environment asks for.
     ///
+    /// - Parameters:
+    ///   - environment: the variables to read; the process's environment by default.
+    ///   - backends: backends besides `static` and `local`, such as CortConsul's
+    ///     ``Backend`` `.consul`.
     /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/malformedConfiguration``)
-    ///   for an unknown `CORT_DISCOVERY`, or when the chosen backend's own
-    ///   variables are missing or malformed; the message names the variable.
+    ///   for an unknown `CORT_DISCOVERY`, for a backend this program was built
+    ///   without (the message names the module to add), or when the chosen
+    ///   backend's own variables are missing or malformed; the message names the variable.
     public static func discovery(
-        _ environment: [String: String] = ProcessInfo.processInfo.environment
+        _ environment: [String: String] = ProcessInfo.processInfo.environment,
+        backends: [Backend] = []
     ) throws -> any Discovery {
+        func isSet(_ name: String) -> Bool { environment[name]?.isEmpty == false }
         let named = environment[variable].flatMap { $0.isEmpty ? nil : $0.lowercased() }
-        let backend = named ?? (environment["CONSUL_HTTP_ADDR"]?.isEmpty == false ? "consul"
-            : environment[StaticDiscovery.defaultEnvironmentVariable] != nil ? "static" : "local")
-        switch backend {
-        case "consul":
-            return try ConsulDiscovery.fromEnvironment(environment)
+        let implied = backends.first { $0.selectingVariable.map(isSet) ?? false }?.name.lowercased()
+            ?? elsewhere.first { isSet($0.variable) }?.name
+            ?? (environment[StaticDiscovery.defaultEnvironmentVariable] != nil ? "static" : "local")
+        let name = named ?? implied
+        if let backend = backends.first(where: { $0.name.lowercased() == name }) {
+            return try backend.make(environment)
+        }
+        switch name {
         case "static":
             return try StaticDiscovery(environment: environment)
         case "local":
             return LocalDiscovery.shared
         default:
+            if let missing = elsewhere.first(where: { $0.name == name }) {
+                var message = named == nil ? "\(missing.variable) is set" : "\(variable)=\(name)"
+                message += ", but this program was built without \(missing.name) discovery: add the \(missing.module)"
+                message += " product, import \(missing.module) and call DiscoveryEnvironment.discovery(backends: [\(missing.backend)])"
+                if named == nil { message += ", or set \(variable)=static or local to ignore \(missing.variable)" }
+                throw DiscoveryError(.malformedConfiguration, message)
+            }
+            let known = backends.map { $0.name.lowercased() }.reduce(into: ["static", "local"]) { known, name in
+                if !known.contains(name) { known.append(name) }
+            }
             throw DiscoveryError(.malformedConfiguration,
-                                 "\(variable)=\(backend): the backends are consul, static and local")
+                                 "\(variable)=\(name): the backends are \(known.joined(separator: ", "))")
         }
     }
 }

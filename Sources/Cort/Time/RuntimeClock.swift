@@ -1,20 +1,21 @@
 /// The time every cort timer reads: offsets from the moment the clock was
 /// made, on an injectable `Clock`, so tests can run timers on virtual time.
-struct RuntimeClock: Sendable {
+/// `package`: CortConsul's `ConsulDiscovery` runs its TTL passes and retries on it.
+package struct RuntimeClock: Sendable {
     private let nowFunction: @Sendable () -> Duration
     private let sleepFunction: @Sendable (Duration) async throws -> Void
 
-    init<C: Clock>(_ clock: C) where C.Duration == Duration {
+    package init<C: Clock>(_ clock: C) where C.Duration == Duration {
         let start = clock.now
         nowFunction = { start.duration(to: clock.now) }
         sleepFunction = { offset in try await clock.sleep(until: start.advanced(by: offset), tolerance: nil) }
     }
 
     /// Time since the clock was made.
-    var now: Duration { nowFunction() }
+    package var now: Duration { nowFunction() }
 
     /// Sleeps until `now` reaches `deadline` (throws when cancelled).
-    func sleep(until deadline: Duration) async throws {
+    package func sleep(until deadline: Duration) async throws {
         try await sleepFunction(deadline)
     }
 }

@@ -1,7 +1,9 @@
 /// The envelope's own constants. Its MessagePack format bytes are
 /// `MessagePackFormat`'s, shared with the codec.
-enum WireFormat {
-    static let version: UInt64 = 1
+package enum WireFormat {
+    /// `package`: CortConsul's registrations carry it (`cort_protocol`), so callers skip
+    /// nodes that speak another version.
+    package static let version: UInt64 = 1
 
     /// The envelope kinds, by their number on the wire.
     enum Kind: UInt64 {

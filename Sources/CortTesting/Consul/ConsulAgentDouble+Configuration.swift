@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 import Logging
 
 extension ConsulAgentDouble {
@@ -75,3 +76,5 @@ extension ConsulAgentDouble {
         }
     }
 }
+
+#endif

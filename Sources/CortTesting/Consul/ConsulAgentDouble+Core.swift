@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// The driver around ``ConsulAgentState``: it feeds events in under the lock,
 /// then carries out what comes out (wake parked queries, move the timer).
 extension ConsulAgentDouble {
@@ -92,3 +93,5 @@ extension ConsulAgentDouble {
         core.withLock { core in _ = core.cancelledWaiters.remove(id) }
     }
 }
+
+#endif

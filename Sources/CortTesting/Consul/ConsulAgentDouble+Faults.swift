@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// Faults a test switches on to see how a client copes with a Consul that
 /// misbehaves the ways real ones do.
 extension ConsulAgentDouble {
@@ -90,3 +91,5 @@ extension ConsulAgentDouble {
         await surplus?.close()
     }
 }
+
+#endif

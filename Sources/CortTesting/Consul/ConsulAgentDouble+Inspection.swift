@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// What a test can see of the agent: its services, checks and index, the
 /// requests it got, and how many blocking queries are parked.
 extension ConsulAgentDouble {
@@ -141,3 +142,5 @@ extension ConsulAgentDouble {
         core.withLock { core in _ = core.cancelledWaiters.remove(id) }
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 internal import FlyingFox
 internal import FlyingSocks
 import Logging
@@ -188,3 +189,26 @@ extension ConsulAgentDouble.Listener {
         _ = await task.result
     }
 }
+
+#else
+
+/// Stands in for the Consul agent double when cort's `ConsulAgentDouble`
+/// trait is off (a package that depends on cort with `traits: []`): the
+/// double runs on FlyingFox, which SwiftPM then does not resolve. What a test
+/// reaches for first is here, so the compiler says why it is missing.
+@available(*, unavailable, message: "ConsulAgentDouble needs cort's ConsulAgentDouble trait (on by default): drop `traits: []` from the cort dependency, or list \"ConsulAgentDouble\" in it")
+public enum ConsulAgentDouble {
+    @available(*, unavailable, message: "ConsulAgentDouble needs cort's ConsulAgentDouble trait (on by default): drop `traits: []` from the cort dependency, or list \"ConsulAgentDouble\" in it")
+    public struct Configuration {
+        public init() {}
+    }
+
+    @available(*, unavailable, message: "ConsulAgentDouble needs cort's ConsulAgentDouble trait (on by default): drop `traits: []` from the cort dependency, or list \"ConsulAgentDouble\" in it")
+    public static func start(
+        clock: some Clock<Duration> = ContinuousClock(),
+        configuration: Configuration = Configuration()
+    ) async throws -> ConsulAgentDouble {
+        fatalError("unavailable")
+    }
+}
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// Why the Consul agent double could not do what a test asked (it never
 /// fails a request this way: bad requests get Consul's own answers).
 public struct ConsulAgentDoubleError: Error, CustomStringConvertible, Sendable {
@@ -42,3 +43,5 @@ public struct ConsulAgentDoubleError: Error, CustomStringConvertible, Sendable {
         "ConsulAgentDoubleError(\(code)): \(message)" + (cause.map { " (cause: \($0))" } ?? "")
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 import Foundation
 internal import FlyingFox
 
@@ -66,3 +67,5 @@ struct AbortConnection: WSHandler {
         throw CancellationError()
     }
 }
+
+#endif

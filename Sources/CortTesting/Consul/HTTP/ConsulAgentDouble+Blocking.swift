@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// The servers' read endpoints: query options (consistency, `index`,
 /// `wait`), blocking, and the headers every answer carries.
 extension ConsulAgentDouble {
@@ -91,3 +92,5 @@ extension ConsulAgentDouble {
         return .json(services, index: index, knownLeader: !core.withLock { $0.faults.noLeader })
     }
 }
+
+#endif

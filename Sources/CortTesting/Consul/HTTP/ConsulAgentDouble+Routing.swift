@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 import Foundation
 internal import FlyingFox
 
@@ -188,3 +189,5 @@ extension ConsulAgentDouble {
         }
     }
 }
+
+#endif

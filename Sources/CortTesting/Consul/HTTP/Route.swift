@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// The endpoints the double answers, read from a percent-decoded path.
 enum Route: Equatable, Sendable {
     case register
@@ -34,3 +35,5 @@ enum Route: Equatable, Sendable {
         }
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// The three check statuses the agent accepts.
 enum CheckStatus {
     static let passing = "passing"
@@ -8,3 +9,5 @@ enum CheckStatus {
         status == passing || status == warning || status == critical
     }
 }
+
+#endif

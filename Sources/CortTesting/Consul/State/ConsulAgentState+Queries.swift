@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// The read side: the JSON shapes the agent answers with, built from the
 /// state. Arrays are never null, and a service is `Service` here where the
 /// registration said `Name`.
@@ -145,3 +146,5 @@ extension ConsulAgentState {
         services.mapValues { AgentServiceJSON(service: serviceJSON($0.definition), datacenter: configuration.node.datacenter) }
     }
 }
+
+#endif

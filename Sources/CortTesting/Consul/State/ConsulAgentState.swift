@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// Everything a Consul agent (with its servers) knows, as a value: services,
 /// checks, the Raft-like index, blocked queries and the timers that change
 /// them. It does no I/O and reads no clock: each event carries `now` (the
@@ -366,3 +367,5 @@ extension ConsulAgentState {
         return [ttl, reap].compactMap { $0 }.min()
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 import Foundation
 
 /// The agent's request decoding: Go's `encoding/json` with unknown fields
@@ -131,3 +132,5 @@ extension CheckDefinition {
         hasOtherSettings = object.canonicalNames.contains { !Self.modelled.contains($0) && object.hasNonZero($0) }
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// A service registration as the agent reads it from
 /// `PUT /v1/agent/service/register`, already validated.
 struct ServiceDefinition: Equatable, Sendable {
@@ -48,3 +49,5 @@ struct CheckDefinition: Equatable, Sendable {
         return nil
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// A clock reduced to what the double needs, without making the double
 /// generic: the time since the agent started, and a sleep until such a time.
 struct ElapsedClock: Sendable {
@@ -10,3 +11,5 @@ struct ElapsedClock: Sendable {
         sleepUntil = { try await clock.sleep(until: origin.advanced(by: $0), tolerance: nil) }
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// Go's `time.ParseDuration`, which is how Consul reads `?wait=` and the
 /// durations in a check (`"10s"`, `"1m30s"`, `"1.5h"`, `"-2ms"`).
 ///
@@ -35,3 +36,5 @@ enum GoDuration {
         "ns": 1, "us": 1e3, "µs": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9,
     ]
 }
+
+#endif

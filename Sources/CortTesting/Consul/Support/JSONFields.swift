@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 import Foundation
 
 /// A decoding error in Go's words (the text after `Request decode failed: `).
@@ -166,3 +167,5 @@ struct JSONFields {
         }
     }
 }
+
+#endif

@@ -1,3 +1,4 @@
+#if ConsulAgentDouble
 /// Any JSON value, decoded as it is, so that the double can look fields up
 /// the way Go's `encoding/json` does (case-insensitive names, strict types)
 /// instead of the way `Codable` does.
@@ -31,3 +32,5 @@ enum JSONValue: Decodable, Equatable, Sendable {
         }
     }
 }
+
+#endif

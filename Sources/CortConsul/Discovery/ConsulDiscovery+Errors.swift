@@ -1,4 +1,4 @@
-import CortConsul
+import Cort
 
 extension ConsulDiscovery {
     /// Consul's failure in a line a person can act on, naming what Consul

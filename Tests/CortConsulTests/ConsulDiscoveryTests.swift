@@ -1,10 +1,10 @@
-import CortConsul
 import CortTesting
 import Foundation
 import Logging
 import Synchronization
 import Testing
 @testable import Cort
+@testable import CortConsul
 
 /// ConsulDiscovery against the Consul agent double: registration and its TTL
 /// passes, an agent that forgets, deregistration, and callers that find nodes
@@ -410,7 +410,7 @@ import Testing
         func callUntil(_ endpoint: String?, limit: Int = 500) async throws -> Set<String> {
             var seen: Set<String> = []
             for _ in 0..<limit {
-                seen.insert(try await ledger.read(ReliabilityTests.key("consul")))
+                seen.insert(try await ledger.read(Self.key("consul")))
                 if let endpoint, seen.contains(endpoint) { break }
             }
             return seen
@@ -421,7 +421,7 @@ import Testing
         // Consul goes away: the last list stays in use.
         await agent.goUnreachable()
         for _ in 0..<20 {
-            _ = try await ledger.append(ReliabilityTests.key("outage"))
+            _ = try await ledger.append(Self.key("outage"))
         }
         try await agent.comeBack()
         // The watch comes back by itself: a node registered now gets calls.
@@ -434,7 +434,7 @@ import Testing
         #expect(!agent.services.contains { $0.port == Int(first.endpoint?.split(separator: ":").last ?? "") })
         #expect(agent.services.count == 2)
         for _ in 0..<20 {
-            #expect(try await ledger.append(ReliabilityTests.key("after")) != first.endpoint)
+            #expect(try await ledger.append(Self.key("after")) != first.endpoint)
         }
         await caller.shutdown()
         await second.shutdown()

@@ -1,4 +1,4 @@
-import CortConsul
+import Cort
 import Foundation
 import Logging
 import Synchronization

@@ -1,4 +1,3 @@
-import CortConsul
 import Logging
 
 /// When a node tries again to register with a Consul that did not take the

@@ -1,4 +1,4 @@
-import CortConsul
+import Cort
 import Logging
 import Synchronization
 

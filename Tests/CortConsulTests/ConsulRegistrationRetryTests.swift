@@ -1,7 +1,6 @@
-import CortConsul
 import Logging
 import Testing
-@testable import Cort
+@testable import CortConsul
 
 /// When a registration Consul did not take is tried again, and what is logged.
 @Suite struct ConsulRegistrationRetryTests {

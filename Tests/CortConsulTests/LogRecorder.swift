@@ -1,0 +1,72 @@
+import Logging
+import Synchronization
+
+/// Keeps what a logger was told (level, message, metadata), so a test can
+/// count lines, read them, and wait for one.
+final class LogRecorder: Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private struct State {
+        var entries: [Entry] = []
+        var waiters: [(String, CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// A logger that records everything at `.trace` and above.
+    var logger: Logger { logger(level: .trace) }
+
+    /// A logger that records what is at `level` and above.
+    func logger(level: Logger.Level) -> Logger {
+        var logger = Logger(label: "test") { _ in Handler(recorder: self) }
+        logger.logLevel = level
+        return logger
+    }
+
+    var entries: [Entry] { state.withLock { $0.entries } }
+
+    func count(_ level: Logger.Level) -> Int { entries.filter { $0.level == level }.count }
+
+    /// Returns once a message containing `text` was logged.
+    func waitFor(_ text: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state in
+                if state.entries.contains(where: { $0.message.contains(text) }) { return true }
+                state.waiters.append((text, continuation))
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private func record(_ entry: Entry) {
+        let ready = state.withLock { state in
+            state.entries.append(entry)
+            let ready = state.waiters.filter { entry.message.contains($0.0) }.map(\.1)
+            state.waiters.removeAll { entry.message.contains($0.0) }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            recorder.record(Entry(level: event.level, message: event.message.description,
+                                  metadata: merged.mapValues { "\($0)" }))
+        }
+    }
+}
