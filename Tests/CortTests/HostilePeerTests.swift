@@ -1,4 +1,5 @@
 import CortMessagePack
+import CortTesting
 import Distributed
 import Foundation
 import Logging

@@ -31,14 +31,21 @@ import Glibc
 
         let client = try RawZMTPClient(port: port, identity: "silent-caller")
         try await onOwnThread { try client.handshakeAndSend(frame) }
-        #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+        // It answers the node's pings until its call has started (a loaded
+        // machine may take longer than the 300 ms heartbeat timeout to start
+        // it), then goes silent.
+        let started = ManagedAtomicFlag()
+        let answering = Task { try await onOwnThread { try client.answerPings(until: started) } }
+        #expect(await Observations.shared.waitFor(key, timeout: .seconds(60)) { $0 == "started" })
+        started.set()
+        let pongs = try await answering.value
         // From now on it reads nothing and writes nothing, and keeps the socket open.
         let silentSince = ContinuousClock.now
         #expect(await Observations.shared.waitFor(key, timeout: .seconds(30)) { $0 == "cancelled" },
                 "the node stopped the call of a caller that stopped answering its heartbeats")
         let detected = ContinuousClock.now - silentSince
         #expect(try await node.nodeCounters().departedCallers == 1)
-        print("FIGURE silentCaller.callCancelledAfter=\(detected) (heartbeat timeout \(heartbeat.deadAfter))")
+        print("FIGURE silentCaller.callCancelledAfter=\(detected) (heartbeat timeout \(heartbeat.deadAfter), \(pongs) pongs before)")
         client.close()
         await node.shutdown()
     }
@@ -91,6 +98,27 @@ final class RawZMTPClient: @unchecked Sendable {
         } else {
             try write([0x02] + withUnsafeBytes(of: UInt64(message.count).bigEndian) { Array($0) } + message)
         }
+    }
+
+    /// Answers every PING command with a PONG until `stop` is set, reading
+    /// nothing else the node sends; returns how many it answered.
+    func answerPings(until stop: ManagedAtomicFlag) throws -> Int {
+        var answered = 0
+        while !stop.isSet {
+            var descriptor = pollfd(fd: self.descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 20) > 0 else { continue }
+            let flags = try read(1)[0]
+            let size = flags & 0x02 != 0
+                ? Int(try read(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+                : Int(try read(1)[0])
+            let body = try read(size)
+            // A command: a name length, the name, then for PING a 2-byte TTL and a context.
+            guard flags & 0x04 != 0, body.count >= 7, Array(body[0..<5]) == [0x04] + Array("PING".utf8) else { continue }
+            let pong = [0x04] + Array("PONG".utf8) + Array(body[7...])
+            try write([0x04, UInt8(pong.count)] + pong)
+            answered += 1
+        }
+        return answered
     }
 
     func close() {

@@ -28,7 +28,7 @@ public func readmeGettingStarted() async throws {
     print(try await greeter.hello(name: "Ada"))   // Hello, Ada!
 
     // Every call has a deadline: the system's default (10 s), or per call.
-    let quick = try await withCallOptions(timeout: .milliseconds(200)) {
+    let quick = try await withCallOptions(timeout: .seconds(2)) {
         try await greeter.hello(name: "Grace")
     }
     print(quick)

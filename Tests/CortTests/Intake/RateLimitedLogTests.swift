@@ -1,3 +1,4 @@
+import CortTesting
 import Logging
 import Testing
 @testable import Cort

@@ -3,11 +3,18 @@ import Synchronization
 
 /// Keeps what a logger was told (level, message, metadata), so a test can
 /// count lines, read them, and wait for one.
-final class LogRecorder: Sendable {
-    struct Entry: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
+///
+/// ```swift
+/// let recorder = LogRecorder()
+/// let node = try CortSystem.start(.init(name: "n", discovery: discovery, logger: recorder.logger(level: .warning)))
+/// await recorder.waitFor("does not read its answers")
+/// ```
+public final class LogRecorder: Sendable {
+    /// One line: its level, message and metadata (values as text).
+    public struct Entry: Sendable {
+        public var level: Logger.Level
+        public var message: String
+        public var metadata: [String: String]
     }
 
     private struct State {
@@ -17,22 +24,25 @@ final class LogRecorder: Sendable {
 
     private let state = Mutex(State())
 
+    /// A recorder with nothing recorded yet.
+    public init() {}
+
     /// A logger that records everything at `.trace` and above.
-    var logger: Logger { logger(level: .trace) }
+    public var logger: Logger { logger(level: .trace) }
 
     /// A logger that records what is at `level` and above.
-    func logger(level: Logger.Level) -> Logger {
+    public func logger(level: Logger.Level) -> Logger {
         var logger = Logger(label: "test") { _ in Handler(recorder: self) }
         logger.logLevel = level
         return logger
     }
 
-    var entries: [Entry] { state.withLock { $0.entries } }
+    public var entries: [Entry] { state.withLock { $0.entries } }
 
-    func count(_ level: Logger.Level) -> Int { entries.filter { $0.level == level }.count }
+    public func count(_ level: Logger.Level) -> Int { entries.filter { $0.level == level }.count }
 
     /// Returns once a message containing `text` was logged.
-    func waitFor(_ text: String) async {
+    public func waitFor(_ text: String) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock { state in
                 if state.entries.contains(where: { $0.message.contains(text) }) { return true }
