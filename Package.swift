@@ -34,6 +34,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
@@ -68,6 +69,7 @@ let package = Package(
             name: "CortZeroMQ",
             dependencies: [
                 "CZeroMQ",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
@@ -157,6 +159,7 @@ let package = Package(
         .target(
             name: "DocSnippets",
             dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
                 "Cort", "CortConsul", "CortTesting", "CortZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,6 @@
 /// Go's duration text, which Consul uses for every duration it reads (`10s`, `1m30s`,
-/// `500ms`, `1.5h`): parsed for configuration that follows Consul's conventions, and
-/// written for the durations cort sends.
+/// `500ms`, `1.5h`): parsed for cort's configuration (the environment, files) and
+/// for configuration that follows Consul's conventions.
 package enum GoDuration {
     /// Go's `time.ParseDuration`: an optional sign, then one or more decimal numbers each
     /// with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), e.g. `1h2m3.5s`; a bare `0` is
@@ -67,14 +67,4 @@ package enum GoDuration {
         "ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
         "m": 60_000_000_000, "h": 3_600_000_000_000,
     ]
-}
-
-extension Duration {
-    /// The duration as Go's `time.ParseDuration` reads it: `10s` for whole seconds, else
-    /// whole milliseconds (`1500ms`), rounded up so a positive duration never becomes `0ms`.
-    package var goDuration: String {
-        let (seconds, attoseconds) = components
-        if attoseconds == 0 { return "\(seconds)s" }
-        return "\(milliseconds)ms"
-    }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import CortConsul
+@testable import Cort
 
 /// Go's duration text, read and written as Consul does.
 @Suite struct GoDurationTests {

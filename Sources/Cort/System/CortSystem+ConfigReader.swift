@@ -1,0 +1,139 @@
+import Configuration
+import Foundation
+import Logging
+
+extension CortSystem.Configuration {
+    /// A configuration read from `config` (environment variables, a JSON or
+    /// YAML file, … through apple/swift-configuration), with the defaults of
+    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:)``
+    /// for the keys it does not have. Set a property afterwards to decide it
+    /// in code: code wins over the environment.
+    ///
+    /// ```swift
+    /// // CORT_NAME=orders-1 CORT_ENDPOINT=tcp://0.0.0.0:5555 CORT_HEARTBEAT_INTERVAL=250ms ./orders
+    /// let config = ConfigReader(provider: EnvironmentVariablesProvider()).scoped(to: "cort")
+    /// var configuration = try CortSystem.Configuration(config: config, discovery: discovery)
+    /// configuration.defaultTimeout = .seconds(2)   // this one is not the environment's to change
+    /// ```
+    ///
+    /// ## Configuration keys
+    /// Durations are Go durations (`"250ms"`, `"10s"`, `"1m30s"`) or a number of seconds.
+    /// - `name` (string, required): the system's name, in logs and routing ids.
+    /// - `endpoint` (string): where a node serves (`tcp://0.0.0.0:5555`); none for a caller.
+    /// - `defaultTimeout` (duration, `10s`), `queueCapacity` (int, 1024),
+    ///   `drainGrace` (duration, `250ms`), `maxMessageBytes` (int, 4 MiB).
+    /// - `heartbeat.interval` (duration, `1s`), `heartbeat.liveness` (int, 3).
+    /// - `callLimits.perNode` (int, 1024), `callLimits.perService` (int, 16384),
+    ///   `callLimits.whenFull` (`wait` or `failFast`).
+    /// - `nodeLimits.maxCallDuration` (duration, `5m`), `nodeLimits.maxCallers`,
+    ///   `nodeLimits.answerBytesPerCaller`, `nodeLimits.answerBytes`,
+    ///   `nodeLimits.socketSendBuffer` (bytes; 0 lets the kernel size it),
+    ///   `nodeLimits.queuedRequestBytes`, `nodeLimits.instanceCallsInFlight`,
+    ///   `nodeLimits.knownTargets` (ints; see ``NodeLimits``).
+    /// - `log.level` (`trace` … `critical`): log through swift-log's bootstrapped
+    ///   handler at this level, labelled `cort`; without it, `logger` (quiet by default).
+    ///
+    /// - Throws: ``ConfigurationError`` (``ConfigurationError/Code/invalidValue``)
+    ///   naming the key, for a missing name or a value that does not parse.
+    public init(
+        config: ConfigReader,
+        discovery: any Discovery,
+        clock: any Clock<Duration> = ContinuousClock(),
+        logger: Logger = Logger(label: "cort", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
+        let read = SettingReader(config: config)
+        guard let name = try read.string("name"), !name.isEmpty else {
+            throw ConfigurationError(.invalidValue, "the configuration has no 'name' (CORT_NAME in the environment)")
+        }
+        self.init(name: name, discovery: discovery, clock: clock, logger: logger)
+        endpoint = try read.string("endpoint") ?? endpoint
+        defaultTimeout = try read.duration("defaultTimeout") ?? defaultTimeout
+        queueCapacity = try read.int("queueCapacity", atLeast: 1) ?? queueCapacity
+        drainGrace = try read.duration("drainGrace") ?? drainGrace
+        maxMessageBytes = try read.int("maxMessageBytes", atLeast: 1024) ?? maxMessageBytes
+        heartbeat = HeartbeatConfiguration(
+            interval: try read.duration("heartbeat.interval") ?? heartbeat.interval,
+            liveness: try read.int("heartbeat.liveness", atLeast: 1) ?? heartbeat.liveness)
+        callLimits.perNode = try read.int("callLimits.perNode", atLeast: 1) ?? callLimits.perNode
+        callLimits.perService = try read.int("callLimits.perService", atLeast: 1) ?? callLimits.perService
+        switch try read.string("callLimits.whenFull") {
+        case nil: break
+        case "wait": callLimits.whenFull = .wait
+        case "failFast": callLimits.whenFull = .failFast
+        case let other?:
+            throw ConfigurationError(.invalidValue, "callLimits.whenFull is '\(other)'; it is 'wait' or 'failFast'")
+        }
+        nodeLimits.maxCallDuration = try read.duration("nodeLimits.maxCallDuration") ?? nodeLimits.maxCallDuration
+        nodeLimits.maxCallers = try read.int("nodeLimits.maxCallers", atLeast: 1) ?? nodeLimits.maxCallers
+        nodeLimits.answerBytesPerCaller = try read.int("nodeLimits.answerBytesPerCaller", atLeast: 1)
+            ?? nodeLimits.answerBytesPerCaller
+        nodeLimits.answerBytes = try read.int("nodeLimits.answerBytes", atLeast: 1) ?? nodeLimits.answerBytes
+        if let buffer = try read.int("nodeLimits.socketSendBuffer", atLeast: 0) {
+            nodeLimits.socketSendBuffer = buffer == 0 ? nil : max(buffer, 4096)
+        }
+        nodeLimits.queuedRequestBytes = try read.int("nodeLimits.queuedRequestBytes", atLeast: 1)
+            ?? nodeLimits.queuedRequestBytes
+        nodeLimits.instanceCallsInFlight = try read.int("nodeLimits.instanceCallsInFlight", atLeast: 1)
+            ?? nodeLimits.instanceCallsInFlight
+        nodeLimits.knownTargets = try read.int("nodeLimits.knownTargets", atLeast: 1) ?? nodeLimits.knownTargets
+        if let level = try read.string("log.level") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError(.invalidValue, "log.level is '\(level)'; it is one of "
+                                         + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            var logger = Logger(label: "cort")
+            logger.logLevel = parsed
+            self.logger = logger
+        }
+    }
+}
+
+/// Reads settings strictly: a key that is there but does not parse is an
+/// error naming it, never a silent default.
+private struct SettingReader {
+    let config: ConfigReader
+
+    func string(_ key: String) throws -> String? {
+        config.string(forKey: ConfigKey(key))
+    }
+
+    func int(_ key: String, atLeast minimum: Int) throws -> Int? {
+        let value: Int
+        if let number = config.int(forKey: ConfigKey(key)) {
+            value = number
+        } else if let text = config.string(forKey: ConfigKey(key)) {
+            guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigurationError(.invalidValue, "\(key) is '\(text)', not a whole number")
+            }
+            value = number
+        } else {
+            return nil
+        }
+        guard value >= minimum else {
+            throw ConfigurationError(.invalidValue, "\(key) is \(value); it must be at least \(minimum)")
+        }
+        return value
+    }
+
+    func duration(_ key: String) throws -> Duration? {
+        let duration: Duration
+        if let text = config.string(forKey: ConfigKey(key)) {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            if let parsed = GoDuration.parse(trimmed) {
+                duration = parsed
+            } else if let seconds = Double(trimmed) {
+                duration = .milliseconds(Int64((seconds * 1000).rounded()))
+            } else {
+                throw ConfigurationError(.invalidValue, "\(key) is '\(text)', not a duration like 250ms, 10s or 1m30s")
+            }
+        } else if let seconds = config.double(forKey: ConfigKey(key)) {
+            duration = .milliseconds(Int64((seconds * 1000).rounded()))
+        } else {
+            return nil
+        }
+        guard duration > .zero else {
+            throw ConfigurationError(.invalidValue, "\(key) is \(duration); it must be more than zero")
+        }
+        return duration
+    }
+}
