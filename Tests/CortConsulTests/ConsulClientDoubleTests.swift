@@ -151,7 +151,7 @@ import Testing
             try await client.register(registration)
             // Writes, so the index before the restart is well above where it restarts.
             for note in 0..<10 { try await client.passTTL(checkID: checkID, note: "pass \(note)") }
-            let log = LogCapture()
+            let log = LogRecorder()
             var configuration = Self.fastWatch
             configuration.wait = .seconds(1)
             let watch = HealthWatch(client: client, service: "greeter", configuration: configuration, logger: log.logger)
@@ -224,7 +224,7 @@ import Testing
         try await Self.withDouble { double in
             let client = try Self.client(double)
             try await client.register(Self.registration("greeter-1"))
-            let log = LogCapture()
+            let log = LogRecorder()
             let watch = HealthWatch(client: client, service: "greeter", configuration: Self.fastWatch, logger: log.logger)
             var updates = watch.makeAsyncIterator()
             _ = await updates.next()
@@ -249,7 +249,7 @@ import Testing
         try await Self.withDouble { double in
             let client = try Self.client(double)
             try await client.register(Self.registration("greeter-1"))
-            let log = LogCapture()
+            let log = LogRecorder()
             var configuration = Self.fastWatch
             configuration.stale = false
             let watch = HealthWatch(client: client, service: "greeter", configuration: configuration, logger: log.logger)
@@ -277,7 +277,7 @@ import Testing
             let client = try Self.client(double)
             try await client.register(Self.registration("greeter-1"))
             double.setNoLeader(true)
-            let log = LogCapture()
+            let log = LogRecorder()
             let watch = HealthWatch(client: client, service: "greeter", configuration: Self.fastWatch, logger: log.logger)
             var updates = watch.makeAsyncIterator()
             #expect(await updates.next()?.instances.map(\.id) == ["greeter-1"])
@@ -290,59 +290,7 @@ import Testing
             #expect(await next.value?.instances.map(\.id) == ["greeter-1", "greeter-2"])
             let answer = try await client.healthService("greeter")
             #expect(answer.knownLeader == false)
-            #expect(log.messages.isEmpty, "\(log.messages)")
-        }
-    }
-}
-
-/// A log handler that keeps messages, so a test can wait for the watch to say something.
-final class LogCapture: Sendable {
-    private struct State {
-        var messages: [String] = []
-        var waiters: [(String, CheckedContinuation<Void, Never>)] = []
-    }
-
-    private let state = Mutex(State())
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(capture: self) }
-    }
-
-    /// Everything logged so far.
-    var messages: [String] { state.withLock { $0.messages } }
-
-    func record(_ message: String) {
-        let ready = state.withLock { state in
-            state.messages.append(message)
-            let ready = state.waiters.filter { message.contains($0.0) }.map(\.1)
-            state.waiters.removeAll { message.contains($0.0) }
-            return ready
-        }
-        for continuation in ready { continuation.resume() }
-    }
-
-    /// Returns once a message containing `text` was logged.
-    func waitFor(_ text: String) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { state in
-                if state.messages.contains(where: { $0.contains(text) }) { return true }
-                state.waiters.append((text, continuation))
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
-
-    struct Handler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            capture.record(event.message.description)
+            #expect(log.entries.isEmpty, "\(log.entries.map(\.message))")
         }
     }
 }

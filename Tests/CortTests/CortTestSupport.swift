@@ -133,3 +133,27 @@ final class Observations: Sendable {
         }
     }
 }
+
+/// The end of a thread, for async code to wait for: the thread calls
+/// ``finish()`` as it ends, ``wait()`` returns once it has.
+final class ThreadEnd: Sendable {
+    private let state = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func finish() {
+        state.withLock { state in
+            state.finished = true
+            return state.waiter.take()
+        }?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state in
+                if state.finished { return true }
+                state.waiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+}

@@ -315,7 +315,7 @@ final class ConnectionGate: @unchecked Sendable {
     let endpoint: String
     private let isOpen = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
-    private let done = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let done = ThreadEnd()
 
     /// A gate in front of `target` (`tcp://127.0.0.1:<port>`), shut.
     init(to target: String) throws {
@@ -333,14 +333,7 @@ final class ConnectionGate: @unchecked Sendable {
     /// Closes every connection and the listener, and waits for the relay's thread.
     func stop() async {
         stopped.store(true, ordering: .releasing)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = done.withLock { state in
-                if state.finished { return true }
-                state.waiter = continuation
-                return false
-            }
-            if now { continuation.resume() }
-        }
+        await done.wait()
     }
 
     private func relay(_ listener: TCPSocket, to port: UInt16) {
@@ -385,10 +378,7 @@ final class ConnectionGate: @unchecked Sendable {
             pair.node.close()
         }
         listener.close()
-        done.withLock { state in
-            state.finished = true
-            return state.waiter.take()
-        }?.resume()
+        done.finish()
     }
 }
 

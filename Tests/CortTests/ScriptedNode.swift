@@ -22,7 +22,7 @@ final class ScriptedNode: @unchecked Sendable {
     private let context: ZeroMQContext
     private let outbox = Mutex<[[[UInt8]]]>([])
     private let stopped = Atomic<Bool>(false)
-    private let done = Mutex<(finished: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let done = ThreadEnd()
     /// The routing ids of the callers heard from.
     let callers = Mutex<Set<[UInt8]>>([])
     /// Each new caller's routing id, when first heard from.
@@ -85,23 +85,13 @@ final class ScriptedNode: @unchecked Sendable {
         continuation.finish()
         newCallersInput.finish()
         _ = consume socket
-        done.withLock { state in
-            state.finished = true
-            return state.waiter.take()
-        }?.resume()
+        done.finish()
     }
 
     /// Stops the node's thread and waits for it; its connections close.
     func stop() async {
         stopped.store(true, ordering: .releasing)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = done.withLock { state in
-                if state.finished { return true }
-                state.waiter = continuation
-                return false
-            }
-            if now { continuation.resume() }
-        }
+        await done.wait()
     }
 
     /// The first caller heard from (it pinged), waiting at most `timeout` for it.
