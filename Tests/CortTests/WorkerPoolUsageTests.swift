@@ -4,67 +4,79 @@ import Logging
 import ServiceLifecycle
 import Testing
 
-/// The snippets of docs/WORKER-POOLS.md, each verbatim between `// snippet:`
-/// and `// end snippet` (indented to fit here), run and checked. The first
-/// test keeps the page and this file in step.
+/// The snippets of docs/WORKER-POOLS.md, run and checked. Each is, without
+/// its indentation, the region `// snippet: NAME` … `// end snippet` here that
+/// the page marks `<!-- snippet: NAME -->` before its block (the markers of
+/// DocSnippetTests). The first test keeps the page and this file in step.
 @Suite("WorkerPool usage (docs/WORKER-POOLS.md)", .timeLimit(.minutes(1)))
 struct WorkerPoolUsageTests {
-    @Test("every Swift snippet of docs/WORKER-POOLS.md is in this file, unchanged")
+    @Test("every Swift block of docs/WORKER-POOLS.md is, unchanged, the region of this file its marker names")
     func snippetsMatchTheDocument() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let page = try String(contentsOf: root.appendingPathComponent("docs/WORKER-POOLS.md"), encoding: .utf8)
         let tests = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let snippets = Self.swiftBlocks(in: page)
-        #expect(!snippets.isEmpty, "no ```swift block found on the page")
-        let here = Self.snippets(in: tests)
-        for snippet in snippets {
-            let found = here.contains(snippet)
-            #expect(found, "not in WorkerPoolUsageTests.swift as it is on the page:\n\(snippet)")
+        let blocks = Self.swiftBlocks(in: page)
+        let regions = Self.regions(in: tests)
+        #expect(!blocks.isEmpty, "no ```swift block found on the page")
+        for (index, block) in blocks.enumerated() {
+            guard let name = block.name else {
+                Issue.record("block \(index + 1) has no `<!-- snippet: NAME -->` marker")
+                continue
+            }
+            let region = regions[name]
+            #expect(region == block.text, "\(name) differs from its region here:\n\(block.text)")
         }
-        #expect(here.count == snippets.count, "a snippet here is not on the page")
+        #expect(Set(blocks.compactMap(\.name)) == Set(regions.keys), "the page's snippet names and this file's regions differ")
     }
 
-    /// The bodies of the page's ```swift blocks.
-    static func swiftBlocks(in text: String) -> [String] {
-        var blocks: [String] = []
-        var current: [Substring]?
+    /// The page's ```swift blocks, each with the name of the snippet marker
+    /// right before it (blank lines between allowed).
+    static func swiftBlocks(in text: String) -> [(name: String?, text: String)] {
+        var blocks: [(name: String?, text: String)] = []
+        var marker: String?
+        var current: (name: String?, lines: [Substring])?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if current == nil, line == "```swift" {
-                current = []
-            } else if current != nil, line == "```" {
-                blocks.append(current!.joined(separator: "\n"))
-                current = nil
-            } else {
-                current?.append(line)
+            if let block = current {
+                if line == "```" {
+                    blocks.append((block.name, block.lines.joined(separator: "\n")))
+                    current = nil
+                } else {
+                    current!.lines.append(line)
+                }
+            } else if line == "```swift" {
+                current = (marker, [])
+                marker = nil
+            } else if line.hasPrefix("<!-- snippet: "), line.hasSuffix(" -->") {
+                marker = String(line.dropFirst("<!-- snippet: ".count).dropLast(" -->".count))
+            } else if !line.allSatisfy(\.isWhitespace) {
+                marker = nil
             }
         }
         return blocks
     }
 
-    /// The snippets of this file, with the indentation they have here removed.
-    static func snippets(in text: String) -> [String] {
-        var snippets: [String] = []
-        var current: [Substring]?
-        var indent = 0
+    /// This file's regions by name, with the indentation of their marker removed.
+    static func regions(in text: String) -> [String: String] {
+        var regions: [String: String] = [:]
+        var current: (name: String, indent: Int, lines: [Substring])?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let trimmed = line.drop { $0 == " " }
             if trimmed.hasPrefix("// snippet: ") {
-                current = []
-                indent = line.count - trimmed.count
-            } else if trimmed == "// end snippet" {
-                snippets.append(current!.joined(separator: "\n"))
+                current = (String(trimmed.dropFirst("// snippet: ".count)), line.count - trimmed.count, [])
+            } else if trimmed == "// end snippet", let region = current {
+                regions[region.name] = region.lines.joined(separator: "\n")
                 current = nil
             } else if current != nil {
-                current!.append(line.count >= indent ? line.dropFirst(indent) : line.drop { $0 == " " })
+                current!.lines.append(trimmed.isEmpty ? "" : line.dropFirst(current!.indent))
             }
         }
-        return snippets
+        return regions
     }
 
     @Test("the scoped form counts the words and stops the pool")
     func scopedForm() async throws {
-        // snippet: scopedForm
+        // snippet: WORKER-POOLS-scoped
         struct Tokenizer: Sendable {
             let id: Int
             func count(_ text: String) -> Int { text.split(separator: " ").count }
@@ -87,7 +99,7 @@ struct WorkerPoolUsageTests {
 
     @Test("the Service form in a ServiceGroup drains and stops when the group shuts down")
     func serviceForm() async throws {
-        // snippet: serviceForm
+        // snippet: WORKER-POOLS-service
         /// A batch job: counts the words of its texts on the pool, then ends.
         struct WordCounter: Service {
             let pool: WorkerPool<Int>
@@ -125,7 +137,7 @@ struct WorkerPoolUsageTests {
 
     @Test("a pool run by hand in a task group, shut down by hand")
     func byHand() async throws {
-        // snippet: byHand
+        // snippet: WORKER-POOLS-by-hand
         let pool = try WorkerPool(configuration: .init(workers: 2, queueCapacity: 8)) { index in index }
         let answer = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pool.run() }
@@ -141,7 +153,7 @@ struct WorkerPoolUsageTests {
 
     @Test("a submit to a pool nobody runs fails with notRunning after a second")
     func neverRun() async throws {
-        // snippet: neverRun
+        // snippet: WORKER-POOLS-never-run
         let pool = try WorkerPool(configuration: .init(workers: 2, queueCapacity: 8)) { index in index }
         var refusal: WorkerPoolError?
         do {
@@ -156,7 +168,7 @@ struct WorkerPoolUsageTests {
 
     @Test("trySubmit on a full queue: each job runs or is refused, none is lost")
     func overload() async throws {
-        // snippet: overload
+        // snippet: WORKER-POOLS-overload
         let replies = try await WorkerPool.withPool(configuration: .init(workers: 1, queueCapacity: 1)) { index in
             index
         } body: { pool in
@@ -182,7 +194,7 @@ struct WorkerPoolUsageTests {
 
     @Test("a timeout cancels slow work and the submit says deadlineExceeded")
     func deadline() async throws {
-        // snippet: deadline
+        // snippet: WORKER-POOLS-deadline
         let outcome = try await WorkerPool.withPool(configuration: .init(workers: 1, queueCapacity: 4)) { index in
             index
         } body: { pool in
