@@ -42,19 +42,21 @@ extension WorkerPool {
         // Cancelled: the submit already has its outcome (or its submitter
         // was cancelled, which ends the job on its own).
         guard !Task.isCancelled else { return }
-        let idle = state.withLock { state in
-            guard !state.started else { return false }
+        state.withLock { state in
+            guard !state.started else { return }
             // Out of the waiters and the deadlines; a place it holds in the
             // channel is given back by the worker that skips it, should
             // `run()` ever begin.
             state.forget(job)
-            return true
-        }
-        guard idle else { return }
-        if let deadline = job.deadline, deadline <= wake {
-            job.expire()
-        } else {
-            job.fail(WorkerPoolError.neverStarted)
+            // Ended under the lock, so that `run()` cannot begin and a worker
+            // start the job in between: "did not run" stays true. Safe: with
+            // no worker yet the job only waits, so ending it takes nothing
+            // but its own lock and resumes its submitter (no runner to cancel).
+            if let deadline = job.deadline, deadline <= wake {
+                job.expire()
+            } else {
+                job.fail(WorkerPoolError.neverStarted)
+            }
         }
     }
 
