@@ -1,4 +1,6 @@
 import CortTesting
+import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -142,28 +144,20 @@ private func poolError(_ error: any Error) -> WorkerPoolError.Code? {
 }
 
 /// Makes a pool whose worker `i` is `i`, runs it during `body`, then shuts it
-/// down and waits for `run()` to return.
+/// down and waits for it to stop (`WorkerPool.withPool`, under a time limit).
 private func withPool<T: Sendable>(
     workers: Int,
     queueCapacity: Int,
     clock: any Clock<Duration> = ContinuousClock(),
     _ body: @escaping @Sendable (WorkerPool<Int>) async throws -> T
 ) async throws -> T {
-    let pool = try WorkerPool(
-        configuration: .init(workers: workers, queueCapacity: queueCapacity), clock: clock
-    ) { index in index }
-    return try await withTimeLimit {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await pool.run() }
-            do {
-                let result = try await body(pool)
-                pool.shutdown()
-                try await group.waitForAll()
-                return result
-            } catch {
-                pool.shutdown()
-                throw error
-            }
+    try await withTimeLimit {
+        try await WorkerPool.withPool(
+            configuration: .init(workers: workers, queueCapacity: queueCapacity), clock: clock
+        ) { index in
+            index
+        } body: { pool in
+            try await body(pool)
         }
     }
 }
@@ -800,6 +794,289 @@ struct WorkerPoolTests {
             }
             let fine = try await pool.submit { worker in worker >= 0 }
             #expect(fine)
+        }
+    }
+}
+
+// MARK: - Lifecycle: the scoped form, the Service form, misuse
+
+@Suite("WorkerPool lifecycle")
+struct WorkerPoolLifecycleTests {
+    @Test("withPool runs the body's work, returns its result, and the pool has stopped afterwards")
+    func scopedRunsAndStops() async throws {
+        let escaped = Locked<WorkerPool<Int>?>(nil)
+        let results = try await withTimeLimit {
+            try await WorkerPool.withPool(configuration: .init(workers: 3, queueCapacity: 8)) { index in
+                index * 100
+            } body: { pool in
+                escaped.withLock { $0 = pool }
+                return try await withThrowingTaskGroup(of: Int.self) { group in
+                    for job in 0..<20 {
+                        group.addTask { try await pool.submit { worker in worker + job } }
+                    }
+                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+            }
+        }
+        #expect(results.map { $0 % 100 }.sorted() == Array(0..<20))
+        #expect(results.allSatisfy { [0, 100, 200].contains($0 / 100 * 100) })
+
+        let pool = try #require(escaped.withLock { $0 })
+        #expect(pool.load == .init(queued: 0, running: 0, waiting: 0, workers: 3, queueCapacity: 8))
+        let submitted = await #expect(throws: WorkerPoolError.self) { try await pool.submit { $0 } }
+        #expect(submitted?.code == .shutDown)
+        #expect(submitted?.message.contains("stopped") == true, "\(String(describing: submitted))")
+        let tried = await #expect(throws: WorkerPoolError.self) { try await pool.trySubmit { $0 } }
+        #expect(tried?.code == .shutDown)
+        let enqueued = #expect(throws: WorkerPoolError.self) {
+            _ = try pool.tryEnqueue({ $0 }, completion: { _, _ in Issue.record("a refused job has no outcome") })
+        }
+        #expect(enqueued?.code == .shutDown)
+        let again = await #expect(throws: WorkerPoolError.self) { try await pool.run() }
+        #expect(again?.code == .alreadyRunning)
+    }
+
+    @Test("withPool returns only after work accepted before the body returned has run")
+    func scopedDrainsAcceptedWork() async throws {
+        let gate = Gate()
+        let bodyReturned = Gate()
+        let started = Counter()
+        let finished = Counter()
+        let escaped = Locked<Task<Int, any Error>?>(nil)
+        try await withTimeLimit {
+            try await WorkerPool.withPool(configuration: .init(workers: 1, queueCapacity: 2)) { index in
+                index
+            } body: { pool in
+                // Submitted from a task of its own, so the body does not wait for it.
+                escaped.withLock {
+                    $0 = Task.immediate {
+                        try await pool.submit { _ in
+                            started.increment()
+                            await gate.wait()
+                            finished.increment()
+                            return 7
+                        }
+                    }
+                }
+                await started.wait(for: 1)
+                // The work can finish only after the body has returned.
+                Task {
+                    await bodyReturned.wait()
+                    gate.open()
+                }
+                bodyReturned.open()
+            }
+        }
+        #expect(finished.value == 1)
+        let task = try #require(escaped.withLock { $0 })
+        #expect(try await task.value == 7)
+    }
+
+    @Test("a body that throws stops the pool at once; withPool rethrows the body's error")
+    func scopedBodyThrows() async throws {
+        struct Boom: Error {}
+        let escaped = Locked<WorkerPool<Int>?>(nil)
+        let tasks = Locked<[Task<Int, any Error>]>([])
+        let started = Counter()
+        let sawCancellation = Counter()
+        await #expect(throws: Boom.self) {
+            try await withTimeLimit {
+                try await WorkerPool.withPool(configuration: .init(workers: 1, queueCapacity: 2)) { index in
+                    index
+                } body: { pool in
+                    escaped.withLock { $0 = pool }
+                    let running = Task.immediate {
+                        try await pool.submit { _ in
+                            started.increment()
+                            await Gate().wait()  // only cancellation ends this
+                            if Task.isCancelled { sawCancellation.increment() }
+                            return 1
+                        }
+                    }
+                    await started.wait(for: 1)
+                    let queued = Task.immediate { try await pool.submit { _ in 2 } }
+                    tasks.withLock { $0 = [running, queued] }
+                    throw Boom()
+                }
+            }
+        }
+        // withPool waited for the stop: the running work saw its cancellation.
+        #expect(sawCancellation.value == 1)
+        for task in tasks.withLock({ $0 }) {
+            let error = await #expect(throws: WorkerPoolError.self) { try await task.value }
+            #expect(error?.code == .shutDown)
+        }
+        let pool = try #require(escaped.withLock { $0 })
+        let later = await #expect(throws: WorkerPoolError.self) { try await pool.submit { $0 } }
+        #expect(later?.code == .shutDown)
+    }
+
+    @Test("cancelling the task that calls withPool stops the pool and throws CancellationError")
+    func scopedCancelled() async throws {
+        let started = Counter()
+        let sawCancellation = Counter()
+        try await withTimeLimit {
+            let task = Task {
+                try await WorkerPool.withPool(configuration: .init(workers: 1, queueCapacity: 1)) { index in
+                    index
+                } body: { pool in
+                    try await pool.submit { _ in
+                        started.increment()
+                        await Gate().wait()  // only cancellation ends this
+                        if Task.isCancelled { sawCancellation.increment() }
+                        return 1
+                    }
+                }
+            }
+            await started.wait(for: 1)
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+        }
+        #expect(sawCancellation.value == 1)
+    }
+
+    @Test("a makeWorker failure ends withPool with workerFailed")
+    func scopedWorkerFails() async throws {
+        struct NoGPU: Error {}
+        let error = await #expect(throws: WorkerPoolError.self) {
+            try await withTimeLimit {
+                try await WorkerPool<Int>.withPool(configuration: .init(workers: 2, queueCapacity: 2)) { index in
+                    if index == 1 { throw NoGPU() }
+                    return index
+                } body: { pool in
+                    try await pool.submit { $0 }
+                }
+            }
+        }
+        #expect(error?.code == .workerFailed)
+        #expect(error?.cause is NoGPU)
+    }
+
+    @Test("in a ServiceGroup, a graceful shutdown finishes the queued work, refuses new work, and run() returns")
+    func serviceDrainsOnGracefulShutdown() async throws {
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 3)) { $0 }
+        let group = ServiceGroup(services: [pool], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let gate = Gate()
+        let started = Counter()
+        let finished = Counter()
+        try await withTimeLimit {
+            let running = Task { try await group.run() }
+            let blocker = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await gate.wait()
+                    finished.increment()
+                    return 0
+                }
+            }
+            await started.wait(for: 1)  // the group runs the pool
+            let queued = (1...3).map { job in
+                Task.immediate {
+                    try await pool.submit { _ in
+                        finished.increment()
+                        return job
+                    }
+                }
+            }
+            let waiting = Task.immediate { try await pool.submit { _ in -1 } }
+            #expect(pool.load.queued == 3)
+            #expect(pool.load.waiting == 1)
+
+            await group.triggerGracefulShutdown()
+            // Waiting for room, it had not been accepted: it fails, its work never ran.
+            let waitingError = await #expect(throws: WorkerPoolError.self) { try await waiting.value }
+            #expect(waitingError?.code == .shutDown)
+            let late = await #expect(throws: WorkerPoolError.self) { try await pool.trySubmit { _ in -2 } }
+            #expect(late?.code == .shutDown)
+            #expect(finished.value == 0)
+
+            gate.open()
+            try await running.value
+            #expect(finished.value == 4)
+            #expect(try await blocker.value == 0)
+            for (index, task) in queued.enumerated() {
+                #expect(try await task.value == index + 1)
+            }
+        }
+        #expect(pool.load == .init(queued: 0, running: 0, waiting: 0, workers: 1, queueCapacity: 3))
+    }
+
+    @Test("cancelling a ServiceGroup stops its pool at once: queued work fails, running work is cancelled")
+    func serviceCancelled() async throws {
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 2)) { $0 }
+        let group = ServiceGroup(services: [pool], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        let started = Counter()
+        let sawCancellation = Counter()
+        try await withTimeLimit {
+            let running = Task { try await group.run() }
+            let blocker = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await Gate().wait()  // only cancellation ends this
+                    if Task.isCancelled { sawCancellation.increment() }
+                    return 0
+                }
+            }
+            await started.wait(for: 1)
+            let queued = Task.immediate { try await pool.submit { _ in 1 } }
+            running.cancel()
+            _ = try? await running.value  // the group ends; whether it throws is the group's business
+            for task in [blocker, queued] {
+                let error = await #expect(throws: WorkerPoolError.self) { try await task.value }
+                #expect(error?.code == .shutDown)
+            }
+            let later = await #expect(throws: WorkerPoolError.self) { try await pool.submit { _ in 2 } }
+            #expect(later?.code == .shutDown)
+        }
+        #expect(sawCancellation.value == 1)
+    }
+
+    @Test("a submit to a pool that nobody runs fails with notRunning after a second, on the pool's clock")
+    func submitToPoolNeverRun() async throws {
+        let clock = TestClock()
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 4), clock: clock) { $0 }
+        let ran = Counter()
+        try await withTimeLimit {
+            let submitted = Task { try await pool.submit { _ in ran.increment() } }
+            let tried = Task { try await pool.trySubmit { _ in ran.increment() } }
+            await clock.waitForSleeps(2)  // each submit watches for run() to begin
+            clock.advance(by: .milliseconds(999))
+            #expect(pool.load.queued == 2)
+            clock.advance(by: .milliseconds(1))
+            for task in [submitted, tried] {
+                let error = await #expect(throws: WorkerPoolError.self) { try await task.value }
+                #expect(error?.code == .notRunning)
+                #expect(error?.message.contains("run()") == true, "\(String(describing: error))")
+            }
+        }
+        #expect(ran.value == 0)
+    }
+
+    @Test("before run(), a submit's own shorter timeout still ends it on time")
+    func timeoutBeforeRun() async throws {
+        let clock = TestClock()
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 4), clock: clock) { $0 }
+        try await withTimeLimit {
+            let submitted = Task { try await pool.submit(timeout: .milliseconds(200)) { $0 } }
+            await clock.waitForSleeps(1)
+            clock.advance(by: .milliseconds(200))
+            let error = await #expect(throws: WorkerPoolError.self) { try await submitted.value }
+            #expect(error?.code == .deadlineExceeded)
+        }
+    }
+
+    @Test("a submit that comes before run() begins waits for it and is served")
+    func submitRacingRun() async throws {
+        let clock = TestClock()
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 4), clock: clock) { $0 + 1 }
+        try await withTimeLimit {
+            let early = Task { try await pool.submit { worker in worker * 10 } }
+            await clock.waitForSleeps(1)
+            clock.advance(by: .milliseconds(900))  // late, but within the second
+            let runner = Task { try await pool.run() }
+            #expect(try await early.value == 10)
+            pool.shutdown()
+            try await runner.value
         }
     }
 }

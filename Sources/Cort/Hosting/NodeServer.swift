@@ -222,7 +222,7 @@ actor NodeServer {
         let logger = self.logger
         let running = Task {
             do {
-                try await pool.run()
+                try await pool.runUntilShutdown()
             } catch {
                 logger.error("a hosted service's pool stopped", metadata: ["cort.service": "\(name)", "error": "\(error)"])
             }

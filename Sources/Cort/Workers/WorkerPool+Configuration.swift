@@ -12,7 +12,7 @@ extension WorkerPool {
         /// turned away (``WorkerPool/trySubmit(timeout:_:)``).
         public var queueCapacity: Int
 
-        /// Creates a configuration; ``WorkerPool/init(configuration:clock:makeWorker:)`` checks it.
+        /// Creates a configuration; ``WorkerPool/init(configuration:clock:taskExecutor:makeWorker:)`` checks it.
         public init(workers: Int, queueCapacity: Int) {
             self.workers = workers
             self.queueCapacity = queueCapacity

@@ -20,6 +20,10 @@ extension WorkerPool {
     /// pass on as "safe to retry elsewhere"; `true` means it may have had
     /// effects, whatever the outcome.
     ///
+    /// Unlike ``submit(timeout:_:)``, nothing watches for a pool that never
+    /// runs: a job queued before ``run()`` waits for it, timeout included.
+    /// This is for code that runs the pool itself.
+    ///
     /// - Returns: a ticket that cancels the job.
     /// - Throws: ``WorkerPoolError/Code/overloaded`` when the queue is full and
     ///   ``WorkerPoolError/Code/shutDown`` after ``shutdown()``; the work did
@@ -33,7 +37,7 @@ extension WorkerPool {
             deadline: timeout.map { clock.now + $0 }, work: work, completion: completion)
         let (refusal, timerWakeup) = state.withLock {
             state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?) in
-            guard state.accepting else { return (state.stopError ?? .notAccepting, nil) }
+            guard state.accepting else { return (state.refusal, nil) }
             guard state.permits > 0 else { return (.queueFull, nil) }
             state.permits -= 1
             // Under the lock, as in `admit`: never refused by a finished channel.

@@ -5,25 +5,35 @@ extension WorkerPool {
         case timer
     }
 
-    /// Runs the workers until the pool stops, then returns.
-    ///
-    /// Makes each worker with `makeWorker` (concurrently) and runs it in a
-    /// task group; each worker takes the next job from the queue when it is
-    /// free. Returns after ``shutdown()`` once every accepted job has run.
-    ///
-    /// - Throws: ``WorkerPoolError/Code/workerFailed`` (its `cause` is what
-    ///   `makeWorker` threw): the pool stopped, jobs still queued failed with
-    ///   the same error and running jobs were cancelled.
-    ///   `CancellationError` when the calling task is cancelled: the pool
-    ///   stopped the same way, with ``WorkerPoolError/Code/shutDown`` for the jobs.
-    ///   ``WorkerPoolError/Code/alreadyRunning`` on a second call.
-    public func run() async throws {
-        try state.withLock { state in
+    /// Runs the workers until ``shutdown()`` (or a stop), without listening
+    /// for a `ServiceGroup`'s graceful shutdown: for an owner that drains
+    /// its own callers first and shuts the pool down after (a node's hosted
+    /// services). Users run a pool with ``run()`` or ``withPool(configuration:clock:taskExecutor:isolation:makeWorker:body:)``.
+    func runUntilShutdown() async throws {
+        try claimRun()
+        try await runClaimed()
+    }
+
+    /// Marks the pool as run, so no submit waits for a start any more, and
+    /// wakes those that did. Throws on a second call.
+    func claimRun() throws {
+        let waiters = try state.withLock { state in
             guard !state.started else {
                 throw WorkerPoolError(.alreadyRunning, "a worker pool runs once; run() was called again")
             }
             state.started = true
+            defer { state.startWaiters.removeAll() }
+            return Array(state.startWaiters.values)
         }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Makes each worker with `makeWorker` (concurrently) and runs it in a
+    /// task group; each worker takes the next job from the queue when it is
+    /// free. Returns after ``shutdown()`` once every accepted job has run.
+    /// Throws what ``run()`` documents.
+    func runClaimed() async throws {
+        defer { state.withLock { $0.finished = true } }
         let failure: (any Error)? = await withTaskCancellationHandler {
             await withTaskGroup(of: ChildEnd.self) { group in
                 for index in 0..<configuration.workers {
@@ -62,7 +72,7 @@ extension WorkerPool {
 
         // Left over only when no worker was made (all failed): fail them
         // here, so every submitter still gets an outcome.
-        let leftoverError = state.withLock { $0.stopError } ?? .notAccepting
+        let leftoverError = state.withLock { $0.refusal }
         for await job in jobs {
             state.withLock { $0.forget(job) }
             job.fail(leftoverError)

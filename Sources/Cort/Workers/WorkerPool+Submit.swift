@@ -7,17 +7,25 @@ extension WorkerPool {
         _ work: @escaping @Sendable (Worker) async throws -> Result
     ) async throws -> Result {
         // Turned-away work costs no allocation: check before making the job.
-        let early: (any Error)? = state.withLock { state in
-            if !state.accepting { return state.stopError ?? .notAccepting }
-            if !waitForRoom && state.permits == 0 { return WorkerPoolError.queueFull }
-            return nil
+        let (early, started): ((any Error)?, Bool) = state.withLock { state in
+            if !state.accepting { return (state.refusal, state.started) }
+            if !waitForRoom && state.permits == 0 { return (WorkerPoolError.queueFull, state.started) }
+            return (nil, state.started)
         }
         if let early { throw early }
         try Task.checkCancellation()
 
         let job = WorkerPoolTypedJob<Worker, Result>(
             deadline: timeout.map { clock.now + $0 }, work: work)
-        return try await withTaskCancellationHandler {
+        guard started else { return try await outcomeBeforeRun(of: job, waitForRoom: waitForRoom) }
+        return try await outcome(of: job, waitForRoom: waitForRoom)
+    }
+
+    /// Admits the job and suspends until it has its outcome.
+    func outcome<Result: Sendable>(
+        of job: WorkerPoolTypedJob<Worker, Result>, waitForRoom: Bool
+    ) async throws -> Result {
+        try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 guard job.install(continuation) else { return }
                 admit(job, waitForRoom: waitForRoom)
@@ -32,7 +40,7 @@ extension WorkerPool {
     private func admit(_ job: some WorkerPoolJob<Worker>, waitForRoom: Bool) {
         let (refusal, timerWakeup) = state.withLock {
             state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?) in
-            guard state.accepting else { return (state.stopError ?? .notAccepting, nil) }
+            guard state.accepting else { return (state.refusal, nil) }
             if state.permits > 0 {
                 state.permits -= 1
                 // Under the lock: `shutdown()` finishes the channel only after

@@ -11,22 +11,23 @@ import Synchronization
 /// ``WorkerPoolError/Code/overloaded``: the work did not run. Nothing accepted
 /// is ever dropped: every submitter gets exactly one outcome.
 ///
-/// The workers run in ``run()``, a task group that lives until
-/// ``shutdown()`` has drained everything accepted.
+/// The simplest way to use one is
+/// ``withPool(configuration:clock:taskExecutor:isolation:makeWorker:body:)``,
+/// which runs the pool while a closure uses it and shuts it down after:
 ///
 /// ```swift
-/// let pool = try WorkerPool(configuration: .init(workers: 4, queueCapacity: 64)) { index in
-///     Resizer(id: index)
-/// }
-/// try await withThrowingTaskGroup(of: Void.self) { group in
-///     group.addTask { try await pool.run() }
-///     let small = try await pool.submit(timeout: .seconds(2)) { resizer in
-///         try await resizer.resize(image, to: 128)
-///     }
-///     pool.shutdown()  // finishes what was accepted, then run() returns
-///     try await group.waitForAll()
+/// let lengths = try await WorkerPool.withPool(configuration: .init(workers: 4, queueCapacity: 64)) { index in
+///     Tokenizer(id: index)
+/// } body: { pool in
+///     try await pool.submit(timeout: .seconds(2)) { tokenizer in tokenizer.count(text) }
 /// }
 /// ```
+///
+/// A pool that lives as long as a server is a swift-service-lifecycle
+/// `Service`: put it in the `ServiceGroup`, before the services that use it,
+/// and ``run()`` drains it on a graceful shutdown. Work submitted to a pool
+/// that nobody runs fails after a second with
+/// ``WorkerPoolError/Code/notRunning`` instead of waiting forever.
 ///
 /// Cancelling a submitter's task removes its job if it has not started, or
 /// cancels the job's task if it runs (the work sees `Task.isCancelled`); the
@@ -86,12 +87,14 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     ///     clock; when it passes, the work is skipped if it has not started
     ///     or its task is cancelled if it runs, and this throws
     ///     ``WorkerPoolError/Code/deadlineExceeded``. Nil waits as long as it
-    ///     takes. Timeouts are watched while ``run()`` runs (work accepted
-    ///     before it starts is checked when it does).
+    ///     takes.
     ///   - work: what to run on the worker.
     /// - Throws: what `work` throws; `CancellationError` when the calling task
-    ///   is cancelled first; a ``WorkerPoolError`` (`deadlineExceeded`,
-    ///   `shutDown`, `workerFailed`).
+    ///   is cancelled first; a ``WorkerPoolError``: `deadlineExceeded`,
+    ///   `shutDown` (the pool is shutting down or has stopped), `workerFailed`,
+    ///   or `notRunning` (a submit made before ``run()`` began, and it did not
+    ///   begin within a second; work submitted while the task that will run
+    ///   the pool starts up simply waits for it).
     public func submit<Result: Sendable>(
         timeout: Duration? = nil,
         _ work: @escaping @Sendable (Worker) async throws -> Result

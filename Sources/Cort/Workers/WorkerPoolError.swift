@@ -21,6 +21,7 @@ public struct WorkerPoolError: Error, Sendable, CustomStringConvertible {
             case workerFailed
             case invalidConfiguration
             case alreadyRunning
+            case notRunning
         }
 
         let value: Value
@@ -40,6 +41,12 @@ public struct WorkerPoolError: Error, Sendable, CustomStringConvertible {
         public static let invalidConfiguration = Code(value: .invalidConfiguration)
         /// `run()` was called a second time; a pool runs once.
         public static let alreadyRunning = Code(value: .alreadyRunning)
+        /// Work was submitted to a pool that nobody runs: `run()` did not
+        /// begin within 1 second (on the pool's clock) of the submit, so the
+        /// work did not run. Run the pool with
+        /// ``WorkerPool/withPool(configuration:clock:taskExecutor:isolation:makeWorker:body:)``,
+        /// in a `ServiceGroup`, or with `run()` in a task of your own.
+        public static let notRunning = Code(value: .notRunning)
 
         init(value: Value) { self.value = value }
 
@@ -52,6 +59,7 @@ public struct WorkerPoolError: Error, Sendable, CustomStringConvertible {
             case .workerFailed: "worker failed"
             case .invalidConfiguration: "invalid configuration"
             case .alreadyRunning: "already running"
+            case .notRunning: "not running"
             }
         }
     }
@@ -81,6 +89,11 @@ public struct WorkerPoolError: Error, Sendable, CustomStringConvertible {
 extension WorkerPoolError {
     static let queueFull = WorkerPoolError(.overloaded, "the worker pool's queue is full; the work did not run")
     static let notAccepting = WorkerPoolError(.shutDown, "the worker pool is shutting down and takes no new work")
+    static let stopped = WorkerPoolError(.shutDown, "the worker pool has stopped (its run() returned) and takes no work")
+    static let neverStarted = WorkerPoolError(
+        .notRunning,
+        "nothing runs this worker pool: run() did not begin within \(workerPoolStartGrace) of the submit, "
+            + "so the work did not run; use WorkerPool.withPool, put the pool in a ServiceGroup, or call run() in a task")
     static let expiredBeforeStart = WorkerPoolError(
         .deadlineExceeded, "the timeout passed before a worker started the work; it did not run")
     static let expiredWhileRunning = WorkerPoolError(

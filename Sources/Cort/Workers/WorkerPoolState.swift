@@ -7,7 +7,14 @@ struct WorkerPoolState<Worker: Sendable> {
     var accepting = true
     /// Set once by a stop that is not a drain: jobs still queued fail with it.
     var stopError: WorkerPoolError?
+    /// `run()` has begun (or `withPool` committed to run it): no submit waits
+    /// for a start any more.
     var started = false
+    /// `run()` has returned: the pool is stopped for good.
+    var finished = false
+    /// Submits made before `run()`, waiting to hear that it began (see `WorkerPool+Start`).
+    var startWaiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
+    var nextStartWaiter: UInt64 = 0
     /// Free places in the channel. The channel never holds more jobs than
     /// `queueCapacity`, and a positive count means nobody waits for room.
     var permits: Int
@@ -28,6 +35,11 @@ struct WorkerPoolState<Worker: Sendable> {
     init(configuration: WorkerPool<Worker>.Configuration) {
         permits = configuration.queueCapacity
         runningJobs = Array(repeating: nil, count: configuration.workers)
+    }
+
+    /// Why new work is turned away once the pool no longer accepts it.
+    var refusal: WorkerPoolError {
+        stopError ?? (finished ? .stopped : .notAccepting)
     }
 
     /// A job left the channel (or gave back the place it reserved): the
