@@ -4,8 +4,8 @@ import Testing
 
 /// Every Swift block in README.md, docs/ and the DocC catalogs is code that compiles: each is
 /// marked `<!-- snippet: NAME -->` and is, character for character, the
-/// region `// snippet: NAME` … `// end snippet` of a file in
-/// Tests/DocSnippets (a target the tests build), without its indentation.
+/// region `// snippet: NAME` … `// end snippet` of a Swift file under Tests/
+/// (the DocSnippets target, or a test that runs it), without its indentation.
 @Suite struct DocSnippetTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -59,11 +59,13 @@ import Testing
         return blocks
     }
 
-    /// Every region of the snippet files, by name, without its indentation.
+    /// Every region of the Swift files under Tests/ (the DocSnippets target,
+    /// and tests that run their snippets), by name, without its indentation.
     static func regions() throws -> [String: String] {
-        let directory = root.appendingPathComponent("Tests/DocSnippets")
+        let directory = root.appendingPathComponent("Tests")
         var regions: [String: String] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.hasSuffix(".swift") {
+        let files = FileManager.default.enumerator(atPath: directory.path)?.compactMap { $0 as? String } ?? []
+        for name in files where name.hasSuffix(".swift") && name != "CortTests/DocSnippetTests.swift" {
             let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
             var open: (name: String, lines: [String])?
             for line in text.components(separatedBy: "\n") {
@@ -71,6 +73,7 @@ import Testing
                 if trimmed.hasPrefix("// snippet: ") {
                     open = (String(trimmed.dropFirst("// snippet: ".count)), [])
                 } else if trimmed == "// end snippet", let region = open {
+                    if regions[region.name] != nil { Issue.record("two regions named \(region.name), one in \(name)") }
                     let indent = region.lines.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
                         .map { $0.prefix { $0 == " " }.count }.min() ?? 0
                     regions[region.name] = region.lines.map { String($0.dropFirst(min(indent, $0.count))) }

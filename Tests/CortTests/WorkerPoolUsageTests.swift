@@ -4,76 +4,12 @@ import Logging
 import ServiceLifecycle
 import Testing
 
-/// The snippets of docs/WORKER-POOLS.md, run and checked. Each is, without
-/// its indentation, the region `// snippet: NAME` … `// end snippet` here that
-/// the page marks `<!-- snippet: NAME -->` before its block (the markers of
-/// DocSnippetTests). The first test keeps the page and this file in step.
+/// The snippets of docs/WORKER-POOLS.md, run. Each is, without its
+/// indentation, the region `// snippet: NAME` … `// end snippet` here that the
+/// page marks `<!-- snippet: NAME -->` before its block; DocSnippetTests keeps
+/// the page and this file in step.
 @Suite("WorkerPool usage (docs/WORKER-POOLS.md)", .timeLimit(.minutes(1)))
 struct WorkerPoolUsageTests {
-    @Test("every Swift block of docs/WORKER-POOLS.md is, unchanged, the region of this file its marker names")
-    func snippetsMatchTheDocument() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let page = try String(contentsOf: root.appendingPathComponent("docs/WORKER-POOLS.md"), encoding: .utf8)
-        let tests = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
-        let blocks = Self.swiftBlocks(in: page)
-        let regions = Self.regions(in: tests)
-        #expect(!blocks.isEmpty, "no ```swift block found on the page")
-        for (index, block) in blocks.enumerated() {
-            guard let name = block.name else {
-                Issue.record("block \(index + 1) has no `<!-- snippet: NAME -->` marker")
-                continue
-            }
-            let region = regions[name]
-            #expect(region == block.text, "\(name) differs from its region here:\n\(block.text)")
-        }
-        #expect(Set(blocks.compactMap(\.name)) == Set(regions.keys), "the page's snippet names and this file's regions differ")
-    }
-
-    /// The page's ```swift blocks, each with the name of the snippet marker
-    /// right before it (blank lines between allowed).
-    static func swiftBlocks(in text: String) -> [(name: String?, text: String)] {
-        var blocks: [(name: String?, text: String)] = []
-        var marker: String?
-        var current: (name: String?, lines: [Substring])?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if let block = current {
-                if line == "```" {
-                    blocks.append((block.name, block.lines.joined(separator: "\n")))
-                    current = nil
-                } else {
-                    current!.lines.append(line)
-                }
-            } else if line == "```swift" {
-                current = (marker, [])
-                marker = nil
-            } else if line.hasPrefix("<!-- snippet: "), line.hasSuffix(" -->") {
-                marker = String(line.dropFirst("<!-- snippet: ".count).dropLast(" -->".count))
-            } else if !line.allSatisfy(\.isWhitespace) {
-                marker = nil
-            }
-        }
-        return blocks
-    }
-
-    /// This file's regions by name, with the indentation of their marker removed.
-    static func regions(in text: String) -> [String: String] {
-        var regions: [String: String] = [:]
-        var current: (name: String, indent: Int, lines: [Substring])?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.drop { $0 == " " }
-            if trimmed.hasPrefix("// snippet: ") {
-                current = (String(trimmed.dropFirst("// snippet: ".count)), line.count - trimmed.count, [])
-            } else if trimmed == "// end snippet", let region = current {
-                regions[region.name] = region.lines.joined(separator: "\n")
-                current = nil
-            } else if current != nil {
-                current!.lines.append(trimmed.isEmpty ? "" : line.dropFirst(current!.indent))
-            }
-        }
-        return regions
-    }
-
     @Test("the scoped form counts the words and stops the pool")
     func scopedForm() async throws {
         // snippet: WORKER-POOLS-scoped
