@@ -454,7 +454,10 @@ struct TCPSocket {
         guard count > 0 else { return false }
         var sent = 0
         while sent < count {
-            let written = buffer.withUnsafeBytes { write(other.descriptor, $0.baseAddress! + sent, count - sent) }
+            // MSG_NOSIGNAL: a peer that closed is an error here, not a SIGPIPE that ends the test process.
+            let written = buffer.withUnsafeBytes {
+                send(other.descriptor, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL))
+            }
             guard written > 0 else { return false }
             sent += written
         }

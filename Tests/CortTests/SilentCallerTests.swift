@@ -135,7 +135,10 @@ final class RawZMTPClient: @unchecked Sendable {
     private func write(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, 0) }
+            // MSG_NOSIGNAL: a node that dropped the connection is an error, not a SIGPIPE.
+            let count = bytes[sent...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard count > 0 else { throw ZMTPClientError("send: errno \(errno)") }
             sent += count
         }
