@@ -33,7 +33,7 @@ public final class ConsulClient: Sendable {
     ///   is invalid (see ``ConsulConfiguration/validate()``).
     public init(
         configuration: ConsulConfiguration = ConsulConfiguration(),
-        logger: Logger = Logger(label: "cort.consul")
+        logger: Logger = Logger(label: "cort.consul", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws(ConsulError) {
         try configuration.validate()
         self.configuration = configuration

@@ -24,9 +24,9 @@ extension ConsulDiscovery {
         }
     }
 
-    /// The ``DiscoveryError`` for a failed Consul request:
-    /// ``DiscoveryError/Code/unauthorized`` for 401 and 403, else
-    /// ``DiscoveryError/Code/unavailable``; `doing` (e.g. "cannot deregister
+    /// The `DiscoveryError` for a failed Consul request:
+    /// `DiscoveryError/Code/unauthorized` for 401 and 403, else
+    /// `DiscoveryError/Code/unavailable`; `doing` (e.g. "cannot deregister
     /// greeter@a") comes first in the message when given.
     static func discoveryError(_ error: ConsulError, agent: ConsulConfiguration.Endpoint,
                                doing: String? = nil) -> DiscoveryError {

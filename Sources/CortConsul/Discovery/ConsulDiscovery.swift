@@ -19,9 +19,9 @@ import Synchronization
 ///   and deregisters it.
 /// - ``watch(service:)`` follows the passing instances of a service with
 ///   blocking queries (`?passing&stale`). A failed query ends the stream with
-///   a ``DiscoveryError`` that says what Consul answered
-///   (``DiscoveryError/Code/unauthorized`` for a refused token, else
-///   ``DiscoveryError/Code/unavailable``); a ``ServiceDirectory`` keeps the
+///   a `DiscoveryError` that says what Consul answered
+///   (`DiscoveryError/Code/unauthorized` for a refused token, else
+///   `DiscoveryError/Code/unavailable`); a `ServiceDirectory` keeps the
 ///   last good list and watches again with backoff.
 ///
 /// A node is used only when Consul lists it as passing *and* it answers the
@@ -83,7 +83,7 @@ public final class ConsulDiscovery: Discovery {
             minimumRetryDelay: Duration = .seconds(1),
             maximumRetryDelay: Duration = .seconds(30),
             clock: any Clock<Duration> = ContinuousClock(),
-            logger: Logger = Logger(label: "cort.consul")
+            logger: Logger = Logger(label: "cort.consul", factory: { _ in SwiftLogNoOpLogHandler() })
         ) {
             self.consul = consul
             self.ttl = ttl
@@ -118,7 +118,7 @@ public final class ConsulDiscovery: Discovery {
     /// A backend for the agent `configuration.consul` names. Starts nothing:
     /// the client's thread starts with the first request.
     ///
-    /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/malformedConfiguration``)
+    /// - Throws: `DiscoveryError` (`DiscoveryError/Code/malformedConfiguration`)
     ///   when the Consul configuration is invalid, or a duration is not positive.
     public init(configuration: Configuration = Configuration()) throws {
         for (name, value) in [("ttl", configuration.ttl),
@@ -158,10 +158,11 @@ public final class ConsulDiscovery: Discovery {
     /// ```
     ///
     /// - Parameter environment: the variables to read; the process's environment by default.
-    /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/malformedConfiguration``)
+    /// - Throws: `DiscoveryError` (`DiscoveryError/Code/malformedConfiguration`)
     ///   naming the variable that is wrong, and its value.
     public static func fromEnvironment(
-        _ environment: [String: String]? = nil, logger: Logger = Logger(label: "cort.consul")
+        _ environment: [String: String]? = nil,
+        logger: Logger = Logger(label: "cort.consul", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws -> ConsulDiscovery {
         let environment = environment ?? ProcessInfo.processInfo.environment
         let consul: ConsulConfiguration
@@ -217,13 +218,13 @@ public final class ConsulDiscovery: Discovery {
     /// registration is retried in the background on the configuration's
     /// clock until Consul takes it.
     ///
-    /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/invalidInstance``)
+    /// - Throws: `DiscoveryError` (`DiscoveryError/Code/invalidInstance`)
     ///   only for the node's own mistakes: an invalid instance, an endpoint
     ///   Consul cannot list (not `tcp://host:port`), or a registration Consul
     ///   answers with 400 (e.g. `Invalid Service Meta`) within the wait; such a
     ///   registration is not retried. (A 400 after the wait is logged at error
     ///   and retried every ``Configuration/maximumRetryDelay``; any other 4xx,
-    ///   such as a proxy's 404, is retried like an outage.) ``DiscoveryError/Code/unavailable``
+    ///   such as a proxy's 404, is retried like an outage.) `DiscoveryError/Code/unavailable`
     ///   after ``shutdown()``.
     public func register(_ instance: ServiceInstance) async throws {
         try instance.validate()
@@ -245,8 +246,8 @@ public final class ConsulDiscovery: Discovery {
     /// Stops registering and passing `instance`'s check, then deregisters it
     /// (an instance the agent does not know is not an error).
     ///
-    /// - Throws: ``DiscoveryError`` (``DiscoveryError/Code/unavailable``, or
-    ///   ``DiscoveryError/Code/unauthorized`` for a refused token) when the
+    /// - Throws: `DiscoveryError` (`DiscoveryError/Code/unavailable`, or
+    ///   `DiscoveryError/Code/unauthorized` for a refused token) when the
     ///   agent does not take the deregistration; the check then expires.
     public func deregister(_ instance: ServiceInstance) async throws {
         if let keeper = keepers.withLock({ $0.removeValue(forKey: Self.key(instance)) }) {
@@ -303,12 +304,12 @@ public final class ConsulDiscovery: Discovery {
     /// a change).
     ///
     /// The first failed query ends the stream by throwing a
-    /// ``DiscoveryError`` whose message is Consul's answer:
-    /// ``DiscoveryError/Code/unauthorized`` for 401 and 403 (`Consul answered
-    /// 403: Permission denied`), ``DiscoveryError/Code/unavailable`` for
+    /// `DiscoveryError` whose message is Consul's answer:
+    /// `DiscoveryError/Code/unauthorized` for 401 and 403 (`Consul answered
+    /// 403: Permission denied`), `DiscoveryError/Code/unavailable` for
     /// anything else (`Consul answered 500: No cluster leader`, `Consul at
     /// http://127.0.0.1:8500 is unreachable: …`). The caller keeps its last
-    /// list and watches again (a ``ServiceDirectory`` does). The stream ends
+    /// list and watches again (a `ServiceDirectory` does). The stream ends
     /// without an error when the consumer stops or the backend is shut down.
     public func watch(service: String) -> AsyncThrowingStream<[ServiceInstance], any Error> {
         let watch = makeWatch(service: service, clock: configuration.clock)

@@ -2,7 +2,7 @@ internal import CZeroMQ
 
 /// An error from libzmq or from the Swift layer over it.
 ///
-/// Every failing C call goes through one funnel (``ZeroMQCall``) that turns
+/// Every failing C call goes through one funnel (`ZeroMQCall`) that turns
 /// `zmq_errno()` into a `ZeroMQError`, so the `code` can be matched without
 /// knowing errno values:
 ///

@@ -32,7 +32,7 @@ extension ZeroMQSocket {
     /// that does not concern it.
     ///
     /// - Throws: as ``receive(isolation:)``; the message is not sent then. Use
-    ///   ``trySend(_:)-(inout ZeroMQMessage)`` to keep a message on errors.
+    ///   `trySend(_:)` with an `inout` message to keep a message on errors.
     public func send(_ message: consuming ZeroMQMessage, isolation: isolated (any Actor)? = #isolation) async throws {
         let reactor = try attachedReactor()
         var backoff: Duration?

@@ -22,7 +22,7 @@ extension ZeroMQSocket {
     /// Sends `message` if the socket can take it now; gives it back if not.
     ///
     /// - Returns: `nil` if sent; the same message, intact, if the send would block.
-    /// - Throws: ``ZeroMQError``; the message is dropped then. Use ``trySend(_:)-(inout ZeroMQMessage)``
+    /// - Throws: ``ZeroMQError``; the message is dropped then. Use `trySend(_:)` with an `inout` message
     ///   to keep it on errors such as ``ZeroMQError/Code/hostUnreachable``.
     public func trySend(_ message: consuming ZeroMQMessage) throws -> ZeroMQMessage? {
         if try sendFrames(&message, flags: ZMQ_DONTWAIT) { return nil }
