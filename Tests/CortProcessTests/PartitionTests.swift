@@ -29,8 +29,9 @@ extension ProcessScenarios {
         ]
 
         /// What a loaded 2-core machine adds to the times the heartbeat
-        /// promises (the reactor, the nodes and the load share both cores).
-        static let margin = Duration.milliseconds(300)
+        /// promises (the reactor, the nodes and the load share both cores;
+        /// 3.4 s was seen for a 3 s timeout with two CPU hogs and builds beside).
+        static let margin = Duration.milliseconds(600)
 
         @Test("link down: the node is declared dead within its liveness timeout and its calls settle honestly; link up: it serves again within two heartbeats",
               arguments: settings)

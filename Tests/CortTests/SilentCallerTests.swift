@@ -1,5 +1,6 @@
 import CortMessagePack
 import Foundation
+import Synchronization
 import Testing
 @testable import Cort
 #if canImport(Glibc)
@@ -30,15 +31,25 @@ import Glibc
         let frame = RawCaller.encode(.request(request))
 
         let client = try RawZMTPClient(port: port, identity: "silent-caller")
-        try await onOwnThread { try client.handshakeAndSend(frame) }
-        // It answers the node's pings until its call has started (a loaded
-        // machine may take longer than the 300 ms heartbeat timeout to start
-        // it), then goes silent.
+        // On a thread of its own from the first byte (a loaded machine may
+        // leave a task unscheduled for longer than the heartbeat timeout): it
+        // greets, sends the call, and answers the node's pings until the call
+        // has started (which may also take longer than 300 ms), then goes silent.
         let started = ManagedAtomicFlag()
-        let answering = Task { try await onOwnThread { try client.answerPings(until: started) } }
+        let outcome = Mutex<Result<Int, any Error>?>(nil)
+        let ended = ThreadEnd()
+        Thread.detachNewThread {
+            let result = Result { () throws -> Int in
+                try client.handshakeAndSend(frame)
+                return try client.answerPings(until: started)
+            }
+            outcome.withLock { $0 = result }
+            ended.finish()
+        }
         #expect(await Observations.shared.waitFor(key, timeout: .seconds(60)) { $0 == "started" })
         started.set()
-        let pongs = try await answering.value
+        await ended.wait()
+        let pongs = try #require(outcome.withLock { $0 }).get()
         // From now on it reads nothing and writes nothing, and keeps the socket open.
         let silentSince = ContinuousClock.now
         #expect(await Observations.shared.waitFor(key, timeout: .seconds(30)) { $0 == "cancelled" },
