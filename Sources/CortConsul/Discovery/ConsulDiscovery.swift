@@ -157,7 +157,9 @@ public final class ConsulDiscovery: Discovery {
     /// let discovery = try ConsulDiscovery.fromEnvironment()
     /// ```
     ///
-    /// - Parameter environment: the variables to read; the process's environment by default.
+    /// - Parameters:
+    ///   - environment: the variables to read; the process's environment by default.
+    ///   - logger: where registrations and watches log (nowhere by default).
     /// - Throws: `DiscoveryError` (`DiscoveryError/Code/malformedConfiguration`)
     ///   naming the variable that is wrong, and its value.
     public static func fromEnvironment(

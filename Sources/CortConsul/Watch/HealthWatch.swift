@@ -64,6 +64,9 @@ public struct HealthWatch: AsyncSequence, Sendable {
     /// A watch of `service` through `client`. Starts nothing until iterated.
     ///
     /// - Parameters:
+    ///   - client: the client that queries Consul.
+    ///   - service: the service whose passing instances are watched.
+    ///   - configuration: how the watch queries and paces itself.
     ///   - clock: the clock that paces queries and backoff (virtual time in tests).
     ///   - logger: where failures and recoveries are logged; the client's logger by default.
     public init(

@@ -14,7 +14,7 @@ extension ZeroMQSocket {
         /// An established connection was lost (`ZMQ_EVENT_DISCONNECTED`): the
         /// peer closed it or died, or its heartbeats timed out. Not reported for
         /// a `disconnect` of one's own. The event's value is the connection's
-        /// file descriptor (see ``ZeroMQMessage/sourceDescriptor``).
+        /// file descriptor (see ``ZeroMQMessage/sourceDescriptor(at:)``).
         public static let disconnected = MonitorEvents(rawValue: ZMQ_EVENT_DISCONNECTED)
         /// An attempt to connect failed (refused, timed out, or the
         /// connection broke before or during its handshake) and libzmq will

@@ -10,7 +10,7 @@ internal import CZeroMQ
 /// a new owner.
 ///
 /// Three ways to do I/O:
-/// - **Nonblocking**, anywhere: ``trySend(_:)-(ZeroMQMessage)`` gives the message back when the
+/// - **Nonblocking**, anywhere: `trySend(_:)` (taking the message) gives it back when the
 ///   pipe is full, ``tryReceive()`` returns `nil` when nothing is queued.
 /// - **Async on the reactor**: ``receive(isolation:)`` and ``send(_:isolation:)``
 ///   from an actor whose executor is the socket's reactor; they suspend until
