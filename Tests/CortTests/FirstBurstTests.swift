@@ -187,9 +187,9 @@ import Glibc
             let caller = try Self.caller([endpoints[0], gate.endpoint], clock: TestClock())
             let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
             // Less than twice the grace: waiting it out could cost the call its answer.
-            let options = CallOptions(timeout: HeartbeatConfiguration().connectGrace * 3 / 2)
+            let timeout = HeartbeatConfiguration().connectGrace * 3 / 2
             let calls = (0..<burst).map { _ in
-                Task { try await CallOptions.$current.withValue(options) { try await ledger.holdUntilReleased(key) } }
+                Task { try await withCallOptions(timeout: timeout) { try await ledger.holdUntilReleased(key) } }
             }
             let allTook = await Self.waitForStarted(key, burst, on: endpoints[0])
             let failures = await Self.release(key, calls)

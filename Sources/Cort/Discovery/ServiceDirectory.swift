@@ -67,7 +67,7 @@ public actor ServiceDirectory {
         clock: any Clock<Duration> = ContinuousClock(),
         minimumRetryDelay: Duration = .milliseconds(100),
         maximumRetryDelay: Duration = .seconds(10),
-        logger: Logger = Logger(label: "cort.discovery", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = .quiet("cort.discovery")
     ) {
         self.discovery = discovery
         self.clock = clock

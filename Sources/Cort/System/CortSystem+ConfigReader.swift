@@ -39,14 +39,14 @@ extension CortSystem.Configuration {
         config: ConfigReader,
         discovery: any Discovery,
         clock: any Clock<Duration> = ContinuousClock(),
-        logger: Logger = Logger(label: "cort", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = .quiet("cort")
     ) throws {
         let read = SettingReader(config: config)
-        guard let name = try read.string("name"), !name.isEmpty else {
+        guard let name = read.string("name"), !name.isEmpty else {
             throw ConfigurationError(.invalidValue, "the configuration has no 'name' (CORT_NAME in the environment)")
         }
         self.init(name: name, discovery: discovery, clock: clock, logger: logger)
-        endpoint = try read.string("endpoint") ?? endpoint
+        endpoint = read.string("endpoint") ?? endpoint
         defaultTimeout = try read.duration("defaultTimeout") ?? defaultTimeout
         queueCapacity = try read.int("queueCapacity", atLeast: 1) ?? queueCapacity
         drainGrace = try read.duration("drainGrace") ?? drainGrace
@@ -56,7 +56,7 @@ extension CortSystem.Configuration {
             liveness: try read.int("heartbeat.liveness", atLeast: 1) ?? heartbeat.liveness)
         callLimits.perNode = try read.int("callLimits.perNode", atLeast: 1) ?? callLimits.perNode
         callLimits.perService = try read.int("callLimits.perService", atLeast: 1) ?? callLimits.perService
-        switch try read.string("callLimits.whenFull") {
+        switch read.string("callLimits.whenFull") {
         case nil: break
         case "wait": callLimits.whenFull = .wait
         case "failFast": callLimits.whenFull = .failFast
@@ -76,7 +76,7 @@ extension CortSystem.Configuration {
         nodeLimits.instanceCallsInFlight = try read.int("nodeLimits.instanceCallsInFlight", atLeast: 1)
             ?? nodeLimits.instanceCallsInFlight
         nodeLimits.knownTargets = try read.int("nodeLimits.knownTargets", atLeast: 1) ?? nodeLimits.knownTargets
-        if let level = try read.string("log.level") {
+        if let level = read.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(.invalidValue, "log.level is '\(level)'; it is one of "
                                          + Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))
@@ -93,7 +93,7 @@ extension CortSystem.Configuration {
 private struct SettingReader {
     let config: ConfigReader
 
-    func string(_ key: String) throws -> String? {
+    func string(_ key: String) -> String? {
         config.string(forKey: ConfigKey(key))
     }
 

@@ -90,7 +90,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             defaultTimeout: Duration = .seconds(10),
             queueCapacity: Int = 1024,
             clock: any Clock<Duration> = ContinuousClock(),
-            logger: Logger = Logger(label: "cort", factory: { _ in SwiftLogNoOpLogHandler() }),
+            logger: Logger = .quiet("cort"),
             heartbeat: HeartbeatConfiguration = HeartbeatConfiguration(),
             callLimits: CallLimits = CallLimits(),
             drainGrace: Duration = .milliseconds(250),

@@ -1,3 +1,4 @@
+import Cort
 import Foundation
 import Logging
 
@@ -33,7 +34,7 @@ public final class ConsulClient: Sendable {
     ///   is invalid (see ``ConsulConfiguration/validate()``).
     public init(
         configuration: ConsulConfiguration = ConsulConfiguration(),
-        logger: Logger = Logger(label: "cort.consul", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = .quiet("cort.consul")
     ) throws(ConsulError) {
         try configuration.validate()
         self.configuration = configuration

@@ -83,7 +83,7 @@ public final class ConsulDiscovery: Discovery {
             minimumRetryDelay: Duration = .seconds(1),
             maximumRetryDelay: Duration = .seconds(30),
             clock: any Clock<Duration> = ContinuousClock(),
-            logger: Logger = Logger(label: "cort.consul", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger = .quiet("cort.consul")
         ) {
             self.consul = consul
             self.ttl = ttl
@@ -164,7 +164,7 @@ public final class ConsulDiscovery: Discovery {
     ///   naming the variable that is wrong, and its value.
     public static func fromEnvironment(
         _ environment: [String: String]? = nil,
-        logger: Logger = Logger(label: "cort.consul", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = .quiet("cort.consul")
     ) throws -> ConsulDiscovery {
         let environment = environment ?? ProcessInfo.processInfo.environment
         let consul: ConsulConfiguration
