@@ -209,11 +209,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
 
     /// Registers the errors a service type declares.
     func registerErrors(declaredBy service: any CortService.Type) {
-        for type in service.remoteErrors { register(type) }
-    }
-
-    private func register<E: Error & Codable & Sendable>(_ type: E.Type) {
-        errors.register(type)
+        for type in service.remoteErrors { errors.register(type) }
     }
 
     /// Stops everything: deregisters the hosted services, finishes the calls
