@@ -197,6 +197,20 @@ public struct ZeroMQMessage: ~Copyable {
         return descriptor >= 0 ? descriptor : nil
     }
 
+    /// Calls `body` with the bytes of a metadata property of the connection
+    /// frame `index` arrived on (`zmq_msg_gets`), or nil when it has none.
+    ///
+    /// `"User-Id"` is what the ZAP handler said of the peer when it let it
+    /// connect (with CURVE, cort's handler names the client's public key);
+    /// `"Peer-Address"` is its IP address. The buffer is valid only inside `body`.
+    /// - Precondition: `index` is in `0..<count`.
+    public func withProperty<R>(_ name: String, at index: Int, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        guard let value = zmq_msg_gets(pointer(at: index), name) else { return body(nil) }
+        var length = 0
+        while value[length] != 0 { length += 1 }
+        return body(UnsafeRawBufferPointer(start: value, count: length))
+    }
+
     /// The size in bytes of frame `index`.
     /// - Precondition: `index` is in `0..<count`.
     public func frameSize(at index: Int) -> Int {

@@ -23,6 +23,20 @@ extension ZeroMQSocket {
         public static let connectRetried = MonitorEvents(rawValue: ZMQ_EVENT_CONNECT_RETRIED)
         /// The ZMTP handshake with a peer completed (`ZMQ_EVENT_HANDSHAKE_SUCCEEDED`).
         public static let handshakeSucceeded = MonitorEvents(rawValue: ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        /// A ZMTP handshake failed without a reason from the peer
+        /// (`ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL`): the peer closed the
+        /// connection during it, as a CURVE server does with a client that
+        /// expects another server key, or a server of another mechanism.
+        public static let handshakeFailedNoDetail = MonitorEvents(rawValue: ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        /// A ZMTP handshake broke the protocol (`ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL`);
+        /// the event's value is libzmq's `ZMQ_PROTOCOL_ERROR_*` number.
+        public static let handshakeFailedProtocol = MonitorEvents(rawValue: ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        /// The peer's authentication was refused (`ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`):
+        /// on a server, its ZAP handler refused the client; on a client, the
+        /// server said so. The event's value is the ZAP status code (400).
+        public static let handshakeFailedAuth = MonitorEvents(rawValue: ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        /// Every handshake failure.
+        public static let handshakeFailed: MonitorEvents = [.handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth]
     }
 
     /// Asks libzmq to publish `events` of this socket on a PAIR socket bound

@@ -201,6 +201,21 @@ extension ZeroMQSocket.Option where Value == CurveKey {
     public static var curveServerKey: Self { .curveKey(ZMQ_CURVE_SERVERKEY) }
 }
 
+extension ZeroMQSocket.Option where Value == String {
+    /// The ZAP domain of a bound socket (`ZMQ_ZAP_DOMAIN`): with a security
+    /// mechanism, libzmq asks the context's ZAP handler
+    /// (`inproc://zeromq.zap.01`) about each connecting peer and names this
+    /// domain in the request. Set before ``ZeroMQSocket/bind(_:)``.
+    public static var zapDomain: Self {
+        Self(name: ZMQ_ZAP_DOMAIN,
+             setter: { handle, name, value throws(ZeroMQError) in try setBytes(handle, name, Array(value.utf8)) },
+             getter: { handle, name throws(ZeroMQError) in
+                 let bytes = try getBytes(handle, name, capacity: 256)
+                 return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+             })
+    }
+}
+
 extension Duration {
     /// Whole milliseconds, rounded toward zero, clamped to `0...Int64.max`.
     var wholeMilliseconds: Int64 {
