@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Cort", targets: ["Cort"]),
         .library(name: "CortConsul", targets: ["CortConsul"]),
         .library(name: "CortTesting", targets: ["CortTesting"]),
+        .executable(name: "cort", targets: ["cort"]),
     ],
     // FlyingFox is resolved only for the Consul agent double: a package that
     // depends on cort with `traits: []` does not fetch it (CortTesting then
@@ -33,6 +34,7 @@ let package = Package(
         .default(enabledTraits: ["ConsulAgentDouble"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -83,6 +85,16 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // The command-line tool: `cort keygen`, …
+        .executableTarget(
+            name: "cort",
+            dependencies: [
+                "Cort",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 

@@ -17,7 +17,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     /// What kind of mistake this is.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Value: Hashable, Sendable {
-            case invalidServiceName, duplicateService, noEndpoint, cannotServe, invalidValue, shutDown
+            case invalidServiceName, duplicateService, noEndpoint, cannotServe, invalidValue, shutDown, invalidKey
         }
 
         let value: Value
@@ -34,6 +34,10 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
         public static let invalidValue = Code(value: .invalidValue)
         /// The system is shutting down or shut down: it hosts nothing more.
         public static let shutDown = Code(value: .shutDown)
+        /// A CURVE key, key file or allow-list that cannot be read or is not
+        /// valid (the message names the file and line), or a security setting
+        /// that cannot work (a CURVE node without an allow-list).
+        public static let invalidKey = Code(value: .invalidKey)
 
         public var description: String {
             switch value {
@@ -43,6 +47,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
             case .cannotServe: "cannot serve"
             case .invalidValue: "invalid value"
             case .shutDown: "shut down"
+            case .invalidKey: "invalid key"
             }
         }
     }

@@ -1,0 +1,318 @@
+import CortTesting
+import Foundation
+import Logging
+import Synchronization
+import Testing
+@testable import Cort
+
+/// An allow-list file: its syntax, reloading it, and watching it for
+/// changes and `SIGHUP`.
+///
+/// Serialized: the `SIGHUP` test reloads every list being watched in the process.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct CallerAllowListTests {
+    /// A folder of its own under the temporary folder, removed at the end.
+    private func withDirectory<R>(_ body: (URL) async throws -> R) async throws -> R {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cort-allow-list-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try await body(directory)
+    }
+
+    /// Writes `text` over the file at `path` in place: same inode.
+    private func rewrite(_ path: String, _ text: String) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.close()
+    }
+
+    /// Writes `text` to a new file and renames it over `path`, as editors and
+    /// configuration tools do: a new inode.
+    private func renameOver(_ path: String, _ text: String) throws {
+        let temporary = path + ".new"
+        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+        #expect(rename(temporary, path) == 0)
+    }
+
+    /// Polls `condition` every 20 ms until it holds or `limit` has passed:
+    /// what it waits for is done by another task (or the kernel), which has
+    /// no event to await.
+    private func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
+    private func keys(_ count: Int) throws -> [CurveKey] {
+        try (0..<count).map { _ in try CurveKeyPair.generate().publicKey }
+    }
+
+    /// Whether a watch has returned.
+    private final class Finished: Sendable {
+        private let value = Atomic(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
+    }
+
+    /// Runs `watch` in a task, with `finished` set once it returns.
+    private func startWatch(_ list: CallerAllowList, every interval: Duration, logger: Logger)
+        -> (task: Task<Void, Never>, finished: Finished) {
+        let finished = Finished()
+        let task = Task {
+            await list.watch(every: interval, clock: ContinuousClock(), logger: logger)
+            finished.set()
+        }
+        return (task, finished)
+    }
+
+    // MARK: syntax
+
+    @Test("keys, public-key settings, comments and blank lines")
+    func parsesCommentsAndBlankLines() throws {
+        let keys = try keys(4)
+        let text = """
+            # callers of the vault
+            \(keys[0].z85)
+
+               \(keys[1].z85)   # billing-1, indented
+            public-key = "\(keys[2].z85)"   # from billing-2.pub
+            \tpublic-key='\(keys[3].z85)'
+            # \(try CurveKeyPair.generate().publicKey.z85) (taken out)
+            \(keys[0].z85)\r
+            """
+        let parsed = try CallerAllowList.parse(text, source: "allowed")
+        #expect(parsed == Set(keys))
+    }
+
+    @Test("cort keygen's .pub files, concatenated, are an allow-list")
+    func publicKeyFilesConcatenated() throws {
+        let pairs = try (0..<3).map { _ in try CurveKeyPair.generate() }
+        let parsed = try CallerAllowList.parse(pairs.map(\.publicKeyFileText).joined(), source: "cat *.pub")
+        #expect(parsed == Set(pairs.map(\.publicKey)))
+    }
+
+    @Test("an empty list parses, and lets nobody in")
+    func emptyList() async throws {
+        #expect(try CallerAllowList.parse("", source: "empty").isEmpty)
+        #expect(try CallerAllowList.parse("# nobody yet\n\n", source: "empty").isEmpty)
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("allowed").path
+            try "# nobody yet\n".write(toFile: path, atomically: false, encoding: .utf8)
+            let list = try CallerAllowList(contentsOfFile: path)
+            #expect(list.keys.isEmpty)
+            #expect(!list.contains(try CurveKeyPair.generate().publicKey))
+            #expect(list.path == path)
+        }
+    }
+
+    @Test("a line that is no key is an invalidKey error naming the source and line", arguments: [
+        ("{key}\nnot a key\n", 2, "not a public key"),
+        ("# one\n\n{key} {key}\n", 3, "not a public key"),
+        ("{key} trailing words\n", 1, "not a public key"),
+        ("{key}\n\n{short}\n", 3, "this one has 39"),
+        ("secret-key = \"{key}\"\n", 1, "secret key in an allow-list"),
+        ("public-key = \"{short}\"\n", 1, "39 characters"),
+        ("public-key = \"{key}\" extra\n", 1, "malformed"),
+        ("name = \"billing\"\n", 1, "no meaning in an allow-list"),
+        ("curve\n    public-key = \"{key}\"\n", 1, "not a public key"),
+        ("{notz85}\n", 1, "not valid Z85"),
+    ])
+    func malformedLine(template: String, line: Int, words: String) throws {
+        let key = try CurveKeyPair.generate().publicKey.z85
+        let text = template
+            .replacingOccurrences(of: "{notz85}", with: "public-key = \"\("~" + key.dropFirst())\"")
+            .replacingOccurrences(of: "{short}", with: String(key.dropLast()))
+            .replacingOccurrences(of: "{key}", with: key)
+        let error = #expect(throws: ConfigurationError.self) { try CallerAllowList.parse(text, source: "allowed-callers") }
+        #expect(error?.code == .invalidKey)
+        #expect(error?.message.hasPrefix("allowed-callers, line \(line): ") == true, "\(String(describing: error))")
+        #expect(error?.message.contains(words) == true, "\(String(describing: error))")
+    }
+
+    @Test("a missing file is an invalidKey error naming it")
+    func missingFile() {
+        let path = "/nonexistent-folder-for-cort/allowed-\(UUID())"
+        let error = #expect(throws: ConfigurationError.self) { try CallerAllowList(contentsOfFile: path) }
+        #expect(error?.code == .invalidKey)
+        #expect(error?.message.contains(path) == true, "\(String(describing: error))")
+    }
+
+    // MARK: reload
+
+    @Test("reload of a list given in code reads nothing and changes nothing")
+    func reloadInCode() throws {
+        let key = try CurveKeyPair.generate().publicKey
+        let list = CallerAllowList([key])
+        let generation = list.generation
+        #expect(try list.reload() == false)
+        #expect(list.generation == generation)
+        #expect(list.keys == [key])
+    }
+
+    @Test("reload picks up a rewrite in place and a rename over the file")
+    func reloadPicksUpChanges() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("allowed").path
+            let keys = try keys(3)
+            try "\(keys[0].z85)\n\(keys[1].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
+            let list = try CallerAllowList(contentsOfFile: path)
+            #expect(list.keys == [keys[0], keys[1]])
+            let initial = list.state.withLock { $0.file }
+
+            // Unchanged: nothing moves.
+            var generation = list.generation
+            #expect(try list.reload() == false)
+            #expect(list.generation == generation)
+
+            // In place: the same inode, other keys.
+            try rewrite(path, "# bob left\n\(keys[0].z85)\n")
+            #expect(try list.reload() == true)
+            #expect(list.generation != generation)
+            #expect(list.contains(keys[0]))
+            #expect(!list.contains(keys[1]))
+            let rewritten = list.state.withLock { $0.file }
+            #expect(rewritten?.inode == initial?.inode)
+            #expect(rewritten != initial)
+
+            // Renamed over: a new inode.
+            generation = list.generation
+            try renameOver(path, "\(keys[2].z85)\n")
+            #expect(try list.reload() == true)
+            #expect(list.generation != generation)
+            #expect(list.keys == [keys[2]])
+            #expect(list.state.withLock { $0.file?.inode } != rewritten?.inode)
+        }
+    }
+
+    @Test("a malformed rewrite keeps the keys the list had, and throws")
+    func malformedRewriteKeepsKeys() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("allowed").path
+            let keys = try keys(2)
+            try "\(keys[0].z85)\n\(keys[1].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
+            let list = try CallerAllowList(contentsOfFile: path)
+            let generation = list.generation
+
+            try rewrite(path, "\(keys[0].z85)\n\(keys[1].z85.prefix(20))\n")
+            let error = #expect(throws: ConfigurationError.self) { try list.reload() }
+            #expect(error?.code == .invalidKey)
+            #expect(error?.message.contains("\(path), line 2:") == true, "\(String(describing: error))")
+            #expect(list.keys == [keys[0], keys[1]])
+            #expect(list.generation == generation)
+
+            try FileManager.default.removeItem(atPath: path)
+            #expect(throws: ConfigurationError.self) { try list.reload() }
+            #expect(list.keys == [keys[0], keys[1]])
+        }
+    }
+
+    // MARK: watch
+
+    @Test("watch reloads a list whose file was rewritten, until cancelled")
+    func watchPicksUpRewrite() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("allowed").path
+            let keys = try keys(3)
+            try "\(keys[0].z85)\n\(keys[1].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
+            let list = try CallerAllowList(contentsOfFile: path)
+            let recorder = LogRecorder()
+            let (task, finished) = startWatch(list, every: .milliseconds(20), logger: recorder.logger)
+
+            // Revoke keys[1], in place (the watch may catch the file emptied
+            // for a moment, as a node would: hence renames, in production).
+            try rewrite(path, "\(keys[0].z85)\n")
+            #expect(await eventually { list.keys == [keys[0]] }, "the revoked key is still allowed")
+            // Then renamed over.
+            try renameOver(path, "\(keys[0].z85)\n\(keys[2].z85)\n")
+            #expect(await eventually { list.keys == [keys[0], keys[2]] }, "the added key is not allowed yet")
+
+            let reloads = recorder.entries.filter { $0.message == "reloaded the caller allow-list" }
+            #expect(reloads.count >= 2)
+            #expect(reloads.allSatisfy { $0.level == .notice })
+            #expect(reloads.contains { $0.metadata["cort.allowList.keys"] == "1" })
+            #expect(reloads.last?.metadata["cort.allowList.keys"] == "2")
+            #expect(reloads.last?.metadata["cort.allowList.trigger"] == "file changed")
+            #expect(reloads.allSatisfy { $0.metadata["cort.allowList.path"] == path })
+            // Public keys are not logged.
+            #expect(!recorder.entries.contains { "\($0.message) \($0.metadata)".contains(keys[0].z85) })
+
+            task.cancel()
+            #expect(await eventually { finished.isSet }, "watch did not end when cancelled")
+        }
+    }
+
+    @Test("watch logs a failed reload once per change and keeps the keys; a fixed file is taken")
+    func watchKeepsKeysOnBrokenFile() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("allowed").path
+            let keys = try keys(2)
+            try "\(keys[0].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
+            let list = try CallerAllowList(contentsOfFile: path)
+            let recorder = LogRecorder()
+            let (task, finished) = startWatch(list, every: .milliseconds(20), logger: recorder.logger)
+            defer { task.cancel() }
+
+            // Renamed over, so that the watch never sees it half written.
+            try renameOver(path, "\(keys[0].z85)\nnot a key\n")
+            #expect(await eventually { recorder.count(.error) > 0 }, "the failed reload was not logged")
+            let failure = try #require(recorder.entries.first { $0.level == .error })
+            #expect(failure.metadata["error"]?.contains("\(path), line 2:") == true, "\(failure.metadata)")
+            #expect(failure.metadata["cort.allowList.keys"] == "1")
+            #expect(list.keys == [keys[0]])
+            // Ten more checks of the unchanged broken file: no more errors.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(recorder.count(.error) == 1)
+
+            try renameOver(path, "\(keys[1].z85)\n")
+            #expect(await eventually { list.contains(keys[1]) })
+            #expect(!list.contains(keys[0]))
+
+            task.cancel()
+            #expect(await eventually { finished.isSet })
+        }
+    }
+
+    @Test("watch returns at once for a list given in code")
+    func watchInCode() async throws {
+        let list = CallerAllowList(try keys(1))
+        // It would otherwise run for ever: the test's time limit is the failure.
+        await list.watch(every: .milliseconds(20), clock: ContinuousClock(), logger: LogRecorder().logger)
+        #expect(list.path == nil)
+    }
+
+    @Test("SIGHUP reloads a watched list, and the process lives on")
+    func sighupReloads() async throws {
+        try await withDirectory { directory in
+            let path = directory.appendingPathComponent("allowed").path
+            let keys = try keys(2)
+            try "\(keys[0].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
+            let list = try CallerAllowList(contentsOfFile: path)
+            let recorder = LogRecorder()
+            // An hour between checks of the file: only the signal can bring the reload.
+            let (task, finished) = startWatch(list, every: .seconds(3600), logger: recorder.logger)
+            defer { task.cancel() }
+            // The handler is in place once watch says it watches; a SIGHUP before would end the process.
+            #expect(await eventually { recorder.entries.contains { $0.message == "watching the caller allow-list" } })
+
+            try renameOver(path, "\(keys[1].z85)\n")
+            #expect(list.contains(keys[0]))
+            #expect(kill(getpid(), SIGHUP) == 0)
+            #expect(await eventually { list.contains(keys[1]) }, "SIGHUP did not reload the list")
+            #expect(!list.contains(keys[0]))
+            let reload = recorder.entries.first { $0.message == "reloaded the caller allow-list" }
+            #expect(reload?.metadata["cort.allowList.trigger"] == "SIGHUP")
+            #expect(reload?.metadata["cort.allowList.changed"] == "true")
+
+            // A second signal with nothing changed still reloads, and says so.
+            #expect(kill(getpid(), SIGHUP) == 0)
+            #expect(await eventually { recorder.entries.filter { $0.message == "reloaded the caller allow-list" }.count == 2 })
+            #expect(recorder.entries.last?.metadata["cort.allowList.changed"] == "false")
+
+            task.cancel()
+            #expect(await eventually { finished.isSet }, "watch did not end when cancelled")
+        }
+    }
+}
