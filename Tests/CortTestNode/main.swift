@@ -2,16 +2,22 @@
 // tests (CortProcessTests):
 //
 //   CortTestNode --name NAME --log PATH [--endpoint ENDPOINT] [--replicas N] [--delay-ms N]
-//                [--consul HOST:PORT [--ttl-ms N]]
+//                [--consul HOST:PORT [--ttl-ms N]] [--curve-from-env]
 //
 // With --consul it registers in that Consul agent (ConsulDiscovery, a TTL
 // check of --ttl-ms, default 1000) and deregisters when it drains.
+//
+// With --curve-from-env it takes its security from the environment, as a
+// service would through swift-configuration (CORT_CURVE_SECRET_KEY_FILE or
+// CORT_CURVE_SECRET_KEY, CORT_CURVE_ALLOWED_CALLERS_FILE): CURVE when a key
+// is set. Without it the node is plaintext, whatever the environment says.
 //
 // Every call it runs is appended to the log at PATH before it runs (see
 // ExecutionLog). It prints "ready <endpoint>" once it serves, and
 // "stopped" once a graceful shutdown has drained it. SIGTERM drains it (the
 // system runs in a ServiceGroup); end-of-file on standard input ends it at
 // once, so no node outlives the test that started it.
+import Configuration
 import Cort
 import CortConsul
 import Foundation
@@ -27,13 +33,18 @@ struct Options {
     var delay = Duration.zero
     var consul: String?
     var ttl = Duration.seconds(1)
+    var curveFromEnvironment = false
 
     static let usage = "usage: CortTestNode --name NAME --log PATH [--endpoint ENDPOINT] [--replicas N] [--delay-ms N] "
-        + "[--consul HOST:PORT [--ttl-ms N]]"
+        + "[--consul HOST:PORT [--ttl-ms N]] [--curve-from-env]"
 
     init(_ arguments: [String]) throws(UsageError) {
         var rest = arguments[...]
         while let flag = rest.popFirst() {
+            if flag == "--curve-from-env" {
+                curveFromEnvironment = true
+                continue
+            }
             guard let value = rest.popFirst() else { throw UsageError("\(flag) needs a value") }
             switch flag {
             case "--name": name = value
@@ -96,8 +107,18 @@ do {
     } else {
         discovery = try StaticDiscovery([:])
     }
+    var security = Security.plaintext
+    if options.curveFromEnvironment {
+        // Only the security settings are taken; the name comes from --name
+        // (the in-memory provider answers only where the environment does not).
+        let config = ConfigReader(providers: [
+            EnvironmentVariablesProvider(),
+            InMemoryProvider(values: ["cort.name": ConfigValue(.string(options.name), isSecret: false)]),
+        ])
+        security = try CortSystem.Configuration(config: config.scoped(to: "cort"), discovery: discovery).security
+    }
     node = try CortSystem.start(.init(name: options.name, discovery: discovery, endpoint: options.endpoint,
-                                      logger: logger))
+                                      logger: logger, security: security))
     let (name, delay) = (options.name, options.delay)
     try await node.host(Ledger.serviceName, replicas: options.replicas) { system in
         Ledger(actorSystem: system, node: name, log: log, delay: delay)

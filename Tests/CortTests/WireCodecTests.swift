@@ -188,7 +188,7 @@ import Testing
     }
 
     @Test func unknownErrorCodesReadAsProtocolError() throws {
-        for code: UInt64 in [0, 13, 255, 256, .max] {
+        for code: UInt64 in [0, 14, 255, 256, .max] {
             let frame = pack(.array([.uint(1), .uint(3), .uint(8), .uint(code), .str("boom"), .nil, .nil]))
             #expect(try decoded(frame) == .failure(id: 8, CallFailure(code: .protocolError, message: "boom")))
         }

@@ -15,10 +15,16 @@ import Foundation
 /// a static list does not change, and a node that registers itself must not
 /// fail just because its callers find it by a fixed address.
 ///
+/// With CURVE security, each endpoint carries its node's public key after
+/// a `|` (Z85 has no `|`, `,`, `;` or space, so it needs no escaping; quote
+/// it in a shell, for Z85's `$`, `&` and `<`):
+///
 /// ```swift
 /// // CORT_STATIC_SERVICES="greeter=tcp://10.0.0.5:5555,tcp://10.0.0.6:5555;echo=tcp://10.0.0.7:6000"
 /// let discovery = try StaticDiscovery(environmentVariable: "CORT_STATIC_SERVICES")
 /// let local = try StaticDiscovery(["greeter": ["tcp://127.0.0.1:5555"]])
+/// // CORT_STATIC_SERVICES='greeter=tcp://10.0.0.5:5555|rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7'
+/// let secure = try StaticDiscovery(["greeter": ["tcp://10.0.0.5:5555|rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"]])
 /// ```
 public struct StaticDiscovery: Discovery {
     /// service → instances sorted by id
@@ -27,19 +33,23 @@ public struct StaticDiscovery: Discovery {
     /// The environment variable ``init(environmentVariable:environment:)`` reads by default.
     public static let defaultEnvironmentVariable = "CORT_STATIC_SERVICES"
 
-    /// Fixed endpoints per service (service → endpoints).
+    /// Fixed endpoints per service (service → endpoints), each optionally
+    /// with its node's CURVE public key: `tcp://10.0.0.5:5555|<40 characters of Z85>`.
     ///
     /// - Throws: ``DiscoveryError/Code/invalidInstance`` for an invalid
-    ///   service name or endpoint, or an endpoint listed twice for one service.
+    ///   service name, endpoint or key, or an endpoint listed twice for one service.
     public init(_ endpoints: [String: [String]]) throws {
         var instances: [ServiceInstance] = []
         for (service, serviceEndpoints) in endpoints {
             var seen: Set<String> = []
-            for endpoint in serviceEndpoints {
+            for entry in serviceEndpoints {
+                let (endpoint, key) = try Self.splitKey(entry, service: service)
                 if !seen.insert(endpoint).inserted {
                     throw DiscoveryError(.invalidInstance, "endpoint \"\(endpoint)\" is listed twice for service \"\(service)\"")
                 }
-                instances.append(ServiceInstance(service: service, id: "\(service)@\(endpoint)", endpoint: endpoint))
+                instances.append(ServiceInstance(
+                    service: service, id: "\(service)@\(endpoint)", endpoint: endpoint,
+                    metadata: key.map { [ServiceInstance.curveKeyMetadataKey: $0.z85] } ?? [:]))
             }
             if serviceEndpoints.isEmpty {
                 try ServiceInstance.validate(serviceName: service)
@@ -105,6 +115,20 @@ public struct StaticDiscovery: Discovery {
         // frees the continuation; nothing else holds it.
         continuation.yield(instances[service] ?? [])
         return stream
+    }
+
+    /// `endpoint|key` → the endpoint and the key; `endpoint` → it and nil.
+    static func splitKey(_ entry: String, service: String) throws -> (String, CurveKey?) {
+        guard let bar = entry.firstIndex(of: "|") else { return (entry, nil) }
+        let endpoint = String(entry[..<bar]).trimmingSpaces()
+        let text = String(entry[entry.index(after: bar)...]).trimmingSpaces()
+        do {
+            return (endpoint, try CurveKey(z85: text))
+        } catch {
+            // The key is public, but a secret key pasted by mistake must not end up in logs.
+            throw DiscoveryError(.invalidInstance, "the CURVE key of \(endpoint) for service \"\(service)\" after '|' "
+                                 + "is not a key: it needs 40 characters of Z85 (got \(text.utf8.count))")
+        }
     }
 
     static func parse(_ text: String, variable: String) throws -> [String: [String]] {

@@ -27,6 +27,7 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
             case messageTooLarge = 10
             case shuttingDown = 11
             case outcomeUnknown = 12
+            case permissionDenied = 13
         }
 
         let value: Value
@@ -59,6 +60,11 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
         /// have run; it was not idempotent, so it was not sent again. The
         /// message names the node and what happened to it.
         public static let outcomeUnknown = Code(value: .outcomeUnknown)
+        /// The node does not let this caller call this service or method
+        /// (its ``ServiceAccess``), or no longer lets its key in: the call did
+        /// not run. Failover never moves it: every node of a service applies
+        /// the same rules.
+        public static let permissionDenied = Code(value: .permissionDenied)
 
         /// The code's number on the wire (see docs/PROTOCOL.md).
         public var wireValue: UInt8 { value.rawValue }
@@ -84,6 +90,7 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
             case .messageTooLarge: "message too large"
             case .shuttingDown: "shutting down"
             case .outcomeUnknown: "outcome unknown"
+            case .permissionDenied: "permission denied"
             }
         }
     }

@@ -59,14 +59,21 @@ extension NodeServer {
     /// Sends `envelope` to the caller `routingID`, within what the node lets
     /// wait for it; an answer it cannot hand over is dropped and counted.
     func answer(_ envelope: Envelope, to routingID: [UInt8], peer: PeerTable.Ref?) {
+        var envelope = envelope
+        if allowList != nil, case .failure(let id, let failure) = envelope {
+            // With security on, callers learn the code and a short message,
+            // not this node's type names or the runtime's words.
+            envelope = .failure(id: id, failure.redacted)
+        }
         var bytes: [UInt8] = []
         WireCodec.encode(envelope, into: &bytes)
         if bytes.count > limits.maxEnvelopeBytes, case .reply(let id, _) = envelope {
             // Symmetric limits: the caller would refuse it, so say why instead.
             bytes.removeAll(keepingCapacity: true)
-            WireCodec.encode(.failure(id: id, CallFailure(
+            let failure = CallFailure(
                 code: .messageTooLarge,
-                message: "the answer has more than the limit of \(limits.maxEnvelopeBytes) bytes")), into: &bytes)
+                message: "the answer has more than the limit of \(limits.maxEnvelopeBytes) bytes")
+            WireCodec.encode(.failure(id: id, allowList == nil ? failure : failure.redacted), into: &bytes)
         }
         if case .failure = envelope { counters.errorAnswers += 1 }
         let entry = peer.flatMap { peers[$0] }

@@ -7,7 +7,8 @@ extension NodeServer {
     /// Every refusal here is said before the method starts, so only these
     /// may tell the caller "this never ran" (`overloaded`, `shuttingDown`):
     /// whatever a running method throws is its answer (see ``ErrorRegistry``).
-    func admit(_ request: CallRequest, from routingID: [UInt8], peer: PeerTable.Ref?, at now: Duration) {
+    func admit(_ request: CallRequest, from routingID: [UInt8], peer: PeerTable.Ref?, callerKey: CurveKey?,
+               at now: Duration) {
         func refuse(_ code: RemoteCallError.Code, _ message: String) {
             if code == .overloaded { counters.refused += 1 }
             answer(.failure(id: request.id, CallFailure(code: code, message: message)), to: routingID, peer: peer)
@@ -30,6 +31,7 @@ extension NodeServer {
         let lane: Int
         let instanceActor: (any DistributedActor)?
         let actorType: String
+        var access = ServiceAccess.anyAllowedCaller
         if let instance = request.actor {
             guard let actor = system.localActor(instance: instance) else {
                 return refuse(.unknownTarget, "this node has no actor \(instance)")
@@ -39,10 +41,14 @@ extension NodeServer {
             guard let service = services[request.service] else {
                 return refuse(.unknownTarget, "this node hosts no service named \(request.service)")
             }
-            (lane, instanceActor, actorType) = (service.lane, nil, service.actorType)
+            (lane, instanceActor, actorType, access) = (service.lane, nil, service.actorType, service.access)
         }
         guard let target = system.targets.lookUp(request.target, on: actorType) else {
             return refuse(.unknownTarget, "the target is not a distributed method of \(actorType)")
+        }
+        guard access.allows(callerKey, method: target.method) else {
+            counters.denied += 1
+            return refuse(.permissionDenied, "\(target.method): this caller may not call it; the call did not run")
         }
         guard request.arguments.count == target.parameterCount else {
             return refuse(.badArguments, "\(target.method) takes \(target.parameterCount) arguments, "
@@ -73,7 +79,7 @@ extension NodeServer {
             }
         }
         calls[key] = AcceptedCall(request: request, target: target, lane: lane, deadline: now + timeout,
-                                  routingID: routingID, instanceActor: instanceActor)
+                                  routingID: routingID, callerKey: callerKey, instanceActor: instanceActor)
         peers.accept(callID: request.id, for: peer)
         pump(lane)
     }
@@ -98,7 +104,7 @@ extension NodeServer {
         let target = call.target
         let context = CallContext(
             callID: request.id, service: request.service, method: target.method, metadata: request.metadata,
-            caller: CallerIdentity(routingID: call.routingID), isIdempotent: request.flags.contains(.idempotent),
+            caller: CallerIdentity(routingID: call.routingID, publicKey: call.callerKey), isIdempotent: request.flags.contains(.idempotent),
             deadline: call.deadline, clock: system.clock)
         switch lanes[lane].work {
         case .pool(let pool, _):

@@ -29,6 +29,7 @@ actor NodeServer {
         let running: Task<Void, Never>
         let actorType: String
         let instance: ServiceInstance
+        let access: ServiceAccess
     }
 
     /// Where a lane's calls run.
@@ -81,6 +82,8 @@ actor NodeServer {
         let lane: Int
         let deadline: Duration
         let routingID: [UInt8]
+        /// With CURVE, the caller's public key.
+        let callerKey: CurveKey?
         let instanceActor: (any DistributedActor)?
         var running: RunningCall?
         /// Its caller cancelled it or left: nobody reads an answer.
@@ -108,6 +111,10 @@ actor NodeServer {
         var lateFrames = 0
         /// Requests dropped unanswered because their caller does not read its answers.
         var shedRequests = 0
+        /// Calls refused as `permissionDenied`: a revoked key, or a service's access rules.
+        var denied = 0
+        /// With CURVE, frames without a caller key (none should get past the ZAP handler).
+        var unauthenticated = 0
     }
 
     let endpoint: String
@@ -122,6 +129,8 @@ actor NodeServer {
     let logger: Logger
     let limits: WireLimits
     let nodeLimits: NodeLimits
+    /// With CURVE, the callers this node lets in; nil in plaintext.
+    let allowList: CallerAllowList?
     var services: [String: HostedService] = [:]
     /// Lane 0 takes the calls addressed to actor instances; each hosted service has its own.
     var lanes: [Lane]
@@ -142,6 +151,7 @@ actor NodeServer {
         logger = system.logger
         limits = system.limits
         nodeLimits = system.configuration.nodeLimits
+        allowList = system.configuration.security.allowedCallers
         peers = PeerTable(capacity: nodeLimits.maxCallers)
         rateLimited = RateLimitedLog(logger: system.logger)
         lanes = [Lane(name: "actor instances", work: .instances,
@@ -151,10 +161,22 @@ actor NodeServer {
         // The linger lets the last answers of a drain leave before the socket closes.
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor, linger: .seconds(2))
         try socket.set(.routerMandatory, true)
-        // A caller back from a network partition reconnects under its routing
-        // id while this side still holds its old connection (no FIN came):
-        // the new connection takes the id, else it would never be read.
-        try socket.set(.routerHandover, true)
+        if let keys = system.configuration.security.keyPair {
+            // CURVE: libzmq asks the system's ZAP handler (bound before this
+            // socket) about every client, and it lets in only allowed keys.
+            try socket.set(.zapDomain, ZAPHandler.domain)
+            try socket.set(.curveServer, true)
+            try socket.set(.curveSecretKey, keys.secretKey)
+            // No handover: libzmq hands a routing id over before it knows
+            // the new connection's key, so another allowed caller could take
+            // over a caller's id and read its answers. cort's callers connect
+            // under a fresh id each time instead (see RemoteService.connect).
+        } else {
+            // A caller back from a network partition reconnects under its routing
+            // id while this side still holds its old connection (no FIN came):
+            // the new connection takes the id, else it would never be read.
+            try socket.set(.routerHandover, true)
+        }
         // Messages per caller that may wait in libzmq (the bytes are bounded
         // by `NodeLimits.answerBytesPerCaller`); only a caller that stopped
         // reading gets near it.
@@ -196,7 +218,8 @@ actor NodeServer {
     // MARK: Hosting
 
     func host<Act: DistributedActor>(
-        _ name: String, replicas: Int, queueCapacity: Int, executor: ReplicaExecutor, actorType: Act.Type,
+        _ name: String, replicas: Int, queueCapacity: Int, executor: ReplicaExecutor, access: ServiceAccess,
+        actorType: Act.Type,
         make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
         guard !name.isEmpty else { throw ConfigurationError(.invalidServiceName, "a service needs a name") }
@@ -227,15 +250,20 @@ actor NodeServer {
                 logger.error("a hosted service's pool stopped", metadata: ["cort.service": "\(name)", "error": "\(error)"])
             }
         }
+        var metadata = ["cort_protocol": "\(WireFormat.version)"]
+        // Callers connect only to nodes whose key discovery vouches for.
+        if let key = system.configuration.security.publicKey {
+            metadata[ServiceInstance.curveKeyMetadataKey] = key.z85
+        }
         let instance = ServiceInstance(
             service: name, id: "\(name)@\(system.configuration.name)-\(CortSystem.randomHex(4))",
-            endpoint: endpoint, tags: [], metadata: ["cort_protocol": "\(WireFormat.version)"])
+            endpoint: endpoint, tags: [], metadata: metadata)
         let lane = lanes.count
         lanes.append(Lane(name: name, work: .pool(pool, workers: replicas),
                           queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
                           maxInFlight: 2 * replicas))
         services[name] = HostedService(lane: lane, pool: pool, running: running,
-                                       actorType: String(reflecting: Act.self), instance: instance)
+                                       actorType: String(reflecting: Act.self), instance: instance, access: access)
         do {
             try await system.configuration.discovery.register(instance)
         } catch {
@@ -317,7 +345,17 @@ actor NodeServer {
             }
             connection = known.connection
         }
-        let peer = peers.heard(routingID, on: connection, at: now)
+        var peer = peers.heard(routingID, on: connection, at: now)
+        var callerKey: CurveKey?
+        var allowed = true
+        if let allowList {
+            guard let (key, isAllowed) = authenticate(message, peer: &peer, routingID: routingID,
+                                                      connection: connection, allowList: allowList, at: now) else {
+                counters.unauthenticated += 1
+                return
+            }
+            (callerKey, allowed) = (key, isAllowed)
+        }
         if let peer, peers.isNotReading(peer), message.withFrame(at: 1, { WireCodec.kind(of: $0) }) == .request,
            peers.sheds(peer, at: now, probingEvery: Self.notReadingProbeInterval) {
             // A caller that does not read its answers gets no more work, and
@@ -344,15 +382,63 @@ actor NodeServer {
         switch envelope {
         case .request(let request):
             counters.requests += 1
-            admit(request, from: routingID, peer: peer, at: now)
+            guard allowed else {
+                // Its key was taken out of the allow-list after it connected.
+                counters.denied += 1
+                answer(.failure(id: request.id, CallFailure(
+                    code: .permissionDenied, message: "this caller's key is no longer allowed; the call did not run")),
+                       to: routingID, peer: peer)
+                return
+            }
+            admit(request, from: routingID, peer: peer, callerKey: callerKey, at: now)
         case .cancel(let id):
             if let peer { cancel(CallKey(peer: peer, id: id)) }
+        case .ping where !allowed:
+            // A revoked caller learns nothing of the node's load or incarnation.
+            counters.ignoredFrames += 1
         case .ping(let sequence):
             answer(.pong(sequence: sequence, freeSlots: UInt32(clamping: draining ? 0 : freeSlots()),
                          incarnation: incarnation), to: routingID, peer: peer)
         case .reply, .failure, .pong, .draining:
             counters.ignoredFrames += 1
         }
+    }
+
+    /// The caller key of a frame on a CURVE node, and whether the allow-list
+    /// lets it in now; nil for a frame without a key (it is dropped).
+    ///
+    /// A caller's key is read from the frame's `User-Id` (what the ZAP
+    /// handler named it) and kept with the caller, so a frame costs a
+    /// comparison of 40 bytes; the allow-list is asked again only when it
+    /// changed. A routing id that arrives with another key than before is
+    /// another caller: the first one's calls are stopped, and its answers
+    /// never go to the second.
+    private func authenticate(
+        _ message: borrowing ZeroMQMessage, peer: inout PeerTable.Ref?, routingID: [UInt8],
+        connection: PeerTable.Connection?, allowList: CallerAllowList, at now: Duration
+    ) -> (CurveKey, Bool)? {
+        let generation = allowList.generation
+        if let known = peer, var identity = peers[known]?.identity {
+            let same = message.withProperty("User-Id", at: 1) { $0?.elementsEqual(identity.userID) ?? false }
+            if same {
+                if identity.checkedGeneration != generation {
+                    identity.allowed = allowList.contains(identity.key)
+                    identity.checkedGeneration = generation
+                    peers.setIdentity(identity, for: known)
+                }
+                return (identity.key, identity.allowed)
+            }
+            callerLeft(known)
+            peer = peers.heard(routingID, on: connection, at: now)
+        }
+        guard let userID = message.withProperty("User-Id", at: 1, { $0.map { Array($0) } }),
+              userID.count == 40, let key = try? CurveKey(z85: String(decoding: userID, as: UTF8.self)) else {
+            return nil
+        }
+        let identity = PeerTable.CallerKey(userID: userID, key: key, allowed: allowList.contains(key),
+                                           checkedGeneration: generation)
+        if let peer { peers.setIdentity(identity, for: peer) }
+        return (key, identity.allowed)
     }
 
     /// How much the node holds now, for tests of its bounds.

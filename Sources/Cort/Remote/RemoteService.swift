@@ -41,8 +41,15 @@ actor RemoteService {
         /// another incarnation answers.
         var draining: UInt64?
         var health: NodeHealth
+        /// The handshake of the current connection completed (libzmq said
+        /// so, or a frame came): what was sent on it may have arrived.
+        var handshaken = false
+        /// Why the last handshake with the node failed, while none has
+        /// succeeded since: it takes no calls, and a call that finds no
+        /// other node fails with this rather than wait for its deadline.
+        var handshakeFailure: String?
 
-        var takesCalls: Bool { !leaving && draining == nil && health.takesCalls }
+        var takesCalls: Bool { !leaving && draining == nil && health.takesCalls && handshakeFailure == nil }
 
         init(instance: ServiceInstance, connection: Int, health: NodeHealth) {
             self.instance = instance
@@ -98,6 +105,8 @@ actor RemoteService {
         case full
         /// The nodes that take calls hold their share; the call waits for the joining ones.
         case joining
+        /// No node takes calls, and the handshake with one failed (this, for people).
+        case handshakeFailed(String)
     }
 
     let name: String
@@ -120,7 +129,10 @@ actor RemoteService {
     private var connectionsMade = 0
     /// Nodes that discovery reported but that cannot be connected to (a bad
     /// endpoint): calls fail with `transport` when no other node is left.
-    private var unreachable: [String: ZeroMQError] = [:]
+    private var unreachable: [String: RemoteCallError] = [:]
+    /// This system's CURVE keys, nil in plaintext: then only nodes that
+    /// publish a key are connected to, each expecting that key.
+    private let curveKeys: CurveKeyPair?
     private var nodeOrder: [String] = []
     private var nextNode = 0
     private var hasNodeList = false
@@ -167,8 +179,14 @@ actor RemoteService {
         heartbeat = system.configuration.heartbeat
         callLimits = system.configuration.callLimits
         rateLimited = RateLimitedLog(logger: system.logger)
+        curveKeys = system.configuration.security.keyPair
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor)
         try socket.set(.routingID, Array("c:\(CortSystem.randomHex(16))".utf8))
+        if let curveKeys {
+            // The client half of CURVE; each connect names the server key it expects.
+            try socket.set(.curvePublicKey, curveKeys.publicKey)
+            try socket.set(.curveSecretKey, curveKeys.secretKey)
+        }
         // A send to a connection libzmq no longer has fails (and the call is
         // moved) instead of vanishing.
         try socket.set(.routerMandatory, true)
@@ -187,7 +205,7 @@ actor RemoteService {
         try socket.set(.connectTimeout, heartbeat.interval)
         try socket.set(.reconnectInterval, min(heartbeat.interval / 4, .milliseconds(100)))
         let eventsEndpoint = "inproc://cort-remote-service-\(CortSystem.randomHex(8))"
-        try socket.monitor(eventsEndpoint, events: [.disconnected, .connectRetried])
+        try socket.monitor(eventsEndpoint, events: [.disconnected, .connectRetried, .handshakeSucceeded, .handshakeFailed])
         connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)
         try connectionEvents.set(.receiveHighWaterMark, 0)
         try connectionEvents.connect(eventsEndpoint)
@@ -212,8 +230,16 @@ actor RemoteService {
             nodes[key]?.leaving = false
         }
         for (key, instance) in incoming where nodes[key] == nil {
+            if let refusal = securityMismatch(instance) {
+                if unreachable[key] == nil {
+                    logger.warning("not connecting to a node", metadata: [
+                        "service": "\(name)", "node": "\(key)", "reason": "\(refusal.message)"])
+                }
+                unreachable[key] = refusal
+                continue
+            }
             do {
-                let connection = try connect(instance.endpoint)
+                let connection = try connect(instance)
                 nodes[key] = Node(instance: instance, connection: connection,
                                   health: NodeHealth(now: now, joiningFor: heartbeat.connectGrace))
                 keyByConnection[connection] = key
@@ -223,7 +249,8 @@ actor RemoteService {
                 // The ping waits in the connection until it is up; the pong makes the node live.
                 ping(key, at: now)
             } catch {
-                unreachable[key] = error as? ZeroMQError ?? ZeroMQError(.other, "\(error)")
+                unreachable[key] = RemoteCallError(.transport, "cannot connect to node \(key)",
+                                                   cause: error as? ZeroMQError ?? ZeroMQError(.other, "\(error)"))
                 logger.warning("cannot connect to a node", metadata: [
                     "service": "\(name)", "node": "\(key)", "error": "\(error)"])
             }
@@ -245,18 +272,49 @@ actor RemoteService {
         discoveryFailure.map { "; discovery failed: \(($0 as? DiscoveryError)?.message ?? "\($0)")" } ?? ""
     }
 
-    /// A connection's key: the instance id and its endpoint (ids have no spaces).
+    /// A connection's key: the instance id, its endpoint and the key it
+    /// publishes (ids have no spaces, Z85 has none): a node whose key was
+    /// rotated is connected to anew, expecting the new key.
     private static func connectionKey(_ instance: ServiceInstance) -> String {
-        "\(instance.id) \(instance.endpoint)"
+        let key = instance.metadata[ServiceInstance.curveKeyMetadataKey].map { " " + $0 } ?? ""
+        return "\(instance.id) \(instance.endpoint)\(key)"
     }
 
-    /// Connects to `endpoint` under a new connection number.
-    private func connect(_ endpoint: String) throws -> Int {
+    /// Why this system must not connect to `instance`, or nil: with CURVE, a
+    /// node that publishes no valid key cannot be authenticated; in
+    /// plaintext, a node that publishes one would refuse the connection.
+    private func securityMismatch(_ instance: ServiceInstance) -> RemoteCallError? {
+        let published = instance.metadata[ServiceInstance.curveKeyMetadataKey]
+        if curveKeys != nil {
+            guard published != nil else {
+                return RemoteCallError(.transport, "node \(instance.id) at \(instance.endpoint) publishes no CURVE key "
+                                       + "(\(ServiceInstance.curveKeyMetadataKey)), and this system requires CURVE")
+            }
+            guard instance.curvePublicKey != nil else {
+                return RemoteCallError(.transport, "node \(instance.id) at \(instance.endpoint) publishes a CURVE key "
+                                       + "that is not 40 characters of Z85")
+            }
+        } else if published != nil {
+            return RemoteCallError(.transport, "node \(instance.id) at \(instance.endpoint) requires CURVE "
+                                   + "(it publishes a key), and this system is plaintext")
+        }
+        return nil
+    }
+
+    /// Connects to `instance` under a new connection number.
+    private func connect(_ instance: ServiceInstance) throws -> Int {
         connectionsMade += 1
         // Naming the peer before connecting lets the first frame be queued at
         // once; libzmq delivers it when the handshake is done.
         try socket.set(.connectRoutingID, Node.routingID(connectionsMade))
-        try socket.connect(endpoint)
+        if curveKeys != nil, let serverKey = instance.curvePublicKey {
+            try socket.set(.curveServerKey, serverKey)
+            // CURVE nodes hand no routing id over (it could be taken by
+            // another caller): a new connection comes under a new id, so it is
+            // not refused while the node still holds the old one.
+            try socket.set(.routingID, Array("c:\(CortSystem.randomHex(16))".utf8))
+        }
+        try socket.connect(instance.endpoint)
         return connectionsMade
     }
 
@@ -299,8 +357,9 @@ actor RemoteService {
                 continue
             }
             do {
-                let connection = try connect(endpoint)
+                let connection = try connect(node.instance)
                 nodes[other]?.connection = connection
+                nodes[other]?.handshaken = false
                 keyByConnection[connection] = other
             } catch {
                 logger.warning("cannot reconnect to a node", metadata: [
@@ -356,6 +415,16 @@ actor RemoteService {
         if sawUsable && !sawRoom { return .full }
         // A node about to answer may take what the others refused.
         if sawRefused { return share != nil && mayWait ? .joining : .allRefused }
+        // A node whose handshake failed will not answer by waiting: say why
+        // now, unless another node may still join.
+        let now = clock.now
+        if let failed = nodeOrder.lazy.compactMap({ self.nodes[$0]?.handshakeFailure }).first,
+           !nodeOrder.contains(where: { key in
+               guard let node = self.nodes[key] else { return false }
+               return node.handshakeFailure == nil && !node.leaving && node.health.isJoining(at: now)
+           }) {
+            return .handshakeFailed(failed)
+        }
         return .noneUsable
     }
 
@@ -446,8 +515,8 @@ actor RemoteService {
                 return key
             case .noNodes:
                 if let lastRefusal { throw RemoteCallError(lastRefusal.code, lastRefusal.message) }
-                if let (key, error) = unreachable.first {
-                    throw RemoteCallError(.transport, "\(method): cannot connect to node \(key)", cause: error)
+                if let (_, error) = unreachable.min(by: { $0.key < $1.key }) {
+                    throw RemoteCallError(error.code, "\(method): \(error.message)", cause: error.cause)
                 }
                 throw RemoteCallError(.noNodes, "discovery knows no node for \(name)\(discoveryCause)",
                                       cause: discoveryFailure)
@@ -457,6 +526,8 @@ actor RemoteService {
             case .full where callLimits.whenFull == .failFast:
                 throw RemoteCallError(.overloaded, "\(method): every node of \(name) is full "
                                       + "(\(totalInFlight) calls in flight); the call was not sent")
+            case .handshakeFailed(let reason):
+                throw RemoteCallError(.transport, "\(method): \(reason)")
             case .full, .noNodeList, .noneUsable, .joining:
                 break
             }
@@ -795,10 +866,71 @@ actor RemoteService {
                 }
                 // Calls that waited for it go to the nodes that answered.
                 if stoppedJoining { wakeWaitersForRoom() }
+            case .handshakeSucceeded:
+                for (key, node) in nodes where node.instance.endpoint == event.endpoint {
+                    handshakeSucceeded(key)
+                }
+            case .handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth:
+                for (key, node) in nodes where node.instance.endpoint == event.endpoint && !node.handshaken {
+                    handshakeFailed(key, event)
+                }
             default:
                 continue
             }
         }
+    }
+
+    /// The handshake of a node's connection completed: what is sent on it
+    /// now may arrive, and a failure before it is forgotten.
+    private func handshakeSucceeded(_ key: String) {
+        guard nodes[key]?.handshaken == false else { return }
+        nodes[key]?.handshaken = true
+        if nodes[key]?.handshakeFailure != nil {
+            nodes[key]?.handshakeFailure = nil
+            rateLimited.log(.info, "handshake-ok", "the handshake with a node succeeded again",
+                            metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
+            wakeWaitersForRoom()
+        }
+    }
+
+    /// The handshake of a node's connection failed, none having succeeded
+    /// on it: nothing sent on that connection reached the node, so its calls
+    /// may go to another node, and while it fails no call waits for it.
+    /// With CURVE this is a node whose key is not the one discovery gave, or
+    /// that does not allow this caller's key (libzmq keeps trying, and a
+    /// handshake that succeeds later lets calls go to it again).
+    private func handshakeFailed(_ key: String, _ event: MonitorEvent) {
+        guard let node = nodes[key] else { return }
+        let reason: String
+        switch event.event {
+        case .handshakeFailedAuth:
+            reason = "node \(node.instance.id) at \(node.instance.endpoint) refused this caller's key "
+                + "(the handshake failed: the node does not allow it)"
+        case .handshakeFailedProtocol:
+            reason = "the handshake with node \(node.instance.id) at \(node.instance.endpoint) failed: "
+                + "it broke the protocol (libzmq protocol error \(event.value))"
+        default:
+            reason = curveKeys != nil
+                ? "the CURVE handshake with node \(node.instance.id) at \(node.instance.endpoint) failed: the node "
+                    + "closed the connection (its key is not the one discovery published, or it does not use CURVE)"
+                : "the handshake with node \(node.instance.id) at \(node.instance.endpoint) failed: the node "
+                    + "closed the connection (it may require CURVE)"
+        }
+        let first = node.handshakeFailure == nil
+        nodes[key]?.handshakeFailure = reason
+        _ = nodes[key]?.health.connectFailed()
+        if first {
+            logger.warning("handshake with a node failed", metadata: [
+                "cort.service": "\(name)", "cort.node": "\(key)", "reason": "\(reason)"])
+        }
+        let unsent = pending.filter { $0.value.node == key && $0.value.connection == node.connection }
+        for (id, call) in unsent {
+            pending.removeValue(forKey: id)
+            callEnded(on: key)
+            call.continuation.resume(returning: .notSent)
+        }
+        // Calls waiting for it go elsewhere, or fail with the reason: all look again.
+        wakeWaiters(waiters.count)
     }
 
     private func handle(_ message: consuming ZeroMQMessage) {
@@ -815,6 +947,7 @@ actor RemoteService {
             lateReplies += 1
             return
         }
+        if nodes[key]?.handshaken == false { handshakeSucceeded(key) }
         apply(nodes[key]?.health.heard(at: now, configuration: heartbeat), to: key)
         let decoded: Envelope
         do {

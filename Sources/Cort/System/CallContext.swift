@@ -65,23 +65,47 @@ public struct CallContext: Sendable {
     @TaskLocal public static var current: CallContext?
 }
 
-/// Who made a call, as the node knows the caller: an opaque identity that
-/// is stable for as long as the caller's connection (its `RemoteService`)
-/// lives. With CURVE security it will be the caller's public key.
+/// Who made a call, as the node knows the caller.
+///
+/// With CURVE security (``Security/curve(keyPair:allowedCallers:)``) it is
+/// the caller's public key, which the handshake proved: the same for every
+/// connection of that caller, on every node, and what ``ServiceAccess``
+/// rules name. In plaintext it is an opaque identity that is stable for as
+/// long as the caller's connection (its `RemoteService`) lives.
 ///
 /// Hashable, so it can key per-caller state (quotas, audit); its
 /// description is printable and safe to log.
+///
+/// ```swift
+/// guard let caller = CallContext.current?.caller.publicKey, admins.contains(caller) else {
+///     throw AdminError.notAllowed
+/// }
+/// ```
 public struct CallerIdentity: Hashable, Sendable, CustomStringConvertible {
     /// The ZeroMQ routing id the caller's connection presented.
     let routingID: [UInt8]
+    /// The caller's CURVE public key, proved by the handshake; nil in plaintext.
+    public let publicKey: CurveKey?
 
-    init(routingID: [UInt8]) {
+    init(routingID: [UInt8], publicKey: CurveKey? = nil) {
         self.routingID = routingID
+        self.publicKey = publicKey
     }
 
-    /// The identity as printable text: the routing id when it is printable
-    /// ASCII (cort callers use `c:` and 32 hex digits), else its bytes in hex.
+    public static func == (lhs: CallerIdentity, rhs: CallerIdentity) -> Bool {
+        if lhs.publicKey != nil || rhs.publicKey != nil { return lhs.publicKey == rhs.publicKey }
+        return lhs.routingID == rhs.routingID
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        if let publicKey { hasher.combine(publicKey) } else { hasher.combine(routingID) }
+    }
+
+    /// The identity as printable text: `curve:` and the public key in Z85
+    /// with CURVE; else the routing id when it is printable ASCII (cort
+    /// callers use `c:` and 32 hex digits), or its bytes in hex.
     public var description: String {
+        if let publicKey { return "curve:" + publicKey.z85 }
         if !routingID.isEmpty, routingID.allSatisfy({ $0 >= 0x21 && $0 < 0x7f }) {
             return String(decoding: routingID, as: UTF8.self)
         }

@@ -27,12 +27,16 @@ public struct CortActorID: Hashable, Sendable, Codable, CustomStringConvertible 
     /// The endpoint of the node that hosts the instance (nil for a service,
     /// or for an actor whose system serves no endpoint).
     public var endpoint: String?
+    /// With CURVE, the public key (Z85) of the node that hosts the instance,
+    /// so a reference passed on can be called with the handshake checked;
+    /// nil for a service or in plaintext. Not part of the identity.
+    public var nodeKey: String?
     /// Defaults for the calls made through a proxy with this identity; the
     /// options of the calling scope (``withCallOptions(timeout:idempotent:metadata:isolation:_:)``) win.
     public var callOptions: CallOptions?
 
     private enum CodingKeys: String, CodingKey {
-        case service, instance, endpoint
+        case service, instance, endpoint, nodeKey
     }
 
     public static func == (lhs: CortActorID, rhs: CortActorID) -> Bool {
@@ -51,10 +55,11 @@ public struct CortActorID: Hashable, Sendable, Codable, CustomStringConvertible 
     }
 
     /// Creates an identity.
-    public init(service: String, instance: String?, endpoint: String?) {
+    public init(service: String, instance: String?, endpoint: String?, nodeKey: String? = nil) {
         self.service = service
         self.instance = instance
         self.endpoint = endpoint
+        self.nodeKey = nodeKey
     }
 
     /// Whether this names a whole service rather than one actor.

@@ -5,7 +5,7 @@ import Logging
 extension CortSystem.Configuration {
     /// A configuration read from `config` (environment variables, a JSON or
     /// YAML file, … through apple/swift-configuration), with the defaults of
-    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:)``
+    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:security:)``
     /// for the keys it does not have. Set a property afterwards to decide it
     /// in code: code wins over the environment.
     ///
@@ -30,11 +30,19 @@ extension CortSystem.Configuration {
     ///   `nodeLimits.socketSendBuffer` (bytes; 0 lets the kernel size it),
     ///   `nodeLimits.queuedRequestBytes`, `nodeLimits.instanceCallsInFlight`,
     ///   `nodeLimits.knownTargets` (ints; see ``NodeLimits``).
+    /// - `curve.secretKeyFile` (path) or `curve.secretKey` (40 characters of
+    ///   Z85): this system's CURVE secret key (`CurveKeyPair(contentsOfFile:)`
+    ///   reads the file); either one turns CURVE security on.
+    /// - `curve.allowedCallersFile` (path): the callers a CURVE node lets in,
+    ///   one public key a line (``CallerAllowList/init(contentsOfFile:)``),
+    ///   re-read when it changes or on `SIGHUP`. A CURVE node needs it.
     /// - `log.level` (`trace` … `critical`): log through swift-log's bootstrapped
     ///   handler at this level, labelled `cort`; without it, `logger` (quiet by default).
     ///
     /// - Throws: ``ConfigurationError`` (``ConfigurationError/Code/invalidValue``)
-    ///   naming the key, for a missing name or a value that does not parse.
+    ///   naming the key, for a missing name or a value that does not parse;
+    ///   ``ConfigurationError/Code/invalidKey`` for a key or allow-list file
+    ///   that cannot be read.
     public init(
         config: ConfigReader,
         discovery: any Discovery,
@@ -76,6 +84,7 @@ extension CortSystem.Configuration {
         nodeLimits.instanceCallsInFlight = try read.int("nodeLimits.instanceCallsInFlight", atLeast: 1)
             ?? nodeLimits.instanceCallsInFlight
         nodeLimits.knownTargets = try read.int("nodeLimits.knownTargets", atLeast: 1) ?? nodeLimits.knownTargets
+        security = try read.security()
         if let level = read.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError(.invalidValue, "log.level is '\(level)'; it is one of "
@@ -92,6 +101,14 @@ extension CortSystem.Configuration {
 /// error naming it, never a silent default.
 private struct SettingReader {
     let config: ConfigReader
+
+    /// CURVE when a secret key is configured, else plaintext.
+    func security() throws -> Security {
+        try Security.make(secretKeyFile: string("curve.secretKeyFile"),
+                          secretKey: config.string(forKey: ConfigKey("curve.secretKey"), isSecret: true),
+                          allowedCallersFile: string("curve.allowedCallersFile"),
+                          names: ("curve.secretKeyFile", "curve.secretKey", "curve.allowedCallersFile"))
+    }
 
     func string(_ key: String) -> String? {
         config.string(forKey: ConfigKey(key))

@@ -26,16 +26,24 @@ extension CortSystem {
     ///   - queueCapacity: how many calls may wait for a replica; nil takes
     ///     ``Configuration/queueCapacity``.
     ///   - executor: where the replicas run their calls.
+    ///   - access: which callers may call which of its methods (see
+    ///     ``ServiceAccess``); every caller the node lets connect by default.
     ///   - make: makes replica number 0, 1, … on this system.
     /// - Throws: ``ConfigurationError`` when the system serves no endpoint,
-    ///   the name is empty, too long or taken, or a count is below 1.
+    ///   the name is empty, too long or taken, a count is below 1, or
+    ///   `access` names callers on a system without CURVE security.
     public func host<Act: DistributedActor>(
         _ name: String,
         replicas: Int = 1,
         queueCapacity: Int? = nil,
         executor: ReplicaExecutor = .globalPool,
+        access: ServiceAccess = .anyAllowedCaller,
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
+        guard access.isOpen || configuration.security.isEncrypted else {
+            throw ConfigurationError(.invalidValue, "\(name): access rules name callers by their CURVE keys; "
+                                     + "this system is plaintext, so it cannot tell callers apart")
+        }
         guard replicas >= 1 else {
             throw ConfigurationError(.invalidValue, "\(name): replicas is \(replicas); a service needs at least 1")
         }
@@ -44,12 +52,12 @@ extension CortSystem {
             throw ConfigurationError(.invalidValue, "\(name): queueCapacity is \(capacity); it must be at least 1")
         }
         try await nodeServer().host(name, replicas: replicas, queueCapacity: capacity,
-                                    executor: executor, actorType: Act.self, make: make)
+                                    executor: executor, access: access, actorType: Act.self, make: make)
     }
 
     /// Hosts a service under the name its type gives (``CortService/serviceName``),
     /// with the errors it declares registered; otherwise as
-    /// ``host(_:replicas:queueCapacity:executor:_:)``.
+    /// ``host(_:replicas:queueCapacity:executor:access:_:)``.
     ///
     /// ```swift
     /// try await node.host(replicas: 4) { Greeter(actorSystem: $0) }
@@ -59,10 +67,12 @@ extension CortSystem {
         replicas: Int = 1,
         queueCapacity: Int? = nil,
         executor: ReplicaExecutor = .globalPool,
+        access: ServiceAccess = .anyAllowedCaller,
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws {
         registerErrors(declaredBy: Act.self)
-        try await host(Act.serviceName, replicas: replicas, queueCapacity: queueCapacity, executor: executor, make)
+        try await host(Act.serviceName, replicas: replicas, queueCapacity: queueCapacity, executor: executor,
+                       access: access, make)
     }
 
     /// Runs one request on a local actor, with `context` as its

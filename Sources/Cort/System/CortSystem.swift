@@ -81,6 +81,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         /// What a node keeps to protect itself from callers (deadline cap,
         /// callers remembered, answers buffered); see ``NodeLimits``.
         public var nodeLimits: NodeLimits
+        /// How calls are protected on the wire: ``Security/plaintext`` (the
+        /// default, for one machine and tests) or CURVE, encrypted with both
+        /// ends authenticated (``Security/curve(keyPair:allowedCallers:)``;
+        /// see docs/SECURITY.md).
+        public var security: Security
 
         /// Creates a configuration.
         public init(
@@ -95,7 +100,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             callLimits: CallLimits = CallLimits(),
             drainGrace: Duration = .milliseconds(250),
             maxMessageBytes: Int = 4 << 20,
-            nodeLimits: NodeLimits = NodeLimits()
+            nodeLimits: NodeLimits = NodeLimits(),
+            security: Security = .plaintext
         ) {
             self.name = name
             self.discovery = discovery
@@ -109,6 +115,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             self.drainGrace = drainGrace
             self.maxMessageBytes = max(maxMessageBytes, 1024)
             self.nodeLimits = nodeLimits
+            self.security = security
         }
     }
 
@@ -130,6 +137,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         var remoteServices: [String: RemoteServiceHandle] = [:]
         var node: NodeServer?
         var nodeTask: Task<Void, Never>?
+        /// A CURVE node's ZAP handler and allow-list watcher.
+        var securityTasks: [Task<Void, Never>] = []
+        var zapHandler: ZAPHandler?
         var isShutDown = false
         /// Tasks in ``waitUntilShutDown()``, by ticket.
         var shutDownWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -167,8 +177,14 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         let system: CortSystem
         do {
             system = CortSystem(configuration: configuration, reactor: reactor, context: try ZeroMQContext())
-            if let endpoint = configuration.endpoint {
-                try system.startServing(on: endpoint)
+            do {
+                try system.startAuthenticating()
+                if let endpoint = configuration.endpoint {
+                    try system.startServing(on: endpoint)
+                }
+            } catch {
+                for task in system.state.withLock({ $0.securityTasks }) { task.cancel() }
+                throw error
             }
         } catch {
             reactor.shutdown()
@@ -215,15 +231,17 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     /// Stops everything: deregisters the hosted services, finishes the calls
     /// in flight on this node, and stops the reactor.
     public func shutdown() async {
-        let (node, nodeTask, remotes, waiters) = state.withLock { state in
+        let (node, nodeTask, remotes, waiters, securityTasks) = state.withLock { state in
             state.isShutDown = true
             defer {
                 state.remoteServices = [:]
                 state.node = nil
                 state.nodeTask = nil
                 state.shutDownWaiters = [:]
+                state.securityTasks = []
             }
-            return (state.node, state.nodeTask, Array(state.remoteServices.values), Array(state.shutDownWaiters.values))
+            return (state.node, state.nodeTask, Array(state.remoteServices.values), Array(state.shutDownWaiters.values),
+                    state.securityTasks)
         }
         defer { for waiter in waiters { waiter.resume() } }
         if let node {
@@ -234,6 +252,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         for remote in remotes {
             for task in remote.tasks { task.cancel() }
             await remote.service.close()
+        }
+        for task in securityTasks {
+            task.cancel()
+            await task.value
         }
         reactor.shutdown()
     }
@@ -269,6 +291,39 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         }
     }
 
+    /// A CURVE node's gatekeeper: the ZAP handler is bound before the node's
+    /// socket, so no client is ever let in unchecked, and an allow-list read
+    /// from a file is watched for as long as the system runs.
+    private func startAuthenticating() throws {
+        guard configuration.security.isEncrypted, configuration.endpoint != nil else { return }
+        guard let allowList = configuration.security.allowedCallers else {
+            throw ConfigurationError(.invalidKey, "a CURVE node needs the callers it allows: "
+                                     + "Security.curve(keyPair:allowedCallers:) (CORT_CURVE_ALLOWED_CALLERS_FILE)")
+        }
+        let handler = try ZAPHandler(system: self, allowList: allowList)
+        var tasks = [Task { await handler.run() }]
+        if allowList.path != nil {
+            let clock = configuration.clock
+            let logger = self.logger
+            // On the reactor's thread, not the global pool: a revoked key
+            // loses access on time however busy the pool is (a stat and a
+            // small read every interval).
+            tasks.append(Task(executorPreference: reactor.taskExecutor) {
+                await allowList.watch(every: Self.allowListCheckInterval, clock: clock, logger: logger)
+            })
+        }
+        state.withLock {
+            $0.zapHandler = handler
+            $0.securityTasks = tasks
+        }
+    }
+
+    /// How often a node looks whether its allow-list file changed.
+    static let allowListCheckInterval = Duration.milliseconds(250)
+
+    /// The node's ZAP handler, for tests.
+    var authenticator: ZAPHandler? { state.withLock { $0.zapHandler } }
+
     func nodeServer() throws -> NodeServer {
         let (node, isShutDown) = state.withLock { ($0.node, $0.isShutDown) }
         if isShutDown { throw ConfigurationError(.shutDown, "this system is shut down; it hosts nothing more") }
@@ -298,9 +353,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         let unique = Self.randomHex(8)
         if let replica = Self.replicaName {
             return CortActorID(service: replica.service, instance: "\(replica.service)#\(replica.index)-\(unique)",
-                               endpoint: endpoint)
+                               endpoint: endpoint, nodeKey: configuration.security.publicKey?.z85)
         }
-        return CortActorID(service: String(describing: actorType), instance: unique, endpoint: endpoint)
+        return CortActorID(service: String(describing: actorType), instance: unique, endpoint: endpoint,
+                           nodeKey: configuration.security.publicKey?.z85)
     }
 
     public func actorReady<Act>(_ actor: Act) where Act: DistributedActor, Act.ID == ActorID {
@@ -427,7 +483,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             let watching = Task { await remote.watchConnections() }
             let feeding: Task<Void, Never>
             if let endpoint = id.endpoint, !id.isService {
-                let node = ServiceInstance(service: id.service, id: "direct@\(endpoint)", endpoint: endpoint)
+                let node = ServiceInstance(
+                    service: id.service, id: "direct@\(endpoint)", endpoint: endpoint,
+                    metadata: id.nodeKey.map { [ServiceInstance.curveKeyMetadataKey: $0] } ?? [:])
                 feeding = Task { await remote.update(nodes: [node]) }
             } else {
                 let service = id.service

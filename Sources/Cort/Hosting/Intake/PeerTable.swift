@@ -42,6 +42,19 @@ struct PeerTable {
         var notReading = false
         /// When the node last tried to answer it while it did not read.
         var lastProbe: Duration?
+        /// With CURVE: the caller's public key, as the ZAP handler named it
+        /// (the `User-Id` of its frames, Z85 text), and whether the node's
+        /// allow-list let it in when it last looked (at `checkedGeneration`).
+        var identity: CallerKey?
+    }
+
+    /// A CURVE caller's key and what the allow-list said of it.
+    struct CallerKey {
+        /// The `User-Id` bytes, compared with every frame's.
+        let userID: [UInt8]
+        let key: CurveKey
+        var allowed: Bool
+        var checkedGeneration: UInt64
     }
 
     let capacity: Int
@@ -115,6 +128,11 @@ struct PeerTable {
     mutating func release(callID: UInt64, for ref: Ref) {
         guard self[ref] != nil else { return }
         slots[ref.slot]!.calls.remove(callID)
+    }
+
+    mutating func setIdentity(_ identity: CallerKey, for ref: Ref) {
+        guard self[ref] != nil else { return }
+        slots[ref.slot]!.identity = identity
     }
 
     mutating func setNotReading(_ notReading: Bool, for ref: Ref) {
