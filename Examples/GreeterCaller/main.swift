@@ -3,6 +3,9 @@
 //   CORT_STATIC_SERVICES=greeter=tcp://127.0.0.1:5555 swift run cort-greeter-caller Ada
 // or through Consul:
 //   CONSUL_HTTP_ADDR=127.0.0.1:8500 swift run cort-greeter-caller Ada
+// With CORT_CURVE_SECRET_KEY_FILE set it calls with CURVE security (see
+// docs/SECURITY.md); the node's key then comes with its endpoint
+// (greeter=tcp://127.0.0.1:5555|<key>) or from Consul.
 import Cort
 import CortConsul
 import ExampleServices
@@ -11,7 +14,9 @@ import Logging
 
 let names = CommandLine.arguments.dropFirst().isEmpty ? ["Ada", "Grace", "Lin"] : Array(CommandLine.arguments.dropFirst())
 let discovery: any Discovery
+let security: Security
 do {
+    security = try .fromEnvironment()
     discovery = try DiscoveryEnvironment.discovery(backends: [.consul])
     if discovery is LocalDiscovery {
         throw DiscoveryError(.malformedConfiguration,
@@ -26,7 +31,7 @@ do {
 var logger = Logger(label: "cort-greeter-caller")
 logger.logLevel = .warning
 let caller = try CortSystem.start(.init(name: "greeter-caller", discovery: discovery, defaultTimeout: .seconds(5),
-                                        logger: logger))
+                                        logger: logger, security: security))
 let greeter = try Greeter.service(in: caller)
 var failed = false
 for name in names {
