@@ -297,6 +297,32 @@ struct SecurityTests {
         }
     }
 
+    @Test("an actor reference handed out by a CURVE node carries the node's key, and is called over CURVE")
+    func actorReferencesCarryTheNodeKey() async throws {
+        let callerKeys = try CurveKeyPair.generate()
+        let nodeKeys = try CurveKeyPair.generate()
+        let discovery = LocalDiscovery()
+        let node = try CortSystem.start(.init(
+            name: "shapes-node", discovery: discovery, endpoint: "tcp://127.0.0.1:0",
+            security: .curve(keyPair: nodeKeys, allowedCallers: CallerAllowList([callerKeys.publicKey]))))
+        let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30),
+                                                security: .curve(keyPair: callerKeys)))
+        do {
+            try await node.host("shapes") { Shapes(actorSystem: $0) }
+            let tally = try await Shapes.resolve(id: .service("shapes"), using: caller).makeTally()
+            #expect(tally.id.nodeKey == nodeKeys.publicKey.z85)
+            let first = try await tally.increment()
+            let second = try await tally.increment()
+            #expect((first, second) == (1, 2))
+        } catch {
+            await caller.shutdown()
+            await node.shutdown()
+            throw error
+        }
+        await caller.shutdown()
+        await node.shutdown()
+    }
+
     @Test("every code has a short message for strangers, without the original text")
     func redactedMessages() {
         let codes: [RemoteCallError.Code] = [.deadlineExceeded, .cancelled, .noNodes, .overloaded, .unknownTarget,
