@@ -34,38 +34,15 @@ import Testing
         #expect(rename(temporary, path) == 0)
     }
 
-    /// Polls `condition` every 20 ms until it holds or `limit` has passed:
-    /// what it waits for is done by another task (or the kernel), which has
-    /// no event to await.
-    private func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while !condition() {
-            guard ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return true
-    }
-
     private func keys(_ count: Int) throws -> [CurveKey] {
         try (0..<count).map { _ in try CurveKeyPair.generate().publicKey }
     }
 
-    /// Whether a watch has returned.
-    private final class Finished: Sendable {
-        private let value = Atomic(false)
-        func set() { value.store(true, ordering: .releasing) }
-        var isSet: Bool { value.load(ordering: .acquiring) }
-    }
-
-    /// Runs `watch` in a task, with `finished` set once it returns.
-    private func startWatch(_ list: CallerAllowList, every interval: Duration, logger: Logger)
-        -> (task: Task<Void, Never>, finished: Finished) {
-        let finished = Finished()
-        let task = Task {
-            await list.watch(every: interval, clock: ContinuousClock(), logger: logger)
-            finished.set()
-        }
-        return (task, finished)
+    /// Runs `watch` in a task that returns when it does.
+    private func startWatch(_ list: CallerAllowList, every interval: Duration, clock: TestClock, log: WatchLog)
+        -> Task<Void, Never> {
+        let logger = log.logger
+        return Task { await list.watch(every: interval, clock: clock, logger: logger) }
     }
 
     // MARK: syntax
@@ -218,29 +195,38 @@ import Testing
             let keys = try keys(3)
             try "\(keys[0].z85)\n\(keys[1].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
             let list = try CallerAllowList(contentsOfFile: path)
-            let recorder = LogRecorder()
-            let (task, finished) = startWatch(list, every: .milliseconds(20), logger: recorder.logger)
+            let log = WatchLog()
+            var timer = WatchTimer(interval: .seconds(20))
+            let task = startWatch(list, every: timer.interval, clock: timer.clock, log: log)
+            defer { task.cancel() }
+            try await timer.started()
 
-            // Revoke keys[1], in place (the watch may catch the file emptied
-            // for a moment, as a node would: hence renames, in production).
+            // Revoke keys[1], in place; two checks see it changed and then
+            // the same, so the second applies it.
             try rewrite(path, "\(keys[0].z85)\n")
-            #expect(await eventually { list.keys == [keys[0]] }, "the revoked key is still allowed")
+            try await timer.tick(2)
+            try #require(await arrives { await log.waitFor(1, "reloaded the caller allow-list") },
+                         "the rewrite was not reloaded")
+            #expect(list.keys == [keys[0]], "the revoked key is still allowed")
             // Then renamed over.
             try renameOver(path, "\(keys[0].z85)\n\(keys[2].z85)\n")
-            #expect(await eventually { list.keys == [keys[0], keys[2]] }, "the added key is not allowed yet")
+            try await timer.tick(2)
+            try #require(await arrives { await log.waitFor(2, "reloaded the caller allow-list") },
+                         "the rename was not reloaded")
+            #expect(list.keys == [keys[0], keys[2]], "the added key is not allowed yet")
 
-            let reloads = recorder.entries.filter { $0.message == "reloaded the caller allow-list" }
-            #expect(reloads.count >= 2)
+            let reloads = log.recorder.entries.filter { $0.message == "reloaded the caller allow-list" }
+            #expect(reloads.count == 2)
             #expect(reloads.allSatisfy { $0.level == .notice })
             #expect(reloads.contains { $0.metadata["cort.allowList.keys"] == "1" })
             #expect(reloads.last?.metadata["cort.allowList.keys"] == "2")
-            #expect(reloads.last?.metadata["cort.allowList.trigger"] == "file changed")
+            #expect(reloads.allSatisfy { $0.metadata["cort.allowList.trigger"] == "file changed" })
             #expect(reloads.allSatisfy { $0.metadata["cort.allowList.path"] == path })
             // Public keys are not logged.
-            #expect(!recorder.entries.contains { "\($0.message) \($0.metadata)".contains(keys[0].z85) })
+            #expect(!log.recorder.entries.contains { "\($0.message) \($0.metadata)".contains(keys[0].z85) })
 
             task.cancel()
-            #expect(await eventually { finished.isSet }, "watch did not end when cancelled")
+            #expect(await arrives { await task.value }, "watch did not end when cancelled")
         }
     }
 
@@ -251,35 +237,47 @@ import Testing
             let keys = try keys(2)
             try "\(keys[0].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
             let list = try CallerAllowList(contentsOfFile: path)
-            let recorder = LogRecorder()
-            let (task, finished) = startWatch(list, every: .milliseconds(20), logger: recorder.logger)
+            let log = WatchLog()
+            var timer = WatchTimer(interval: .seconds(20))
+            let task = startWatch(list, every: timer.interval, clock: timer.clock, log: log)
             defer { task.cancel() }
+            try await timer.started()
 
             // Renamed over, so that the watch never sees it half written.
             try renameOver(path, "\(keys[0].z85)\nnot a key\n")
-            #expect(await eventually { recorder.count(.error) > 0 }, "the failed reload was not logged")
-            let failure = try #require(recorder.entries.first { $0.level == .error })
+            try await timer.tick(2)
+            try #require(await arrives { await log.recorder.waitFor("cannot reload the caller allow-list") },
+                         "the failed reload was not logged")
+            let failure = try #require(log.recorder.entries.first { $0.level == .error })
             #expect(failure.metadata["error"]?.contains("\(path), line 2:") == true, "\(failure.metadata)")
             #expect(failure.metadata["cort.allowList.keys"] == "1")
+            #expect(failure.metadata["cort.allowList.trigger"] == "file changed")
             #expect(list.keys == [keys[0]])
-            // Ten more checks of the unchanged broken file: no more errors.
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(recorder.count(.error) == 1)
 
+            // Ten more checks of the unchanged broken file, then a fixed file.
+            // The watch takes its checks in order: the reload of the fixed
+            // file comes after the ten, so they were made by then.
+            try await timer.tick(10)
             try renameOver(path, "\(keys[1].z85)\n")
-            #expect(await eventually { list.contains(keys[1]) })
+            try await timer.tick(2)
+            try #require(await arrives { await log.waitFor(1, "reloaded the caller allow-list") },
+                         "the fixed file was not reloaded")
+            #expect(log.recorder.count(.error) == 1)
+            #expect(list.contains(keys[1]))
             #expect(!list.contains(keys[0]))
 
             task.cancel()
-            #expect(await eventually { finished.isSet })
+            #expect(await arrives { await task.value }, "watch did not end when cancelled")
         }
     }
 
     @Test("watch returns at once for a list given in code")
     func watchInCode() async throws {
         let list = CallerAllowList(try keys(1))
-        // It would otherwise run for ever: the test's time limit is the failure.
-        await list.watch(every: .milliseconds(20), clock: ContinuousClock(), logger: LogRecorder().logger)
+        // On a clock that never moves: it would otherwise wait for ever.
+        let logger = LogRecorder().logger
+        #expect(await arrives { await list.watch(every: .seconds(20), clock: TestClock(), logger: logger) },
+                "watch did not return")
         #expect(list.path == nil)
     }
 
@@ -290,29 +288,151 @@ import Testing
             let keys = try keys(2)
             try "\(keys[0].z85)\n".write(toFile: path, atomically: false, encoding: .utf8)
             let list = try CallerAllowList(contentsOfFile: path)
-            let recorder = LogRecorder()
-            // An hour between checks of the file: only the signal can bring the reload.
-            let (task, finished) = startWatch(list, every: .seconds(3600), logger: recorder.logger)
+            let log = WatchLog()
+            // An hour between checks of the file, on a clock that never
+            // moves: only the signal can bring the reload.
+            let task = startWatch(list, every: .seconds(3600), clock: TestClock(), log: log)
             defer { task.cancel() }
             // The handler is in place once watch says it watches; a SIGHUP before would end the process.
-            #expect(await eventually { recorder.entries.contains { $0.message == "watching the caller allow-list" } })
+            try #require(await arrives { await log.recorder.waitFor("watching the caller allow-list") },
+                         "watch did not start")
 
             try renameOver(path, "\(keys[1].z85)\n")
             #expect(list.contains(keys[0]))
             #expect(kill(getpid(), SIGHUP) == 0)
-            #expect(await eventually { list.contains(keys[1]) }, "SIGHUP did not reload the list")
+            try #require(await arrives { await log.waitFor(1, "reloaded the caller allow-list") },
+                         "SIGHUP did not reload the list")
+            #expect(list.contains(keys[1]))
             #expect(!list.contains(keys[0]))
-            let reload = recorder.entries.first { $0.message == "reloaded the caller allow-list" }
+            let reload = log.recorder.entries.first { $0.message == "reloaded the caller allow-list" }
             #expect(reload?.metadata["cort.allowList.trigger"] == "SIGHUP")
             #expect(reload?.metadata["cort.allowList.changed"] == "true")
 
             // A second signal with nothing changed still reloads, and says so.
             #expect(kill(getpid(), SIGHUP) == 0)
-            #expect(await eventually { recorder.entries.filter { $0.message == "reloaded the caller allow-list" }.count == 2 })
-            #expect(recorder.entries.last?.metadata["cort.allowList.changed"] == "false")
+            try #require(await arrives { await log.waitFor(2, "reloaded the caller allow-list") },
+                         "the second SIGHUP did not reload the list")
+            #expect(log.recorder.entries.last?.metadata["cort.allowList.changed"] == "false")
+            #expect(log.recorder.entries.last?.metadata["cort.allowList.trigger"] == "SIGHUP")
 
             task.cancel()
-            #expect(await eventually { finished.isSet }, "watch did not end when cancelled")
+            #expect(await arrives { await task.value }, "watch did not end when cancelled")
+        }
+    }
+}
+
+/// Whether `event` comes within 10 seconds: a deadline for a wait that has
+/// none of its own.
+private func arrives(_ event: @escaping @Sendable () async -> Void) async -> Bool {
+    await within(.seconds(10)) { await event() } != nil
+}
+
+/// The timer of a watch, on virtual time: the watch sleeps `interval` on
+/// `clock` between checks of its file, and time passes only on ``tick(_:)``.
+private struct WatchTimer {
+    let clock = TestClock()
+    let interval: Duration
+    /// The sleeps the watch has asked `clock` for by now: the first, and one
+    /// after each tick.
+    private var sleeps = 1
+
+    init(interval: Duration) {
+        self.interval = interval
+    }
+
+    /// Returns once the watch has set its first timer: it has taken the file
+    /// as it is, and checks it again at each tick.
+    func started() async throws {
+        try await timerSet()
+    }
+
+    /// Moves the clock on by `count` intervals, one at a time, each time
+    /// returning once the watch has set its next timer, which it does right
+    /// after queuing that tick's check: the checks are queued one a tick, in
+    /// order (the watch may make them later).
+    mutating func tick(_ count: Int = 1) async throws {
+        for _ in 0..<count {
+            clock.advance(by: interval)
+            sleeps += 1
+            try await timerSet()
+        }
+    }
+
+    private func timerSet() async throws {
+        let (clock, sleeps) = (clock, sleeps)
+        try #require(await arrives { await clock.waitForSleeps(sleeps) }, "the watch did not set its timer")
+    }
+}
+
+/// What a watch logs, kept by a `LogRecorder`, and a wait for the n-th line
+/// of a message: the watch logs every reload in the same words, and
+/// `LogRecorder.waitFor(_:)` returns at the first.
+private final class WatchLog: Sendable {
+    let recorder = LogRecorder()
+    private let waiters = Mutex<[(text: String, count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
+
+    /// The recorder's logger, which also wakes the waiters a line satisfies.
+    var logger: Logger {
+        var logger = recorder.logger
+        logger.handler = Handler(inner: logger.handler, watchLog: self)
+        return logger
+    }
+
+    /// Returns once `count` messages containing `text` were logged in all.
+    func waitFor(_ count: Int, _ text: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            // Under the lock that `logged()` takes after each line is recorded: no line slips between.
+            let done = waiters.withLock { waiters in
+                if Self.count(text, in: recorder.entries) >= count { return true }
+                waiters.append((text, count, continuation))
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    private static func count(_ text: String, in entries: [LogRecorder.Entry]) -> Int {
+        entries.count { $0.message.contains(text) }
+    }
+
+    /// Called after each line is recorded.
+    private func logged() {
+        let ready = waiters.withLock { waiters in
+            let entries = recorder.entries
+            var ready: [CheckedContinuation<Void, Never>] = []
+            waiters.removeAll { waiter in
+                guard Self.count(waiter.text, in: entries) >= waiter.count else { return false }
+                ready.append(waiter.continuation)
+                return true
+            }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// The recorder's handler, then a word to the waiters.
+    private struct Handler: LogHandler {
+        var inner: any LogHandler
+        let watchLog: WatchLog
+
+        var metadata: Logger.Metadata {
+            get { inner.metadata }
+            set { inner.metadata = newValue }
+        }
+
+        var logLevel: Logger.Level {
+            get { inner.logLevel }
+            set { inner.logLevel = newValue }
+        }
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { inner[metadataKey: key] }
+            set { inner[metadataKey: key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            inner.log(event: event)
+            watchLog.logged()
         }
     }
 }
