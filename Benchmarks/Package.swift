@@ -65,6 +65,17 @@ let package = Package(
             path: "Benchmarks/CallBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Typed calls with CURVE against the same calls in plaintext.
+        .executableTarget(
+            name: "CurveBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Cort", package: cort),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/CurveBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // Calls while a node dies in every batch, against the same calls with no failure.
         .executableTarget(
             name: "FailoverBenchmarks",

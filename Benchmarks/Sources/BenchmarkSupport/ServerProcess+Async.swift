@@ -5,14 +5,15 @@ import Foundation
 // (two on this machine), which the calls in flight need: these wait on a
 // thread of their own instead.
 extension ServerProcess {
-    /// Starts a server like ``init(executable:arguments:timeout:)``.
+    /// Starts a server like ``init(executable:arguments:environment:timeout:)``.
     public static func launch(
-        executable: URL, arguments: [String] = [], timeout: Duration = .seconds(10)
+        executable: URL, arguments: [String] = [], environment: [String: String] = [:],
+        timeout: Duration = .seconds(10)
     ) async throws -> ServerProcess {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(with: Result {
-                    try ServerProcess(executable: executable, arguments: arguments, timeout: timeout)
+                    try ServerProcess(executable: executable, arguments: arguments, environment: environment, timeout: timeout)
                 })
             }
         }

@@ -16,12 +16,16 @@ public final class ServerProcess: Sendable {
     private let process: Mutex<Process?>
     private let standardInput: FileHandle
 
-    /// Starts `executable` with `arguments` and waits up to `timeout` for its
-    /// ready line.
-    public init(executable: URL, arguments: [String] = [], timeout: Duration = .seconds(10)) throws {
+    /// Starts `executable` with `arguments` (and `environment` added to this
+    /// process's) and waits up to `timeout` for its ready line.
+    public init(executable: URL, arguments: [String] = [], environment: [String: String] = [:],
+                timeout: Duration = .seconds(10)) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input

@@ -16,10 +16,15 @@ public final class TypedCalls: Sendable {
 
     /// Starts a caller system that finds the echo service at `endpoint`, and
     /// makes one call, so that it returns once the node answers (or throws
-    /// after the call's deadline).
-    public static func connect(to endpoint: String, payloadSize: Int) async throws -> TypedCalls {
+    /// after the call's deadline). With CURVE `security`, `endpoint` carries
+    /// the node's public key (`tcp://…|<key>`, as a CURVE `cort-bench-node`
+    /// prints it).
+    public static func connect(
+        to endpoint: String, payloadSize: Int, security: Security = .plaintext
+    ) async throws -> TypedCalls {
         let discovery = try StaticDiscovery([Echo.serviceName: [endpoint]])
-        let system = try CortSystem.start(.init(name: "bench-caller", discovery: discovery, defaultTimeout: .seconds(5)))
+        let system = try CortSystem.start(.init(name: "bench-caller", discovery: discovery, defaultTimeout: .seconds(5),
+                                                security: security))
         do {
             let echo = try Echo.resolve(id: .service(Echo.serviceName), using: system)
             let calls = TypedCalls(system: system, echo: echo, payloadSize: payloadSize)
@@ -81,6 +86,46 @@ public final class TypedCalls: Sendable {
             }
             try await group.waitForAll()
         }
+    }
+
+    /// Calls one at a time until `duration` has passed, and returns each
+    /// call's time.
+    public func timedRoundTrips(for duration: Duration) async throws -> [Duration] {
+        let clock = ContinuousClock()
+        var times: [Duration] = []
+        times.reserveCapacity(1 << 16)
+        let end = clock.now + duration
+        var started = clock.now
+        while started < end {
+            _ = try await echo.echo(payload)
+            let ended = clock.now
+            times.append(ended - started)
+            started = ended
+        }
+        return times
+    }
+
+    /// Calls with `window` in flight (`window` tasks, each making its next
+    /// call when its last one ends) until `duration` has passed, and returns
+    /// how many calls ended and the time from the start until the last one did.
+    public func windowed(for duration: Duration, window: Int) async throws -> (calls: Int, elapsed: Duration) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + duration
+        let calls = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<window {
+                group.addTask { [echo, payload] in
+                    var made = 0
+                    while clock.now < end {
+                        _ = try await echo.echo(payload)
+                        made += 1
+                    }
+                    return made
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        return (calls, clock.now - start)
     }
 
     /// Shuts the caller system down.

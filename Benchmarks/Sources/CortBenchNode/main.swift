@@ -1,13 +1,18 @@
 // A node hosting the benchmark `Echo` service in a process of its own:
 //
-//   cort-bench-node [ENDPOINT] [REPLICAS] [EXECUTOR]
+//   cort-bench-node [ENDPOINT] [REPLICAS] [EXECUTOR] [SECURITY]
 //
-// (default tcp://127.0.0.1:0, 4 and `reactor`; EXECUTOR `globalPool` runs
-// the replicas as a service does by default.)
+// (default tcp://127.0.0.1:0, 4, `reactor` and `plaintext`; EXECUTOR
+// `globalPool` runs the replicas as a service does by default.) SECURITY
+// `curve` serves with CURVE: the node's secret key (40 characters of Z85) in
+// CORT_CURVE_SECRET_KEY and its allow-list file (one caller public key a
+// line) in CORT_CURVE_ALLOWED_CALLERS_FILE, the variables cort's own
+// configuration reader uses.
 //
-// It prints "ready <endpoint>" once it serves, and stops on SIGINT, SIGTERM
-// or end-of-file on its standard input (so that it never outlives the
-// benchmark that started it).
+// It prints "ready <endpoint>" once it serves (with CURVE
+// "ready <endpoint>|<node public key>", an entry for StaticDiscovery), and
+// stops on SIGINT, SIGTERM or end-of-file on its standard input (so that it
+// never outlives the benchmark that started it).
 import BenchmarkSupport
 import Cort
 import Foundation
@@ -16,23 +21,37 @@ import Logging
 let arguments = CommandLine.arguments
 let requested = arguments.count > 1 ? arguments[1] : "tcp://127.0.0.1:0"
 let executorName = arguments.count > 3 ? arguments[3] : "reactor"
+let securityName = arguments.count > 4 ? arguments[4] : "plaintext"
 guard let replicas = arguments.count > 2 ? Int(arguments[2]) : 4, replicas > 0,
-      ["reactor", "globalPool"].contains(executorName) else {
-    FileHandle.standardError.write(Data("usage: cort-bench-node [ENDPOINT] [REPLICAS] [reactor|globalPool]\n".utf8))
+      ["reactor", "globalPool"].contains(executorName), ["plaintext", "curve"].contains(securityName) else {
+    FileHandle.standardError.write(Data(
+        "usage: cort-bench-node [ENDPOINT] [REPLICAS] [reactor|globalPool] [plaintext|curve]\n".utf8))
     exit(2)
 }
 let executor: ReplicaExecutor = executorName == "reactor" ? .reactor : .globalPool
+
+func curveSecurity() throws -> Security {
+    let environment = ProcessInfo.processInfo.environment
+    guard let secret = environment[CurveKeys.secretKeyVariable],
+          let allowedFile = environment[CurveKeys.allowedCallersFileVariable] else {
+        throw BenchmarkFailure("curve needs \(CurveKeys.secretKeyVariable) and \(CurveKeys.allowedCallersFileVariable)")
+    }
+    let keys = try CurveKeyPair(secretKey: CurveKey(z85: secret))
+    return .curve(keyPair: keys, allowedCallers: try CallerAllowList(contentsOfFile: allowedFile))
+}
+let security = securityName == "curve" ? try curveSecurity() : .plaintext
 
 // Warnings only: the benchmark's output is parsed, and the node's info lines would land in it.
 var logger = Logger(label: "cort-bench-node")
 logger.logLevel = .warning
 let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
-                                      logger: logger))
+                                      logger: logger, security: security))
 // Echo suspends rather than computes: by default here its replicas run on the
 // node's reactor, so a call costs no thread switch on the node (see ReplicaExecutor).
 try await node.host(Echo.serviceName, replicas: replicas, executor: executor) { Echo(actorSystem: $0) }
 // Unbuffered, so the reader gets it now.
-FileHandle.standardOutput.write(Data("ready \(node.endpoint ?? requested)\n".utf8))
+let keySuffix = security.publicKey.map { "|\($0.z85)" } ?? ""
+FileHandle.standardOutput.write(Data("ready \(node.endpoint ?? requested)\(keySuffix)\n".utf8))
 
 let (stops, stop) = AsyncStream<String>.makeStream()
 var signalSources: [any DispatchSourceSignal] = []

@@ -1,4 +1,5 @@
 import BenchmarkSupport
+import Cort
 import Foundation
 
 // Runs one workload a given number of times and prints the time per call, so
@@ -19,13 +20,29 @@ import Foundation
 //
 // `failover` is not a count: it kills (then freezes) one of 3 nodes under
 // load and prints how long its calls took to move (see FailoverProbe).
+// `curve` compares typed calls with CURVE and in plaintext (see CurveProbe).
+// Against a CURVE node (CORT_BENCH_NODE=tcp://…|<node public key>), the call
+// workloads take the caller's secret key from CORT_BENCH_CALLER_SECRET_KEY
+// (`cort-probe curve-keys` makes a set).
 
 let usage = """
     usage: cort-probe WORKLOAD ITERATIONS
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
-    """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage
+    """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage + "\n" + CurveProbe.usage
 let arguments = CommandLine.arguments
+if arguments.count > 1, arguments[1] == "curve" {
+    guard let probe = CurveProbe(arguments: arguments.dropFirst(2)) else {
+        FileHandle.standardError.write(Data((usage + "\n").utf8))
+        exit(2)
+    }
+    try await probe.run()
+    exit(0)
+}
+if arguments.count == 3, arguments[1] == "curve-keys" {
+    try CurveProbe.printKeys(allowListPath: arguments[2])
+    exit(0)
+}
 if arguments.count > 1, arguments[1] == "flood" {
     guard let probe = FloodProbe(arguments: arguments.dropFirst(2)) else {
         FileHandle.standardError.write(Data((usage + "\n").utf8))
@@ -61,7 +78,11 @@ func serverEndpoint(_ variable: String, executable: String) throws -> (String, S
 /// Connects a typed caller and warms it up, outside the timed part.
 func typedCalls() async throws -> (TypedCalls, ServerProcess?) {
     let (endpoint, server) = try serverEndpoint("CORT_BENCH_NODE", executable: "cort-bench-node")
-    let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize)
+    var security = Security.plaintext
+    if let secret = ProcessInfo.processInfo.environment[CurveProbe.callerSecretKeyVariable] {
+        security = .curve(keyPair: try CurveKeyPair(secretKey: CurveKey(z85: secret)))
+    }
+    let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize, security: security)
     try await calls.roundTrips(100)
     return (calls, server)
 }

@@ -1,0 +1,323 @@
+import BenchmarkSupport
+import Cort
+import Foundation
+
+/// `cort-probe curve`: the price of CURVE. Two `cort-bench-node` processes
+/// with a service's defaults (`Echo` on 4 replicas on the global pool), one
+/// in plaintext and one with CURVE (keys made here, the caller's public key
+/// in the node's allow-list file), and a caller system for each in this
+/// process, callers on the global pool. Each round measures, for both, one
+/// call in flight for S seconds (every call's time: p50, p99) and then 64 in
+/// flight for S seconds (throughput), plaintext first in odd rounds and
+/// CURVE first in even ones, and prints the CURVE / plaintext ratios; then
+/// their medians and ranges over the rounds. Beside them, the CPU time and
+/// context switches per call of the node (from /proc) and of this process.
+///
+/// `--counts N` then counts per call exactly, with `perf stat -e
+/// context-switches,task-clock -p` on the node and on this process, for N
+/// and 2N calls (the difference over N leaves out the attaching and the
+/// stopping), one in flight and 64 in flight, in both modes.
+struct CurveProbe {
+    static let usage = """
+          cort-probe curve [--rounds N] [--seconds S] [--window N] [--replicas N] [--executor reactor|globalPool]
+                           [--counts N]
+            N rounds (default 5) of, for a plaintext and a CURVE node each: one call in flight for S seconds
+            (default 2), then --window (default 64) in flight for S seconds; CURVE / plaintext ratios per round
+            and their medians. --counts N: then perf stat on the node and the caller for N and 2N calls
+          cort-probe curve-keys ALLOWLIST-FILE
+            prints shell exports for a CURVE cort-bench-node (CORT_CURVE_SECRET_KEY,
+            CORT_CURVE_ALLOWED_CALLERS_FILE, writing the file) and for `cort-probe calls` against it
+            (CORT_BENCH_CALLER_SECRET_KEY)
+        """
+
+    var rounds = 5
+    var phase = Duration.seconds(2)
+    var window = PingPongDefaults.window
+    var replicas = 4
+    var executor = "globalPool"
+    var counts: Int?
+
+    init?(arguments: ArraySlice<String>) {
+        var rest = arguments
+        while let option = rest.popFirst() {
+            switch option {
+            case "--rounds":
+                guard let value = rest.popFirst().flatMap(Int.init), (1...50).contains(value) else { return nil }
+                rounds = value
+            case "--seconds":
+                guard let value = rest.popFirst().flatMap(Double.init), value > 0, value <= 30 else { return nil }
+                phase = .milliseconds(Int(value * 1000))
+            case "--window":
+                guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return nil }
+                window = value
+            case "--replicas":
+                guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return nil }
+                replicas = value
+            case "--executor":
+                guard let value = rest.popFirst(), ["reactor", "globalPool"].contains(value) else { return nil }
+                executor = value
+            case "--counts":
+                guard let value = rest.popFirst().flatMap(Int.init), (100...1_000_000).contains(value) else { return nil }
+                counts = value
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// One node and its caller.
+    private struct Side {
+        let name: String
+        let node: ServerProcess
+        let calls: TypedCalls
+    }
+
+    /// One side's figures in one round.
+    private struct Figures {
+        var latencies: [Duration] = []
+        var single = ProcessCounters.zero
+        var singleClient = ProcessCounters.zero
+        var windowCalls = 0
+        var windowElapsed = Duration.zero
+        var windowed = ProcessCounters.zero
+        var windowedClient = ProcessCounters.zero
+
+        var p50: Double { quantile(0.5) }
+        var p99: Double { quantile(0.99) }
+        var throughput: Double { Double(windowCalls) / seconds(windowElapsed) }
+
+        func quantile(_ q: Double) -> Double {
+            let sorted = latencies.sorted()
+            guard !sorted.isEmpty else { return .nan }
+            return seconds(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) * 1e6
+        }
+    }
+
+    func run() async throws {
+        let keys = try CurveKeys()
+        defer { keys.remove() }
+        let plainNode = try ServerProcess.benchNode(replicas: replicas, executor: executor)
+        defer { plainNode.stop() }
+        let curveNode = try ServerProcess.benchNode(replicas: replicas, executor: executor, curve: keys)
+        defer { curveNode.stop() }
+        let plain = Side(name: "plaintext", node: plainNode,
+                         calls: try await TypedCalls.connect(to: plainNode.endpoint, payloadSize: PingPongDefaults.payloadSize))
+        let curve = Side(name: "CURVE", node: curveNode,
+                         calls: try await TypedCalls.connect(to: curveNode.endpoint, payloadSize: PingPongDefaults.payloadSize,
+                                                             security: keys.callerSecurity))
+        for side in [plain, curve] {
+            try await side.calls.roundTrips(2_000)
+            _ = try await side.calls.windowed(for: .milliseconds(300), window: window)
+        }
+        let executorText = executor == "globalPool" ? "on the global pool (the default)" : "on the node's reactor"
+        say("curve: two cort-bench-node processes (Echo on \(replicas) replicas \(executorText), default limits), "
+              + "one plaintext, one CURVE (its allow-list file names this caller's key); a caller system for each "
+              + "in this process, callers on the global pool; Echo.echo(_:) with a \(PingPongDefaults.payloadSize)-byte "
+              + "payload; per round and side: one call in flight for \(phase), then \(window) in flight for \(phase); "
+              + "plaintext first in odd rounds, CURVE first in even ones")
+        var p50Ratios: [Double] = []
+        var p99Ratios: [Double] = []
+        var throughputRatios: [Double] = []
+        var all: [String: [Figures]] = [:]
+        for round in 1...rounds {
+            let order = round % 2 == 1 ? [plain, curve] : [curve, plain]
+            var figures: [String: Figures] = [:]
+            for side in order {
+                try await side.calls.roundTrips(200)
+                let pid = side.node.processIdentifier
+                let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
+                figures[side.name, default: Figures()].latencies = try await side.calls.timedRoundTrips(for: phase)
+                if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
+                    figures[side.name]!.single = node1 - node0
+                    figures[side.name]!.singleClient = client1 - client0
+                }
+            }
+            for side in order {
+                _ = try await side.calls.windowed(for: .milliseconds(200), window: window)
+                let pid = side.node.processIdentifier
+                let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
+                let (calls, elapsed) = try await side.calls.windowed(for: phase, window: window)
+                figures[side.name]!.windowCalls = calls
+                figures[side.name]!.windowElapsed = elapsed
+                if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
+                    figures[side.name]!.windowed = node1 - node0
+                    figures[side.name]!.windowedClient = client1 - client0
+                }
+            }
+            let p = figures[plain.name]!, c = figures[curve.name]!
+            p50Ratios.append(c.p50 / p.p50)
+            p99Ratios.append(c.p99 / p.p99)
+            throughputRatios.append(c.throughput / p.throughput)
+            all[plain.name, default: []].append(p)
+            all[curve.name, default: []].append(c)
+            say("round \(round): one in flight: plaintext p50 \(micro(p.p50)) p99 \(micro(p.p99)) (\(p.latencies.count) calls), "
+                  + "CURVE p50 \(micro(c.p50)) p99 \(micro(c.p99)) (\(c.latencies.count) calls); "
+                  + String(format: "ratios p50 %.2f×, p99 %.2f×", c.p50 / p.p50, c.p99 / p.p99))
+            say("round \(round): \(window) in flight: plaintext \(rate(p.throughput)), CURVE \(rate(c.throughput)); "
+                  + String(format: "CURVE / plaintext %.2f", c.throughput / p.throughput))
+            say("round \(round): per call, node | caller (CPU µs, context switches): one in flight: "
+                  + "plaintext \(perCall(p.single, p.latencies.count)) | \(perCall(p.singleClient, p.latencies.count)), "
+                  + "CURVE \(perCall(c.single, c.latencies.count)) | \(perCall(c.singleClient, c.latencies.count)); "
+                  + "\(window) in flight: plaintext \(perCall(p.windowed, p.windowCalls)) | \(perCall(p.windowedClient, p.windowCalls)), "
+                  + "CURVE \(perCall(c.windowed, c.windowCalls)) | \(perCall(c.windowedClient, c.windowCalls))")
+        }
+        say("median over \(rounds) rounds (range), CURVE / plaintext:")
+        say("  p50, one in flight: \(summary(p50Ratios))× (aim ≤ 1.2×: \(median(p50Ratios) <= 1.2 ? "met" : "not met"))")
+        say("  p99, one in flight: \(summary(p99Ratios))×")
+        say("  throughput, \(window) in flight: \(summary(throughputRatios)) (aim ≥ 0.70: "
+              + "\(median(throughputRatios) >= 0.7 ? "met" : "not met"))")
+        for name in [plain.name, curve.name] {
+            let rows = all[name]!
+            let nodeSingle = rows.map { $0.single.cpuSeconds * 1e6 / Double($0.latencies.count) }
+            let nodeWindow = rows.map { $0.windowed.cpuSeconds * 1e6 / Double($0.windowCalls) }
+            let clientSingle = rows.map { $0.singleClient.cpuSeconds * 1e6 / Double($0.latencies.count) }
+            let clientWindow = rows.map { $0.windowedClient.cpuSeconds * 1e6 / Double($0.windowCalls) }
+            let switchesSingle = rows.map { Double($0.single.contextSwitches) / Double($0.latencies.count) }
+            let switchesWindow = rows.map { Double($0.windowed.contextSwitches) / Double($0.windowCalls) }
+            let head = "  \(name), medians: p50 \(micro(median(rows.map(\.p50)))), p99 \(micro(median(rows.map(\.p99)))), "
+                + "\(rate(median(rows.map(\.throughput))))"
+            let single = String(format: "node %.1f CPU µs, %.2f switches; caller %.1f CPU µs",
+                                median(nodeSingle), median(switchesSingle), median(clientSingle))
+            let windowed = String(format: "node %.1f CPU µs, %.2f switches; caller %.1f CPU µs",
+                                  median(nodeWindow), median(switchesWindow), median(clientWindow))
+            say(head + "; per call, one in flight: " + single + "; \(window) in flight: " + windowed)
+        }
+        if let counts {
+            try await perfCounts(counts, sides: [plain, curve])
+        }
+        for side in [plain, curve] { await side.calls.stop() }
+    }
+
+    /// `perf stat` on the node and on this process for `n` and `2n` calls,
+    /// one in flight and `window` in flight, in both modes; prints the
+    /// differences per call.
+    private func perfCounts(_ n: Int, sides: [Side]) async throws {
+        say("perf stat -e context-switches,task-clock -p <pid>, (count at \(2 * n) calls − count at \(n)) / \(n):")
+        for inFlight in [1, window] {
+            for side in sides {
+                var node: [PerfCounts] = []
+                var client: [PerfCounts] = []
+                for count in [n, 2 * n] {
+                    try await side.calls.roundTrips(200)
+                    let onNode = try PerfStat(pid: side.node.processIdentifier)
+                    let onClient = try PerfStat(pid: getpid())
+                    // perf prints nothing once it has attached: give it time.
+                    try await Task.sleep(for: .milliseconds(300))
+                    if inFlight == 1 {
+                        try await side.calls.roundTrips(count)
+                    } else {
+                        try await side.calls.windowed(count, window: inFlight)
+                    }
+                    node.append(try onNode.finish())
+                    client.append(try onClient.finish())
+                }
+                func per(_ values: [PerfCounts], _ key: KeyPath<PerfCounts, Double>) -> Double {
+                    (values[1][keyPath: key] - values[0][keyPath: key]) / Double(n)
+                }
+                say("  \(side.name), \(inFlight) in flight: node "
+                      + String(format: "%.2f context switches, %.1f CPU µs", per(node, \.contextSwitches),
+                               per(node, \.taskClockMicroseconds))
+                      + "; caller "
+                      + String(format: "%.2f context switches, %.1f CPU µs", per(client, \.contextSwitches),
+                               per(client, \.taskClockMicroseconds))
+                      + String(format: " (node at %d: %.0f switches, %.1f ms; at %d: %.0f, %.1f ms)",
+                               n, node[0].contextSwitches, node[0].taskClockMicroseconds / 1000,
+                               2 * n, node[1].contextSwitches, node[1].taskClockMicroseconds / 1000))
+            }
+        }
+    }
+
+    private func micro(_ value: Double) -> String { String(format: "%.1f µs", value) }
+    private func rate(_ value: Double) -> String { String(format: "%.0f calls/s", value) }
+
+    private func perCall(_ counters: ProcessCounters, _ calls: Int) -> String {
+        guard calls > 0 else { return "-" }
+        return String(format: "%.1f, %.2f", counters.cpuSeconds * 1e6 / Double(calls),
+                      Double(counters.contextSwitches) / Double(calls))
+    }
+
+    private func summary(_ values: [Double]) -> String {
+        String(format: "%.2f (%.2f–%.2f)", median(values), values.min() ?? .nan, values.max() ?? .nan)
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// `cort-probe curve-keys FILE`: fresh node and caller keys as shell
+    /// exports, the caller's public key written to FILE (the node's allow-list).
+    static func printKeys(allowListPath: String) throws {
+        let node = try CurveKeyPair.generate()
+        let caller = try CurveKeyPair.generate()
+        try Data("\(caller.publicKey.z85)\n".utf8).write(to: URL(fileURLWithPath: allowListPath))
+        // Z85 has no single quote.
+        say("export \(CurveKeys.secretKeyVariable)='\(node.secretKey.z85)' "
+              + "\(CurveKeys.allowedCallersFileVariable)='\(allowListPath)' "
+              + "\(callerSecretKeyVariable)='\(caller.secretKey.z85)'")
+    }
+
+    /// The caller's secret key for `cort-probe calls` and its kin against a CURVE node.
+    static let callerSecretKeyVariable = "CORT_BENCH_CALLER_SECRET_KEY"
+}
+
+/// Prints a line at once (unbuffered, even into a pipe), so that a run cut
+/// short still shows its rounds.
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// What `perf stat -x,` counted.
+private struct PerfCounts {
+    var contextSwitches: Double = 0
+    var taskClockMicroseconds: Double = 0
+}
+
+/// `perf stat -e context-switches,task-clock -p PID -- cat`: perf counts
+/// PID until its workload, a `cat` of a pipe from here, ends, which it does
+/// when this closes the pipe. (Not SIGINT: a child started from a thread of
+/// Swift's pool inherits its blocked signals, and perf would never see it.)
+private final class PerfStat {
+    private let process = Process()
+    private let errors = Pipe()
+    private let input = Pipe()
+
+    init(pid: Int32) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["perf", "stat", "-x", ",", "-e", "context-switches,task-clock", "-p", "\(pid)", "--", "cat"]
+        process.standardInput = input
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func finish() throws -> PerfCounts {
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        var counts = PerfCounts()
+        var found = 0
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count >= 3, let value = Double(fields[0]) else { continue }
+            switch fields[2] {
+            case "context-switches":
+                counts.contextSwitches = value
+                found += 1
+            case "task-clock":
+                // In milliseconds.
+                counts.taskClockMicroseconds = value * 1000
+                found += 1
+            default:
+                break
+            }
+        }
+        guard found == 2 else { throw BenchmarkFailure("perf stat printed no counts: \(text)") }
+        return counts
+    }
+}
