@@ -101,6 +101,10 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The error underneath, when there is one (a socket error, a decoding error).
     public var cause: (any Error & Sendable)?
+    /// The attempts the call made before it failed, in order: which node
+    /// each went to, what happened, when and for how long. Empty for a call
+    /// that failed before it was sent anywhere.
+    public var attempts: [CallAttempt] = []
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
@@ -112,6 +116,9 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = "RemoteCallError(\(code)): \(message)"
         if let cause { text += " (cause: \(cause))" }
+        if !attempts.isEmpty {
+            text += "; attempts: " + attempts.map(\.description).joined(separator: "; ")
+        }
         return text
     }
 }

@@ -79,7 +79,8 @@ extension NodeServer {
             }
         }
         calls[key] = AcceptedCall(request: request, target: target, lane: lane, deadline: now + timeout,
-                                  routingID: routingID, callerKey: callerKey, instanceActor: instanceActor)
+                                  routingID: routingID, callerKey: callerKey, acceptedAt: now,
+                                  instanceActor: instanceActor)
         peers.accept(callID: request.id, for: peer)
         pump(lane)
     }
@@ -106,13 +107,16 @@ extension NodeServer {
             callID: request.id, service: request.service, method: target.method, metadata: request.metadata,
             caller: CallerIdentity(routingID: call.routingID, publicKey: call.callerKey), isIdempotent: request.flags.contains(.idempotent),
             deadline: call.deadline, clock: system.clock)
+        let interceptors = lanes[lane].interceptors
+        let queued = system.clock.now - call.acceptedAt
         switch lanes[lane].work {
         case .pool(let pool, _):
             do {
                 // Handed to the pool from the reactor without a task of its own;
                 // the worker's completion comes straight back to the reactor.
                 let ticket = try pool.tryEnqueue(timeout: timeout, { replica in
-                    await system.execute(request, target: target, on: replica.actor, context: context)
+                    await system.execute(request, target: target, on: replica.actor, context: context,
+                                         interceptors: interceptors, queued: queued)
                 }, completion: { [self] result, started in
                     reactor.execute { self.assumeIsolated { $0.completed(key, in: lane, result, started: started) } }
                 })
@@ -128,7 +132,8 @@ extension NodeServer {
                 return finish(key, .failed(CallFailure(code: .unknownTarget, message: "\(target.method): no actor")))
             }
             let task = Task {
-                let outcome = await system.execute(request, target: target, on: actor, context: context, timeout: timeout)
+                let outcome = await system.execute(request, target: target, on: actor, context: context,
+                                                   interceptors: interceptors, queued: queued, timeout: timeout)
                 self.completed(key, in: lane, .success(outcome), started: true)
             }
             calls[key]?.running = .direct(task)

@@ -45,6 +45,8 @@ actor NodeServer {
     struct Lane {
         let name: String
         let work: LaneWork
+        /// The hooks its calls run through (the system's, then the service's).
+        let interceptors: [any ServerInterceptor]
         var queue: FairQueue<CallKey, PeerTable.Ref>
         var inFlight = 0
         let maxInFlight: Int
@@ -84,6 +86,8 @@ actor NodeServer {
         let routingID: [UInt8]
         /// With CURVE, the caller's public key.
         let callerKey: CurveKey?
+        /// When the intake took it, on the node's clock.
+        let acceptedAt: Duration
         let instanceActor: (any DistributedActor)?
         var running: RunningCall?
         /// Its caller cancelled it or left: nobody reads an answer.
@@ -155,6 +159,7 @@ actor NodeServer {
         peers = PeerTable(capacity: nodeLimits.maxCallers)
         rateLimited = RateLimitedLog(logger: system.logger)
         lanes = [Lane(name: "actor instances", work: .instances,
+                      interceptors: system.configuration.serverInterceptors,
                       queue: FairQueue(capacity: system.configuration.queueCapacity,
                                        byteCapacity: nodeLimits.queuedRequestBytes),
                       maxInFlight: nodeLimits.instanceCallsInFlight)]
@@ -219,7 +224,7 @@ actor NodeServer {
 
     func host<Act: DistributedActor>(
         _ name: String, replicas: Int, queueCapacity: Int, executor: ReplicaExecutor, access: ServiceAccess,
-        actorType: Act.Type,
+        interceptors: [any ServerInterceptor], actorType: Act.Type,
         make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
         guard !name.isEmpty else { throw ConfigurationError(.invalidServiceName, "a service needs a name") }
@@ -259,7 +264,7 @@ actor NodeServer {
             service: name, id: "\(name)@\(system.configuration.name)-\(CortSystem.randomHex(4))",
             endpoint: endpoint, tags: [], metadata: metadata)
         let lane = lanes.count
-        lanes.append(Lane(name: name, work: .pool(pool, workers: replicas),
+        lanes.append(Lane(name: name, work: .pool(pool, workers: replicas), interceptors: interceptors,
                           queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
                           maxInFlight: 2 * replicas))
         services[name] = HostedService(lane: lane, pool: pool, running: running,

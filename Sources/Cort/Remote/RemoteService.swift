@@ -75,6 +75,15 @@ actor RemoteService {
             case .nodeFailed(let reason): .nodeFailed(reason: reason)
             }
         }
+
+        var outcome: CallAttempt.Outcome {
+            switch self {
+            case .notSent: .notSent
+            case .answered(.value): .answered
+            case .answered(.failure(let failure)): .failed(failure.code)
+            case .nodeFailed(let reason): .nodeFailed(reason)
+            }
+        }
     }
 
     private struct PendingCall {
@@ -452,7 +461,22 @@ actor RemoteService {
 
     /// Sends `request` to a node and waits for its answer until `deadline`,
     /// moving it to another node when ``Failover`` says so.
-    func call(_ request: CallRequest, deadline: Duration, idempotent: Bool) async throws -> Answer {
+    func call(_ request: CallRequest, deadline: Duration, idempotent: Bool) async throws
+        -> (answer: Answer, attempts: [CallAttempt]) {
+        let started = clock.now
+        var attempts: [CallAttempt] = []
+        do {
+            return (try await call(request, deadline: deadline, idempotent: idempotent, started: started,
+                                   attempts: &attempts), attempts)
+        } catch var error as RemoteCallError {
+            // Whatever ended the call, the error says what each attempt did.
+            error.attempts = attempts
+            throw error
+        }
+    }
+
+    private func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, started: Duration,
+                      attempts: inout [CallAttempt]) async throws -> Answer {
         var request = request
         var refusedBy: Set<String> = []
         var lastRefusal: CallFailure?
@@ -473,12 +497,20 @@ actor RemoteService {
                                       "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
             }
             let result: AttemptResult
-            if let connection = try await send(buffer, to: node, method: request.method) {
-                result = try await awaitAnswer(id: id, on: node, connection: connection, method: request.method,
-                                               deadline: deadline)
-            } else {
-                result = .notSent
+            do {
+                if let connection = try await send(buffer, to: node, method: request.method) {
+                    result = try await awaitAnswer(id: id, on: node, connection: connection, method: request.method,
+                                                   deadline: deadline)
+                } else {
+                    result = .notSent
+                }
+            } catch let error as RemoteCallError {
+                attempts.append(CallAttempt(node: node, outcome: .failed(error.code), startedAfter: now - started,
+                                            duration: clock.now - now))
+                throw error
             }
+            attempts.append(CallAttempt(node: node, outcome: result.outcome, startedAfter: now - started,
+                                        duration: clock.now - now))
             switch Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: node) {
             case .deliver:
                 guard case .answered(let answer) = result else { continue }
@@ -492,7 +524,7 @@ actor RemoteService {
                     }
                 }
                 logger.debug("moving a call to another node", metadata: [
-                    "service": "\(name)", "method": "\(request.method)", "node": "\(node)"])
+                    "cort.service": "\(name)", "cort.method": "\(request.method)", "cort.node": "\(node)"])
             case .fail(let code, let message):
                 throw RemoteCallError(code, message)
             }

@@ -28,6 +28,8 @@ extension CortSystem {
     ///   - executor: where the replicas run their calls.
     ///   - access: which callers may call which of its methods (see
     ///     ``ServiceAccess``); every caller the node lets connect by default.
+    ///   - interceptors: hooks around this service's calls, inside the
+    ///     system's ``Configuration/serverInterceptors``.
     ///   - make: makes replica number 0, 1, … on this system.
     /// - Throws: ``ConfigurationError`` when the system serves no endpoint,
     ///   the name is empty, too long or taken, a count is below 1, or
@@ -38,6 +40,7 @@ extension CortSystem {
         queueCapacity: Int? = nil,
         executor: ReplicaExecutor = .globalPool,
         access: ServiceAccess = .anyAllowedCaller,
+        interceptors: [any ServerInterceptor] = [],
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws where Act.ActorSystem == CortSystem {
         guard access.isOpen || configuration.security.isEncrypted else {
@@ -52,12 +55,14 @@ extension CortSystem {
             throw ConfigurationError(.invalidValue, "\(name): queueCapacity is \(capacity); it must be at least 1")
         }
         try await nodeServer().host(name, replicas: replicas, queueCapacity: capacity,
-                                    executor: executor, access: access, actorType: Act.self, make: make)
+                                    executor: executor, access: access,
+                                    interceptors: configuration.serverInterceptors + interceptors,
+                                    actorType: Act.self, make: make)
     }
 
     /// Hosts a service under the name its type gives (``CortService/serviceName``),
     /// with the errors it declares registered; otherwise as
-    /// ``host(_:replicas:queueCapacity:executor:access:_:)``.
+    /// ``host(_:replicas:queueCapacity:executor:access:interceptors:_:)``.
     ///
     /// ```swift
     /// try await node.host(replicas: 4) { Greeter(actorSystem: $0) }
@@ -68,11 +73,12 @@ extension CortSystem {
         queueCapacity: Int? = nil,
         executor: ReplicaExecutor = .globalPool,
         access: ServiceAccess = .anyAllowedCaller,
+        interceptors: [any ServerInterceptor] = [],
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
     ) async throws {
         registerErrors(declaredBy: Act.self)
         try await host(Act.serviceName, replicas: replicas, queueCapacity: queueCapacity, executor: executor,
-                       access: access, make)
+                       access: access, interceptors: interceptors, make)
     }
 
     /// Runs one request on a local actor, with `context` as its
@@ -83,7 +89,33 @@ extension CortSystem {
     /// reach the result handler the same way, and are told apart here: they
     /// happen before the method runs.
     func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
-                 context: CallContext) async -> CallOutcome {
+                 context: CallContext, interceptors: [any ServerInterceptor], queued: Duration) async -> CallOutcome {
+        guard !interceptors.isEmpty else { return await execute(request, target: target, on: actor, context: context) }
+        return await CallContext.$current.withValue(context) {
+            do {
+                return try await Self.run(ServerCall(context: context, queued: queued), through: interceptors[...]) { call in
+                    ServerCallResult(outcome: await execute(request, target: target, on: actor, context: call.context))
+                }.outcome
+            } catch let error as RemoteCallError {
+                // Refused before the method ran (or after, by the interceptor's own choice).
+                return .failed(CallFailure(code: error.code, message: "\(target.method): \(error.message)"))
+            } catch {
+                return .failed(CallFailure(code: .remoteApplicationError, message: "\(target.method): an interceptor threw \(error)"))
+            }
+        }
+    }
+
+    /// Runs `call` through `interceptors`, the first outermost, and `body` inside them all.
+    static func run(_ call: ServerCall, through interceptors: ArraySlice<any ServerInterceptor>,
+                    _ body: (ServerCall) async throws -> ServerCallResult) async throws -> ServerCallResult {
+        guard let first = interceptors.first else { return try await body(call) }
+        return try await first.intercept(call) { next in
+            try await run(next, through: interceptors.dropFirst(), body)
+        }
+    }
+
+    private func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
+                         context: CallContext) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, system: self)
         let handler = CortResultHandler()
         do {
@@ -128,11 +160,15 @@ extension CortSystem {
 
     /// Runs one request on one actor, cancelling it when `timeout` passes.
     func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: any DistributedActor,
-                 context: CallContext, timeout: Duration) async -> CallOutcome {
+                 context: CallContext, interceptors: [any ServerInterceptor], queued: Duration,
+                 timeout: Duration) async -> CallOutcome {
         let deadline = clock.now + timeout
         let clock = self.clock
         return await withTaskGroup(of: CallOutcome?.self) { group in
-            group.addTask { await self.execute(request, target: target, on: actor, context: context) }
+            group.addTask {
+                await self.execute(request, target: target, on: actor, context: context, interceptors: interceptors,
+                                   queued: queued)
+            }
             group.addTask {
                 try? await clock.sleep(until: deadline)
                 return nil

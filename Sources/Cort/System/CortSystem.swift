@@ -86,6 +86,12 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         /// ends authenticated (``Security/curve(keyPair:allowedCallers:)``;
         /// see docs/SECURITY.md).
         public var security: Security
+        /// Hooks around every call this system makes, outermost first (see
+        /// ``ClientInterceptor``).
+        public var clientInterceptors: [any ClientInterceptor]
+        /// Hooks around every call this node runs, outermost first, before
+        /// those a hosted service adds (see ``ServerInterceptor``).
+        public var serverInterceptors: [any ServerInterceptor]
 
         /// Creates a configuration.
         public init(
@@ -101,7 +107,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             drainGrace: Duration = .milliseconds(250),
             maxMessageBytes: Int = 4 << 20,
             nodeLimits: NodeLimits = NodeLimits(),
-            security: Security = .plaintext
+            security: Security = .plaintext,
+            clientInterceptors: [any ClientInterceptor] = [],
+            serverInterceptors: [any ServerInterceptor] = []
         ) {
             self.name = name
             self.discovery = discovery
@@ -116,6 +124,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             self.maxMessageBytes = max(maxMessageBytes, 1024)
             self.nodeLimits = nodeLimits
             self.security = security
+            self.clientInterceptors = clientInterceptors
+            self.serverInterceptors = serverInterceptors
         }
     }
 
@@ -428,14 +438,46 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             method: method.name, timeout: timeout, flags: flags,
             metadata: options.metadata, arguments: invocation.arguments)
         let remote = try remoteService(for: id)
-        switch try await remote.call(request, deadline: deadline, idempotent: idempotent) {
+        let interceptors = configuration.clientInterceptors
+        guard !interceptors.isEmpty else {
+            return try await send(request, to: remote, deadline: deadline, idempotent: idempotent, of: actorType).bytes
+        }
+        let call = ClientCall(service: id.service, method: method.name, metadata: options.metadata, timeout: timeout,
+                              isIdempotent: idempotent, isInstanceCall: !id.isService)
+        return try await Self.run(call, through: interceptors[...]) { call in
+            var request = request
+            request.metadata = call.metadata
+            request.timeout = call.timeout
+            request.flags = call.isIdempotent ? [.idempotent] : []
+            return try await send(request, to: remote, deadline: clock.now + call.timeout,
+                                  idempotent: call.isIdempotent, of: actorType)
+        }.bytes
+    }
+
+    /// Runs `call` through `interceptors`, the first outermost, and `body` inside them all.
+    static func run(_ call: ClientCall, through interceptors: ArraySlice<any ClientInterceptor>,
+                    _ body: (ClientCall) async throws -> ClientCallResult) async throws -> ClientCallResult {
+        guard let first = interceptors.first else { return try await body(call) }
+        return try await first.intercept(call) { next in
+            try await run(next, through: interceptors.dropFirst(), body)
+        }
+    }
+
+    /// Sends a request and turns its answer into a result or an error.
+    private func send<Act: DistributedActor>(_ request: CallRequest, to remote: RemoteService, deadline: Duration,
+                                             idempotent: Bool, of actorType: Act.Type) async throws -> ClientCallResult {
+        let (answer, attempts) = try await remote.call(request, deadline: deadline, idempotent: idempotent)
+        switch answer {
         case .value(let bytes):
-            return bytes
+            return ClientCallResult(bytes: bytes, attempts: attempts)
         case .failure(let failure):
             if failure.errorType != nil, let service = actorType as? any CortService.Type {
                 registerErrors(declaredBy: service)
             }
-            throw errors.error(for: failure)
+            let error = errors.error(for: failure)
+            guard var remoteError = error as? RemoteCallError else { throw error }
+            remoteError.attempts = attempts
+            throw remoteError
         }
     }
 
