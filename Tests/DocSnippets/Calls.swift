@@ -63,3 +63,56 @@ func tunedCaller(discovery: any Discovery) throws -> CortSystem {
     // end snippet
     return try CortSystem.start(configuration)
 }
+
+// snippet: CALLS-client-interceptor
+struct BearerToken: ClientInterceptor {
+    let token: String
+    func intercept(_ call: ClientCall,
+                   next: (ClientCall) async throws -> ClientCallResult) async throws -> ClientCallResult {
+        var call = call
+        call.metadata["authorization"] = "Bearer \(token)"
+        return try await next(call)
+    }
+}
+// end snippet
+
+// snippet: CALLS-server-interceptor
+struct RequireToken: ServerInterceptor {
+    let token: String
+    func intercept(_ call: ServerCall,
+                   next: (ServerCall) async throws -> ServerCallResult) async throws -> ServerCallResult {
+        guard call.context.metadata["authorization"] == "Bearer \(token)" else {
+            // Thrown before `next`: the method does not run, and the caller gets this code.
+            throw RemoteCallError(.permissionDenied, "a token is needed")
+        }
+        return try await next(call)
+    }
+}
+// end snippet
+
+func interceptedSystems(discovery: any Discovery) async throws {
+    // snippet: CALLS-interceptors-setup
+    let caller = try CortSystem.start(.init(name: "billing", discovery: discovery,
+                                            clientInterceptors: [BearerToken(token: "s3cret")]))
+    let node = try CortSystem.start(.init(name: "orders-1", discovery: discovery, endpoint: "tcp://0.0.0.0:5555"))
+    try await node.host(Orders.self, replicas: 4, interceptors: [RequireToken(token: "s3cret")]) {
+        Orders(actorSystem: $0)
+    }
+    // end snippet
+    _ = caller
+}
+
+func explainFailure(_ orders: Orders) async {
+    // snippet: CALLS-attempts
+    do {
+        _ = try await orders.place(Order(total: 12))
+    } catch let error as RemoteCallError {
+        // "RemoteCallError(outcome unknown): … ; attempts: orders@node-a …: answered overloaded at +0.0 ms for 1.2 ms;
+        //  orders@node-b …: node failed (its connection is gone) at +1.3 ms for 40.7 ms"
+        print(error)
+        for attempt in error.attempts { print(attempt.node, attempt.outcome, attempt.duration) }
+    } catch {
+        print(error)
+    }
+    // end snippet
+}
