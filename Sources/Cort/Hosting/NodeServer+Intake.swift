@@ -19,11 +19,13 @@ extension NodeServer {
         guard let peer else {
             rateLimited.log(.warning, "callers-full", "refusing a call: every caller this node remembers has calls in flight",
                             metadata: ["cort.node.maxCallers": "\(nodeLimits.maxCallers)"], at: now)
+            metrics?.refused(.tooManyCallers)
             return refuse(.overloaded, "this node serves \(nodeLimits.maxCallers) callers already; the call did not run")
         }
         if peers[peer]?.notReading == true {
             // Its answers pile up unread; taking more work for it would only
             // grow them. The refusal itself tests whether it reads again.
+            metrics?.refused(.notReading)
             return refuse(.overloaded, "this caller does not read its answers; the call did not run")
         }
         // A call to one actor instance (a reference that was passed around)
@@ -48,6 +50,7 @@ extension NodeServer {
         }
         guard access.allows(callerKey, method: target.method) else {
             counters.denied += 1
+            metrics?.denied.increment()
             return refuse(.permissionDenied, "\(target.method): this caller may not call it; the call did not run")
         }
         guard request.arguments.count == target.parameterCount else {
@@ -67,11 +70,13 @@ extension NodeServer {
         case .refused:
             rateLimited.log(.debug, "queue-full", "refusing a call: the queue is full", metadata: [
                 "cort.service": "\(lanes[lane].name)"], at: now)
+            lanes[lane].metrics?.queueFull.increment()
             return refuse(.overloaded, "\(target.method): the queue of \(lanes[lane].name) is full "
                           + "(\(lanes[lane].queue.count) calls waiting); the call did not run")
         case .accepted(let evicted):
             for pushedOut in evicted {
                 counters.refused += 1
+                lanes[lane].metrics?.pushedOut.increment()
                 finish(pushedOut, .failed(CallFailure(
                     code: .overloaded,
                     message: "the queue of \(lanes[lane].name) is full and another caller's call took this one's "
@@ -97,6 +102,7 @@ extension NodeServer {
             }
             start(key, call, in: lane, timeout: call.deadline - now)
         }
+        recordLoad(of: lane)
     }
 
     private func start(_ key: CallKey, _ call: AcceptedCall, in lane: Int, timeout: Duration) {
@@ -191,6 +197,7 @@ extension NodeServer {
             running.cancel()
         } else {
             _ = lanes[call.lane].queue.remove(from: key.peer) { $0 == key }
+            recordLoad(of: call.lane)
             finish(key, nil)
         }
     }
@@ -203,6 +210,7 @@ extension NodeServer {
             let key = CallKey(peer: peer, id: id)
             guard let call = calls[key], !waitingOnly || call.running == nil else { continue }
             counters.abandoned += 1
+            metrics?.abandoned.increment()
             stop(key, call)
         }
     }

@@ -50,6 +50,10 @@ actor NodeServer {
         var queue: FairQueue<CallKey, PeerTable.Ref>
         var inFlight = 0
         let maxInFlight: Int
+        /// Its load and refusals, when the node records metrics.
+        let metrics: NodeMetrics.Lane?
+        /// The load last recorded (``NodeServer/recordLoad(of:)``).
+        var recordedLoad = (waiting: 0, busy: 0)
 
         /// Calls handed to the pool that wait there for a worker: they count
         /// against the queue's capacity as those in the fair queue do.
@@ -146,6 +150,8 @@ actor NodeServer {
     /// Tasks waiting for the node to have no call accepted (a drain, tests).
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var counters = Counters()
+    /// What the node records through swift-metrics; nil when there is no backend.
+    let metrics: NodeMetrics?
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
 
@@ -158,11 +164,13 @@ actor NodeServer {
         allowList = system.configuration.security.allowedCallers
         peers = PeerTable(capacity: nodeLimits.maxCallers)
         rateLimited = RateLimitedLog(logger: system.logger)
+        let metrics = NodeMetrics(factory: system.configuration.metricsFactory)
+        self.metrics = metrics
         lanes = [Lane(name: "actor instances", work: .instances,
-                      interceptors: system.configuration.serverInterceptors,
+                      interceptors: system.configuration.serverChain,
                       queue: FairQueue(capacity: system.configuration.queueCapacity,
                                        byteCapacity: nodeLimits.queuedRequestBytes),
-                      maxInFlight: nodeLimits.instanceCallsInFlight)]
+                      maxInFlight: nodeLimits.instanceCallsInFlight, metrics: metrics?.lane(CallMetrics.instances))]
         // The linger lets the last answers of a drain leave before the socket closes.
         socket = try ZeroMQSocket(.router, context: system.context, reactor: system.reactor, linger: .seconds(2))
         try socket.set(.routerMandatory, true)
@@ -266,7 +274,7 @@ actor NodeServer {
         let lane = lanes.count
         lanes.append(Lane(name: name, work: .pool(pool, workers: replicas), interceptors: interceptors,
                           queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
-                          maxInFlight: 2 * replicas))
+                          maxInFlight: 2 * replicas, metrics: metrics?.lane(name)))
         services[name] = HostedService(lane: lane, pool: pool, running: running,
                                        actorType: String(reflecting: Act.self), instance: instance, access: access)
         do {
@@ -331,6 +339,7 @@ actor NodeServer {
         let now = system.clock.now
         guard message.count == 2 else {
             counters.badFrames += 1
+            metrics?.badFrame(.frameCount)
             rateLimited.log(.debug, "frame-count", "a message with \(message.count) frames", at: now)
             if message.count >= 1 {
                 answer(.failure(id: 0, CallFailure(
@@ -357,6 +366,7 @@ actor NodeServer {
             guard let (key, isAllowed) = authenticate(message, peer: &peer, routingID: routingID,
                                                       connection: connection, allowList: allowList, at: now) else {
                 counters.unauthenticated += 1
+                metrics?.badFrame(.unauthenticated)
                 return
             }
             (callerKey, allowed) = (key, isAllowed)
@@ -369,6 +379,7 @@ actor NodeServer {
             counters.requests += 1
             counters.refused += 1
             counters.shedRequests += 1
+            metrics?.refused(.shed)
             return
         }
         let envelope: Envelope
@@ -378,6 +389,7 @@ actor NodeServer {
             }
         } catch {
             counters.badFrames += 1
+            metrics?.badFrame(.malformedEnvelope)
             rateLimited.log(.debug, "malformed-envelope", "a malformed envelope",
                             metadata: ["error": "\(error.message)"], at: now)
             answer(.failure(id: error.id ?? 0, CallFailure(code: error.code, message: error.message)),
@@ -390,6 +402,7 @@ actor NodeServer {
             guard allowed else {
                 // Its key was taken out of the allow-list after it connected.
                 counters.denied += 1
+                metrics?.denied.increment()
                 answer(.failure(id: request.id, CallFailure(
                     code: .permissionDenied, message: "this caller's key is no longer allowed; the call did not run")),
                        to: routingID, peer: peer)

@@ -176,11 +176,16 @@ actor RemoteService {
     private(set) var lateReplies = 0
     /// Frames from nodes that broke the protocol.
     private(set) var badFrames = 0
+    /// Counts the nodes' state changes, when the system records metrics.
+    private let nodeStates: NodeStateMetrics?
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
 
-    init(name: String, system: CortSystem) throws {
+    /// `service` is the service it calls, for metrics (``CallMetrics/instances``
+    /// for a direct connection to the node of an actor instance).
+    init(name: String, service: String, system: CortSystem) throws {
         self.name = name
+        nodeStates = NodeStateMetrics(service: service, factory: system.configuration.metricsFactory)
         reactor = system.reactor
         clock = system.clock
         logger = system.logger
@@ -760,13 +765,16 @@ actor RemoteService {
         guard let change else { return }
         switch change {
         case .connected:
+            nodeStates?.changed(to: .connected)
             logger.debug("node is live", metadata: ["service": "\(name)", "node": "\(key)"])
             wakeWaitersForRoom()
         case .revived:
+            nodeStates?.changed(to: .revived)
             rateLimited.log(.info, "node-revived", "node is live again",
                             metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
             wakeWaitersForRoom()
         case .died(let reason):
+            nodeStates?.changed(to: .dead)
             let lost = pending.filter { $0.value.node == key }
             logger.warning("node failed", metadata: [
                 "service": "\(name)", "node": "\(key)", "reason": "\(reason)", "callsInFlight": "\(lost.count)"])
@@ -1014,6 +1022,7 @@ actor RemoteService {
         case .draining(let incarnation):
             guard nodes[key] != nil, nodes[key]?.draining == nil else { return }
             nodes[key]?.draining = incarnation
+            nodeStates?.changed(to: .draining)
             // A node may say it drains, then answer as a new incarnation, again and again.
             rateLimited.log(.info, "node-draining", "node is draining",
                             metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)

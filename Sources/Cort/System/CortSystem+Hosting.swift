@@ -56,7 +56,7 @@ extension CortSystem {
         }
         try await nodeServer().host(name, replicas: replicas, queueCapacity: capacity,
                                     executor: executor, access: access,
-                                    interceptors: configuration.serverInterceptors + interceptors,
+                                    interceptors: configuration.serverChain + interceptors,
                                     actorType: Act.self, make: make)
     }
 

@@ -1,4 +1,6 @@
+import CoreMetrics
 import CortMessagePack
+import Tracing
 import CortZeroMQ
 import Distributed
 import Logging
@@ -92,6 +94,23 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         /// Hooks around every call this node runs, outermost first, before
         /// those a hosted service adds (see ``ServerInterceptor``).
         public var serverInterceptors: [any ServerInterceptor]
+        /// Where the system records the metrics no interceptor sees: a
+        /// node's refusals, dropped calls, bad frames and load per service;
+        /// a caller's changes of node state (see docs/OBSERVABILITY.md). Nil
+        /// (the default) records to the factory the program bootstrapped
+        /// before the system started, if any; cort never bootstraps one.
+        public var metricsFactory: (any MetricsFactory)?
+        /// The tracer of cort's tracing interceptors; nil (the default) uses
+        /// the one the program bootstrapped in `InstrumentationSystem`, if any.
+        public var tracer: (any Tracer)?
+        /// Whether cort's own interceptors run first on both sides: tracing
+        /// (``TracingClientInterceptor``, ``TracingServerInterceptor``), then
+        /// metrics (``MetricsClientInterceptor``, ``MetricsServerInterceptor``),
+        /// before ``clientInterceptors`` and ``serverInterceptors``. On by
+        /// default: until the program bootstraps a tracer or a metrics
+        /// backend (or sets ``tracer`` or ``metricsFactory``) they only look
+        /// whether one is there.
+        public var instrumented: Bool
 
         /// Creates a configuration.
         public init(
@@ -109,7 +128,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             nodeLimits: NodeLimits = NodeLimits(),
             security: Security = .plaintext,
             clientInterceptors: [any ClientInterceptor] = [],
-            serverInterceptors: [any ServerInterceptor] = []
+            serverInterceptors: [any ServerInterceptor] = [],
+            metricsFactory: (any MetricsFactory)? = nil,
+            tracer: (any Tracer)? = nil,
+            instrumented: Bool = true
         ) {
             self.name = name
             self.discovery = discovery
@@ -126,10 +148,31 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             self.security = security
             self.clientInterceptors = clientInterceptors
             self.serverInterceptors = serverInterceptors
+            self.metricsFactory = metricsFactory
+            self.tracer = tracer
+            self.instrumented = instrumented
+        }
+
+        /// The interceptors around the calls the system makes: cort's own
+        /// (when ``instrumented``), then ``clientInterceptors``.
+        var clientChain: [any ClientInterceptor] {
+            guard instrumented else { return clientInterceptors }
+            return [TracingClientInterceptor(tracer: tracer), MetricsClientInterceptor(factory: metricsFactory)]
+                + clientInterceptors
+        }
+
+        /// The interceptors around the calls a node runs: cort's own (when
+        /// ``instrumented``), then ``serverInterceptors``.
+        var serverChain: [any ServerInterceptor] {
+            guard instrumented else { return serverInterceptors }
+            return [TracingServerInterceptor(tracer: tracer), MetricsServerInterceptor(factory: metricsFactory)]
+                + serverInterceptors
         }
     }
 
     let configuration: Configuration
+    /// ``Configuration/clientChain``, made once.
+    let clientChain: [any ClientInterceptor]
     let reactor: ZeroMQReactor
     let context: ZeroMQContext
     let directory: ServiceDirectory
@@ -170,6 +213,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
 
     private init(configuration: Configuration, reactor: ZeroMQReactor, context: ZeroMQContext) {
         self.configuration = configuration
+        self.clientChain = configuration.clientChain
         self.reactor = reactor
         self.context = context
         self.clock = RuntimeClock(configuration.clock)
@@ -329,7 +373,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     }
 
     /// How often a node looks whether its allow-list file changed.
-    static let allowListCheckInterval = Duration.milliseconds(250)
+    static let allowListCheckInterval = Duration.milliseconds(100)
 
     /// The node's ZAP handler, for tests.
     var authenticator: ZAPHandler? { state.withLock { $0.zapHandler } }
@@ -438,7 +482,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             method: method.name, timeout: timeout, flags: flags,
             metadata: options.metadata, arguments: invocation.arguments)
         let remote = try remoteService(for: id)
-        let interceptors = configuration.clientInterceptors
+        let interceptors = clientChain
         guard !interceptors.isEmpty else {
             return try await send(request, to: remote, deadline: deadline, idempotent: idempotent, of: actorType).bytes
         }
@@ -520,7 +564,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             if let handle = state.remoteServices[key] { return handle.service }
             // Made and started under the lock, so a concurrent shutdown either
             // finds it (and cancels its tasks) or refuses it.
-            let remote = try RemoteService(name: key, system: self)
+            let remote = try RemoteService(name: key, service: id.isService ? id.service : CallMetrics.instances,
+                                           system: self)
             let receiving = Task { await remote.run() }
             let watching = Task { await remote.watchConnections() }
             let feeding: Task<Void, Never>
