@@ -249,7 +249,7 @@ import Testing
             try #require(await arrives { await log.recorder.waitFor("cannot reload the caller allow-list") },
                          "the failed reload was not logged")
             let failure = try #require(log.recorder.entries.first { $0.level == .error })
-            #expect(failure.metadata["error"]?.contains("\(path), line 2:") == true, "\(failure.metadata)")
+            #expect(failure.metadata["cort.error"]?.contains("\(path), line 2:") == true, "\(failure.metadata)")
             #expect(failure.metadata["cort.allowList.keys"] == "1")
             #expect(failure.metadata["cort.allowList.trigger"] == "file changed")
             #expect(list.keys == [keys[0]])

@@ -220,9 +220,9 @@ public actor ServiceDirectory {
             do {
                 for try await nodes in discovery.watch(service: service) {
                     if failures > 0 {
-                        logger.info(
+                        logger.notice(
                             "discovery watch recovered",
-                            metadata: ["cort.service": "\(service)", "failures": "\(failures)"]
+                            metadata: ["cort.service": "\(service)", "cort.discovery.failures": "\(failures)"]
                         )
                         failures = 0
                         lastFailureWasRefusal = false
@@ -242,10 +242,10 @@ public actor ServiceDirectory {
             let delay = refused ? maximumRetryDelay : retryDelay(afterFailures: failures)
             var metadata: Logger.Metadata = [
                 "cort.service": "\(service)",
-                "failures": "\(failures)",
-                "retry_in": "\(delay)",
+                "cort.discovery.failures": "\(failures)",
+                "cort.discovery.retry_in": "\(delay)",
             ]
-            if let failure { metadata["error"] = "\(failure)" }
+            if let failure { metadata["cort.error"] = "\(failure)" }
             let message: Logger.Message = refused
                 ? "discovery refused this node's credentials; keeping the last good node list"
                 : failure == nil

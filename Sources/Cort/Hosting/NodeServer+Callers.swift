@@ -101,7 +101,7 @@ extension NodeServer {
             // reports it, and its calls are stopped); nobody reads this.
             counters.droppedAnswers += 1
             rateLimited.log(.debug, "answer-unroutable", "an answer could not be sent",
-                            metadata: ["error": "\(error)"], at: system.clock.now)
+                            metadata: ["cort.error": "\(error)"], at: system.clock.now)
         }
     }
 
@@ -111,7 +111,7 @@ extension NodeServer {
     private func dropAnswer(for peer: PeerTable.Ref?, because reason: String) {
         counters.droppedAnswers += 1
         rateLimited.log(.warning, "answer-dropped", "a caller does not read its answers; dropping them",
-                        metadata: ["reason": "\(reason)"], at: system.clock.now)
+                        metadata: ["cort.reason": "\(reason)"], at: system.clock.now)
         guard let peer, peers[peer]?.notReading == false else { return }
         peers.setNotReading(true, for: peer)
         abandonCalls(of: peer, waitingOnly: true)

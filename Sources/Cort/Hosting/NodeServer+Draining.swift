@@ -17,13 +17,13 @@ extension NodeServer {
             guard let routingID = peers[peer]?.routingID else { continue }
             answer(.draining(incarnation: incarnation), to: routingID, peer: peer)
         }
-        logger.info("draining", metadata: ["endpoint": "\(endpoint)", "callers": "\(callers.count)",
-                                           "callsInFlight": "\(calls.count)"])
+        logger.debug("draining", metadata: ["cort.endpoint": "\(endpoint)", "cort.callers": "\(callers.count)",
+                                           "cort.calls_in_flight": "\(calls.count)"])
         for service in services.values {
             do {
                 try await system.configuration.discovery.deregister(service.instance)
             } catch {
-                logger.warning("cannot deregister", metadata: ["cort.service": "\(service.instance.service)", "error": "\(error)"])
+                logger.warning("cannot deregister", metadata: ["cort.service": "\(service.instance.service)", "cort.error": "\(error)"])
             }
         }
         await waitUntilNoCalls()

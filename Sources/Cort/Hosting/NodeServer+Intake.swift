@@ -112,7 +112,7 @@ extension NodeServer {
         let context = CallContext(
             callID: request.id, service: request.service, method: target.method, metadata: request.metadata,
             caller: CallerIdentity(routingID: call.routingID, publicKey: call.callerKey), isIdempotent: request.flags.contains(.idempotent),
-            deadline: call.deadline, clock: system.clock)
+            deadline: call.deadline, clock: system.clock, logger: logger)
         let interceptors = lanes[lane].interceptors
         let queued = system.clock.now - call.acceptedAt
         switch lanes[lane].work {

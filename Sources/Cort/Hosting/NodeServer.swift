@@ -260,7 +260,7 @@ actor NodeServer {
             do {
                 try await pool.runUntilShutdown()
             } catch {
-                logger.error("a hosted service's pool stopped", metadata: ["cort.service": "\(name)", "error": "\(error)"])
+                logger.error("a hosted service's pool stopped", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
             }
         }
         var metadata = ["cort_protocol": "\(WireFormat.version)"]
@@ -284,8 +284,8 @@ actor NodeServer {
             pool.shutdown()
             throw error
         }
-        logger.info("hosting", metadata: [
-            "cort.service": "\(name)", "replicas": "\(replicas)", "executor": "\(executor)", "endpoint": "\(endpoint)"])
+        logger.debug("hosting", metadata: [
+            "cort.service": "\(name)", "cort.replicas": "\(replicas)", "cort.executor": "\(executor)", "cort.endpoint": "\(endpoint)"])
     }
 
     // MARK: Receiving
@@ -307,7 +307,7 @@ actor NodeServer {
                 message = try await socket.receive()
             } catch {
                 if !(error is CancellationError) {
-                    logger.debug("the node stopped receiving", metadata: ["error": "\(error)"])
+                    logger.debug("the node stopped receiving", metadata: ["cort.error": "\(error)"])
                 }
                 return
             }
@@ -391,7 +391,7 @@ actor NodeServer {
             counters.badFrames += 1
             metrics?.badFrame(.malformedEnvelope)
             rateLimited.log(.debug, "malformed-envelope", "a malformed envelope",
-                            metadata: ["error": "\(error.message)"], at: now)
+                            metadata: ["cort.error": "\(error.message)"], at: now)
             answer(.failure(id: error.id ?? 0, CallFailure(code: error.code, message: error.message)),
                    to: routingID, peer: peer)
             return

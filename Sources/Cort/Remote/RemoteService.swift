@@ -235,7 +235,7 @@ actor RemoteService {
         let incoming = Dictionary(instances.map { (Self.connectionKey($0), $0) }, uniquingKeysWith: { kept, _ in kept })
         for (key, node) in nodes where !node.leaving && incoming[key] == nil {
             nodes[key]?.leaving = true
-            logger.debug("node left", metadata: ["service": "\(name)", "node": "\(key)"])
+            logger.debug("node left", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
             disconnectIfDone(key)
         }
         unreachable = unreachable.filter { incoming[$0.key] != nil }
@@ -247,7 +247,7 @@ actor RemoteService {
             if let refusal = securityMismatch(instance) {
                 if unreachable[key] == nil {
                     logger.warning("not connecting to a node", metadata: [
-                        "service": "\(name)", "node": "\(key)", "reason": "\(refusal.message)"])
+                        "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(refusal.message)"])
                 }
                 unreachable[key] = refusal
                 continue
@@ -259,14 +259,14 @@ actor RemoteService {
                 keyByConnection[connection] = key
                 mayHaveJoining = true
                 unreachable.removeValue(forKey: key)
-                logger.debug("node joined", metadata: ["service": "\(name)", "node": "\(key)"])
+                logger.debug("node joined", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
                 // The ping waits in the connection until it is up; the pong makes the node live.
                 ping(key, at: now)
             } catch {
                 unreachable[key] = RemoteCallError(.transport, "cannot connect to node \(key)",
                                                    cause: error as? ZeroMQError ?? ZeroMQError(.other, "\(error)"))
                 logger.warning("cannot connect to a node", metadata: [
-                    "service": "\(name)", "node": "\(key)", "error": "\(error)"])
+                    "cort.service": "\(name)", "cort.node": "\(key)", "cort.error": "\(error)"])
             }
         }
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
@@ -377,7 +377,7 @@ actor RemoteService {
                 keyByConnection[connection] = other
             } catch {
                 logger.warning("cannot reconnect to a node", metadata: [
-                    "service": "\(name)", "node": "\(other)", "error": "\(error)"])
+                    "cort.service": "\(name)", "cort.node": "\(other)", "cort.error": "\(error)"])
             }
         }
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
@@ -725,7 +725,7 @@ actor RemoteService {
         } catch let error as ZeroMQError where error.code == .hostUnreachable {
             connectionGone(key)
         } catch {
-            logger.debug("cannot ping a node", metadata: ["service": "\(name)", "node": "\(key)", "error": "\(error)"])
+            logger.debug("cannot ping a node", metadata: ["cort.service": "\(name)", "cort.node": "\(key)", "cort.error": "\(error)"])
         }
         noteWakeup(of: key)
     }
@@ -766,18 +766,20 @@ actor RemoteService {
         switch change {
         case .connected:
             nodeStates?.changed(to: .connected)
-            logger.debug("node is live", metadata: ["service": "\(name)", "node": "\(key)"])
+            logger.debug("node is live", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
             wakeWaitersForRoom()
         case .revived:
             nodeStates?.changed(to: .revived)
-            rateLimited.log(.info, "node-revived", "node is live again",
+            rateLimited.log(.debug, "node-revived", "node is live again",
                             metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
             wakeWaitersForRoom()
         case .died(let reason):
             nodeStates?.changed(to: .dead)
             let lost = pending.filter { $0.value.node == key }
-            logger.warning("node failed", metadata: [
-                "service": "\(name)", "node": "\(key)", "reason": "\(reason)", "callsInFlight": "\(lost.count)"])
+            // A node that dies and comes back in a loop must not flood the log.
+            rateLimited.log(.warning, "node-failed", "node failed", metadata: [
+                "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(reason)",
+                "cort.calls_in_flight": "\(lost.count)"], at: clock.now)
             for (id, call) in lost {
                 pending.removeValue(forKey: id)
                 callEnded(on: key)
@@ -861,7 +863,7 @@ actor RemoteService {
                 message = try await socket.receive()
             } catch {
                 if !closed && !(error is CancellationError) {
-                    logger.warning("the remote service stopped receiving", metadata: ["service": "\(name)", "error": "\(error)"])
+                    logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
                 }
                 return
             }
@@ -894,14 +896,14 @@ actor RemoteService {
             switch event.event {
             case .disconnected:
                 for (key, node) in nodes where node.instance.endpoint == event.endpoint && node.health.takesCalls {
-                    logger.debug("connection dropped", metadata: ["service": "\(name)", "node": "\(key)"])
+                    logger.debug("connection dropped", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
                     connectionGone(key)
                 }
             case .connectRetried:
                 var stoppedJoining = false
                 for (key, node) in nodes where node.instance.endpoint == event.endpoint {
                     guard nodes[key]?.health.connectFailed() == true else { continue }
-                    logger.debug("cannot connect to a joining node yet", metadata: ["service": "\(name)", "node": "\(key)"])
+                    logger.debug("cannot connect to a joining node yet", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
                     stoppedJoining = true
                 }
                 // Calls that waited for it go to the nodes that answered.
@@ -927,7 +929,7 @@ actor RemoteService {
         nodes[key]?.handshaken = true
         if nodes[key]?.handshakeFailure != nil {
             nodes[key]?.handshakeFailure = nil
-            rateLimited.log(.info, "handshake-ok", "the handshake with a node succeeded again",
+            rateLimited.log(.debug, "handshake-ok", "the handshake with a node succeeded again",
                             metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
             wakeWaitersForRoom()
         }
@@ -961,7 +963,7 @@ actor RemoteService {
         _ = nodes[key]?.health.connectFailed()
         if first {
             logger.warning("handshake with a node failed", metadata: [
-                "cort.service": "\(name)", "cort.node": "\(key)", "reason": "\(reason)"])
+                "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(reason)"])
         }
         let unsent = pending.filter { $0.value.node == key && $0.value.connection == node.connection }
         for (id, call) in unsent {
@@ -995,7 +997,7 @@ actor RemoteService {
         } catch {
             badFrames += 1
             rateLimited.log(.debug, "malformed-answer", "dropped a malformed answer", metadata: [
-                "cort.service": "\(name)", "cort.node": "\(key)", "error": "\(error.message)"], at: now)
+                "cort.service": "\(name)", "cort.node": "\(key)", "cort.error": "\(error.message)"], at: now)
             // An answer to a call in flight on this connection that cannot be
             // read fails that call now, rather than at its deadline.
             if let id = error.id {
@@ -1024,7 +1026,7 @@ actor RemoteService {
             nodes[key]?.draining = incarnation
             nodeStates?.changed(to: .draining)
             // A node may say it drains, then answer as a new incarnation, again and again.
-            rateLimited.log(.info, "node-draining", "node is draining",
+            rateLimited.log(.debug, "node-draining", "node is draining",
                             metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
         case .ping, .request, .cancel:
             badFrames += 1

@@ -174,7 +174,7 @@ extension CallerAllowList {
             logger.error("cannot reload the caller allow-list; it keeps the keys it had", metadata: [
                 "cort.allowList.keys": "\(keys.count)",
                 "cort.allowList.trigger": "\(trigger)",
-                "error": "\(error.message)",
+                "cort.error": "\(error.message)",
             ])
         }
     }

@@ -65,7 +65,7 @@ actor ZAPHandler {
                     if try !socket.trySend(&reply) { try await socket.send(reply) }
                 } catch {
                     rateLimited.log(.debug, "zap-reply", "cannot answer a ZAP request",
-                                    metadata: ["error": "\(error)"], at: clock.now)
+                                    metadata: ["cort.error": "\(error)"], at: clock.now)
                 }
             }
             handledSinceYield += 1

@@ -1,3 +1,5 @@
+import Logging
+
 /// What a hosted method knows of the call it serves, while it serves it.
 ///
 /// A node sets it for the whole of a method's run: read it anywhere below
@@ -8,7 +10,7 @@
 ///     typealias ActorSystem = CortSystem
 ///     distributed func place(_ order: Order) async throws -> Receipt {
 ///         let context = CallContext.current          // nil when called locally
-///         logger.info("placing", metadata: ["call": "\(context?.callID ?? 0)"])
+///         context?.logger.debug("placing")          // with cort.service, cort.method, cort.call.id
 ///         // Calls made here inherit what is left of this call's deadline, and
 ///         // are cancelled with it; metadata is forwarded when asked for:
 ///         let options = CallOptions(metadata: context?.metadata ?? [:])
@@ -42,9 +44,12 @@ public struct CallContext: Sendable {
     /// The deadline, on the node's clock.
     let deadline: Duration
     let clock: RuntimeClock
+    /// The system's logger, to which ``logger`` adds the call's metadata.
+    let systemLogger: Logger
 
     init(callID: UInt64, service: String, method: String, metadata: [String: String], caller: CallerIdentity,
-         isIdempotent: Bool, deadline: Duration, clock: RuntimeClock) {
+         isIdempotent: Bool, deadline: Duration, clock: RuntimeClock, logger: Logger) {
+        self.systemLogger = logger
         self.callID = callID
         self.service = service
         self.method = method
@@ -53,6 +58,19 @@ public struct CallContext: Sendable {
         self.isIdempotent = isIdempotent
         self.deadline = deadline
         self.clock = clock
+    }
+
+    /// The system's logger (quiet unless the system was given one) with the
+    /// call's metadata: `cort.service`, `cort.method`, `cort.call.id` and
+    /// `cort.caller` (the caller's identity; never the call's arguments or
+    /// the caller's metadata values), for the method's own log lines.
+    public var logger: Logger {
+        var logger = systemLogger
+        logger[metadataKey: "cort.service"] = "\(service)"
+        logger[metadataKey: "cort.method"] = "\(method)"
+        logger[metadataKey: "cort.call.id"] = "\(callID)"
+        logger[metadataKey: "cort.caller"] = "\(caller)"
+        return logger
     }
 
     /// The time left until the call's deadline (zero once it passed). The

@@ -62,7 +62,7 @@ public final class ConsulClient: Sendable {
             var message = "\(request.summary) answered HTTP \(response.status)"
             if let consulMessage { message += ": \(consulMessage)" }
             logger.debug("Consul request failed", metadata: [
-                "request": "\(request.summary)", "status": "\(response.status)",
+                "cort.consul.request": "\(request.summary)", "cort.consul.status": "\(response.status)",
             ])
             throw ConsulError(.httpStatus, message, status: response.status, consulMessage: consulMessage)
         }

@@ -81,7 +81,7 @@ extension ConsulDiscovery {
     ) async {
         let id = registration.id ?? registration.name
         let agent = configuration.consul.endpoint
-        var metadata: Logger.Metadata = ["service": "\(registration.name)", "id": "\(id)"]
+        var metadata: Logger.Metadata = ["cort.service": "\(registration.name)", "cort.instance.id": "\(id)"]
         var retry = ConsulRegistrationRetry(minimumDelay: configuration.minimumRetryDelay,
                                             maximumDelay: configuration.maximumRetryDelay)
         while true {
@@ -110,8 +110,8 @@ extension ConsulDiscovery {
                                metadata: metadata)
                 } else {
                     logger.debug("still cannot register with Consul", metadata: [
-                        "id": "\(id)", "failures": "\(retry.failures)", "retry_in": "\(decision.delay)",
-                        "error": "\(answer)",
+                        "cort.instance.id": "\(id)", "cort.consul.failures": "\(retry.failures)", "cort.consul.retry_in": "\(decision.delay)",
+                        "cort.error": "\(answer)",
                     ])
                 }
                 // Logged first, so the log says why before `register` returns.
@@ -125,7 +125,7 @@ extension ConsulDiscovery {
         }
         let failures = retry.succeeded()
         if failures == 0 {
-            logger.info("registered with Consul", metadata: metadata)
+            logger.debug("registered with Consul", metadata: metadata)
         } else {
             metadata["failed_attempts"] = "\(failures)"
             logger.notice("registered with Consul after \(failures) failed attempt\(failures == 1 ? "" : "s")",
@@ -175,18 +175,18 @@ extension ConsulDiscovery {
                 do {
                     try await client.passTTL(checkID: checkID)
                 } catch let error where error.requiresRegistration {
-                    logger.notice("Consul forgot the instance; registering it again", metadata: ["id": "\(id)"])
+                    logger.notice("Consul forgot the instance; registering it again", metadata: ["cort.instance.id": "\(id)"])
                     try await client.register(registration)
                 }
                 if streak.succeeded() > 0 {
-                    logger.notice("Consul answers again; the instance is registered and passing", metadata: ["id": "\(id)"])
+                    logger.notice("Consul answers again; the instance is registered and passing", metadata: ["cort.instance.id": "\(id)"])
                 }
             } catch let error where error.code == .cancelled || error.code == .shutDown {
                 return
             } catch {
                 let decision = streak.failed(ConsulRegistrationRetry.Failure(error))
                 logger.log(level: decision.level, "cannot pass the TTL check of \(id): \(describe(error, agent: agent)); retrying every \(interval.goDuration)",
-                           metadata: ["id": "\(id)", "error": "\(error)"])
+                           metadata: ["cort.instance.id": "\(id)", "cort.error": "\(error)"])
             }
         }
     }

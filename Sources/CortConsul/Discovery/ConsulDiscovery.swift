@@ -265,7 +265,7 @@ public final class ConsulDiscovery: Discovery {
             throw Self.discoveryError(error, agent: configuration.consul.endpoint,
                                       doing: "cannot deregister \(instance.id) from Consul")
         }
-        logger.info("deregistered from Consul", metadata: ["service": "\(instance.service)", "id": "\(instance.id)"])
+        logger.debug("deregistered from Consul", metadata: ["cort.service": "\(instance.service)", "cort.instance.id": "\(instance.id)"])
     }
 
     private static func key(_ instance: ServiceInstance) -> String { "\(instance.service) \(instance.id)" }
@@ -344,7 +344,7 @@ public final class ConsulDiscovery: Discovery {
         for entry in listed {
             if let version = entry.meta["cort_protocol"], version != "\(WireFormat.version)" {
                 logger.debug("skipping an instance of another protocol version", metadata: [
-                    "id": "\(entry.id)", "cort_protocol": "\(version)"])
+                    "cort.instance.id": "\(entry.id)", "cort.protocol": "\(version)"])
                 continue
             }
             let host = entry.address.contains(":") ? "[\(entry.address)]" : entry.address
@@ -354,7 +354,7 @@ public final class ConsulDiscovery: Discovery {
                 try instance.validate()
                 instances.append(instance)
             } catch {
-                logger.debug("skipping an instance cort cannot call", metadata: ["id": "\(entry.id)", "error": "\(error)"])
+                logger.debug("skipping an instance cort cannot call", metadata: ["cort.instance.id": "\(entry.id)", "cort.error": "\(error)"])
             }
         }
         return instances.sorted { $0.id < $1.id }

@@ -81,7 +81,7 @@ public struct HealthWatch: AsyncSequence, Sendable {
         self.configuration = configuration
         time = TimeSource(clock)
         var logger = logger ?? client.logger
-        logger[metadataKey: "consul.service"] = "\(service)"
+        logger[metadataKey: "cort.service"] = "\(service)"
         self.logger = logger
     }
 
@@ -110,8 +110,8 @@ public struct HealthWatch: AsyncSequence, Sendable {
                     return try await nextUpdate()
                 } catch {
                     let metadata: Logger.Metadata = [
-                        "consul.failures": "\(machine.failures)", "consul.backoff": "\(machine.backoff)",
-                        "error": "\(error)",
+                        "cort.consul.failures": "\(machine.failures)", "cort.consul.backoff": "\(machine.backoff)",
+                        "cort.error": "\(error)",
                     ]
                     // The first failure of an outage is news; the rest are not.
                     if machine.failures == 1 {
@@ -170,12 +170,12 @@ public struct HealthWatch: AsyncSequence, Sendable {
                     let received = machine.received(index: answer.index, instances: answer.value)
                     if received.recoveredAfterFailures > 0 {
                         logger.notice("Consul health watch recovered", metadata: [
-                            "consul.failures": "\(received.recoveredAfterFailures)",
+                            "cort.consul.failures": "\(received.recoveredAfterFailures)",
                         ])
                     }
                     if received.indexWentBack {
-                        logger.info("Consul index went back; the watch starts over", metadata: [
-                            "consul.sent_index": "\(index)", "consul.index": "\(answer.index)",
+                        logger.debug("Consul index went back; the watch starts over", metadata: [
+                            "cort.consul.sent_index": "\(index)", "cort.consul.index": "\(answer.index)",
                         ])
                     }
                     if let update = received.update { return update }
