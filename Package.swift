@@ -44,6 +44,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        // Only the examples link it (cort-metrics-node, cort-demo): cort itself
+        // records through swift-metrics and never picks a backend.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         // `swift package generate-documentation --target Cort` (DocC); a plugin, nothing is linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -101,6 +104,7 @@ let package = Package(
             name: "cort",
             dependencies: [
                 "Cort",
+                "CortConsul",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -136,7 +140,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "cort-demo",
-            dependencies: ["Cort", "ExampleServices", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Cort", "ExampleServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             path: "Examples/CortDemo"
         ),
         .executableTarget(
@@ -147,6 +155,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Examples/GreeterNode"
+        ),
+        // A greeter node that bootstraps swift-prometheus and serves its
+        // metrics on HTTP (`GET /metrics`), for Prometheus to scrape.
+        .executableTarget(
+            name: "cort-metrics-node",
+            dependencies: [
+                "Cort", "CortConsul", "ExampleServices",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/MetricsNode"
         ),
         .executableTarget(
             name: "cort-greeter-caller",
@@ -227,7 +249,7 @@ let package = Package(
         .testTarget(
             name: "CortProcessTests",
             dependencies: [
-                "Cort", "CortConsul", "CortTesting", "ReliabilityServices",
+                "Cort", "CortConsul", "CortTesting", "ExampleServices", "ReliabilityServices",
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),

@@ -3,10 +3,10 @@ import Cort
 
 /// `cort`: tools for a cort cluster.
 @main
-struct CortCommand: ParsableCommand {
+struct CortCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cort",
         abstract: "Tools for cort services.",
-        subcommands: [KeygenCommand.self]
+        subcommands: [KeygenCommand.self, ServicesCommand.self, NodesCommand.self]
     )
 }

@@ -183,3 +183,46 @@ import Testing
         #expect(try JSONDecoder().decode(ServiceInstance.self, from: data) == original)
     }
 }
+
+@Suite struct LocalDiscoveryListingTests {
+    /// A backend that does not implement `services()`.
+    struct ListlessDiscovery: Discovery {
+        func register(_ instance: ServiceInstance) async throws {}
+        func deregister(_ instance: ServiceInstance) async throws {}
+        func watch(service: String) -> AsyncThrowingStream<[ServiceInstance], any Error> {
+            AsyncThrowingStream { _ in }
+        }
+    }
+
+    @Test("services() lists the services with registered instances, sorted, and forgets one whose last instance left")
+    func listing() async throws {
+        let discovery = LocalDiscovery()
+        #expect(try await discovery.services() == [])
+        let greeter = ServiceInstance(service: "greeter", id: "greeter@a", endpoint: "tcp://127.0.0.1:5555")
+        try await discovery.register(greeter)
+        try await discovery.register(ServiceInstance(service: "echo", id: "echo@a", endpoint: "tcp://127.0.0.1:5556"))
+        #expect(try await discovery.services() == ["echo", "greeter"])
+        #expect(try await discovery.instances(of: "greeter", within: .seconds(5)) == [greeter])
+        try await discovery.deregister(greeter)
+        #expect(try await discovery.services() == ["echo"])
+        #expect(discovery.watcherCount == 0)
+    }
+
+    @Test("a backend without services() throws unsupported; instances(of:within:) gives up after the timeout")
+    func unsupportedAndTimeout() async throws {
+        let discovery = ListlessDiscovery()
+        await #expect(throws: DiscoveryError.self) { try await discovery.services() }
+        do {
+            _ = try await discovery.services()
+        } catch let error as DiscoveryError {
+            #expect(error.code == .unsupported)
+        }
+        do {
+            _ = try await discovery.instances(of: "greeter", within: .milliseconds(50))
+            Issue.record("a watch that yields nothing gave a list")
+        } catch let error as DiscoveryError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("greeter"))
+        }
+    }
+}

@@ -176,24 +176,29 @@ struct SecurityTests {
             #expect(aliceSeen == alice.publicKey.z85 && bobSeen == bob.publicKey.z85)
 
             // Alice's open connection: her calls are refused once the node
-            // re-read the file. Timed on her system's reactor thread, so a
-            // busy global pool (the rest of the suite) does not stretch it.
+            // re-read the file. Access is measured by when the calls that
+            // still got in were made (a call made just before may run long on
+            // a busy machine); on her system's reactor thread, so a busy
+            // global pool does not stretch the loop itself.
             let aliceVault = try vault(in: callers[0])
-            let (refusal, lostAccessAfter) = await Task(executorPreference: callers[0].taskExecutor) {
+            let (refusal, servedUntil) = await Task(executorPreference: callers[0].taskExecutor) {
                 try? "\(bob.publicKey.z85)  # bob\n".write(toFile: path, atomically: true, encoding: .utf8)
                 let rewritten = ContinuousClock.now
                 var refusal: RemoteCallError?
+                var servedUntil = Duration.zero
                 while refusal == nil && ContinuousClock.now - rewritten < .seconds(10) {
+                    let made = ContinuousClock.now - rewritten
                     do {
                         _ = try await aliceVault.whoCalls(test)
+                        servedUntil = made
                     } catch {
                         refusal = error as? RemoteCallError
                     }
                 }
-                return (refusal, ContinuousClock.now - rewritten)
+                return (refusal, servedUntil)
             }.value
             #expect(refusal?.code == .permissionDenied, "\(String(describing: refusal))")
-            #expect(lostAccessAfter < .seconds(1), "alice kept access for \(lostAccessAfter)")
+            #expect(servedUntil < .seconds(1), "a call alice made \(servedUntil) after the rewrite was served")
             // Bob still calls.
             let bobAgain = try await vault(in: callers[1]).whoCalls(test)
             #expect(bobAgain == bob.publicKey.z85)
@@ -231,7 +236,9 @@ struct SecurityTests {
             let vault = try vault(in: caller)
             var served = 0
             var denied = 0
-            for _ in 0..<20 {
+            // Until both nodes took some (the second may still be joining at first), within a bound.
+            let started = ContinuousClock.now
+            while (served < 5 || denied < 5) && ContinuousClock.now - started < .seconds(20) {
                 do {
                     _ = try await withCallOptions(idempotent: true) { try await vault.reset(test) }
                     served += 1

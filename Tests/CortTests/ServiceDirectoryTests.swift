@@ -123,7 +123,7 @@ import Testing
 
         #expect(logs.count(.warning) == 1, "one warning per outage, not one per attempt")
         #expect(logs.count(.debug) == 2)
-        #expect(logs.count(.info) == 1, "the recovery")
+        #expect(logs.count(.notice) == 1, "the recovery")
 
         // After a recovery the backoff starts again from the minimum.
         backend.fail(3, DiscoveryError(.unavailable, "again"))

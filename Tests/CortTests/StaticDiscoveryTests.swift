@@ -125,3 +125,14 @@ import Testing
         #expect(lists == 1)
     }
 }
+
+@Suite struct StaticDiscoveryListingTests {
+    @Test("services() lists the fixed services, sorted; instances(of:within:) gives a service's list once")
+    func listing() async throws {
+        let discovery = try StaticDiscovery(["b": ["tcp://127.0.0.1:2", "tcp://127.0.0.1:3"], "a": ["tcp://127.0.0.1:1"]])
+        #expect(try await discovery.services() == ["a", "b"])
+        let nodes = try await discovery.instances(of: "b", within: .seconds(5))
+        #expect(nodes.map(\.endpoint) == ["tcp://127.0.0.1:2", "tcp://127.0.0.1:3"])
+        #expect(try await discovery.instances(of: "unknown", within: .seconds(5)).isEmpty)
+    }
+}

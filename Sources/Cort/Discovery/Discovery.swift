@@ -4,7 +4,8 @@
 ///
 /// Nodes ``register(_:)`` what they host and ``deregister(_:)`` it when they
 /// drain; callers ``watch(service:)`` a service's node list, usually through
-/// a ``ServiceDirectory`` rather than directly.
+/// a ``ServiceDirectory`` rather than directly. Tools list what a backend
+/// knows with ``services()`` and ``instances(of:within:)``.
 ///
 /// ```swift
 /// let discovery: any Discovery = LocalDiscovery.shared
@@ -25,4 +26,8 @@ public protocol Discovery: Sendable {
     /// the backend fails (it then throws; a ``ServiceDirectory`` keeps the
     /// last good list and watches again).
     func watch(service: String) -> AsyncThrowingStream<[ServiceInstance], any Error>
+    /// The names of the services this backend knows, sorted, for tools such
+    /// as `cort services`. A backend that cannot list them keeps the default,
+    /// which throws ``DiscoveryError/Code/unsupported``.
+    func services() async throws -> [String]
 }

@@ -34,6 +34,22 @@ public enum DiscoveryEnvironment {
         ("consul", "CONSUL_HTTP_ADDR", "CortConsul", ".consul"),
     ]
 
+    /// The name of the backend the environment asks for, lowercased
+    /// (`static`, `local`, `consul`, ...), by the rules of
+    /// ``discovery(_:backends:)``; it may name a backend that is not among
+    /// `backends`, which ``discovery(_:backends:)`` then refuses. Tools use it
+    /// to say what a listing means (Consul lists only passing instances).
+    public static func backendName(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment,
+        backends: [Backend] = []
+    ) -> String {
+        func isSet(_ name: String) -> Bool { environment[name]?.isEmpty == false }
+        if let named = environment[variable], !named.isEmpty { return named.lowercased() }
+        return backends.first { $0.selectingVariable.map(isSet) ?? false }?.name.lowercased()
+            ?? elsewhere.first { isSet($0.variable) }?.name
+            ?? (environment[StaticDiscovery.defaultEnvironmentVariable] != nil ? "static" : "local")
+    }
+
     /// The backend the environment asks for.
     ///
     /// - Parameters:
@@ -48,12 +64,8 @@ public enum DiscoveryEnvironment {
         _ environment: [String: String] = ProcessInfo.processInfo.environment,
         backends: [Backend] = []
     ) throws -> any Discovery {
-        func isSet(_ name: String) -> Bool { environment[name]?.isEmpty == false }
         let named = environment[variable].flatMap { $0.isEmpty ? nil : $0.lowercased() }
-        let implied = backends.first { $0.selectingVariable.map(isSet) ?? false }?.name.lowercased()
-            ?? elsewhere.first { isSet($0.variable) }?.name
-            ?? (environment[StaticDiscovery.defaultEnvironmentVariable] != nil ? "static" : "local")
-        let name = named ?? implied
+        let name = backendName(environment, backends: backends)
         if let backend = backends.first(where: { $0.name.lowercased() == name }) {
             return try backend.make(environment)
         }

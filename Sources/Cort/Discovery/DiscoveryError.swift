@@ -19,6 +19,7 @@ public struct DiscoveryError: Error, Sendable, CustomStringConvertible {
             case malformedConfiguration
             case unavailable
             case unauthorized
+            case unsupported
         }
 
         let value: Value
@@ -35,6 +36,10 @@ public struct DiscoveryError: Error, Sendable, CustomStringConvertible {
         /// fixes the token, so it is worth an error in the logs rather than a warning.
         public static let unauthorized = Code(value: .unauthorized)
 
+        /// The backend cannot do what was asked (such as listing its services
+        /// with ``Discovery/services()``); retrying does not help.
+        public static let unsupported = Code(value: .unsupported)
+
         init(value: Value) { self.value = value }
 
         public var description: String {
@@ -43,6 +48,7 @@ public struct DiscoveryError: Error, Sendable, CustomStringConvertible {
             case .malformedConfiguration: "malformed configuration"
             case .unavailable: "unavailable"
             case .unauthorized: "unauthorized"
+            case .unsupported: "unsupported"
             }
         }
     }

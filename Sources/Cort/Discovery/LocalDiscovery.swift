@@ -111,6 +111,11 @@ public final class LocalDiscovery: Discovery {
         return stream
     }
 
+    /// The services with at least one registered instance, sorted.
+    public func services() async throws -> [String] {
+        state.withLock { $0.instances.keys.sorted() }
+    }
+
     /// How many watches are open (all services); for tests of leak freedom.
     var watcherCount: Int {
         state.withLock { $0.watchers.values.reduce(0) { $0 + $1.count } }

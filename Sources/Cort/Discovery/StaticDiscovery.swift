@@ -117,6 +117,11 @@ public struct StaticDiscovery: Discovery {
         return stream
     }
 
+    /// The services of the fixed list that have endpoints, sorted.
+    public func services() async throws -> [String] {
+        instances.keys.sorted()
+    }
+
     /// `endpoint|key` → the endpoint and the key; `endpoint` → it and nil.
     static func splitKey(_ entry: String, service: String) throws -> (String, CurveKey?) {
         guard let bar = entry.firstIndex(of: "|") else { return (entry, nil) }

@@ -411,9 +411,16 @@ actor NodeServer {
             admit(request, from: routingID, peer: peer, callerKey: callerKey, at: now)
         case .cancel(let id):
             if let peer { cancel(CallKey(peer: peer, id: id)) }
-        case .ping where !allowed:
-            // A revoked caller learns nothing of the node's load or incarnation.
-            counters.ignoredFrames += 1
+        case .ping(let sequence) where !allowed:
+            // A revoked caller learns nothing of the node's load. While calls
+            // it made before are still running it is told the node lives (no
+            // free slots), so it waits for their answers instead of calling
+            // their outcome unknown; after that its pings go unanswered.
+            if let peer, peers[peer]?.calls.isEmpty == false {
+                answer(.pong(sequence: sequence, freeSlots: 0, incarnation: incarnation), to: routingID, peer: peer)
+            } else {
+                counters.ignoredFrames += 1
+            }
         case .ping(let sequence):
             answer(.pong(sequence: sequence, freeSlots: UInt32(clamping: draining ? 0 : freeSlots()),
                          incarnation: incarnation), to: routingID, peer: peer)

@@ -79,6 +79,12 @@ public struct CallAttempt: Sendable, Hashable, CustomStringConvertible {
         /// after the call was sent; `reason` says how.
         public static func nodeFailed(_ reason: String) -> Outcome { Outcome(value: .nodeFailed(reason)) }
 
+        /// Whether the node answered `overloaded` (it did not run the call).
+        var isOverloaded: Bool {
+            if case .failed(let code) = value { return code == .overloaded }
+            return false
+        }
+
         /// The error code the attempt ended with, nil for an answer with a value.
         public var code: RemoteCallError.Code? {
             if case .failed(let code) = value { return code }

@@ -85,7 +85,10 @@ public struct MetricsClientInterceptor: ClientInterceptor {
         metrics.service.inFlight.decrement()
         metrics.outcomes.count(code)
         if attempts.count > 1 { metrics.service.failovers.increment(by: attempts.count - 1) }
-        let overloaded = attempts.reduce(0) { $0 + ($1.outcome.code == .overloaded ? 1 : 0) }
+        // A plain loop: Swift 6.3.1's optimizer crashes on the `reduce` with a
+        // closure reading `outcome.code` here ("Found outside of lifetime use").
+        var overloaded = 0
+        for attempt in attempts where attempt.outcome.isOverloaded { overloaded += 1 }
         if overloaded > 0 { metrics.service.overloaded.increment(by: overloaded) }
     }
 

@@ -59,7 +59,8 @@ public struct Security: Sendable, CustomStringConvertible {
         return nil
     }
 
-    var keyPair: CurveKeyPair? {
+    /// The key pair with CURVE; `package` for the `cort` tool's pings.
+    package var keyPair: CurveKeyPair? {
         if case .curve(let keys, _) = mode { return keys }
         return nil
     }
