@@ -5,7 +5,7 @@ import Logging
 extension CortSystem.Configuration {
     /// A configuration read from `config` (environment variables, a JSON or
     /// YAML file, … through apple/swift-configuration), with the defaults of
-    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:security:)``
+    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:security:clientInterceptors:serverInterceptors:metricsFactory:tracer:instrumented:)``
     /// for the keys it does not have. Set a property afterwards to decide it
     /// in code: code wins over the environment.
     ///
