@@ -155,6 +155,11 @@ actor RemoteService {
     private var waiters: [UInt64: Waiter] = [:]
     private var waitOrder = Deque<UInt64>()
     private var pending: [UInt64: PendingCall] = [:]
+    /// Calls handed to libzmq whose wait is not registered yet, and answers
+    /// that came for them in that moment (the reactor may read an answer
+    /// before the sending task is back): bounded by the calls being sent.
+    private var sending: Set<UInt64> = []
+    private var earlyAnswers: [UInt64: (answer: Answer, connection: Int)] = [:]
     /// Ids of calls: unguessable, so a node cannot answer calls it never got.
     private var callIDs = CallIDs()
     private var nextWaiterID: UInt64 = 0
@@ -502,6 +507,11 @@ actor RemoteService {
                                       "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
             }
             let result: AttemptResult
+            sending.insert(id)
+            defer {
+                sending.remove(id)
+                earlyAnswers.removeValue(forKey: id)
+            }
             do {
                 if let connection = try await send(buffer, to: node, method: request.method) {
                     result = try await awaitAnswer(id: id, on: node, connection: connection, method: request.method,
@@ -626,6 +636,18 @@ actor RemoteService {
         totalInFlight += 1
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AttemptResult, any Error>) in
+                // The task may have left this actor on its way here (a task
+                // with an executor preference does): an answer read meanwhile
+                // waits in `earlyAnswers`.
+                sending.remove(id)
+                if let early = earlyAnswers.removeValue(forKey: id) {
+                    if early.connection == connection {
+                        callEnded(on: node)
+                        continuation.resume(returning: .answered(early.answer))
+                        return
+                    }
+                    lateReplies += 1
+                }
                 if Task.isCancelled {
                     sendCancel(id, to: node)
                     callEnded(on: node)
@@ -1048,6 +1070,10 @@ actor RemoteService {
     /// a node answers only the calls sent to it.
     private func settle(_ id: UInt64, with answer: Answer, from connection: Int) {
         guard let call = pending[id], call.connection == connection else {
+            if pending[id] == nil, sending.contains(id) {
+                earlyAnswers[id] = (answer, connection)
+                return
+            }
             lateReplies += 1
             return
         }
