@@ -11,11 +11,7 @@ import Testing
 /// against nodes this process hosts.
 @Suite(.timeLimit(.minutes(1))) struct CortCommandTests {
     /// What a run of `cort` left.
-    struct Run {
-        var exit: ChildProcess.Exit
-        var output: String
-        var errors: String
-    }
+    typealias Run = CortTool.Run
 
     /// One node of `cort nodes --json`.
     struct NodeLine: Decodable, Equatable {
@@ -44,29 +40,10 @@ import Testing
     /// Runs `cort` with `arguments` and `environment`; a run that outlives
     /// 20 s is cancelled, which kills it.
     private func cort(_ arguments: [String], environment: [String: String]) async throws -> Run {
-        let executable = try TestExecutable.url(product: "cort", environmentVariable: "CORT_EXECUTABLE")
         var variables: [Environment.Key: String?] = [:]
         for name in Self.cleared { variables[Environment.Key(stringLiteral: name)] = .some(nil) }
         for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
-        let updates = variables
-        let ended = try await withThrowingTaskGroup(of: Run?.self) { group in
-            group.addTask {
-                let result = try await Subprocess.run(
-                    .path(.init(executable.path)), arguments: Arguments(arguments),
-                    environment: .inherit.updating(updates),
-                    input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
-                return Run(exit: ChildProcess.Exit(result.terminationStatus),
-                           output: result.standardOutput, errors: result.standardError)
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(20))
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        return try #require(ended, "cort \(arguments.joined(separator: " ")) did not end within 20 s")
+        return try await CortTool.run(arguments, environment: variables)
     }
 
     private static let ok = ChildProcess.Exit(status: 0, signalled: false)

@@ -6,35 +6,10 @@ import Testing
 /// `cort keygen`, run as the built `cort` executable.
 @Suite(.timeLimit(.minutes(1))) struct KeygenCommandTests {
     /// What a run of `cort` left.
-    struct Run {
-        var exit: ChildProcess.Exit
-        var output: String
-        var errors: String
-    }
+    typealias Run = CortTool.Run
 
-    /// Runs `cort` with `arguments`, its standard output and error collected;
-    /// a run that outlives 20 s is cancelled, which kills it.
     private func cort(_ arguments: [String]) async throws -> Run {
-        // Built beside the test bundle by `swift build --build-tests`, as the test nodes are.
-        let executable = try TestExecutable.url(product: "cort", environmentVariable: "CORT_EXECUTABLE")
-        let ended = try await withThrowingTaskGroup(of: Run?.self) { group in
-            group.addTask {
-                // `.init` is SystemPackage's FilePath, which this target does not import.
-                let result = try await Subprocess.run(
-                    .path(.init(executable.path)), arguments: Arguments(arguments),
-                    input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
-                return Run(exit: ChildProcess.Exit(result.terminationStatus),
-                           output: result.standardOutput, errors: result.standardError)
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(20))
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        return try #require(ended, "cort \(arguments.joined(separator: " ")) did not end within 20 s")
+        try await CortTool.run(arguments)
     }
 
     /// A folder of its own under the temporary folder, removed at the end.

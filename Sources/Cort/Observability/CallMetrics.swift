@@ -101,3 +101,18 @@ extension Duration {
             ? .max : whole + attoseconds / 1_000_000_000
     }
 }
+
+/// A key of a table of metric objects per service: the factory they record
+/// to, and the service.
+struct MetricsServiceKey: Hashable, Sendable {
+    let factory: MetricsFactoryID
+    let service: String
+}
+
+/// A key of a table of metric objects per method: the factory they record
+/// to, the service and the method.
+struct MetricsMethodKey: Hashable, Sendable {
+    let factory: MetricsFactoryID
+    let service: String
+    let method: String
+}

@@ -23,17 +23,6 @@ import CoreMetrics
 /// Metric objects are made once per service and method and kept, up to
 /// 1,024 of each; calls to further ones are counted under `other`.
 public struct MetricsServerInterceptor: ServerInterceptor {
-    private struct ServiceKey: Hashable, Sendable {
-        let factory: MetricsFactoryID
-        let service: String
-    }
-
-    private struct MethodKey: Hashable, Sendable {
-        let factory: MetricsFactoryID
-        let service: String
-        let method: String
-    }
-
     private struct MethodMetrics: Sendable {
         let queueTime: Timer
         let duration: Timer
@@ -41,8 +30,8 @@ public struct MetricsServerInterceptor: ServerInterceptor {
     }
 
     private let factory: (any MetricsFactory)?
-    private let services = MetricsTable<ServiceKey, Timer>()
-    private let methods = MetricsTable<MethodKey, MethodMetrics>()
+    private let services = MetricsTable<MetricsServiceKey, Timer>()
+    private let methods = MetricsTable<MetricsMethodKey, MethodMetrics>()
 
     /// Creates the interceptor.
     ///
@@ -82,12 +71,12 @@ public struct MetricsServerInterceptor: ServerInterceptor {
     private func metrics(service: String, method: String, factory: any MetricsFactory) -> MethodMetrics {
         let id = MetricsFactoryID(factory)
         return methods.value(
-            for: MethodKey(factory: id, service: service, method: method),
-            overflow: { MethodKey(factory: $0.factory, service: CallMetrics.other, method: CallMetrics.other) }
+            for: MetricsMethodKey(factory: id, service: service, method: method),
+            overflow: { MetricsMethodKey(factory: $0.factory, service: CallMetrics.other, method: CallMetrics.other) }
         ) { key in
             let queueTime = services.value(
-                for: ServiceKey(factory: id, service: key.service),
-                overflow: { ServiceKey(factory: $0.factory, service: CallMetrics.other) }
+                for: MetricsServiceKey(factory: id, service: key.service),
+                overflow: { MetricsServiceKey(factory: $0.factory, service: CallMetrics.other) }
             ) { key in
                 Timer(label: CallMetrics.serverQueueTime, dimensions: [(CallMetrics.service, key.service)],
                       factory: factory)
