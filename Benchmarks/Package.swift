@@ -14,6 +14,9 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // A metrics backend for the instrumentation probe and benchmarks (cort itself never bootstraps one).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -35,6 +38,8 @@ let package = Package(
                 .product(name: "CortMessagePack", package: cort),
                 .product(name: "CortZeroMQ", package: cort),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "CEchoBaseline",
             ]
         ),
@@ -74,6 +79,18 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/CurveBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Typed calls with cort's tracing and metrics interceptors (the
+        // default) against the same calls with `instrumented: false`.
+        .executableTarget(
+            name: "InstrumentedBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Cort", package: cort),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/InstrumentedBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // Calls while a node dies in every batch, against the same calls with no failure.

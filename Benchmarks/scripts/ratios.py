@@ -11,7 +11,9 @@ is reported.
         --pair "codec: MessagePack encode+decode" "codec: JSON encode+decode (baseline)"
 
 --build PRODUCT builds an executable the benchmarks start (the servers of
-CallBenchmarks) in release before the first round; --metric prints the p50
+CallBenchmarks) in release before the first round; --filter REGEX runs only
+the benchmarks it matches; --xswiftc FLAG passes a compiler flag to every
+build; --metric prints the p50
 of another metric too (e.g. "Malloc (total)"). For a windowed pair the time
 per call is the inverse of the throughput, so 1 / ratio is the throughput of
 cort as a fraction of the baseline's; it is printed beside the ratio.
@@ -23,11 +25,17 @@ import subprocess
 import sys
 
 
-def run_round(target):
+def swift_flags(xswiftc):
+    return [flag for value in xswiftc for flag in ("-Xswiftc", value)]
+
+
+def run_round(target, xswiftc=(), filters=()):
     command = [
-        "swift", "package", "--allow-writing-to-package-directory", "benchmark",
+        "swift", "package", *swift_flags(xswiftc), "--allow-writing-to-package-directory", "benchmark",
         "--target", target, "--no-progress", "--time-units", "nanoseconds",
     ]
+    for pattern in filters:
+        command += ["--filter", pattern]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return parse(output)
 
@@ -63,15 +71,19 @@ def main():
                         help="an executable product to build (release) before the rounds")
     parser.add_argument("--metric", action="append", default=[], metavar="PREFIX",
                         help="also print the p50 of the metrics whose row starts with PREFIX")
+    parser.add_argument("--filter", action="append", default=[], metavar="REGEX",
+                        help="run only the benchmarks whose name matches (passed to the harness)")
+    parser.add_argument("--xswiftc", action="append", default=[], metavar="FLAG",
+                        help="a compiler flag for every build (-Xswiftc FLAG), e.g. to step around a compiler crash")
     arguments = parser.parse_args()
 
     for product in arguments.build:
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(["swift", "build", "-c", "release", *swift_flags(arguments.xswiftc), "--product", product],
+                       check=True, stdout=subprocess.DEVNULL)
 
     ratios = {tuple(pair): [] for pair in arguments.pair}
     for round_number in range(1, arguments.rounds + 1):
-        results = run_round(arguments.target)
+        results = run_round(arguments.target, arguments.xswiftc, arguments.filter)
         for cort, baseline in arguments.pair:
             try:
                 mine = next(v for k, v in results[cort].items() if k.startswith("Time (wall clock)"))

@@ -18,13 +18,14 @@ public final class TypedCalls: Sendable {
     /// makes one call, so that it returns once the node answers (or throws
     /// after the call's deadline). With CURVE `security`, `endpoint` carries
     /// the node's public key (`tcp://…|<key>`, as a CURVE `cort-bench-node`
-    /// prints it).
+    /// prints it). `instrumented: false` turns cort's own tracing and
+    /// metrics interceptors off (`CortSystem.Configuration.instrumented`).
     public static func connect(
-        to endpoint: String, payloadSize: Int, security: Security = .plaintext
+        to endpoint: String, payloadSize: Int, security: Security = .plaintext, instrumented: Bool = true
     ) async throws -> TypedCalls {
         let discovery = try StaticDiscovery([Echo.serviceName: [endpoint]])
         let system = try CortSystem.start(.init(name: "bench-caller", discovery: discovery, defaultTimeout: .seconds(5),
-                                                security: security))
+                                                security: security, instrumented: instrumented))
         do {
             let echo = try Echo.resolve(id: .service(Echo.serviceName), using: system)
             let calls = TypedCalls(system: system, echo: echo, payloadSize: payloadSize)

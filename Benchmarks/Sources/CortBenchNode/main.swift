@@ -9,6 +9,13 @@
 // line) in CORT_CURVE_ALLOWED_CALLERS_FILE, the variables cort's own
 // configuration reader uses.
 //
+// The environment chooses its instrumentation (see BenchInstrumentation):
+// CORT_BENCH_INSTRUMENTED=false starts its system with `instrumented: false`
+// (cort's tracing and metrics interceptors off; on by default);
+// CORT_BENCH_METRICS=prometheus bootstraps swift-prometheus's factory before
+// the system starts, and CORT_BENCH_METRICS_DUMP=FILE writes its registry's
+// text to FILE as the node stops.
+//
 // It prints "ready <endpoint>" once it serves (with CURVE
 // "ready <endpoint>|<node public key>", an entry for StaticDiscovery), and
 // stops on SIGINT, SIGTERM or end-of-file on its standard input (so that it
@@ -40,12 +47,23 @@ func curveSecurity() throws -> Security {
     return .curve(keyPair: keys, allowedCallers: try CallerAllowList(contentsOfFile: allowedFile))
 }
 let security = securityName == "curve" ? try curveSecurity() : .plaintext
+let environment = ProcessInfo.processInfo.environment
+let instrumented = BenchInstrumentation.instrumented(in: environment)
+switch environment[BenchInstrumentation.metricsVariable] {
+case nil, "", "none":
+    break
+case "prometheus":
+    BenchInstrumentation.bootstrapPrometheus()
+case let other?:
+    FileHandle.standardError.write(Data("\(BenchInstrumentation.metricsVariable)=\(other): only prometheus is known\n".utf8))
+    exit(2)
+}
 
 // Warnings only: the benchmark's output is parsed, and the node's info lines would land in it.
 var logger = Logger(label: "cort-bench-node")
 logger.logLevel = .warning
 let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
-                                      logger: logger, security: security))
+                                      logger: logger, security: security, instrumented: instrumented))
 // Echo suspends rather than computes: by default here its replicas run on the
 // node's reactor, so a call costs no thread switch on the node (see ReplicaExecutor).
 try await node.host(Echo.serviceName, replicas: replicas, executor: executor) { Echo(actorSystem: $0) }
@@ -68,4 +86,7 @@ Thread.detachNewThread {
 }
 for await _ in stops { break }
 await node.shutdown()
+if let dump = environment[BenchInstrumentation.metricsDumpVariable], let registry = BenchInstrumentation.prometheusRegistry {
+    try? Data(registry.emitToBuffer()).write(to: URL(fileURLWithPath: dump))
+}
 exit(0)

@@ -72,27 +72,6 @@ struct CurveProbe {
         let calls: TypedCalls
     }
 
-    /// One side's figures in one round.
-    private struct Figures {
-        var latencies: [Duration] = []
-        var single = ProcessCounters.zero
-        var singleClient = ProcessCounters.zero
-        var windowCalls = 0
-        var windowElapsed = Duration.zero
-        var windowed = ProcessCounters.zero
-        var windowedClient = ProcessCounters.zero
-
-        var p50: Double { quantile(0.5) }
-        var p99: Double { quantile(0.99) }
-        var throughput: Double { Double(windowCalls) / seconds(windowElapsed) }
-
-        func quantile(_ q: Double) -> Double {
-            let sorted = latencies.sorted()
-            guard !sorted.isEmpty else { return .nan }
-            return seconds(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) * 1e6
-        }
-    }
-
     func run() async throws {
         let keys = try CurveKeys()
         defer { keys.remove() }
@@ -118,15 +97,15 @@ struct CurveProbe {
         var p50Ratios: [Double] = []
         var p99Ratios: [Double] = []
         var throughputRatios: [Double] = []
-        var all: [String: [Figures]] = [:]
+        var all: [String: [RoundFigures]] = [:]
         for round in 1...rounds {
             let order = round % 2 == 1 ? [plain, curve] : [curve, plain]
-            var figures: [String: Figures] = [:]
+            var figures: [String: RoundFigures] = [:]
             for side in order {
                 try await side.calls.roundTrips(200)
                 let pid = side.node.processIdentifier
                 let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
-                figures[side.name, default: Figures()].latencies = try await side.calls.timedRoundTrips(for: phase)
+                figures[side.name, default: RoundFigures()].latencies = try await side.calls.timedRoundTrips(for: phase)
                 if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
                     figures[side.name]!.single = node1 - node0
                     figures[side.name]!.singleClient = client1 - client0
@@ -227,25 +206,6 @@ struct CurveProbe {
         }
     }
 
-    private func micro(_ value: Double) -> String { String(format: "%.1f µs", value) }
-    private func rate(_ value: Double) -> String { String(format: "%.0f calls/s", value) }
-
-    private func perCall(_ counters: ProcessCounters, _ calls: Int) -> String {
-        guard calls > 0 else { return "-" }
-        return String(format: "%.1f, %.2f", counters.cpuSeconds * 1e6 / Double(calls),
-                      Double(counters.contextSwitches) / Double(calls))
-    }
-
-    private func summary(_ values: [Double]) -> String {
-        String(format: "%.2f (%.2f–%.2f)", median(values), values.min() ?? .nan, values.max() ?? .nan)
-    }
-
-    private func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return .nan }
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-
     /// `cort-probe curve-keys FILE`: fresh node and caller keys as shell
     /// exports, the caller's public key written to FILE (the node's allow-list).
     static func printKeys(allowListPath: String) throws {
@@ -260,64 +220,4 @@ struct CurveProbe {
 
     /// The caller's secret key for `cort-probe calls` and its kin against a CURVE node.
     static let callerSecretKeyVariable = "CORT_BENCH_CALLER_SECRET_KEY"
-}
-
-/// Prints a line at once (unbuffered, even into a pipe), so that a run cut
-/// short still shows its rounds.
-private func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}
-
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
-
-/// What `perf stat -x,` counted.
-private struct PerfCounts {
-    var contextSwitches: Double = 0
-    var taskClockMicroseconds: Double = 0
-}
-
-/// `perf stat -e context-switches,task-clock -p PID -- cat`: perf counts
-/// PID until its workload, a `cat` of a pipe from here, ends, which it does
-/// when this closes the pipe. (Not SIGINT: a child started from a thread of
-/// Swift's pool inherits its blocked signals, and perf would never see it.)
-private final class PerfStat {
-    private let process = Process()
-    private let errors = Pipe()
-    private let input = Pipe()
-
-    init(pid: Int32) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["perf", "stat", "-x", ",", "-e", "context-switches,task-clock", "-p", "\(pid)", "--", "cat"]
-        process.standardInput = input
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    func finish() throws -> PerfCounts {
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        var counts = PerfCounts()
-        var found = 0
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count >= 3, let value = Double(fields[0]) else { continue }
-            switch fields[2] {
-            case "context-switches":
-                counts.contextSwitches = value
-                found += 1
-            case "task-clock":
-                // In milliseconds.
-                counts.taskClockMicroseconds = value * 1000
-                found += 1
-            default:
-                break
-            }
-        }
-        guard found == 2 else { throw BenchmarkFailure("perf stat printed no counts: \(text)") }
-        return counts
-    }
 }

@@ -21,16 +21,30 @@ import Foundation
 // `failover` is not a count: it kills (then freezes) one of 3 nodes under
 // load and prints how long its calls took to move (see FailoverProbe).
 // `curve` compares typed calls with CURVE and in plaintext (see CurveProbe).
+// `instrumented` compares typed calls with cort's tracing and metrics
+// interceptors (the default) and with `instrumented: false` (see
+// InstrumentedProbe).
 // Against a CURVE node (CORT_BENCH_NODE=tcp://…|<node public key>), the call
 // workloads take the caller's secret key from CORT_BENCH_CALLER_SECRET_KEY
-// (`cort-probe curve-keys` makes a set).
+// (`cort-probe curve-keys` makes a set). The call workloads read
+// CORT_BENCH_INSTRUMENTED and CORT_BENCH_METRICS as cort-bench-node does
+// (see BenchInstrumentation).
 
 let usage = """
     usage: cort-probe WORKLOAD ITERATIONS
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
-    """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage + "\n" + CurveProbe.usage
+                | chains-client | chains-server | chains-client-empty | chains-server-empty
+    """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage + "\n" + CurveProbe.usage + "\n" + InstrumentedProbe.usage
 let arguments = CommandLine.arguments
+if arguments.count > 1, arguments[1] == "instrumented" {
+    guard let probe = InstrumentedProbe(arguments: arguments.dropFirst(2)) else {
+        FileHandle.standardError.write(Data((usage + "\n").utf8))
+        exit(2)
+    }
+    try await probe.run()
+    exit(0)
+}
 if arguments.count > 1, arguments[1] == "curve" {
     guard let probe = CurveProbe(arguments: arguments.dropFirst(2)) else {
         FileHandle.standardError.write(Data((usage + "\n").utf8))
@@ -82,7 +96,12 @@ func typedCalls() async throws -> (TypedCalls, ServerProcess?) {
     if let secret = ProcessInfo.processInfo.environment[CurveProbe.callerSecretKeyVariable] {
         security = .curve(keyPair: try CurveKeyPair(secretKey: CurveKey(z85: secret)))
     }
-    let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize, security: security)
+    // As cort-bench-node does: CORT_BENCH_INSTRUMENTED=false turns cort's interceptors
+    // off, CORT_BENCH_METRICS=prometheus bootstraps a backend first.
+    let environment = ProcessInfo.processInfo.environment
+    if environment[BenchInstrumentation.metricsVariable] == "prometheus" { BenchInstrumentation.bootstrapPrometheus() }
+    let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize, security: security,
+                                             instrumented: BenchInstrumentation.instrumented(in: environment))
     try await calls.roundTrips(100)
     return (calls, server)
 }
@@ -152,6 +171,23 @@ case "calls-window":
     finished = clock.now
     await calls.stop()
     server?.stop()
+case "chains-client", "chains-server", "chains-client-empty", "chains-server-empty":
+    // cort's default interceptor chain (or the empty one) on a captured call
+    // (see InterceptorChains), in this process: CORT_BENCH_METRICS=prometheus
+    // bootstraps a backend first.
+    if ProcessInfo.processInfo.environment[BenchInstrumentation.metricsVariable] == "prometheus" {
+        BenchInstrumentation.bootstrapPrometheus()
+    }
+    let chains = try await InterceptorChains.capture()
+    let empty = arguments[1].hasSuffix("-empty")
+    started = clock.now
+    if arguments[1].hasPrefix("chains-client") {
+        let chain = empty ? [] : chains.defaultClient
+        try await chains.runClient(chain, count: iterations)
+    } else {
+        let chain = empty ? [] : chains.defaultServer
+        try await chains.runServer(chain, count: iterations)
+    }
 case "cecho-remote":
     let (echo, server) = try remoteCEcho()
     started = clock.now
