@@ -31,6 +31,18 @@ import Testing
         .pong(sequence: .max, freeSlots: .max, incarnation: .max),
         .draining(incarnation: 0),
         .draining(incarnation: 0xdead_beef_0000_0001),
+        .describe(sequence: 0),
+        .describe(sequence: .max),
+        .description(sequence: 1, services: []),
+        .description(sequence: 0x1_0000, services: [
+            ServiceDescription(name: "greeter", actorType: "das.Greeter", methods: [
+                MethodDescription(name: "Greeter.hello(name:times:)",
+                                  signature: "hello(name: String, times: Int) async throws -> String",
+                                  target: target, isIdempotent: true),
+                MethodDescription(name: "Greeter.bye()", signature: "bye() async throws", target: "$sb", isIdempotent: false),
+            ]),
+            ServiceDescription(name: "grüße-服务", actorType: "X.Y", methods: []),
+        ]),
     ]
 
     @Test(arguments: envelopes)
@@ -50,6 +62,8 @@ import Testing
         case .ping: .ping
         case .pong: .pong
         case .draining: .draining
+        case .describe: .describe
+        case .description: .description
         }
         #expect(bytes.withUnsafeBytes { WireCodec.kind(of: $0) } == expected)
         // The header is enough: a frame cut after it still tells its kind.
@@ -65,6 +79,24 @@ import Testing
         for bytes in [[], [0x93], [0x92, 0x01, 0x01], [0xc0, 0x01, 0x01, 0x01], otherVersion, unknownKind,
                       Array(request.prefix(2))] {
             #expect(bytes.withUnsafeBytes { WireCodec.kind(of: $0) } == nil, "\(bytes.prefix(4))")
+        }
+    }
+
+    @Test func aDescriptionOfTheWrongShapeIsAProtocolError() throws {
+        // [1, 9, 5, [[name, type]]]: a service without its methods.
+        let noMethods: [UInt8] = [0x94, 0x01, 0x09, 0x05, 0x91, 0x92, 0xa1, 0x61, 0xa1, 0x62]
+        // [1, 9, 5, [["a", "b", [["m", "s", "t"]]]]]: a method without its flags.
+        let noFlags: [UInt8] = [0x94, 0x01, 0x09, 0x05, 0x91, 0x93, 0xa1, 0x61, 0xa1, 0x62,
+                                0x91, 0x93, 0xa1, 0x6d, 0xa1, 0x73, 0xa1, 0x74]
+        // [1, 9, 5, [["a", "b", [...]]]] claiming 3 methods with none there.
+        let truncated: [UInt8] = [0x94, 0x01, 0x09, 0x05, 0x91, 0x93, 0xa1, 0x61, 0xa1, 0x62, 0x93]
+        for bytes in [noMethods, noFlags, truncated] {
+            #expect(throws: WireError.self) { try decoded(bytes) }
+            do {
+                _ = try decoded(bytes)
+            } catch {
+                #expect(error.code == .protocolError && error.id == 5, "\(error.message)")
+            }
         }
     }
 
@@ -263,7 +295,7 @@ import Testing
     }
 
     @Test func unknownKindsKeepTheId() {
-        for kind: UInt64 in [0, 8, 255, .max] {
+        for kind: UInt64 in [0, 10, 255, .max] {
             let error = expectFailure(pack(.array([.uint(1), .uint(kind), .uint(9)])), code: .protocolError, id: 9)
             #expect(error?.message.contains("kind \(kind)") == true)
         }

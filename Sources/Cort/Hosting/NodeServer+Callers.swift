@@ -67,13 +67,13 @@ extension NodeServer {
         }
         var bytes: [UInt8] = []
         WireCodec.encode(envelope, into: &bytes)
-        if bytes.count > limits.maxEnvelopeBytes, case .reply(let id, _) = envelope {
+        if bytes.count > limits.maxEnvelopeBytes, envelope.isAnswerWithValue {
             // Symmetric limits: the caller would refuse it, so say why instead.
             bytes.removeAll(keepingCapacity: true)
             let failure = CallFailure(
                 code: .messageTooLarge,
                 message: "the answer has more than the limit of \(limits.maxEnvelopeBytes) bytes")
-            WireCodec.encode(.failure(id: id, allowList == nil ? failure : failure.redacted), into: &bytes)
+            WireCodec.encode(.failure(id: envelope.id, allowList == nil ? failure : failure.redacted), into: &bytes)
         }
         if case .failure = envelope { counters.errorAnswers += 1 }
         let entry = peer.flatMap { peers[$0] }

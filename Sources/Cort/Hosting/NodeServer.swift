@@ -30,6 +30,8 @@ actor NodeServer {
         let actorType: String
         let instance: ServiceInstance
         let access: ServiceAccess
+        /// Lists the hosted type's distributed methods (read once, on the first `describe`).
+        let listMethods: @Sendable () -> [MethodDescription]
     }
 
     /// Where a lane's calls run.
@@ -140,6 +142,8 @@ actor NodeServer {
     /// With CURVE, the callers this node lets in; nil in plaintext.
     let allowList: CallerAllowList?
     var services: [String: HostedService] = [:]
+    /// Each hosted type's distributed methods, once a caller asked.
+    var methodLists: [String: [MethodDescription]] = [:]
     /// Lane 0 takes the calls addressed to actor instances; each hosted service has its own.
     var lanes: [Lane]
     var calls: [CallKey: AcceptedCall] = [:]
@@ -276,7 +280,8 @@ actor NodeServer {
                           queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
                           maxInFlight: 2 * replicas, metrics: metrics?.lane(name)))
         services[name] = HostedService(lane: lane, pool: pool, running: running,
-                                       actorType: String(reflecting: Act.self), instance: instance, access: access)
+                                       actorType: String(reflecting: Act.self), instance: instance, access: access,
+                                       listMethods: { DistributedMethods.of(Act.self) })
         do {
             try await system.configuration.discovery.register(instance)
         } catch {
@@ -424,8 +429,27 @@ actor NodeServer {
         case .ping(let sequence):
             answer(.pong(sequence: sequence, freeSlots: UInt32(clamping: draining ? 0 : freeSlots()),
                          incarnation: incarnation), to: routingID, peer: peer)
-        case .reply, .failure, .pong, .draining:
+        case .describe where !allowed:
             counters.ignoredFrames += 1
+        case .describe(let sequence):
+            answer(.description(sequence: sequence, services: describe(for: callerKey)), to: routingID, peer: peer)
+        case .reply, .failure, .pong, .draining, .description:
+            counters.ignoredFrames += 1
+        }
+    }
+
+    /// The services `caller` may call, and of each the methods it may call
+    /// (every one in plaintext, where no service has access rules).
+    private func describe(for caller: CurveKey?) -> [ServiceDescription] {
+        services.sorted { $0.key < $1.key }.compactMap { name, service in
+            let methods = methodLists[service.actorType] ?? {
+                let methods = service.listMethods()
+                methodLists[service.actorType] = methods
+                return methods
+            }()
+            let allowed = methods.filter { service.access.allows(caller, method: $0.name) }
+            guard !allowed.isEmpty || service.access.allows(caller, method: "") else { return nil }
+            return ServiceDescription(name: name, actorType: service.actorType, methods: allowed)
         }
     }
 

@@ -1050,7 +1050,7 @@ actor RemoteService {
             // A node may say it drains, then answer as a new incarnation, again and again.
             rateLimited.log(.debug, "node-draining", "node is draining",
                             metadata: ["cort.service": "\(name)", "cort.node": "\(key)"], at: clock.now)
-        case .ping, .request, .cancel:
+        case .ping, .request, .cancel, .describe, .description:
             badFrames += 1
         }
     }

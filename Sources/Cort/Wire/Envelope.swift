@@ -26,14 +26,44 @@ package enum Envelope: Sendable, Equatable {
     /// A node is shutting down: send it no new calls; the calls it accepted
     /// will still be answered.
     case draining(incarnation: UInt64)
+    /// A caller asks what the node hosts (the `cort describe` command).
+    case describe(sequence: UInt64)
+    /// A node's answer to `describe`: the services this caller may call, with their methods.
+    case description(sequence: UInt64, services: [ServiceDescription])
 
     /// The call id (for ping and pong, the sequence number) in the envelope's header.
     package var id: UInt64 {
         switch self {
         case .request(let request): request.id
         case .reply(let id, _), .failure(let id, _), .cancel(let id): id
-        case .ping(let sequence), .pong(let sequence, _, _): sequence
+        case .ping(let sequence), .pong(let sequence, _, _), .describe(let sequence), .description(let sequence, _):
+            sequence
         case .draining: 0
         }
+    }
+
+    /// Whether this answers a request with a value (a reply or a description):
+    /// one that can grow past the envelope limit.
+    var isAnswerWithValue: Bool {
+        switch self {
+        case .reply, .description: true
+        default: false
+        }
+    }
+}
+
+/// One service a node hosts, as it describes it to a caller.
+package struct ServiceDescription: Sendable, Hashable {
+    /// The service's name (`greeter`).
+    package let name: String
+    /// The hosted actor type, `Module.Type`.
+    package let actorType: String
+    /// Its distributed methods (empty where the node cannot list them).
+    package let methods: [MethodDescription]
+
+    package init(name: String, actorType: String, methods: [MethodDescription]) {
+        self.name = name
+        self.actorType = actorType
+        self.methods = methods
     }
 }

@@ -63,6 +63,10 @@ extension WireCodec {
             envelope = .pong(sequence: id, freeSlots: slots, incarnation: try reader.readUInt("incarnation"))
         case .draining:
             envelope = .draining(incarnation: try reader.readUInt("incarnation"))
+        case .describe:
+            envelope = .describe(sequence: id)
+        case .description:
+            envelope = .description(sequence: id, services: try decodeDescription(&reader, limits: limits))
         }
         guard reader.remaining == 0 else {
             throw reader.error("\(reader.remaining) bytes after the envelope")
@@ -80,6 +84,35 @@ extension WireCodec {
               (try? reader.readUInt("version")) == WireFormat.version,
               let kindNumber = try? reader.readUInt("kind") else { return nil }
         return WireFormat.Kind(rawValue: kindNumber)
+    }
+
+    /// A description's services; each string within the wire's own name limits.
+    private static func decodeDescription(_ reader: inout WireReader,
+                                          limits: WireLimits) throws(WireError) -> [ServiceDescription] {
+        let count = try reader.readArrayHeader("services")
+        var services: [ServiceDescription] = []
+        for _ in 0..<count {
+            guard try reader.readArrayHeader("service") == 3 else {
+                throw reader.error("a described service has 3 elements: name, type, methods")
+            }
+            let name = try reader.readString("service name", maxBytes: limits.maxNameBytes)
+            let actorType = try reader.readString("actor type", maxBytes: limits.maxTargetBytes)
+            let methodCount = try reader.readArrayHeader("methods")
+            var methods: [MethodDescription] = []
+            for _ in 0..<methodCount {
+                guard try reader.readArrayHeader("method") == 4 else {
+                    throw reader.error("a described method has 4 elements: name, signature, target, flags")
+                }
+                let method = try reader.readString("method name", maxBytes: limits.maxMethodBytes)
+                let signature = try reader.readString("signature", maxBytes: limits.maxTargetBytes)
+                let target = try reader.readString("target", maxBytes: limits.maxTargetBytes)
+                let flags = try reader.readUInt("method flags")
+                methods.append(MethodDescription(name: method, signature: signature, target: target,
+                                                 isIdempotent: flags & 1 == 1))
+            }
+            services.append(ServiceDescription(name: name, actorType: actorType, methods: methods))
+        }
+        return services
     }
 
     private static func decodeRequest(

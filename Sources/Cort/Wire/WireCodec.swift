@@ -61,6 +61,10 @@ package enum WireCodec {
                 writer.writeUInt(UInt64(freeSlots))
                 writer.writeUInt(incarnation)
             }
+        case .describe(let sequence):
+            encodeHeaderOnly(.describe, sequence, into: &buffer)
+        case .description(let sequence, let services):
+            encodeDescription(sequence, services, into: &buffer)
         case .draining(let incarnation):
             append(1 + 2 + 1 + WireWriter.uintSize(incarnation), to: &buffer) { writer in
                 writer.writeArrayHeader(4)
@@ -109,6 +113,42 @@ package enum WireCodec {
             writer.writeArrayHeader(request.arguments.count)
             for argument in request.arguments {
                 writer.writeBin(argument)
+            }
+        }
+    }
+
+    /// `[1, 9, seq, [[service, actorType, [[name, signature, target, flags], …]], …]]`.
+    private static func encodeDescription(_ sequence: UInt64, _ services: [ServiceDescription],
+                                          into buffer: inout [UInt8]) {
+        var size = 1 + 2 + WireWriter.uintSize(sequence) + WireWriter.containerHeaderSize(services.count)
+        for service in services {
+            size += 1 + WireWriter.stringSize(service.name.utf8.count)
+                + WireWriter.stringSize(service.actorType.utf8.count)
+                + WireWriter.containerHeaderSize(service.methods.count)
+            for method in service.methods {
+                size += 1 + WireWriter.stringSize(method.name.utf8.count)
+                    + WireWriter.stringSize(method.signature.utf8.count)
+                    + WireWriter.stringSize(method.target.utf8.count) + 1
+            }
+        }
+        append(size, to: &buffer) { writer in
+            writer.writeArrayHeader(4)
+            writer.writeUInt(WireFormat.version)
+            writer.writeUInt(WireFormat.Kind.description.rawValue)
+            writer.writeUInt(sequence)
+            writer.writeArrayHeader(services.count)
+            for service in services {
+                writer.writeArrayHeader(3)
+                writer.writeString(service.name)
+                writer.writeString(service.actorType)
+                writer.writeArrayHeader(service.methods.count)
+                for method in service.methods {
+                    writer.writeArrayHeader(4)
+                    writer.writeString(method.name)
+                    writer.writeString(method.signature)
+                    writer.writeString(method.target)
+                    writer.writeUInt(method.isIdempotent ? 1 : 0)
+                }
             }
         }
     }

@@ -14,6 +14,8 @@ package enum WireFormat {
         case ping = 5
         case pong = 6
         case draining = 7
+        case describe = 8
+        case description = 9
 
         /// How many elements the kind's array has, header included.
         var fieldCount: Int {
@@ -25,6 +27,8 @@ package enum WireFormat {
             case .ping: 3
             case .pong: 5
             case .draining: 4
+            case .describe: 3
+            case .description: 4
             }
         }
     }
