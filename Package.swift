@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "Cort",
                 "CortConsul",
+                "CortMessagePack",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

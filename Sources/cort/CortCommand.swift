@@ -7,6 +7,7 @@ struct CortCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cort",
         abstract: "Tools for cort services.",
-        subcommands: [KeygenCommand.self, ServicesCommand.self, NodesCommand.self]
+        subcommands: [KeygenCommand.self, ServicesCommand.self, NodesCommand.self, DescribeCommand.self,
+                      CallCommand.self, BenchCommand.self]
     )
 }

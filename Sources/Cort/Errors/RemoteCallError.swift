@@ -76,6 +76,9 @@ public struct RemoteCallError: Error, Sendable, CustomStringConvertible {
 
         init(value: Value) { self.value = value }
 
+        /// The code as Swift names it (`badArguments`), for tools and scripts.
+        package var name: String { "\(value)" }
+
         public var description: String {
             switch value {
             case .deadlineExceeded: "deadline exceeded"

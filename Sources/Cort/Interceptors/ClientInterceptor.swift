@@ -132,3 +132,12 @@ extension Duration {
         return "\(tenths / 10).\(abs(tenths % 10)) ms"
     }
 }
+
+/// cort's own client interceptors, which do nothing until a backend is
+/// bootstrapped: a call skips the chain when every interceptor in it is one
+/// of them with nothing to record to, and keeps the async frames it would
+/// hold while it waits (a call that waits holds its whole stack).
+protocol BuiltInClientInterceptor: ClientInterceptor {
+    /// Whether it would record anything for a call made now.
+    var isActive: Bool { get }
+}

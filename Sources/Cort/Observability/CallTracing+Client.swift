@@ -28,7 +28,7 @@ import Tracing
 ///     clientInterceptors: [TracingClientInterceptor()],
 ///     serverInterceptors: [TracingServerInterceptor()]))
 /// ```
-public struct TracingClientInterceptor: ClientInterceptor {
+public struct TracingClientInterceptor: ClientInterceptor, BuiltInClientInterceptor {
     let tracer: (any Tracer)?
 
     /// Creates the interceptor.
@@ -38,6 +38,9 @@ public struct TracingClientInterceptor: ClientInterceptor {
     public init(tracer: (any Tracer)? = nil) {
         self.tracer = tracer
     }
+
+    /// Whether a tracer is there to record to (the no-op tracer is not).
+    var isActive: Bool { CallTracing.tracer(tracer) != nil }
 
     /// Makes the call inside a client span and puts its trace context in the call's metadata.
     public func intercept(_ call: ClientCall,

@@ -18,7 +18,7 @@ import CoreMetrics
 ///
 /// Metric objects are made once per service and method and kept, up to
 /// 1,024 of each; calls to further ones are counted under `other`.
-public struct MetricsClientInterceptor: ClientInterceptor {
+public struct MetricsClientInterceptor: ClientInterceptor, BuiltInClientInterceptor {
     private struct ServiceMetrics: Sendable {
         let inFlight: Meter
         let failovers: Counter
@@ -45,6 +45,9 @@ public struct MetricsClientInterceptor: ClientInterceptor {
 
     /// Records `call`: in flight while `next` runs, then its outcome, its
     /// duration, and its attempts.
+    /// Whether a metrics backend is there to record to (the no-op one is not).
+    var isActive: Bool { CallMetrics.factory(factory) != nil }
+
     public func intercept(_ call: ClientCall,
                           next: (ClientCall) async throws -> ClientCallResult) async throws -> ClientCallResult {
         guard let factory = CallMetrics.factory(factory) else { return try await next(call) }

@@ -439,7 +439,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         throwing: Err.Type,
         returning: Res.Type
     ) async throws -> Res where Act: DistributedActor, Act.ID == ActorID, Err: Error, Res: Codable {
-        guard let bytes = try await perform(on: actor.id, of: Act.self, target: target, invocation: &invocation) else {
+        let outgoing = try outgoing(on: actor.id, of: Act.self, target: target, invocation: &invocation)
+        guard let bytes = try await perform(outgoing) else {
             throw RemoteCallError(.protocolError, "the reply carries no result, expected a \(Res.self)")
         }
         var decoder = MessagePackDecoder()
@@ -457,15 +458,52 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         invocation: inout InvocationEncoder,
         throwing: Err.Type
     ) async throws where Act: DistributedActor, Act.ID == ActorID, Err: Error {
-        _ = try await perform(on: actor.id, of: Act.self, target: target, invocation: &invocation)
+        _ = try await perform(try outgoing(on: actor.id, of: Act.self, target: target, invocation: &invocation))
     }
 
     // MARK: Calls
 
-    private func perform<Act: DistributedActor>(on id: ActorID, of actorType: Act.Type, target: RemoteCallTarget,
-                                                invocation: inout InvocationEncoder) async throws -> [UInt8]? {
+    /// What a call sends, worked out before the first suspension, so a
+    /// waiting call keeps as few async frames as a typed call needs.
+    private struct OutgoingCall {
+        var id: ActorID
+        var target: String
+        var method: String
+        var idempotent: Bool
+        var options: CallOptions
+        var arguments: [[UInt8]]
+        var errorsDeclaredBy: (any CortService.Type)?
+    }
+
+    private func outgoing<Act: DistributedActor>(on id: ActorID, of actorType: Act.Type, target: RemoteCallTarget,
+                                                 invocation: inout InvocationEncoder) throws -> OutgoingCall {
         try invocation.doneRecording()
         let options = id.callOptions.map { CallOptions.current.merged(over: $0) } ?? CallOptions.current
+        let method = methodInfo(of: target, on: actorType)
+        return OutgoingCall(id: id, target: target.identifier, method: method.name,
+                            idempotent: options.idempotent || method.idempotent, options: options,
+                            arguments: invocation.arguments, errorsDeclaredBy: actorType as? any CortService.Type)
+    }
+
+    /// Calls `target` of the service `service` with arguments already in
+    /// MessagePack (one per parameter), as a typed call would: same
+    /// deadlines, interceptors, failover and errors. For tools that learn a
+    /// method from `describe` rather than from a Swift type (`cort call`,
+    /// `cort bench`). `CallOptions.current` applies; the result is the
+    /// reply's MessagePack bytes, nil for a method returning `Void`.
+    package func call(service: String, target: String, method: String, arguments: [[UInt8]],
+                      idempotent: Bool = false) async throws -> [UInt8]? {
+        guard arguments.count <= limits.maxArguments else {
+            throw RemoteCallError(.badArguments, "a call takes at most \(limits.maxArguments) arguments")
+        }
+        let options = CallOptions.current
+        return try await perform(OutgoingCall(id: .service(service), target: target, method: method,
+                                              idempotent: options.idempotent || idempotent, options: options,
+                                              arguments: arguments, errorsDeclaredBy: nil))
+    }
+
+    private func perform(_ outgoing: OutgoingCall) async throws -> [UInt8]? {
+        let (id, options, idempotent) = (outgoing.id, outgoing.options, outgoing.idempotent)
         var timeout = options.timeout ?? configuration.defaultTimeout
         if let served = CallContext.current {
             // A call made while serving one has what is left of that one's
@@ -473,29 +511,38 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             timeout = options.timeout.map { min($0, served.timeRemaining) } ?? served.timeRemaining
         }
         let deadline = clock.now + timeout
-        let method = methodInfo(of: target, on: actorType)
-        let idempotent = options.idempotent || method.idempotent
         var flags = CallFlags()
         if idempotent { flags.insert(.idempotent) }
         let request = CallRequest(
-            id: 0, service: id.service, actor: id.instance, target: target.identifier,
-            method: method.name, timeout: timeout, flags: flags,
-            metadata: options.metadata, arguments: invocation.arguments)
+            id: 0, service: id.service, actor: id.instance, target: outgoing.target,
+            method: outgoing.method, timeout: timeout, flags: flags,
+            metadata: options.metadata, arguments: outgoing.arguments)
         let remote = try remoteService(for: id)
         let interceptors = clientChain
-        guard !interceptors.isEmpty else {
-            return try await send(request, to: remote, deadline: deadline, idempotent: idempotent, of: actorType).bytes
+        let service = outgoing.errorsDeclaredBy
+        guard Self.anyActive(interceptors) else {
+            return try await send(request, to: remote, deadline: deadline, idempotent: idempotent,
+                                  errorsDeclaredBy: service).bytes
         }
-        let call = ClientCall(service: id.service, method: method.name, metadata: options.metadata, timeout: timeout,
-                              isIdempotent: idempotent, isInstanceCall: !id.isService)
+        let call = ClientCall(service: id.service, method: outgoing.method, metadata: options.metadata,
+                              timeout: timeout, isIdempotent: idempotent, isInstanceCall: !id.isService)
         return try await Self.run(call, through: interceptors[...]) { call in
             var request = request
             request.metadata = call.metadata
             request.timeout = call.timeout
             request.flags = call.isIdempotent ? [.idempotent] : []
             return try await send(request, to: remote, deadline: clock.now + call.timeout,
-                                  idempotent: call.isIdempotent, of: actorType)
+                                  idempotent: call.isIdempotent, errorsDeclaredBy: service)
         }.bytes
+    }
+
+    /// Whether any of `interceptors` would do something for a call made now.
+    private static func anyActive(_ interceptors: [any ClientInterceptor]) -> Bool {
+        for interceptor in interceptors {
+            guard let builtIn = interceptor as? any BuiltInClientInterceptor else { return true }
+            if builtIn.isActive { return true }
+        }
+        return false
     }
 
     /// Runs `call` through `interceptors`, the first outermost, and `body` inside them all.
@@ -508,15 +555,16 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     }
 
     /// Sends a request and turns its answer into a result or an error.
-    private func send<Act: DistributedActor>(_ request: CallRequest, to remote: RemoteService, deadline: Duration,
-                                             idempotent: Bool, of actorType: Act.Type) async throws -> ClientCallResult {
+    private func send(_ request: CallRequest, to remote: RemoteService, deadline: Duration,
+                      idempotent: Bool, errorsDeclaredBy declaring: (any CortService.Type)?) async throws
+        -> ClientCallResult {
         let (answer, attempts) = try await remote.call(request, deadline: deadline, idempotent: idempotent)
         switch answer {
         case .value(let bytes):
             return ClientCallResult(bytes: bytes, attempts: attempts)
         case .failure(let failure):
-            if failure.errorType != nil, let service = actorType as? any CortService.Type {
-                registerErrors(declaredBy: service)
+            if failure.errorType != nil, let declaring {
+                registerErrors(declaredBy: declaring)
             }
             let error = errors.error(for: failure)
             guard var remoteError = error as? RemoteCallError else { throw error }
