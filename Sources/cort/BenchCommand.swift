@@ -10,7 +10,8 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Call a method over and over for a while; print calls/s and latency percentiles.",
         discussion: """
             METHOD and ARGS are as for `cort call`. --concurrency callers each make one \
-            call after another until --duration is over; the calls go as typed calls go \
+            call after another until --duration is over (with --rate, at most that many \
+            calls a second over all callers); the calls go as typed calls go \
             (discovery, failover, CURVE from the environment). A progress line goes to \
             standard error every second. The summary counts calls that returned and \
             calls that failed (by code), and gives the latency of the calls that \
@@ -39,6 +40,11 @@ struct BenchCommand: AsyncParsableCommand {
             help: ArgumentHelp("How long to call (10s, 1m).", valueName: "duration"))
     var duration = TimeoutArgument("10s", .seconds(10))
 
+    @Option(help: ArgumentHelp(
+        "At most this many calls a second over all callers (each caller keeps its share of the pace); "
+            + "without it, as fast as the calls return.", valueName: "calls"))
+    var rate: Double?
+
     @Option(help: ArgumentHelp("Each call's deadline; also the wait for discovery.", valueName: "duration"))
     var timeout = TimeoutArgument("10s", .seconds(10))
 
@@ -52,6 +58,9 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...10_000).contains(concurrency) else {
             throw ValidationError("--concurrency is between 1 and 10000, got \(concurrency)")
+        }
+        if let rate, !(rate > 0 && rate.isFinite) {
+            throw ValidationError("--rate is a positive number of calls a second, got \(rate)")
         }
         for entry in metadata where !entry.contains("=") || entry.hasPrefix("=") {
             throw ValidationError("--metadata takes KEY=VALUE, got \"\(entry)\"")
@@ -83,16 +92,29 @@ struct BenchCommand: AsyncParsableCommand {
             let end = started + duration.duration
             let counts = Counts()
             let (service, method, idempotent) = (service, target.method, target.method.isIdempotent)
+            // Each caller's interval between sends under --rate: its share of the pace.
+            let interval = rate.map { Duration.seconds(Double(concurrency) / $0) }
             let tallies = await withTaskGroup(of: Tally?.self) { group in
                 group.addTask {
                     await Self.reportProgress(counts, started: started, end: end)
                     return nil
                 }
-                for _ in 0..<concurrency {
+                for caller in 0..<concurrency {
                     group.addTask {
                         var tally = Tally()
                         await withCallOptions(timeout: options.timeout, metadata: options.metadata) {
+                            // Under --rate, the callers' sends are spread over one interval.
+                            var due = interval.map { started + $0 * (Double(caller) / Double(concurrency)) }
                             while clock.now < end {
+                                if let next = due, let interval {
+                                    if next >= end {
+                                        // The run lasts its duration: calls/s is over all of it.
+                                        try? await Task.sleep(until: end, clock: clock)
+                                        break
+                                    }
+                                    try? await Task.sleep(until: next, clock: clock)
+                                    due = next + interval
+                                }
                                 let sent = clock.now
                                 do {
                                     _ = try await system.call(service: service, target: method.target,

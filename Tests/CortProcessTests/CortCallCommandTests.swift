@@ -230,13 +230,14 @@ distributed actor Inspector {
         }
     }
 
-    @Test("bench calls for the duration with the given concurrency, prints progress each second and a summary by value")
+    @Test("bench calls for the duration with the given concurrency and rate, prints progress each second and a summary by value")
     func bench() async throws {
         try await withNode { node in
             let endpoint = try #require(node.endpoint)
             let environment = ["CORT_STATIC_SERVICES": "ledger=\(endpoint)"]
+            // Paced: the suites beside it share two cores (and two CPU hogs, in CI's load test).
             let run = try await cort(["bench", "ledger", "read(key:)", #"["k"]"#, "--concurrency", "4",
-                                      "--duration", "2s", "--json"], environment: environment)
+                                      "--duration", "2s", "--rate", "200", "--json"], environment: environment)
             #expect(run.exit == Self.ok, "\(run.exit): \(run.errors)")
             struct Summary: Decodable {
                 struct Latency: Decodable { var min, mean, p50, p90, p99, max: Int }
@@ -247,6 +248,8 @@ distributed actor Inspector {
             }
             let summary = try JSONDecoder().decode(Summary.self, from: Data(run.output.utf8))
             #expect(summary.succeeded > 0 && summary.failed == 0 && summary.errors.isEmpty, "\(run.output)")
+            // At most the rate's worth (a caller that falls behind catches up, never beyond its pace).
+            #expect(summary.succeeded <= 400 + 4, "\(run.output)")
             #expect(summary.calls == summary.succeeded)
             #expect(summary.seconds >= 2 && summary.seconds < 10, "\(summary.seconds)")
             #expect(abs(summary.callsPerSecond - Double(summary.succeeded) / summary.seconds) < 0.01)
@@ -256,19 +259,21 @@ distributed actor Inspector {
             #expect(latency.min <= latency.mean && latency.mean <= latency.max)
             #expect(run.errors.contains("[1s/2s] "), "\(run.errors)")
 
-            let text = try await cort(["bench", "ledger", "read", #"["k"]"#, "-c", "2", "-d", "1s"],
+            let text = try await cort(["bench", "ledger", "read", #"["k"]"#, "-c", "2", "-d", "1s", "--rate", "100"],
                                       environment: environment)
             #expect(text.exit == Self.ok, "\(text.exit): \(text.errors)")
             let lines = text.output.split(separator: "\n")
             #expect(lines.count == 3 && lines[0].hasPrefix("calls:") && lines[1].hasPrefix("calls/s:")
                     && lines[2].hasPrefix("latency:   min "), "\(text.output)")
 
-            let failing = try await cort(["bench", "ledger", "read", "[1]", "-c", "2", "-d", "1s", "--json"],
+            let failing = try await cort(["bench", "ledger", "read", "[1]", "-c", "2", "-d", "1s", "--rate", "50", "--json"],
                                          environment: environment)
             #expect(failing.exit == Self.failure, "\(failing.exit)")
             let failed = try JSONDecoder().decode([String: AnyDecodable].self, from: Data(failing.output.utf8))
             #expect(failed["succeeded"]?.int == 0 && (failed["failed"]?.int ?? 0) > 0, "\(failing.output)")
             #expect(failing.errors.contains("no call returned (badArguments "), "\(failing.errors)")
+            let badRate = try await cort(["bench", "ledger", "read", "[]", "--rate", "0"], environment: environment)
+            #expect(badRate.exit == ChildProcess.Exit(status: 64, signalled: false), "\(badRate.exit)")
         }
     }
 
@@ -320,7 +325,7 @@ distributed actor Inspector {
     func help() async throws {
         for (command, words) in [("describe", ["--json", "--timeout", "Exit codes", "64", "|KEY"]),
                                  ("call", ["--timeout", "--metadata", "badArguments", "Exit codes", "64", "--json"]),
-                                 ("bench", ["--concurrency", "--duration", "p99", "Exit codes", "64", "--json"])] {
+                                 ("bench", ["--concurrency", "--duration", "--rate", "p99", "Exit codes", "64", "--json"])] {
             let run = try await cort([command, "--help"], environment: [:])
             #expect(run.exit == Self.ok, "\(run.exit): \(run.errors)")
             for word in words {
