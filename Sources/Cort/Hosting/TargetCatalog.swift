@@ -24,7 +24,7 @@ import Synchronization
 /// ```
 final class TargetCatalog: Sendable {
     /// What a node knows of a target of one actor type.
-    struct Target: Sendable, Hashable {
+    struct Target: Sendable {
         /// `"Module.Type"`, as `String(reflecting:)` names the actor type.
         let actorType: String
         /// The mangled identifier.
@@ -33,6 +33,8 @@ final class TargetCatalog: Sendable {
         let method: String
         /// How many arguments the method takes.
         let parameterCount: Int
+        /// Runs it without reading its types again; set once the runtime ran it.
+        var dispatch: DirectDispatch?
     }
 
     private let confirmed = Mutex<[String: Target]>([:])
@@ -51,11 +53,16 @@ final class TargetCatalog: Sendable {
         return Self.read(identifier, on: actorType)
     }
 
-    /// The runtime ran `target` (it found its accessor): remember it, while there is room.
+    /// The runtime ran `target` (it found its accessor): remember it, with
+    /// its types read for ``DirectDispatch``, while there is room.
     func confirm(_ target: Target) {
+        guard target.dispatch == nil else { return }
         let key = target.actorType + " " + target.identifier
-        confirmed.withLock { known in
-            if known[key] == nil, known.count < capacity { known[key] = target }
+        guard confirmed.withLock({ $0[key] == nil && $0.count < capacity }) else { return }
+        var known = target
+        known.dispatch = DirectDispatch(target: target.identifier)
+        confirmed.withLock { confirmed in
+            if confirmed[key] == nil, confirmed.count < capacity { confirmed[key] = known }
         }
     }
 

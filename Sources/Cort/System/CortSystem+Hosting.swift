@@ -117,6 +117,9 @@ extension CortSystem {
     private func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
                          context: CallContext) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, system: self)
+        if let dispatch = target.dispatch {
+            return await execute(dispatch, target: target, on: actor, context: context, decoder: &decoder)
+        }
         let handler = CortResultHandler()
         do {
             try await CallContext.$current.withValue(context) {
@@ -145,6 +148,30 @@ extension CortSystem {
             return .failed(errors.failure(for: error, method: target.method))
         case nil:
             return .failed(CallFailure(code: .protocolError, message: "\(target.method) ended without a result"))
+        }
+    }
+
+    /// Runs a target the node has run before, through its ``DirectDispatch``.
+    private func execute(_ dispatch: DirectDispatch, target: TargetCatalog.Target, on actor: some DistributedActor,
+                         context: CallContext, decoder: inout CortInvocationDecoder) async -> CallOutcome {
+        do {
+            let bytes = try await CallContext.$current.withValue(context) {
+                try await dispatch.execute(on: actor, decoder: &decoder)
+            }
+            return .returned(bytes)
+        } catch let error as DirectDispatch.UnencodableResult {
+            return .failed(CallFailure(
+                code: .remoteApplicationError,
+                message: "\(target.method): the result (\(error.type)) could not be encoded: \(error.error)"))
+        } catch {
+            if let failure = decoder.failure {
+                return .failed(CallFailure(code: failure.code, message: "\(target.method): \(failure.message)"))
+            }
+            if let error = error as? ExecuteDistributedTargetError {
+                return .failed(Self.failure(for: error, target: target))
+            }
+            if let service = type(of: actor) as? any CortService.Type { registerErrors(declaredBy: service) }
+            return .failed(errors.failure(for: error, method: target.method))
         }
     }
 
