@@ -37,7 +37,14 @@ final class TargetCatalog: Sendable {
         var dispatch: DirectDispatch?
     }
 
-    private let confirmed = Mutex<[String: Target]>([:])
+    /// A target of one actor type: the two names as they are (no string
+    /// built per call to look one up).
+    private struct Key: Hashable {
+        let actorType: String
+        let identifier: String
+    }
+
+    private let confirmed = Mutex<[Key: Target]>([:])
     /// The most targets remembered.
     let capacity: Int
 
@@ -48,7 +55,7 @@ final class TargetCatalog: Sendable {
     /// The target `identifier` of `actorType`, or nil when it is not a
     /// distributed member of that type.
     func lookUp(_ identifier: String, on actorType: String) -> Target? {
-        let key = actorType + " " + identifier
+        let key = Key(actorType: actorType, identifier: identifier)
         if let known = confirmed.withLock({ $0[key] }) { return known }
         return Self.read(identifier, on: actorType)
     }
@@ -57,7 +64,7 @@ final class TargetCatalog: Sendable {
     /// its types read for ``DirectDispatch``, while there is room.
     func confirm(_ target: Target) {
         guard target.dispatch == nil else { return }
-        let key = target.actorType + " " + target.identifier
+        let key = Key(actorType: target.actorType, identifier: target.identifier)
         guard confirmed.withLock({ $0[key] == nil && $0.count < capacity }) else { return }
         var known = target
         known.dispatch = DirectDispatch(target: target.identifier)
