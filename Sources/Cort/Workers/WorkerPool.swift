@@ -44,7 +44,7 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     let clock: RuntimeClock
     /// Where the workers' tasks run; nil for the global pool.
     let taskExecutor: (any TaskExecutor)?
-    let state: Mutex<WorkerPoolState<Worker>>
+    let state: BlockingLock<WorkerPoolState<Worker>>
     /// The channel from submitters to workers. Unbounded for AsyncStream;
     /// `state.permits` bounds it to `queueCapacity`, and jobs only enter it
     /// under the lock, so it never drops one.
@@ -73,7 +73,7 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
         self.makeWorker = makeWorker
         self.clock = RuntimeClock(clock)
         self.taskExecutor = taskExecutor
-        state = Mutex(WorkerPoolState(configuration: configuration))
+        state = BlockingLock(WorkerPoolState(configuration: configuration))
         (jobs, jobsInput) = AsyncStream.makeStream(of: (any WorkerPoolJob<Worker>).self)
     }
 
