@@ -24,14 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The service to call.")
-    var service: String
-
-    @Argument(help: "The method: Type.method(label:), method(label:) or method.")
-    var method: String
-
-    @Argument(help: #"The arguments, a JSON array: '["Ada"]', '[]'."#)
-    var arguments: String = "[]"
+    @OptionGroup var call: CallArguments
 
     @Option(name: [.customShort("c"), .long], help: "How many calls are in flight at once.")
     var concurrency = 16
@@ -45,13 +38,6 @@ struct BenchCommand: AsyncParsableCommand {
             + "without it, as fast as the calls return.", valueName: "calls"))
     var rate: Double?
 
-    @Option(help: ArgumentHelp("Each call's deadline; also the wait for discovery.", valueName: "duration"))
-    var timeout = TimeoutArgument("10s", .seconds(10))
-
-    @Option(name: .customLong("metadata"), help: ArgumentHelp(
-        "Call metadata, KEY=VALUE (repeatable).", valueName: "key=value"))
-    var metadata: [String] = []
-
     @Flag(help: "Print the summary as one line of JSON.")
     var json = false
 
@@ -61,9 +47,6 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if let rate, !(rate > 0 && rate.isFinite) {
             throw ValidationError("--rate is a positive number of calls a second, got \(rate)")
-        }
-        for entry in metadata where !entry.contains("=") || entry.hasPrefix("=") {
-            throw ValidationError("--metadata takes KEY=VALUE, got \"\(entry)\"")
         }
     }
 
@@ -82,16 +65,16 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let command = "bench"
-            let encoded = try CommandMethod.arguments(arguments, command: command)
-            let target = try await CommandMethod.resolve(method, of: service, command: command,
-                                                         timeout: timeout.duration)
+            let encoded = try CommandMethod.arguments(call.arguments, command: command)
+            let target = try await CommandMethod.resolve(call.method, of: call.service, command: command,
+                                                         timeout: call.timeout.duration)
             let system = try target.startSystem()
-            let options = CallOptions(timeout: timeout.duration, metadata: CallCommand.metadata(metadata))
+            let options = CallOptions(timeout: call.timeout.duration, metadata: call.metadataMap)
             let clock = ContinuousClock()
             let started = clock.now
             let end = started + duration.duration
             let counts = Counts()
-            let (service, method, idempotent) = (service, target.method, target.method.isIdempotent)
+            let (service, method, idempotent) = (call.service, target.method, target.method.isIdempotent)
             // Each caller's interval between sends under --rate: its share of the pace.
             let interval = rate.map { Duration.seconds(Double(concurrency) / $0) }
             let tallies = await withTaskGroup(of: Tally?.self) { group in

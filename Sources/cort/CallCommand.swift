@@ -25,22 +25,7 @@ struct CallCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The service to call.")
-    var service: String
-
-    @Argument(help: "The method: Type.method(label:), method(label:) or method.")
-    var method: String
-
-    @Argument(help: #"The arguments, a JSON array: '["Ada"]', '[]'."#)
-    var arguments: String = "[]"
-
-    @Option(help: ArgumentHelp("The call's deadline (500ms, 2s, 1m); also the wait for discovery.",
-                               valueName: "duration"))
-    var timeout = TimeoutArgument("10s", .seconds(10))
-
-    @Option(name: .customLong("metadata"), help: ArgumentHelp(
-        "Call metadata, KEY=VALUE (repeatable); the method reads it from CallContext.", valueName: "key=value"))
-    var metadata: [String] = []
+    @OptionGroup var call: CallArguments
 
     @Flag(help: "Send the call as idempotent (failover may send it again), whatever the node says of the method.")
     var idempotent = false
@@ -48,20 +33,14 @@ struct CallCommand: AsyncParsableCommand {
     @Flag(help: "Print the result, or the error, as one line of JSON.")
     var json = false
 
-    func validate() throws {
-        for entry in metadata where !entry.contains("=") || entry.hasPrefix("=") {
-            throw ValidationError("--metadata takes KEY=VALUE, got \"\(entry)\"")
-        }
-    }
-
     func run() async throws {
         try await reportingFailures {
             let command = "call"
-            let encoded = try CommandMethod.arguments(arguments, command: command)
-            let target = try await CommandMethod.resolve(method, of: service, command: command,
-                                                         timeout: timeout.duration)
+            let (service, timeout) = (call.service, call.timeout.duration)
+            let encoded = try CommandMethod.arguments(call.arguments, command: command)
+            let target = try await CommandMethod.resolve(call.method, of: service, command: command, timeout: timeout)
             let system = try target.startSystem()
-            let options = CallOptions(timeout: timeout.duration, metadata: Self.metadata(metadata))
+            let options = CallOptions(timeout: timeout, metadata: call.metadataMap)
             let result: Result<[UInt8]?, RemoteCallError>
             do {
                 result = .success(try await withCallOptions(timeout: options.timeout, metadata: options.metadata) {
@@ -102,15 +81,5 @@ struct CallCommand: AsyncParsableCommand {
             wireCode = error.code.wireValue
             message = error.message
         }
-    }
-
-    /// `["k=v", "a=b=c"]` → `["k": "v", "a": "b=c"]`; the last of a key given twice wins.
-    static func metadata(_ entries: [String]) -> [String: String] {
-        var result: [String: String] = [:]
-        for entry in entries {
-            guard let equals = entry.firstIndex(of: "=") else { continue }
-            result[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
-        }
-        return result
     }
 }

@@ -66,12 +66,6 @@ struct CurveProbe {
     }
 
     /// One node and its caller.
-    private struct Side {
-        let name: String
-        let node: ServerProcess
-        let calls: TypedCalls
-    }
-
     func run() async throws {
         let keys = try CurveKeys()
         defer { keys.remove() }
@@ -79,9 +73,9 @@ struct CurveProbe {
         defer { plainNode.stop() }
         let curveNode = try ServerProcess.benchNode(replicas: replicas, executor: executor, curve: keys)
         defer { curveNode.stop() }
-        let plain = Side(name: "plaintext", node: plainNode,
+        let plain = ProbeSide(name: "plaintext", node: plainNode,
                          calls: try await TypedCalls.connect(to: plainNode.endpoint, payloadSize: PingPongDefaults.payloadSize))
-        let curve = Side(name: "CURVE", node: curveNode,
+        let curve = ProbeSide(name: "CURVE", node: curveNode,
                          calls: try await TypedCalls.connect(to: curveNode.endpoint, payloadSize: PingPongDefaults.payloadSize,
                                                              security: keys.callerSecurity))
         for side in [plain, curve] {
@@ -100,29 +94,7 @@ struct CurveProbe {
         var all: [String: [RoundFigures]] = [:]
         for round in 1...rounds {
             let order = round % 2 == 1 ? [plain, curve] : [curve, plain]
-            var figures: [String: RoundFigures] = [:]
-            for side in order {
-                try await side.calls.roundTrips(200)
-                let pid = side.node.processIdentifier
-                let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
-                figures[side.name, default: RoundFigures()].latencies = try await side.calls.timedRoundTrips(for: phase)
-                if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
-                    figures[side.name]!.single = node1 - node0
-                    figures[side.name]!.singleClient = client1 - client0
-                }
-            }
-            for side in order {
-                _ = try await side.calls.windowed(for: .milliseconds(200), window: window)
-                let pid = side.node.processIdentifier
-                let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
-                let (calls, elapsed) = try await side.calls.windowed(for: phase, window: window)
-                figures[side.name]!.windowCalls = calls
-                figures[side.name]!.windowElapsed = elapsed
-                if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
-                    figures[side.name]!.windowed = node1 - node0
-                    figures[side.name]!.windowedClient = client1 - client0
-                }
-            }
+            let figures = try await measureRound(order, phase: phase, window: window)
             let p = figures[plain.name]!, c = figures[curve.name]!
             p50Ratios.append(c.p50 / p.p50)
             p99Ratios.append(c.p99 / p.p99)
@@ -170,7 +142,7 @@ struct CurveProbe {
     /// `perf stat` on the node and on this process for `n` and `2n` calls,
     /// one in flight and `window` in flight, in both modes; prints the
     /// differences per call.
-    private func perfCounts(_ n: Int, sides: [Side]) async throws {
+    private func perfCounts(_ n: Int, sides: [ProbeSide]) async throws {
         say("perf stat -e context-switches,task-clock -p <pid>, (count at \(2 * n) calls − count at \(n)) / \(n):")
         for inFlight in [1, window] {
             for side in sides {

@@ -94,13 +94,6 @@ struct InstrumentedProbe {
     }
 
     /// One node and its caller.
-    private struct Side {
-        let name: String
-        let node: ServerProcess
-        let calls: TypedCalls
-        let dump: String?
-    }
-
     func run() async throws {
         // Before any system starts: a system reads the bootstrapped factory as it starts.
         let registry = prometheus ? BenchInstrumentation.bootstrapPrometheus() : nil
@@ -117,10 +110,10 @@ struct InstrumentedProbe {
                                                   prometheus: prometheus && !bareBaseline,
                                                   metricsDump: dumpPath("uninstrumented"))
         defer { offNode.stop() }
-        let on = Side(name: "default", node: onNode,
+        let on = ProbeSide(name: "default", node: onNode,
                       calls: try await TypedCalls.connect(to: onNode.endpoint, payloadSize: PingPongDefaults.payloadSize),
                       dump: dumpPath("instrumented"))
-        let off = Side(name: sameOnBothSides ? "default (A/A)" : "instrumented: false", node: offNode,
+        let off = ProbeSide(name: sameOnBothSides ? "default (A/A)" : "instrumented: false", node: offNode,
                        calls: try await TypedCalls.connect(to: offNode.endpoint, payloadSize: PingPongDefaults.payloadSize,
                                                            instrumented: sameOnBothSides),
                        dump: dumpPath("uninstrumented"))
@@ -145,29 +138,7 @@ struct InstrumentedProbe {
         var all: [String: [RoundFigures]] = [:]
         for round in 1...rounds {
             let order = round % 2 == 1 ? [on, off] : [off, on]
-            var figures: [String: RoundFigures] = [:]
-            for side in order {
-                try await side.calls.roundTrips(200)
-                let pid = side.node.processIdentifier
-                let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
-                figures[side.name, default: RoundFigures()].latencies = try await side.calls.timedRoundTrips(for: phase)
-                if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
-                    figures[side.name]!.single = node1 - node0
-                    figures[side.name]!.singleClient = client1 - client0
-                }
-            }
-            for side in order {
-                _ = try await side.calls.windowed(for: .milliseconds(200), window: window)
-                let pid = side.node.processIdentifier
-                let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
-                let (calls, elapsed) = try await side.calls.windowed(for: phase, window: window)
-                figures[side.name]!.windowCalls = calls
-                figures[side.name]!.windowElapsed = elapsed
-                if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
-                    figures[side.name]!.windowed = node1 - node0
-                    figures[side.name]!.windowedClient = client1 - client0
-                }
-            }
+            let figures = try await measureRound(order, phase: phase, window: window)
             let a = figures[on.name]!, b = figures[off.name]!
             all[on.name, default: []].append(a)
             all[off.name, default: []].append(b)
@@ -260,7 +231,7 @@ struct InstrumentedProbe {
     /// the two runs often fall into different regimes, and the difference
     /// is then noise. perf attaches 300 ms before the calls; the idle
     /// processes use next to nothing in it.)
-    private func perfCounts(_ n: Int, sides: [Side]) async throws {
+    private func perfCounts(_ n: Int, sides: [ProbeSide]) async throws {
         say("perf stat -e context-switches,task-clock -p <pid>, count over \(n) calls / \(n), \(countRounds) rounds:")
         for inFlight in [1, window] {
             var nodeRatios: [Double] = []
@@ -298,7 +269,7 @@ struct InstrumentedProbe {
     /// Calls of libc's allocation functions per call, on the node and in
     /// this process, through uprobes: N and 2N calls, one in flight and
     /// `window` in flight, both sides.
-    private func mallocCounts(_ n: Int, sides: [Side]) async throws {
+    private func mallocCounts(_ n: Int, sides: [ProbeSide]) async throws {
         let probes = try MallocProbes()
         defer { probes.remove() }
         say("allocations per call (uprobes on libc's \(MallocProbes.functions.joined(separator: ", "))), "
@@ -323,7 +294,7 @@ struct InstrumentedProbe {
     }
 
     /// `perf stat -e events` on the side's node and on this process over `n` calls.
-    private static func count(_ n: Int, side: Side, inFlight: Int,
+    private static func count(_ n: Int, side: ProbeSide, inFlight: Int,
                               events: [String]) async throws -> (node: PerfCounts, caller: PerfCounts) {
         try await side.calls.roundTrips(200)
         let onNode = try PerfStat(pid: side.node.processIdentifier, events: events)
@@ -340,7 +311,7 @@ struct InstrumentedProbe {
 
     /// `perf stat -e events` on the side's node and on this process for `n`
     /// and for `2n` calls; the difference over `n`, per event.
-    private static func difference(_ n: Int, side: Side, inFlight: Int,
+    private static func difference(_ n: Int, side: ProbeSide, inFlight: Int,
                                    events: [String]) async throws -> (node: PerfCounts, caller: PerfCounts) {
         var node: [PerfCounts] = []
         var caller: [PerfCounts] = []

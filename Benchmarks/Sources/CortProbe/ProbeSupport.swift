@@ -179,3 +179,42 @@ final class MallocProbes {
         return (process.terminationStatus, text)
     }
 }
+
+/// One side of an A/B probe: a node process and this process's caller of it.
+struct ProbeSide {
+    let name: String
+    let node: ServerProcess
+    let calls: TypedCalls
+    /// Where the node's metrics dump is, if it writes one.
+    var dump: String? = nil
+}
+
+/// One interleaved round over `order`: for each side, one call in flight
+/// for `phase` (every call's time), then `window` in flight for `phase`;
+/// with the node's and this process's CPU time and context switches of each.
+func measureRound(_ order: [ProbeSide], phase: Duration, window: Int) async throws -> [String: RoundFigures] {
+    var figures: [String: RoundFigures] = [:]
+    for side in order {
+        try await side.calls.roundTrips(200)
+        let pid = side.node.processIdentifier
+        let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
+        figures[side.name, default: RoundFigures()].latencies = try await side.calls.timedRoundTrips(for: phase)
+        if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
+            figures[side.name]!.single = node1 - node0
+            figures[side.name]!.singleClient = client1 - client0
+        }
+    }
+    for side in order {
+        _ = try await side.calls.windowed(for: .milliseconds(200), window: window)
+        let pid = side.node.processIdentifier
+        let (node0, client0) = (ProcessCounters.of(pid), ProcessCounters.of(getpid()))
+        let (calls, elapsed) = try await side.calls.windowed(for: phase, window: window)
+        figures[side.name]!.windowCalls = calls
+        figures[side.name]!.windowElapsed = elapsed
+        if let node0, let client0, let node1 = ProcessCounters.of(pid), let client1 = ProcessCounters.of(getpid()) {
+            figures[side.name]!.windowed = node1 - node0
+            figures[side.name]!.windowedClient = client1 - client0
+        }
+    }
+    return figures
+}
