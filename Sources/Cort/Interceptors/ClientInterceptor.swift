@@ -133,11 +133,20 @@ extension Duration {
     }
 }
 
-/// cort's own client interceptors, which do nothing until a backend is
-/// bootstrapped: a call skips the chain when every interceptor in it is one
+/// cort's own interceptors, which do nothing until a backend is
+/// bootstrapped: a call skips its chain when every interceptor in it is one
 /// of them with nothing to record to, and keeps the async frames it would
 /// hold while it waits (a call that waits holds its whole stack).
-protocol BuiltInClientInterceptor: ClientInterceptor {
+protocol BuiltInInterceptor {
     /// Whether it would record anything for a call made now.
     var isActive: Bool { get }
+}
+
+/// Whether any of `interceptors` would do something for a call made now.
+func anyActive(_ interceptors: [some Any]) -> Bool {
+    for interceptor in interceptors {
+        guard let builtIn = interceptor as? any BuiltInInterceptor else { return true }
+        if builtIn.isActive { return true }
+    }
+    return false
 }

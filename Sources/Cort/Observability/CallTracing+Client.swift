@@ -28,7 +28,7 @@ import Tracing
 ///     clientInterceptors: [TracingClientInterceptor()],
 ///     serverInterceptors: [TracingServerInterceptor()]))
 /// ```
-public struct TracingClientInterceptor: ClientInterceptor, BuiltInClientInterceptor {
+public struct TracingClientInterceptor: ClientInterceptor, BuiltInInterceptor {
     let tracer: (any Tracer)?
 
     /// Creates the interceptor.

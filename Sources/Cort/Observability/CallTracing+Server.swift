@@ -29,7 +29,7 @@ import Tracing
 ///     name: "greeter", discovery: discovery, endpoint: "tcp://0.0.0.0:5555",
 ///     serverInterceptors: [TracingServerInterceptor()]))
 /// ```
-public struct TracingServerInterceptor: ServerInterceptor {
+public struct TracingServerInterceptor: ServerInterceptor, BuiltInInterceptor {
     let tracer: (any Tracer)?
 
     /// Creates the interceptor.
@@ -39,6 +39,9 @@ public struct TracingServerInterceptor: ServerInterceptor {
     public init(tracer: (any Tracer)? = nil) {
         self.tracer = tracer
     }
+
+    /// Whether a tracer is there to record to (the no-op tracer is not).
+    var isActive: Bool { CallTracing.tracer(tracer) != nil }
 
     /// Runs the call inside a server span, in that span's `ServiceContext`.
     public func intercept(_ call: ServerCall,

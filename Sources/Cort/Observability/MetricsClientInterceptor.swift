@@ -18,7 +18,7 @@ import CoreMetrics
 ///
 /// Metric objects are made once per service and method and kept, up to
 /// 1,024 of each; calls to further ones are counted under `other`.
-public struct MetricsClientInterceptor: ClientInterceptor, BuiltInClientInterceptor {
+public struct MetricsClientInterceptor: ClientInterceptor, BuiltInInterceptor {
     private struct ServiceMetrics: Sendable {
         let inFlight: Meter
         let failovers: Counter

@@ -22,7 +22,7 @@ import CoreMetrics
 /// Put it first (outermost) to count the calls other interceptors refuse.
 /// Metric objects are made once per service and method and kept, up to
 /// 1,024 of each; calls to further ones are counted under `other`.
-public struct MetricsServerInterceptor: ServerInterceptor {
+public struct MetricsServerInterceptor: ServerInterceptor, BuiltInInterceptor {
     private struct MethodMetrics: Sendable {
         let queueTime: Timer
         let duration: Timer
@@ -40,6 +40,9 @@ public struct MetricsServerInterceptor: ServerInterceptor {
     public init(factory: (any MetricsFactory)? = nil) {
         self.factory = factory
     }
+
+    /// Whether a metrics backend is there to record to (the no-op one is not).
+    var isActive: Bool { CallMetrics.factory(factory) != nil }
 
     /// Records `call`'s time in the queue, then how `next` ended and how long it took.
     public func intercept(_ call: ServerCall,

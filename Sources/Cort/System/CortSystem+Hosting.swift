@@ -90,7 +90,8 @@ extension CortSystem {
     /// happen before the method runs.
     func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
                  context: CallContext, interceptors: [any ServerInterceptor], queued: Duration) async -> CallOutcome {
-        guard !interceptors.isEmpty else { return await execute(request, target: target, on: actor, context: context) }
+        // Skipped when only cort's own interceptors are there, with nothing to record to.
+        guard anyActive(interceptors) else { return await execute(request, target: target, on: actor, context: context) }
         return await CallContext.$current.withValue(context) {
             do {
                 return try await Self.run(ServerCall(context: context, queued: queued), through: interceptors[...]) { call in

@@ -520,7 +520,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         let remote = try remoteService(for: id)
         let interceptors = clientChain
         let service = outgoing.errorsDeclaredBy
-        guard Self.anyActive(interceptors) else {
+        guard anyActive(interceptors) else {
             return try await send(request, to: remote, deadline: deadline, idempotent: idempotent,
                                   errorsDeclaredBy: service).bytes
         }
@@ -534,15 +534,6 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             return try await send(request, to: remote, deadline: clock.now + call.timeout,
                                   idempotent: call.isIdempotent, errorsDeclaredBy: service)
         }.bytes
-    }
-
-    /// Whether any of `interceptors` would do something for a call made now.
-    private static func anyActive(_ interceptors: [any ClientInterceptor]) -> Bool {
-        for interceptor in interceptors {
-            guard let builtIn = interceptor as? any BuiltInClientInterceptor else { return true }
-            if builtIn.isActive { return true }
-        }
-        return false
     }
 
     /// Runs `call` through `interceptors`, the first outermost, and `body` inside them all.
