@@ -69,9 +69,11 @@ public enum MessagePackValue: Sendable, Hashable {
 
     /// Reads `bytes`, which must hold exactly one MessagePack value.
     ///
-    /// - Parameter maxDepth: How deeply maps and arrays may nest (the
-    ///   top-level container is depth 1). It also bounds the recursion of the
-    ///   reader, so keep it moderate.
+    /// - Parameters:
+    ///   - bytes: The MessagePack bytes, untrusted.
+    ///   - maxDepth: How deeply maps and arrays may nest (the top-level
+    ///     container is depth 1). It also bounds the recursion of the
+    ///     reader, so keep it moderate.
     /// - Throws: ``MessagePackError`` with the offset of the problem: the
     ///   input is empty or ends inside a value (`truncated`), a length or
     ///   count goes past the end (`lengthExceedsInput`), a `str` is not UTF-8
