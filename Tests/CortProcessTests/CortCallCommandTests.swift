@@ -41,15 +41,8 @@ distributed actor Inspector {
 /// `cort describe`, `cort call` and `cort bench`, run as the built `cort`
 /// executable against nodes this process hosts.
 @Suite(.timeLimit(.minutes(2))) struct CortCallCommandTests {
-    /// Variables of the test's own environment that would choose another backend or CURVE.
-    private static let cleared = ["CORT_DISCOVERY", "CONSUL_HTTP_ADDR", "CORT_STATIC_SERVICES",
-                                  "CORT_CURVE_SECRET_KEY", "CORT_CURVE_SECRET_KEY_FILE", "CORT_CURVE_ALLOWED_CALLERS_FILE"]
-
     private func cort(_ arguments: [String], environment: [String: String]) async throws -> CortTool.Run {
-        var variables: [Environment.Key: String?] = [:]
-        for name in Self.cleared { variables[Environment.Key(stringLiteral: name)] = .some(nil) }
-        for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
-        return try await CortTool.run(arguments, environment: variables)
+        try await CortTool.run(arguments, only: environment)
     }
 
     private static let ok = ChildProcess.Exit(status: 0, signalled: false)

@@ -32,18 +32,8 @@ import Testing
         var nodes: Int
     }
 
-    /// Variables of the test's own environment that would choose another
-    /// backend or CURVE: removed unless `environment` sets them.
-    private static let cleared = ["CORT_DISCOVERY", "CONSUL_HTTP_ADDR", "CORT_STATIC_SERVICES",
-                                  "CORT_CURVE_SECRET_KEY", "CORT_CURVE_SECRET_KEY_FILE", "CORT_CURVE_ALLOWED_CALLERS_FILE"]
-
-    /// Runs `cort` with `arguments` and `environment`; a run that outlives
-    /// 20 s is cancelled, which kills it.
-    private func cort(_ arguments: [String], environment: [String: String]) async throws -> Run {
-        var variables: [Environment.Key: String?] = [:]
-        for name in Self.cleared { variables[Environment.Key(stringLiteral: name)] = .some(nil) }
-        for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
-        return try await CortTool.run(arguments, environment: variables)
+    private func cort(_ arguments: [String], environment: [String: String]) async throws -> CortTool.Run {
+        try await CortTool.run(arguments, only: environment)
     }
 
     private static let ok = ChildProcess.Exit(status: 0, signalled: false)

@@ -37,4 +37,19 @@ enum CortTool {
         }
         return try #require(ended, "cort \(arguments.joined(separator: " ")) did not end within 20 s")
     }
+
+    /// Variables of the test's own environment that would choose another
+    /// discovery backend or CURVE for `cort`.
+    static let discoveryAndSecurity = ["CORT_DISCOVERY", "CONSUL_HTTP_ADDR", "CORT_STATIC_SERVICES",
+                                       "CORT_CURVE_SECRET_KEY", "CORT_CURVE_SECRET_KEY_FILE",
+                                       "CORT_CURVE_ALLOWED_CALLERS_FILE"]
+
+    /// Runs `cort` with exactly `environment` among ``discoveryAndSecurity``
+    /// (the others removed), the rest of the test's environment inherited.
+    static func run(_ arguments: [String], only environment: [String: String]) async throws -> Run {
+        var variables: [Environment.Key: String?] = [:]
+        for name in discoveryAndSecurity { variables[Environment.Key(stringLiteral: name)] = .some(nil) }
+        for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
+        return try await run(arguments, environment: variables)
+    }
 }
