@@ -32,8 +32,7 @@ public struct MetricsClientInterceptor: ClientInterceptor, BuiltInInterceptor {
     }
 
     private let factory: (any MetricsFactory)?
-    private let services = MetricsTable<MetricsServiceKey, ServiceMetrics>()
-    private let methods = MetricsTable<MetricsMethodKey, MethodMetrics>()
+    private let tables = ServiceMethodTables<ServiceMetrics, MethodMetrics>()
 
     /// Creates the interceptor.
     ///
@@ -43,11 +42,11 @@ public struct MetricsClientInterceptor: ClientInterceptor, BuiltInInterceptor {
         self.factory = factory
     }
 
-    /// Records `call`: in flight while `next` runs, then its outcome, its
-    /// duration, and its attempts.
     /// Whether a metrics backend is there to record to (the no-op one is not).
     var isActive: Bool { CallMetrics.factory(factory) != nil }
 
+    /// Records `call`: in flight while `next` runs, then its outcome, its
+    /// duration, and its attempts.
     public func intercept(_ call: ClientCall,
                           next: (ClientCall) async throws -> ClientCallResult) async throws -> ClientCallResult {
         guard let factory = CallMetrics.factory(factory) else { return try await next(call) }
@@ -85,28 +84,20 @@ public struct MetricsClientInterceptor: ClientInterceptor, BuiltInInterceptor {
     }
 
     private func metrics(service: String, method: String, factory: any MetricsFactory) -> MethodMetrics {
-        let id = MetricsFactoryID(factory)
-        return methods.value(
-            for: MetricsMethodKey(factory: id, service: service, method: method),
-            overflow: { MetricsMethodKey(factory: $0.factory, service: CallMetrics.other, method: CallMetrics.other) }
-        ) { key in
-            let service = services.value(
-                for: MetricsServiceKey(factory: id, service: key.service),
-                overflow: { MetricsServiceKey(factory: $0.factory, service: CallMetrics.other) }
-            ) { key in
-                let dimensions = [(CallMetrics.service, key.service)]
-                return ServiceMetrics(
-                    inFlight: Meter(label: CallMetrics.clientCallsInFlight, dimensions: dimensions, factory: factory),
-                    failovers: Counter(label: CallMetrics.clientFailovers, dimensions: dimensions, factory: factory),
-                    overloaded: Counter(label: CallMetrics.clientOverloaded, dimensions: dimensions, factory: factory))
-            }
-            return MethodMetrics(
-                service: service,
+        tables.value(service: service, method: method, factory: factory, makeService: { service in
+            let dimensions = [(CallMetrics.service, service)]
+            return ServiceMetrics(
+                inFlight: Meter(label: CallMetrics.clientCallsInFlight, dimensions: dimensions, factory: factory),
+                failovers: Counter(label: CallMetrics.clientFailovers, dimensions: dimensions, factory: factory),
+                overloaded: Counter(label: CallMetrics.clientOverloaded, dimensions: dimensions, factory: factory))
+        }, makeMethod: { serviceMetrics, service, method in
+            MethodMetrics(
+                service: serviceMetrics,
                 duration: Timer(label: CallMetrics.clientCallDuration,
-                                dimensions: [(CallMetrics.service, key.service), (CallMetrics.method, key.method)],
+                                dimensions: [(CallMetrics.service, service), (CallMetrics.method, method)],
                                 factory: factory),
-                outcomes: OutcomeCounters(label: CallMetrics.clientCalls, service: key.service, method: key.method,
+                outcomes: OutcomeCounters(label: CallMetrics.clientCalls, service: service, method: method,
                                           factory: factory))
-        }
+        })
     }
 }

@@ -30,8 +30,7 @@ public struct MetricsServerInterceptor: ServerInterceptor, BuiltInInterceptor {
     }
 
     private let factory: (any MetricsFactory)?
-    private let services = MetricsTable<MetricsServiceKey, Timer>()
-    private let methods = MetricsTable<MetricsMethodKey, MethodMetrics>()
+    private let tables = ServiceMethodTables<Timer, MethodMetrics>()
 
     /// Creates the interceptor.
     ///
@@ -72,25 +71,16 @@ public struct MetricsServerInterceptor: ServerInterceptor, BuiltInInterceptor {
     }
 
     private func metrics(service: String, method: String, factory: any MetricsFactory) -> MethodMetrics {
-        let id = MetricsFactoryID(factory)
-        return methods.value(
-            for: MetricsMethodKey(factory: id, service: service, method: method),
-            overflow: { MetricsMethodKey(factory: $0.factory, service: CallMetrics.other, method: CallMetrics.other) }
-        ) { key in
-            let queueTime = services.value(
-                for: MetricsServiceKey(factory: id, service: key.service),
-                overflow: { MetricsServiceKey(factory: $0.factory, service: CallMetrics.other) }
-            ) { key in
-                Timer(label: CallMetrics.serverQueueTime, dimensions: [(CallMetrics.service, key.service)],
-                      factory: factory)
-            }
-            return MethodMetrics(
+        tables.value(service: service, method: method, factory: factory, makeService: { service in
+            Timer(label: CallMetrics.serverQueueTime, dimensions: [(CallMetrics.service, service)], factory: factory)
+        }, makeMethod: { queueTime, service, method in
+            MethodMetrics(
                 queueTime: queueTime,
                 duration: Timer(label: CallMetrics.serverCallDuration,
-                                dimensions: [(CallMetrics.service, key.service), (CallMetrics.method, key.method)],
+                                dimensions: [(CallMetrics.service, service), (CallMetrics.method, method)],
                                 factory: factory),
-                outcomes: OutcomeCounters(label: CallMetrics.serverCalls, service: key.service, method: key.method,
+                outcomes: OutcomeCounters(label: CallMetrics.serverCalls, service: service, method: method,
                                           factory: factory))
-        }
+        })
     }
 }
