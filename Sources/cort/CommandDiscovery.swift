@@ -37,3 +37,17 @@ struct CommandDiscovery {
         }
     }
 }
+
+extension Security {
+    /// The CURVE settings the environment gives, as a node and a caller read
+    /// them (`CORT_CURVE_SECRET_KEY_FILE`, `CORT_CURVE_SECRET_KEY`, …).
+    ///
+    /// - Throws: ``CommandFailure`` (exit 1) with the setting's problem.
+    static func fromEnvironment(command: String) throws -> Security {
+        do throws(ConfigurationError) {
+            return try fromEnvironment()
+        } catch {
+            throw CommandFailure(command: command, error.message)
+        }
+    }
+}

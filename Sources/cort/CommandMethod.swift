@@ -24,12 +24,7 @@ struct CommandMethod {
     static func resolve(_ name: String, of service: String, command: String,
                         timeout: Duration) async throws -> CommandMethod {
         let chosen = try CommandDiscovery(command: command)
-        let security: Security
-        do throws(ConfigurationError) {
-            security = try Security.fromEnvironment()
-        } catch {
-            throw CommandFailure(command: command, error.message)
-        }
+        let security = try Security.fromEnvironment(command: command)
         let described = try await CommandNodes.describeFirst(
             service, command: command, chosen: chosen, keys: security.keyPair, timeout: timeout)
         guard let hosted = described.services.first(where: { $0.name == service }) else {

@@ -55,12 +55,7 @@ struct DescribeCommand: AsyncParsableCommand {
         try await reportingFailures {
             let command = "describe"
             let chosen = try CommandDiscovery(command: command)
-            let keys: CurveKeyPair?
-            do throws(ConfigurationError) {
-                keys = try Security.fromEnvironment().keyPair
-            } catch {
-                throw CommandFailure(command: command, error.message)
-            }
+            let keys = try Security.fromEnvironment(command: command).keyPair
             let described = try await CommandNodes.describeFirst(
                 target, command: command, chosen: chosen, keys: keys, timeout: timeout.duration)
             let output = Output(

@@ -70,12 +70,7 @@ struct NodesCommand: AsyncParsableCommand {
         try await reportingFailures {
             let command = "nodes"
             let chosen = try CommandDiscovery(command: command)
-            let keys: CurveKeyPair?
-            do throws(ConfigurationError) {
-                keys = try Security.fromEnvironment().keyPair
-            } catch {
-                throw CommandFailure(command: command, error.message)
-            }
+            let keys = try Security.fromEnvironment(command: command).keyPair
             let instances: [ServiceInstance]
             do {
                 instances = try await chosen.discovery.instances(of: service, within: timeout.duration)
