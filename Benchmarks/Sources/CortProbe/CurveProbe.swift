@@ -30,37 +30,23 @@ struct CurveProbe {
             (CORT_BENCH_CALLER_SECRET_KEY)
         """
 
-    var rounds = 5
-    var phase = Duration.seconds(2)
-    var window = PingPongDefaults.window
-    var replicas = 4
+    var options = RoundOptions()
+    var rounds: Int { options.rounds }
+    var phase: Duration { options.phase }
+    var window: Int { options.window }
+    var replicas: Int { options.replicas }
     var executor = "globalPool"
-    var counts: Int?
+    var counts: Int? { options.counts }
 
     init?(arguments: ArraySlice<String>) {
         var rest = arguments
         while let option = rest.popFirst() {
             switch option {
-            case "--rounds":
-                guard let value = rest.popFirst().flatMap(Int.init), (1...50).contains(value) else { return nil }
-                rounds = value
-            case "--seconds":
-                guard let value = rest.popFirst().flatMap(Double.init), value > 0, value <= 30 else { return nil }
-                phase = .milliseconds(Int(value * 1000))
-            case "--window":
-                guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return nil }
-                window = value
-            case "--replicas":
-                guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return nil }
-                replicas = value
             case "--executor":
                 guard let value = rest.popFirst(), ["reactor", "globalPool"].contains(value) else { return nil }
                 executor = value
-            case "--counts":
-                guard let value = rest.popFirst().flatMap(Int.init), (100...1_000_000).contains(value) else { return nil }
-                counts = value
             default:
-                return nil
+                guard options.take(option, from: &rest) == true else { return nil }
             }
         }
     }

@@ -42,13 +42,14 @@ struct InstrumentedProbe {
             --aa: the default on both sides (an A/A run: the noise, and any bias between the sides)
         """
 
-    var rounds = 5
-    var phase = Duration.seconds(2)
-    var window = PingPongDefaults.window
-    var replicas = 4
+    var options = RoundOptions()
+    var rounds: Int { options.rounds }
+    var phase: Duration { options.phase }
+    var window: Int { options.window }
+    var replicas: Int { options.replicas }
     var prometheus = false
     var bareBaseline = false
-    var counts: Int?
+    var counts: Int? { options.counts }
     var countRounds = 3
     var mallocs: Int?
     /// Both sides with the default configuration: an A/A run, for the noise and any bias between the two sides.
@@ -58,18 +59,6 @@ struct InstrumentedProbe {
         var rest = arguments
         while let option = rest.popFirst() {
             switch option {
-            case "--rounds":
-                guard let value = rest.popFirst().flatMap(Int.init), (1...50).contains(value) else { return nil }
-                rounds = value
-            case "--seconds":
-                guard let value = rest.popFirst().flatMap(Double.init), value > 0, value <= 30 else { return nil }
-                phase = .milliseconds(Int(value * 1000))
-            case "--window":
-                guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return nil }
-                window = value
-            case "--replicas":
-                guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return nil }
-                replicas = value
             case "--metrics":
                 guard let value = rest.popFirst(), ["none", "prometheus"].contains(value) else { return nil }
                 prometheus = value == "prometheus"
@@ -77,9 +66,6 @@ struct InstrumentedProbe {
                 bareBaseline = true
             case "--aa":
                 sameOnBothSides = true
-            case "--counts":
-                guard let value = rest.popFirst().flatMap(Int.init), (100...1_000_000).contains(value) else { return nil }
-                counts = value
             case "--count-rounds":
                 guard let value = rest.popFirst().flatMap(Int.init), (1...20).contains(value) else { return nil }
                 countRounds = value
@@ -87,7 +73,7 @@ struct InstrumentedProbe {
                 guard let value = rest.popFirst().flatMap(Int.init), (100...1_000_000).contains(value) else { return nil }
                 mallocs = value
             default:
-                return nil
+                guard options.take(option, from: &rest) == true else { return nil }
             }
         }
         if bareBaseline && !prometheus { return nil }

@@ -218,3 +218,38 @@ func measureRound(_ order: [ProbeSide], phase: Duration, window: Int) async thro
     }
     return figures
 }
+
+/// The options every A/B probe takes (`curve`, `instrumented`): rounds,
+/// seconds per phase, the window, the node's replicas and `--counts`.
+struct RoundOptions {
+    var rounds = 5
+    var phase = Duration.seconds(2)
+    var window = PingPongDefaults.window
+    var replicas = 4
+    var counts: Int?
+
+    /// Takes `option` and its value from `rest`: true when taken, false for
+    /// a bad value, nil when `option` is not one of these.
+    mutating func take(_ option: String, from rest: inout ArraySlice<String>) -> Bool? {
+        switch option {
+        case "--rounds":
+            guard let value = rest.popFirst().flatMap(Int.init), (1...50).contains(value) else { return false }
+            rounds = value
+        case "--seconds":
+            guard let value = rest.popFirst().flatMap(Double.init), value > 0, value <= 30 else { return false }
+            phase = .milliseconds(Int(value * 1000))
+        case "--window":
+            guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return false }
+            window = value
+        case "--replicas":
+            guard let value = rest.popFirst().flatMap(Int.init), value >= 1 else { return false }
+            replicas = value
+        case "--counts":
+            guard let value = rest.popFirst().flatMap(Int.init), (100...1_000_000).contains(value) else { return false }
+            counts = value
+        default:
+            return nil
+        }
+        return true
+    }
+}
