@@ -157,3 +157,15 @@ final class ThreadEnd: Sendable {
         }
     }
 }
+
+/// Runs `body`, then shuts `systems` down, whether `body` returned or threw.
+func shuttingDown<R>(_ systems: [CortSystem], _ body: () async throws -> R) async throws -> R {
+    do {
+        let result = try await body()
+        for system in systems { await system.shutdown() }
+        return result
+    } catch {
+        for system in systems { await system.shutdown() }
+        throw error
+    }
+}

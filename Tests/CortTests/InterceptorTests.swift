@@ -82,15 +82,14 @@ struct InterceptorTests {
         let node = try CortSystem.start(.init(name: "node", discovery: discovery, endpoint: "tcp://127.0.0.1:0"))
         let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30),
                                                 clientInterceptors: [outer, inner]))
-        defer { Task { await caller.shutdown(); await node.shutdown() } }
-        try await node.host("echo") { MetadataEcho(actorSystem: $0) }
-        let echo = try MetadataEcho.resolve(id: .service("echo"), using: caller)
-        let order = try await echo.metadata("order")
-        #expect(order == "ab")
-        #expect(outer.seen.withLock { $0 } == ["a MetadataEcho.metadata(_:)"])
-        #expect(inner.seen.withLock { $0 } == ["b MetadataEcho.metadata(_:)"])
-        await caller.shutdown()
-        await node.shutdown()
+        try await shuttingDown([caller, node]) {
+            try await node.host("echo") { MetadataEcho(actorSystem: $0) }
+            let echo = try MetadataEcho.resolve(id: .service("echo"), using: caller)
+            let order = try await echo.metadata("order")
+            #expect(order == "ab")
+            #expect(outer.seen.withLock { $0 } == ["a MetadataEcho.metadata(_:)"])
+            #expect(inner.seen.withLock { $0 } == ["b MetadataEcho.metadata(_:)"])
+        }
     }
 
     @Test("a server interceptor that throws refuses the call with its code, and the method does not run")
@@ -100,7 +99,7 @@ struct InterceptorTests {
         let node = try CortSystem.start(.init(name: "node", discovery: discovery, endpoint: "tcp://127.0.0.1:0",
                                               serverInterceptors: [recorder]))
         let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30)))
-        do {
+        try await shuttingDown([caller, node]) {
             try await node.host("echo", interceptors: [TokenCheck(token: "s3cret", code: .permissionDenied)]) {
                 MetadataEcho(actorSystem: $0)
             }
@@ -115,13 +114,7 @@ struct InterceptorTests {
                 "system in MetadataEcho.metadata(_:) queued>=0:true", "system threw permission denied",
                 "system in MetadataEcho.metadata(_:) queued>=0:true", "system out ok",
             ])
-        } catch {
-            await caller.shutdown()
-            await node.shutdown()
-            throw error
         }
-        await caller.shutdown()
-        await node.shutdown()
     }
 
     @Test("a call moved to another node carries both attempts; an error says what each attempt did")
@@ -141,7 +134,7 @@ struct InterceptorTests {
         let spy = Spy()
         let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30),
                                                 clientInterceptors: [spy]))
-        do {
+        try await shuttingDown([caller, busy, free]) {
             // The busy node refuses every call as overloaded (it did not run), so each moves to the free one.
             try await busy.host("echo", interceptors: [TokenCheck(token: "never", code: .overloaded)]) {
                 MetadataEcho(actorSystem: $0)
@@ -171,14 +164,6 @@ struct InterceptorTests {
             #expect(failed.attempts.count == 1)
             #expect(failed.attempts.first?.outcome == .failed(.remoteApplicationError))
             #expect(failed.description.contains("attempts: echo@"))
-        } catch {
-            await caller.shutdown()
-            await busy.shutdown()
-            await free.shutdown()
-            throw error
         }
-        await caller.shutdown()
-        await busy.shutdown()
-        await free.shutdown()
     }
 }

@@ -39,7 +39,7 @@ struct MetricsTests {
         let caller = try CortSystem.start(.init(
             name: "caller", discovery: discovery, defaultTimeout: .seconds(30),
             metricsFactory: callerMetrics))
-        do {
+        try await shuttingDown([caller, node]) {
             try await node.host("echo", interceptors: [TokenCheck(token: "s3cret", code: .permissionDenied)]) {
                 MetadataEcho(actorSystem: $0)
             }
@@ -99,13 +99,7 @@ struct MetricsTests {
             #expect(nodeMetrics.meters(label: CallMetrics.serverQueueDepth).allSatisfy { $0.values.allSatisfy { $0 == 0 } })
             #expect(nodeMetrics.counterTotal(label: CallMetrics.serverRefused) == 0)
             #expect(nodeMetrics.counterTotal(label: CallMetrics.serverBadFrames) == 0)
-        } catch {
-            await caller.shutdown()
-            await node.shutdown()
-            throw error
         }
-        await caller.shutdown()
-        await node.shutdown()
     }
 
     @Test("calls that move off a node that refuses them as overloaded are counted as failovers")
@@ -120,7 +114,7 @@ struct MetricsTests {
                                               metricsFactory: freeMetrics))
         let caller = try CortSystem.start(.init(name: "caller", discovery: discovery, defaultTimeout: .seconds(30),
                                                 metricsFactory: callerMetrics))
-        do {
+        try await shuttingDown([caller, busy, free]) {
             // The busy node refuses every call as overloaded (it did not run), so each moves to the free one.
             try await busy.host("echo", interceptors: [TokenCheck(token: "never", code: .overloaded)]) {
                 MetadataEcho(actorSystem: $0)
@@ -146,15 +140,7 @@ struct MetricsTests {
             #expect(busyMetrics.counterTotal(label: CallMetrics.serverCalls) == moved)
             #expect(Self.counter(freeMetrics, CallMetrics.serverCalls,
                                  [("service", "echo"), ("method", Self.metadata), ("code", "ok")]) == Int64(made))
-        } catch {
-            await caller.shutdown()
-            await busy.shutdown()
-            await free.shutdown()
-            throw error
         }
-        await caller.shutdown()
-        await busy.shutdown()
-        await free.shutdown()
     }
 
     @Test("a node records its load per service, and the calls of a caller that left as abandoned")
