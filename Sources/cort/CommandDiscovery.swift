@@ -27,6 +27,17 @@ struct CommandDiscovery {
         backendName = DiscoveryEnvironment.backendName(environment, backends: Self.backends)
     }
 
+    /// The instances discovery lists for `service` (possibly none).
+    ///
+    /// - Throws: ``CommandFailure`` (exit 1) naming the backend and its error.
+    func instances(of service: String, within timeout: Duration, command: String) async throws -> [ServiceInstance] {
+        do {
+            return try await discovery.instances(of: service, within: timeout)
+        } catch let error as DiscoveryError {
+            throw CommandFailure(command: command, "\(backendName) discovery: \(error.message)")
+        }
+    }
+
     /// What the backend's list of a service's instances means: Consul lists
     /// the instances whose checks pass, the others list every instance they know.
     var listing: String {

@@ -118,12 +118,7 @@ enum CommandNodes {
             }
             return [ServiceInstance(service: "", id: "direct@\(parts[0])", endpoint: parts[0], metadata: metadata)]
         }
-        let instances: [ServiceInstance]
-        do {
-            instances = try await chosen.discovery.instances(of: target, within: timeout)
-        } catch let error as DiscoveryError {
-            throw CommandFailure(command: command, "\(chosen.backendName) discovery: \(error.message)")
-        }
+        let instances = try await chosen.instances(of: target, within: timeout, command: command)
         guard !instances.isEmpty else {
             throw CommandFailure(command: command,
                                  "\(chosen.backendName) discovery lists no node of service \"\(target)\"")

@@ -71,12 +71,7 @@ struct NodesCommand: AsyncParsableCommand {
             let command = "nodes"
             let chosen = try CommandDiscovery(command: command)
             let keys = try Security.fromEnvironment(command: command).keyPair
-            let instances: [ServiceInstance]
-            do {
-                instances = try await chosen.discovery.instances(of: service, within: timeout.duration)
-            } catch let error as DiscoveryError {
-                throw CommandFailure(command: command, "\(chosen.backendName) discovery: \(error.message)")
-            }
+            let instances = try await chosen.instances(of: service, within: timeout.duration, command: command)
             let probe = NodeProbe(keys: keys, timeout: timeout.duration)
             let answers = await withTaskGroup(of: (Int, NodeProbe.Answer).self) { group in
                 for (index, instance) in instances.enumerated() {
