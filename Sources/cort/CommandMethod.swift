@@ -38,7 +38,7 @@ struct CommandMethod {
     static func find(_ name: String, in service: ServiceDescription, command: String) throws -> MethodDescription {
         let methods = service.methods
         if let exact = methods.first(where: { $0.name == name }) { return exact }
-        let withoutType = methods.filter { bare($0.name) == name }
+        let withoutType = methods.filter { methodNameWithoutType($0.name) == name }
         if withoutType.count == 1 { return withoutType[0] }
         let byBaseName = methods.filter { baseName($0.name) == name }
         if byBaseName.count == 1 { return byBaseName[0] }
@@ -52,16 +52,9 @@ struct CommandMethod {
                              + (methods.isEmpty ? " (its node lists no methods)" : "; it has \(known)"))
     }
 
-    /// `Greeter.hello(name:)` → `hello(name:)`.
-    private static func bare(_ name: String) -> String {
-        let beforeArguments = name.firstIndex(of: "(") ?? name.endIndex
-        let start = name[..<beforeArguments].lastIndex(of: ".").map { name.index(after: $0) } ?? name.startIndex
-        return String(name[start...])
-    }
-
     /// `Greeter.hello(name:)` → `hello`.
     private static func baseName(_ name: String) -> String {
-        let bare = bare(name)
+        let bare = methodNameWithoutType(name)
         return String(bare[..<(bare.firstIndex(of: "(") ?? bare.endIndex)])
     }
 

@@ -269,9 +269,9 @@ struct TracingTests {
 
     @Test("rpc.method is the method part of the readable name")
     func methodPart() {
-        #expect(CallTracing.methodPart(of: "Greeter.hello(name:)") == "hello(name:)")
-        #expect(CallTracing.methodPart(of: "Outer.Inner.ping()") == "ping()")
-        #expect(CallTracing.methodPart(of: "ping(_:)") == "ping(_:)")
-        #expect(CallTracing.methodPart(of: "$s3das7GreeterC5helloyyYaKFTE") == "$s3das7GreeterC5helloyyYaKFTE")
+        #expect(methodNameWithoutType("Greeter.hello(name:)") == "hello(name:)")
+        #expect(methodNameWithoutType("Outer.Inner.ping()") == "ping()")
+        #expect(methodNameWithoutType("ping(_:)") == "ping(_:)")
+        #expect(methodNameWithoutType("$s3das7GreeterC5helloyyYaKFTE") == "$s3das7GreeterC5helloyyYaKFTE")
     }
 }

@@ -51,7 +51,7 @@ package enum DistributedMethods {
         for identifier in accessibleFunctions {
             guard let target = TargetCatalog.read(identifier, on: typeName),
                   let demangled = demangle(identifier) else { continue }
-            let bare = ServiceAccess.bareName(target.method)
+            let bare = methodNameWithoutType(target.method)
             methods.append(MethodDescription(
                 name: target.method, signature: signature(demangled, of: typeName, module: module),
                 target: identifier, isIdempotent: idempotent.contains(bare)))

@@ -36,17 +36,8 @@ enum CallTracing {
         var attributes = SpanAttributes()
         attributes[system] = "cort"
         attributes[Self.service] = service
-        attributes[Self.method] = methodPart(of: method)
+        attributes[Self.method] = methodNameWithoutType(method)
         return attributes
-    }
-
-    /// The method part of a readable method name, as OpenTelemetry's
-    /// `rpc.method` wants it: `hello(name:)` of `Greeter.hello(name:)`
-    /// (the name itself when it has no type in front).
-    static func methodPart(of name: String) -> String {
-        let beforeArguments = name.firstIndex(of: "(") ?? name.endIndex
-        guard let dot = name[..<beforeArguments].lastIndex(of: ".") else { return name }
-        return String(name[name.index(after: dot)...])
     }
 
     /// `duration` in milliseconds, with a fraction.

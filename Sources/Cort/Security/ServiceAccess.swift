@@ -33,7 +33,7 @@ public struct ServiceAccess: Sendable, CustomStringConvertible {
     /// callable only by `keys`, whatever the service-wide rule says.
     public func allowing(_ keys: some Sequence<CurveKey>, toCall method: String) -> ServiceAccess {
         var methods = self.methods
-        methods[Self.bareName(method), default: []].formUnion(keys)
+        methods[methodNameWithoutType(method), default: []].formUnion(keys)
         return ServiceAccess(callers: callers, methods: methods)
     }
 
@@ -44,16 +44,10 @@ public struct ServiceAccess: Sendable, CustomStringConvertible {
     func allows(_ caller: CurveKey?, method: String) -> Bool {
         if isOpen { return true }
         guard let caller else { return false }
-        if !methods.isEmpty, let keys = methods[Self.bareName(method)] { return keys.contains(caller) }
+        if !methods.isEmpty, let keys = methods[methodNameWithoutType(method)] { return keys.contains(caller) }
         return callers?.contains(caller) ?? true
     }
 
-    /// `Ledger.post(_:)` → `post(_:)`.
-    static func bareName(_ method: String) -> String {
-        let beforeArguments = method.firstIndex(of: "(") ?? method.endIndex
-        let start = method[..<beforeArguments].lastIndex(of: ".").map { method.index(after: $0) } ?? method.startIndex
-        return String(method[start...])
-    }
 
     public var description: String {
         if isOpen { return "any allowed caller" }

@@ -573,9 +573,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         var idempotent = false
         if let marked = actorType as? any IdempotentMethods.Type {
             // "Ledger.balance(of:)" is listed as "balance(of:)".
-            let beforeArguments = name.firstIndex(of: "(") ?? name.endIndex
-            let start = name[..<beforeArguments].lastIndex(of: ".").map { name.index(after: $0) } ?? name.startIndex
-            idempotent = marked.idempotentMethods.contains(String(name[start...]))
+            idempotent = marked.idempotentMethods.contains(methodNameWithoutType(name))
         }
         let info = MethodInfo(name: name, idempotent: idempotent)
         methodNames.withLock { $0[identifier] = info }

@@ -29,6 +29,15 @@ package func readableMethodName(fromMangled identifier: String) -> String {
     return name
 }
 
+/// A readable method name without its type: `hello(name:)` of
+/// `Greeter.hello(name:)` (the name itself when it has no type in front).
+/// How ``IdempotentMethods``, ``ServiceAccess`` and `rpc.method` name a method.
+package func methodNameWithoutType(_ name: String) -> String {
+    let beforeArguments = name.firstIndex(of: "(") ?? name.endIndex
+    guard let dot = name[..<beforeArguments].lastIndex(of: ".") else { return name }
+    return String(name[name.index(after: dot)...])
+}
+
 /// Swift's own demangling of `identifier`, or nil when it is not a Swift symbol.
 func demangle(_ identifier: String) -> String? {
     var identifier = identifier
