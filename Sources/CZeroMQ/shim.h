@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
+#include <poll.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -63,6 +64,16 @@ static inline void cort_wakefd_drain(int fd) {
         if (n < 0 && errno == EINTR) continue;
         return;
     }
+}
+
+/* Sleeps until the wake-up channel is readable or timeout_ms passed (-1:
+   no limit), then empties it. Returns 1 if it was signalled, 0 otherwise. */
+static inline int cort_wakefd_wait(int fd, int timeout_ms) {
+    struct pollfd item = { .fd = fd, .events = POLLIN, .revents = 0 };
+    int result;
+    do { result = poll(&item, 1, timeout_ms); } while (result < 0 && errno == EINTR);
+    if (result > 0) { cort_wakefd_drain(fd); return 1; }
+    return 0;
 }
 
 static inline void cort_wakefd_close(int fds[2]) {

@@ -339,3 +339,58 @@ extension ZeroMQReactorTests {
 extension ReactorActor {
     func isOnReactorThread() -> Bool { reactor.isOnReactorThread }
 }
+
+/// A flag two threads share.
+private final class SharedFlag: Sendable {
+    let value = Atomic<Bool>(false)
+}
+
+extension ZeroMQReactorTests {
+    /// A task preferring the reactor that computes without suspending does
+    /// not stop the loop: the watchdog takes the loop to another thread, so
+    /// sockets are served while the job still runs on the old one.
+    @Test func aJobThatComputesForLongHandsTheLoopToAnotherThread() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let node = ReactorActor(reactor: reactor)
+        let endpoint = try #require(try await node.open("router", .router, context: context, bind: "tcp://127.0.0.1:*"))
+        _ = try await node.open("dealer", .dealer, context: context, connect: endpoint)
+
+        let stop = SharedFlag()
+        let spinning = SharedFlag()
+        let spinner = Task(executorPreference: reactor.taskExecutor) { () -> (startedOnLoop: Bool, endedOnLoop: Bool) in
+            let startedOnLoop = reactor.isOnReactorThread
+            spinning.value.store(true, ordering: .releasing)
+            // Computes, never suspends; bounded in case the test fails.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !stop.value.load(ordering: .acquiring) && ContinuousClock.now < deadline {}
+            let endedOnLoop = reactor.isOnReactorThread
+            spinning.value.store(false, ordering: .releasing)
+            return (startedOnLoop, endedOnLoop)
+        }
+        let waitStart = ContinuousClock.now
+        while !spinning.value.load(ordering: .acquiring) && ContinuousClock.now - waitStart < .seconds(20) {
+            await Task.yield()
+        }
+        // Messages go through the reactor's sockets while the job spins.
+        async let served: Void = node.echo("router", count: 200)
+        let matched = try await node.pingPong("dealer", count: 200)
+        try await served
+        let stillSpinning = spinning.value.load(ordering: .acquiring)
+        stop.value.store(true, ordering: .releasing)
+        let ends = await spinner.value
+
+        #expect(matched == 200)
+        #expect(stillSpinning, "the sockets were served while the long job still ran")
+        #expect(ends.startedOnLoop)
+        #expect(!ends.endedOnLoop, "the loop moved to another thread")
+        #expect(reactor.handOffs.load(ordering: .relaxed) == 1)
+        // The loop goes on, on its new thread, and runs tasks preferring it.
+        async let servedAgain: Void = node.echo("router", count: 10)
+        #expect(try await node.pingPong("dealer", count: 10) == 10)
+        try await servedAgain
+        let after = await Task(executorPreference: reactor.taskExecutor) { reactor.isOnReactorThread }.value
+        #expect(after)
+    }
+}

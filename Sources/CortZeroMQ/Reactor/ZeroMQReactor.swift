@@ -55,10 +55,21 @@ import Darwin
 /// the loop does not sleep on it. Do not replace socket items by their raw
 /// `ZMQ_FD` without re-checking `ZMQ_EVENTS`.
 ///
+/// A job of a task that prefers the reactor (``taskExecutor``: a hosted
+/// service's replicas by default) may compute for long. The loop is not left
+/// waiting for it: a watchdog thread checks every
+/// ``handOffAfter``, and once the same such job has run that long, it takes
+/// the loop over (sockets, queue and timers) and a new watchdog starts, while
+/// the old thread finishes the job and ends. So short jobs cost no thread
+/// switch, and a long one delays the rest by at most about twice
+/// ``handOffAfter``. At most ``maxHandedOffThreads`` threads finish jobs
+/// this way at once; past that the loop waits for them. The watchdog sleeps
+/// after a second without such jobs, so an idle reactor stays idle.
+///
 /// Lifecycle: ``start(name:)`` creates the thread; ``shutdown()`` fails every
 /// pending wait with ``ZeroMQError/Code/reactorShutDown``, runs the jobs that
-/// follow from that, stops and joins the thread. Jobs enqueued after that run
-/// on the enqueuing thread, one at a time, so no task is stranded.
+/// follow from that, stops the loop and waits for it to end. Jobs enqueued
+/// after that run on the enqueuing thread, one at a time, so no task is stranded.
 ///
 /// Sendable: see the comment on the conformance.
 public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
@@ -89,7 +100,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         var wakePending = false
         /// A thread is draining the queue after the reactor thread ended.
         var lateDraining = false
-        var thread: pthread_t?
+        /// A thread started the loop; someone will signal `doneFD` when it ends.
+        var started = false
+        /// A `shutdown()` waits for the loop to end (later calls do not).
+        var shutdownWaited = false
     }
 
     private struct Waiter {
@@ -108,6 +122,21 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private let owner = Atomic<UInt>(0)
     private let wakeReadFD: Int32
     private let wakeWriteFD: Int32
+    /// Signalled once, when the loop has ended.
+    private let doneFDs: [Int32]
+    /// Wakes the watchdog (a job started while it slept, or the loop ended).
+    private let watchdogFDs: [Int32]
+    /// The threads' name, set once in `start`.
+    private var threadName = "cort-reactor"
+
+    /// The job of a task preferring this reactor that runs now, as the
+    /// watchdog sees it: `epoch << 2`, plus 1 while such a job runs, plus 2
+    /// once the watchdog took the loop over from the thread running it.
+    private let foreignJob = Atomic<UInt64>(0)
+    /// The watchdog sleeps without a timeout (no such job for a second).
+    private let watchdogParked = Atomic<Bool>(false)
+    /// Threads finishing a job after the loop was taken from them.
+    private let handedOffThreads = Atomic<Int>(0)
 
     // Reactor-thread-only state.
     private var waiters: [UInt64: Waiter] = [:]
@@ -115,6 +144,12 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private var pollItems: [zmq_pollitem_t] = []
     private var itemIndex: [UnsafeMutableRawPointer: Int] = [:]
     private var isStopping = false
+    /// Work taken from the queue and not run yet; a thread that takes the loop over runs the rest.
+    private var batch = Deque<Work>()
+    /// Counts the jobs of tasks preferring this reactor.
+    private var foreignEpoch: UInt64 = 0
+    /// Whether a watchdog was started (or could not be).
+    private var watchdogStarted = false
 
     /// Loop iterations so far (each runs the queue and polls once).
     package let loopIterations = Atomic<Int>(0)
@@ -124,6 +159,15 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     package let foreignEnqueues = Atomic<Int>(0)
     /// Jobs and closures run so far.
     package let jobsRun = Atomic<Int>(0)
+    /// Times the watchdog took the loop over from a thread busy with a long job.
+    package let handOffs = Atomic<Int>(0)
+
+    /// How long a job of a task preferring this reactor may run before the
+    /// loop moves to another thread (the watchdog's period; it hands off
+    /// after one to two periods).
+    public static let handOffAfter = Duration.milliseconds(10)
+    /// How many threads may be finishing long jobs at once after a hand-off.
+    public static let maxHandedOffThreads = 64
 
     private init() throws {
         var fds: [Int32] = [-1, -1]
@@ -132,6 +176,19 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
         wakeReadFD = fds[0]
         wakeWriteFD = fds[1]
+        var done: [Int32] = [-1, -1]
+        var watchdog: [Int32] = [-1, -1]
+        guard cort_wakefd_open(&done) == 0 else {
+            cort_wakefd_close(&fds)
+            throw ZeroMQError(.other, "cannot create the reactor's wake-up descriptor (errno \(errno))")
+        }
+        guard cort_wakefd_open(&watchdog) == 0 else {
+            cort_wakefd_close(&fds)
+            cort_wakefd_close(&done)
+            throw ZeroMQError(.other, "cannot create the reactor's wake-up descriptor (errno \(errno))")
+        }
+        doneFDs = done
+        watchdogFDs = watchdog
         waitExecutor = ReactorTaskExecutor(reactor: self, kind: .wait)
         generalExecutor = ReactorTaskExecutor(reactor: self, kind: .general)
     }
@@ -139,6 +196,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     deinit {
         var fds = [wakeReadFD, wakeWriteFD]
         cort_wakefd_close(&fds)
+        var done = doneFDs
+        cort_wakefd_close(&done)
+        var watchdog = watchdogFDs
+        cort_wakefd_close(&watchdog)
     }
 
     /// Creates a reactor and starts its thread.
@@ -147,32 +208,31 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// - Throws: ``ZeroMQError`` if the wake-up descriptor or the thread cannot be created.
     public static func start(name: String = "cort-reactor") throws -> ZeroMQReactor {
         let reactor = try ZeroMQReactor()
-        try reactor.spawnThread(name: name)
+        reactor.threadName = name
+        try reactor.spawnThread(.loop)
         return reactor
     }
 
     /// Fails every pending socket wait with ``ZeroMQError/Code/reactorShutDown``, runs the
-    /// jobs that follow, then stops and joins the reactor thread. Later async socket
-    /// operations on this reactor throw ``ZeroMQError/Code/reactorShutDown``.
+    /// jobs that follow, then stops the loop. Later async socket operations on this
+    /// reactor throw ``ZeroMQError/Code/reactorShutDown``.
     ///
-    /// Blocks the caller until the thread has finished its current jobs (called on the
-    /// reactor thread itself, it returns at once and the thread ends after the current job).
-    /// Idempotent; a concurrent second call returns without waiting.
+    /// Blocks the caller until the loop has finished its current jobs (called on the
+    /// reactor thread itself, it returns at once and the loop ends after the current job).
+    /// A thread still finishing a long job it was relieved of (see ``handOffAfter``)
+    /// is not waited for. Idempotent; a concurrent second call returns without waiting.
     public func shutdown() {
-        let thread: pthread_t? = shared.withLock { shared in
+        let wait: Bool = shared.withLock { shared in
             if shared.state == .running {
                 shared.state = .stopping
                 signalIfSleeping(&shared)
             }
-            defer { shared.thread = nil }
-            return shared.thread
+            guard shared.started, !shared.shutdownWaited else { return false }
+            shared.shutdownWaited = true
+            return true
         }
-        guard let thread else { return }
-        if isOnReactorThread {
-            pthread_detach(thread)
-        } else {
-            pthread_join(thread, nil)
-        }
+        guard wait, !isOnReactorThread else { return }
+        _ = cort_wakefd_wait(doneFDs[0], -1)
     }
 
     // MARK: SerialExecutor
@@ -263,6 +323,20 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
     }
 
+    /// Runs `body`, which calls actors on this reactor that suspend it and
+    /// resume it themselves (a remote call waiting for its answer), so that
+    /// each resumption comes back in this loop's queue and the task carries
+    /// on in the actor.
+    ///
+    /// A resumed continuation otherwise goes to the global pool and from
+    /// there hops back to the actor: two thread switches and a wake-up more.
+    /// The preference must be in place before the task enters the actor: set
+    /// inside, it would make the task leave the actor and come back (a
+    /// suspension between the actor's check and its wait).
+    package func resumingHere<T>(_ body: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(waitExecutor, isolation: nil, operation: body)
+    }
+
     private func cancelWaiter(_ id: UInt64) {
         waiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
     }
@@ -337,11 +411,16 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             owner.store(0, ordering: .sequentiallyConsistent)
             return nil
         }) {
-            run(work)
+            _ = run(work, watched: false)
         }
     }
 
-    private func run(_ work: Work) {
+    /// Runs one piece of work; false when the watchdog took the loop over
+    /// while it ran (this thread then touches no loop state again).
+    private func run(_ work: Work, watched: Bool) -> Bool {
+        if watched, case .preferringJob(let job) = work {
+            return runWatched(job)
+        }
         jobsRun.add(1, ordering: .relaxed)
         switch work {
         case .job(let job):
@@ -359,12 +438,35 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
         case .closure(let body): body()
         }
+        return true
+    }
+
+    /// Runs a job of a task preferring this reactor where the watchdog sees
+    /// it: if it runs past ``handOffAfter``, the watchdog takes the loop.
+    private func runWatched(_ job: UnownedJob) -> Bool {
+        jobsRun.add(1, ordering: .relaxed)
+        if !watchdogStarted {
+            watchdogStarted = true
+            try? spawnThread(.watchdog)
+        }
+        foreignEpoch &+= 1
+        let token = foreignEpoch << 2 | 1
+        // Sequentially consistent with the watchdog's parking (it sets
+        // `watchdogParked`, then reads this): one of the two sees the other.
+        foreignJob.store(token, ordering: .sequentiallyConsistent)
+        if watchdogParked.load(ordering: .sequentiallyConsistent),
+           watchdogParked.exchange(false, ordering: .sequentiallyConsistent) {
+            _ = cort_wakefd_signal(watchdogFDs[1])
+        }
+        job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
+        return foreignJob.compareExchange(expected: token, desired: token & ~1,
+                                          ordering: .acquiringAndReleasing).exchanged
     }
 
     // MARK: Thread
 
-    private func spawnThread(name: String) throws {
-        let context = Unmanaged.passRetained(ReactorStart(reactor: self, name: name)).toOpaque()
+    private func spawnThread(_ role: ReactorStart.Role) throws {
+        let context = Unmanaged.passRetained(ReactorStart(reactor: self, role: role)).toOpaque()
         #if canImport(Darwin)
         var thread: pthread_t?
         #else
@@ -376,20 +478,36 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             #else
             let start = Unmanaged<ReactorStart>.fromOpaque(argument!).takeRetainedValue()
             #endif
-            start.reactor.threadMain(name: start.name)
+            cort_set_thread_name(start.reactor.threadName)
+            switch start.role {
+            case .loop: start.reactor.loopThreadMain()
+            case .watchdog: start.reactor.watchdogMain()
+            }
             return nil
         }, context)
         guard result == 0 else {
             Unmanaged<ReactorStart>.fromOpaque(context).release()
             throw ZeroMQError(.other, "pthread_create failed (errno \(result))")
         }
-        shared.withLock { $0.thread = thread }
+        pthread_detach(thread)
+        if role == .loop { shared.withLock { $0.started = true } }
     }
 
-    private func threadMain(name: String) {
-        cort_set_thread_name(name)
+    private func loopThreadMain() {
         owner.store(Self.currentThreadID(), ordering: .sequentiallyConsistent)
-        runLoop()
+        loopEnded(runLoop())
+    }
+
+    /// The loop ended on this thread: it stopped, or was taken over while
+    /// this thread ran a long job (which has returned now).
+    private func loopEnded(_ end: LoopEnd) {
+        switch end {
+        case .stopped:
+            _ = cort_wakefd_signal(doneFDs[1])
+            _ = cort_wakefd_signal(watchdogFDs[1])
+        case .handedOff:
+            handedOffThreads.subtract(1, ordering: .relaxed)
+        }
     }
 
     static func currentThreadID() -> UInt {
@@ -432,11 +550,13 @@ private final class ReactorTaskExecutor: TaskExecutor, @unchecked Sendable {
 
 /// What the new thread needs, passed through `pthread_create`'s argument.
 private final class ReactorStart {
+    enum Role { case loop, watchdog }
+
     let reactor: ZeroMQReactor
-    let name: String
-    init(reactor: ZeroMQReactor, name: String) {
+    let role: Role
+    init(reactor: ZeroMQReactor, role: Role) {
         self.reactor = reactor
-        self.name = name
+        self.role = role
     }
 }
 
@@ -446,23 +566,29 @@ extension ZeroMQReactor {
     /// How many rounds of newly queued jobs one iteration runs before polling.
     private static var batchesPerIteration: Int { 16 }
 
-    private func runLoop() {
-        var batch = Deque<Work>()
+    private enum LoopEnd { case stopped, handedOff }
+
+    private func runLoop() -> LoopEnd {
         while true {
             loopIterations.add(1, ordering: .relaxed)
 
             // 1. Run everything queued, including what those jobs enqueue (a
             // resumed task, an actor hop), up to a bound so that sockets are
-            // still polled regularly under a steady stream of jobs.
+            // still polled regularly under a steady stream of jobs. (A thread
+            // that took the loop over first runs what the last one left.)
             var stopping = false
             for _ in 0..<Self.batchesPerIteration {
-                let more = shared.withLock { shared -> Bool in
-                    swap(&batch, &shared.queue)
-                    stopping = shared.state == .stopping
-                    return !batch.isEmpty
+                if batch.isEmpty {
+                    let more = shared.withLock { shared -> Bool in
+                        swap(&batch, &shared.queue)
+                        stopping = shared.state == .stopping
+                        return !batch.isEmpty
+                    }
+                    guard more else { break }
                 }
-                guard more else { break }
-                while let work = batch.popFirst() { run(work) }
+                while let work = batch.popFirst() {
+                    guard run(work, watched: true) else { return .handedOff }
+                }
             }
 
             if stopping {
@@ -514,6 +640,7 @@ extension ZeroMQReactor {
             }
         }
         owner.store(0, ordering: .sequentiallyConsistent)
+        return .stopped
     }
 
     /// Item 0 is the wake-up descriptor; then one item per socket with waiters.
@@ -567,4 +694,58 @@ extension ZeroMQReactor {
             waiter.continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor shut down while waiting for a socket"))
         }
     }
+}
+
+// MARK: - The watchdog
+
+extension ZeroMQReactor {
+    /// Idle periods (no job of a task preferring the reactor started) before
+    /// the watchdog sleeps until one does.
+    private static var idlePeriodsBeforeParking: Int { 100 }
+
+    /// Checks every ``handOffAfter`` whether the job of a task preferring
+    /// this reactor that runs now is the one that ran at the last check; if
+    /// so, takes the loop over on this thread.
+    private func watchdogMain() {
+        let period = Int32(clamping: Self.handOffAfter.wholeMilliseconds)
+        var lastSeen = foreignJob.load(ordering: .acquiring)
+        var idlePeriods = 0
+        while true {
+            if idlePeriods >= Self.idlePeriodsBeforeParking {
+                watchdogParked.store(true, ordering: .sequentiallyConsistent)
+                if foreignJob.load(ordering: .sequentiallyConsistent) == lastSeen && !isStopped {
+                    _ = cort_wakefd_wait(watchdogFDs[0], -1)
+                }
+                watchdogParked.store(false, ordering: .sequentiallyConsistent)
+                idlePeriods = 0
+            } else {
+                _ = cort_wakefd_wait(watchdogFDs[0], period)
+            }
+            if isStopped { return }
+            let now = foreignJob.load(ordering: .acquiring)
+            defer { lastSeen = now }
+            // Running, and not taken over already (a job whose thread lost
+            // the loop stays marked until it returns).
+            guard now & 3 == 1 else {
+                idlePeriods = now == lastSeen ? idlePeriods + 1 : 0
+                continue
+            }
+            idlePeriods = 0
+            guard now == lastSeen,
+                  handedOffThreads.load(ordering: .relaxed) < Self.maxHandedOffThreads,
+                  foreignJob.compareExchange(expected: now, desired: now | 2, ordering: .acquiringAndReleasing).exchanged
+            else { continue }
+            // The loop is this thread's now: the one running the long job
+            // finds that out when the job returns, and ends.
+            handedOffThreads.add(1, ordering: .relaxed)
+            handOffs.add(1, ordering: .relaxed)
+            owner.store(Self.currentThreadID(), ordering: .sequentiallyConsistent)
+            // A new watchdog for the loop's new thread.
+            watchdogStarted = (try? spawnThread(.watchdog)) != nil
+            loopEnded(runLoop())
+            return
+        }
+    }
+
+    private var isStopped: Bool { shared.withLock { $0.state == .stopped } }
 }
