@@ -8,11 +8,12 @@ extension CortSystem {
     /// `queueCapacity` calls, and beyond that are answered
     /// ``RemoteCallError/Code/overloaded`` at once, without running.
     ///
-    /// The replicas run on Swift's global pool by default, so `replicas`
-    /// calls really run in parallel and a method that computes delays only its
-    /// own replica. A service whose methods suspend rather than compute can
-    /// pass `executor: .reactor`: no thread switch per call on the node (see
-    /// ``ReplicaExecutor`` for the figures and the trade-off).
+    /// The replicas run on the node's reactor by default: no thread switch
+    /// per call on the node, and a call that computes or blocks for more than
+    /// about 10 ms gets a thread of its own while the node goes on reading and
+    /// answering. A service whose every call computes can pass
+    /// `executor: .globalPool` (see ``ReplicaExecutor`` for the figures and
+    /// the trade-off).
     ///
     /// ```swift
     /// try await node.host("greeter", replicas: 4) { system in Greeter(actorSystem: system) }
@@ -38,7 +39,7 @@ extension CortSystem {
         _ name: String,
         replicas: Int = 1,
         queueCapacity: Int? = nil,
-        executor: ReplicaExecutor = .globalPool,
+        executor: ReplicaExecutor = .reactor,
         access: ServiceAccess = .anyAllowedCaller,
         interceptors: [any ServerInterceptor] = [],
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
@@ -71,7 +72,7 @@ extension CortSystem {
         _ type: Act.Type = Act.self,
         replicas: Int = 1,
         queueCapacity: Int? = nil,
-        executor: ReplicaExecutor = .globalPool,
+        executor: ReplicaExecutor = .reactor,
         access: ServiceAccess = .anyAllowedCaller,
         interceptors: [any ServerInterceptor] = [],
         _ make: @escaping @Sendable (CortSystem) async throws -> Act
