@@ -654,6 +654,14 @@ actor RemoteService {
                     continuation.resume(throwing: RemoteCallError(.cancelled, "\(method): the caller was cancelled"))
                     return
                 }
+                guard let current = nodes[node], current.connection == connection, current.health.state != .dead else {
+                    // The node died, or its connection was renewed, after the
+                    // request left: no answer will come on that connection,
+                    // and the request may have run.
+                    callEnded(on: node)
+                    continuation.resume(returning: .nodeFailed("node \(node) was lost right after the request was sent"))
+                    return
+                }
                 pending[id] = PendingCall(continuation: continuation, node: node, connection: connection,
                                           method: method, deadline: deadline)
                 schedule(deadline: deadline, id: id, waiter: false)

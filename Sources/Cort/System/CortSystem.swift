@@ -549,7 +549,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     private func send(_ request: CallRequest, to remote: RemoteService, deadline: Duration,
                       idempotent: Bool, errorsDeclaredBy declaring: (any CortService.Type)?) async throws
         -> ClientCallResult {
-        let (answer, attempts) = try await remote.call(request, deadline: deadline, idempotent: idempotent)
+        // Answers, deadlines and node failures resume the call on the reactor,
+        // where it finishes in the actor: one thread switch back per call.
+        let (answer, attempts) = try await reactor.resumingHere {
+            try await remote.call(request, deadline: deadline, idempotent: idempotent)
+        }
         switch answer {
         case .value(let bytes):
             return ClientCallResult(bytes: bytes, attempts: attempts)
