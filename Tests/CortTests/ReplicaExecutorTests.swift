@@ -15,6 +15,20 @@ distributed actor Placement {
         actorSystem.reactor.isOnReactorThread
     }
 
+    /// Computes without ever suspending until the test opens the gate named
+    /// `key` (at most 20 s); returns how many rounds it spun.
+    distributed func spin(_ key: String) -> Int {
+        Observations.shared.record(key, "spinning")
+        let gate = Gates.shared.gate(key)
+        let deadline = ContinuousClock.now + .seconds(20)
+        var rounds = 0
+        while gate.wait(timeout: .now()) == .timedOut && ContinuousClock.now < deadline {
+            rounds += 1
+        }
+        Observations.shared.record(key, "finished")
+        return rounds
+    }
+
     /// Blocks its thread (no suspension) until the test opens the gate named `key`, at most 10 s.
     distributed func block(_ key: String) -> Bool {
         Observations.shared.record(key, "blocking")
@@ -148,6 +162,54 @@ final class Gates: Sendable {
             gate.signal()
             #expect(answer == "Hello, Ada!")
             #expect(try await blocked.value)
+        }
+    }
+
+    /// With the default executor (the reactor), a method that computes for
+    /// long without suspending does not starve the node: the reactor's loop
+    /// moves to another thread, and requests, pings and other calls (to
+    /// another service and to the method's own service) are read and
+    /// answered while the method still runs.
+    @Test func aMethodThatComputesOnTheReactorDoesNotStarveTheNode() async throws {
+        let key = "executor-spinning-\(UUID())"
+        try await withNodes(1, host: { node, _ in
+            try await node.host("placement", replicas: 2) { Placement(actorSystem: $0) }
+            try await node.host("greeter") { Greeter(actorSystem: $0) }
+        }) { nodes, caller in
+            let node = nodes[0]
+            let placement = try Placement.resolve(id: .service("placement"), using: caller)
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            let handOffsBefore = node.reactor.handOffs.load(ordering: .relaxed)
+            let spinning = Task { try await placement.spin(key) }
+            #expect(await Observations.shared.waitFor(key) { $0 == "spinning" })
+            // The gate opens whatever happens below: a thread left spinning
+            // would slow every test beside this one.
+            let gate = Gates.shared.gate(key)
+            let raw = try RawCaller(routingID: "pinger-\(UUID())")
+            defer { raw.close() }
+            let pong: Envelope?
+            let answers: (greeting: String, onReactor: Bool)
+            do {
+                try raw.connect(try #require(node.endpoint))
+                try await raw.send(.ping(sequence: 7))
+                pong = try await raw.receive(within: .seconds(30))
+                answers = (try await greeter.hello(name: "Ada"), try await placement.runsOnReactor())
+            } catch {
+                gate.signal()
+                throw error
+            }
+            let stillSpinning = !Observations.shared.events(key).contains("finished")
+            gate.signal()
+            guard case .pong(7, _, _)? = pong else {
+                Issue.record("expected a pong while the method computed, got \(String(describing: pong))")
+                return
+            }
+            #expect(answers.greeting == "Hello, Ada!")
+            // The other replica ran on the reactor: on the loop's new thread.
+            #expect(answers.onReactor)
+            #expect(stillSpinning, "everything above was answered while the method computed")
+            #expect(try await spinning.value > 0)
+            #expect(node.reactor.handOffs.load(ordering: .relaxed) > handOffsBefore)
         }
     }
 }
