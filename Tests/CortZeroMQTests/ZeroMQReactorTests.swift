@@ -394,3 +394,31 @@ extension ZeroMQReactorTests {
         #expect(after)
     }
 }
+
+extension ReactorActor {
+    /// Yields `count` times through the reactor; true if every turn came back on its thread.
+    func yieldTurns(_ count: Int) async -> Bool {
+        var onReactor = true
+        for _ in 0..<count {
+            await reactor.yieldTurn(isolation: self)
+            onReactor = reactor.isOnReactorThread && onReactor
+        }
+        return onReactor
+    }
+}
+
+extension ZeroMQReactorTests {
+    /// An actor on the reactor that yields its turn comes back through the
+    /// loop's own queue, not through the global pool (as `Task.yield()` does).
+    @Test func yieldingATurnStaysOnTheReactor() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let node = ReactorActor(reactor: reactor)
+        _ = await node.yieldTurns(1)
+        let foreignBefore = reactor.foreignEnqueues.load(ordering: .relaxed)
+        let wakeupsBefore = reactor.wakeups.load(ordering: .relaxed)
+        #expect(await node.yieldTurns(200))
+        #expect(reactor.foreignEnqueues.load(ordering: .relaxed) - foreignBefore < 10)
+        #expect(reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore < 10)
+    }
+}

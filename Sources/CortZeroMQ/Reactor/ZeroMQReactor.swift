@@ -337,6 +337,19 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         try await withTaskExecutorPreference(waitExecutor, isolation: nil, operation: body)
     }
 
+    /// `Task.yield()` for an actor on this reactor: the jobs queued now run
+    /// first, then the caller goes on, from this loop's own queue.
+    ///
+    /// `Task.yield()` itself puts the task on the global pool, from where it
+    /// hops back to the actor: two thread switches and a wake-up per yield.
+    package func yieldTurn(isolation: isolated (any Actor)) async {
+        await withTaskExecutorPreference(waitExecutor, isolation: isolation) {
+            await withUnsafeContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, Never>) in
+                submit(.closure { continuation.resume() })
+            }
+        }
+    }
+
     private func cancelWaiter(_ id: UInt64) {
         waiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
     }
