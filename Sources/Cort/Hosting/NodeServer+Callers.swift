@@ -16,7 +16,7 @@ extension NodeServer {
             if appliedSinceYield == Self.framesPerTurn {
                 // Peers that open and close connections fast must not hold the reactor either.
                 appliedSinceYield = 0
-                await Task.yield()
+                await reactor.yieldTurn(isolation: self)
             }
         }
     }

@@ -48,7 +48,7 @@ actor NodeServer {
         let name: String
         let work: LaneWork
         /// The hooks its calls run through (the system's, then the service's).
-        let interceptors: [any ServerInterceptor]
+        let interceptors: InterceptorChain<any ServerInterceptor>
         var queue: FairQueue<CallKey, PeerTable.Ref>
         var inFlight = 0
         let maxInFlight: Int
@@ -171,7 +171,7 @@ actor NodeServer {
         let metrics = NodeMetrics(factory: system.configuration.metricsFactory)
         self.metrics = metrics
         lanes = [Lane(name: "actor instances", work: .instances,
-                      interceptors: system.configuration.serverChain,
+                      interceptors: InterceptorChain(system.configuration.serverChain),
                       queue: FairQueue(capacity: system.configuration.queueCapacity,
                                        byteCapacity: nodeLimits.queuedRequestBytes),
                       maxInFlight: nodeLimits.instanceCallsInFlight, metrics: metrics?.lane(CallMetrics.instances))]
@@ -276,7 +276,7 @@ actor NodeServer {
             service: name, id: "\(name)@\(system.configuration.name)-\(CortSystem.randomHex(4))",
             endpoint: endpoint, tags: [], metadata: metadata)
         let lane = lanes.count
-        lanes.append(Lane(name: name, work: .pool(pool, workers: replicas), interceptors: interceptors,
+        lanes.append(Lane(name: name, work: .pool(pool, workers: replicas), interceptors: InterceptorChain(interceptors),
                           queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
                           maxInFlight: 2 * replicas, metrics: metrics?.lane(name)))
         services[name] = HostedService(lane: lane, pool: pool, running: running,
@@ -327,7 +327,7 @@ actor NodeServer {
                 // flood this loop would never let the reactor run anything else
                 // (the workers' answers, timers, the monitor). Take turns.
                 handledSinceYield = 0
-                await Task.yield()
+                await reactor.yieldTurn(isolation: self)
             }
         }
     }

@@ -24,10 +24,17 @@ enum CallTracing {
     static let attemptDuration = "rpc.cort.duration_ms"
 
     /// The tracer to use for one call: the one given, else the bootstrapped
-    /// one (read per call, so a later bootstrap counts); nil when that does
-    /// nothing, so an interceptor that is on by default costs nothing.
+    /// one (looked up at most once a second, so a later bootstrap counts
+    /// within a second); nil when that does nothing, so an interceptor that
+    /// is on by default costs next to nothing.
     static func tracer(_ configured: (any Tracer)?) -> (any Tracer)? {
-        let tracer = configured ?? InstrumentationSystem.tracer
+        if let configured { return configured is NoOpTracer ? nil : configured }
+        return bootstrapped.current
+    }
+
+    /// swift-distributed-tracing's global tracer, nil while it is the no-op one.
+    private static let bootstrapped = GlobalBackend<any Tracer> {
+        let tracer = InstrumentationSystem.tracer
         return tracer is NoOpTracer ? nil : tracer
     }
 

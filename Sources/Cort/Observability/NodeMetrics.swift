@@ -4,7 +4,7 @@ import CoreMetrics
 /// calls refused or dropped before they ran, frames it could not read, and
 /// its load per hosted service. Made once, when the node starts (and per
 /// service when it is hosted), so recording costs no look-up.
-struct NodeMetrics: Sendable {
+final class NodeMetrics: Sendable {
     /// Why the node refused a call as `overloaded` (the `reason` dimension).
     enum Refusal: String, Sendable {
         /// The service's queue was full.

@@ -903,7 +903,7 @@ actor RemoteService {
                 // A node that floods this caller must not keep its timers
                 // (deadlines, heartbeats) and its callers' sends from running.
                 handledSinceYield = 0
-                await Task.yield()
+                await reactor.yieldTurn(isolation: self)
             }
         }
     }

@@ -72,7 +72,7 @@ actor ZAPHandler {
             if handledSinceYield == NodeServer.framesPerTurn {
                 // Strangers connecting in a loop must not hold the reactor.
                 handledSinceYield = 0
-                await Task.yield()
+                await reactor.yieldTurn(isolation: self)
             }
         }
     }

@@ -90,12 +90,12 @@ extension CortSystem {
     /// reach the result handler the same way, and are told apart here: they
     /// happen before the method runs.
     func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
-                 context: CallContext, interceptors: [any ServerInterceptor], queued: Duration) async -> CallOutcome {
+                 context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration) async -> CallOutcome {
         // Skipped when only cort's own interceptors are there, with nothing to record to.
-        guard anyActive(interceptors) else { return await execute(request, target: target, on: actor, context: context) }
+        guard interceptors.isActive else { return await execute(request, target: target, on: actor, context: context) }
         return await CallContext.$current.withValue(context) {
             do {
-                return try await Self.run(ServerCall(context: context, queued: queued), through: interceptors[...]) { call in
+                return try await Self.run(ServerCall(context: context, queued: queued), through: interceptors.interceptors[...]) { call in
                     ServerCallResult(outcome: await execute(request, target: target, on: actor, context: call.context))
                 }.outcome
             } catch let error as RemoteCallError {
@@ -189,7 +189,7 @@ extension CortSystem {
 
     /// Runs one request on one actor, cancelling it when `timeout` passes.
     func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: any DistributedActor,
-                 context: CallContext, interceptors: [any ServerInterceptor], queued: Duration,
+                 context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration,
                  timeout: Duration) async -> CallOutcome {
         let deadline = clock.now + timeout
         let clock = self.clock

@@ -172,7 +172,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
 
     let configuration: Configuration
     /// ``Configuration/clientChain``, made once.
-    let clientChain: [any ClientInterceptor]
+    let clientChain: InterceptorChain<any ClientInterceptor>
     let reactor: ZeroMQReactor
     let context: ZeroMQContext
     let directory: ServiceDirectory
@@ -213,7 +213,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
 
     private init(configuration: Configuration, reactor: ZeroMQReactor, context: ZeroMQContext) {
         self.configuration = configuration
-        self.clientChain = configuration.clientChain
+        self.clientChain = InterceptorChain(configuration.clientChain)
         self.reactor = reactor
         self.context = context
         self.clock = RuntimeClock(configuration.clock)
@@ -518,15 +518,15 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             method: outgoing.method, timeout: timeout, flags: flags,
             metadata: options.metadata, arguments: outgoing.arguments)
         let remote = try remoteService(for: id)
-        let interceptors = clientChain
+        let chain = clientChain
         let service = outgoing.errorsDeclaredBy
-        guard anyActive(interceptors) else {
+        guard chain.isActive else {
             return try await send(request, to: remote, deadline: deadline, idempotent: idempotent,
                                   errorsDeclaredBy: service).bytes
         }
         let call = ClientCall(service: id.service, method: outgoing.method, metadata: options.metadata,
                               timeout: timeout, isIdempotent: idempotent, isInstanceCall: !id.isService)
-        return try await Self.run(call, through: interceptors[...]) { call in
+        return try await Self.run(call, through: chain.interceptors[...]) { call in
             var request = request
             request.metadata = call.metadata
             request.timeout = call.timeout
