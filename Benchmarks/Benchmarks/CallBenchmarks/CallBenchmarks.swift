@@ -4,7 +4,10 @@ import Synchronization
 
 // Typed remote calls against the plain C DEALER -> ROUTER echo, each with its
 // server in another process on loopback: `cort-bench-node` (the `Echo`
-// service on 4 replicas) and `cort-echo-server`. Each benchmark runs in a
+// service on 4 replicas, hosted as README shows: `host(_:replicas:)` with its
+// defaults) and `cort-echo-server`. The headline rows call from tasks on the
+// global pool, as a user's code does; the "on the reactor" rows are the
+// option (`CortSystem.taskExecutor`) beside them. Each benchmark runs in a
 // process of its own; its setup starts the server it needs and waits for it
 // to answer, its teardown stops it (and a server also exits when this
 // process goes away, as its standard input closes).
@@ -83,6 +86,29 @@ let benchmarks: @Sendable () -> Void = {
         try fixture.withCEcho { echo in
             benchmark.startMeasurement()
             try echo.windowed(benchmark.scaledIterations.count, window: PingPongDefaults.window)
+            benchmark.stopMeasurement()
+        }
+    } setup: {
+        try fixture.startCEcho()
+    } teardown: {
+        await fixture.stop()
+    }
+
+    Benchmark("calls: typed throughput, 256 in flight") { benchmark in
+        let calls = try fixture.typedCalls()
+        benchmark.startMeasurement()
+        try await calls.windowed(benchmark.scaledIterations.count, window: 256)
+        benchmark.stopMeasurement()
+    } setup: {
+        try await fixture.startTyped()
+    } teardown: {
+        await fixture.stop()
+    }
+
+    Benchmark("calls: C echo throughput, 256 in flight (baseline)") { benchmark in
+        try fixture.withCEcho { echo in
+            benchmark.startMeasurement()
+            try echo.windowed(benchmark.scaledIterations.count, window: 256)
             benchmark.stopMeasurement()
         }
     } setup: {

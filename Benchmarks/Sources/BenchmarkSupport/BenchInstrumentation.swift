@@ -78,7 +78,7 @@ extension ServerProcess {
     /// `PrometheusMetricsFactory` bootstrapped when `prometheus`; with
     /// `metricsDump`, it writes its registry's text there as it stops.
     public static func benchNode(
-        replicas: Int = 4, executor: String = "globalPool", instrumented: Bool, prometheus: Bool = false,
+        replicas: Int = 4, executor: String = "reactor", instrumented: Bool, prometheus: Bool = false,
         metricsDump: String? = nil
     ) throws -> ServerProcess {
         try ServerProcess(executable: executable(named: "cort-bench-node"),

@@ -51,12 +51,12 @@ public struct CurveKeys: Sendable {
 
 extension ServerProcess {
     /// Starts a `cort-bench-node` with `replicas` replicas of `Echo` on
-    /// `executor` (the defaults of `CortSystem.host(...)`: the global pool),
+    /// `executor` (the default of `CortSystem.host(...)`: the reactor),
     /// in plaintext, or with CURVE and `curve`'s keys. The node's
     /// ``endpoint`` is then `tcp://…|<node public key>`, the form
     /// `StaticDiscovery` takes.
     public static func benchNode(
-        replicas: Int = 4, executor: String = "globalPool", curve: CurveKeys? = nil
+        replicas: Int = 4, executor: String = "reactor", curve: CurveKeys? = nil
     ) throws -> ServerProcess {
         try ServerProcess(executable: executable(named: "cort-bench-node"),
                           arguments: ["tcp://127.0.0.1:0", "\(replicas)", executor, curve == nil ? "plaintext" : "curve"],

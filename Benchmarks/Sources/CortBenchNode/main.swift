@@ -2,8 +2,9 @@
 //
 //   cort-bench-node [ENDPOINT] [REPLICAS] [EXECUTOR] [SECURITY]
 //
-// (default tcp://127.0.0.1:0, 4, `reactor` and `plaintext`; EXECUTOR
-// `globalPool` runs the replicas as a service does by default.) SECURITY
+// (default tcp://127.0.0.1:0, 4, `reactor` and `plaintext`: `reactor` is
+// what `host(_:replicas:)` does by default; EXECUTOR `globalPool` runs the
+// replicas on the global pool, the option.) SECURITY
 // `curve` serves with CURVE: the node's secret key (40 characters of Z85) in
 // CORT_CURVE_SECRET_KEY and its allow-list file (one caller public key a
 // line) in CORT_CURVE_ALLOWED_CALLERS_FILE, the variables cort's own
@@ -64,8 +65,8 @@ var logger = Logger(label: "cort-bench-node")
 logger.logLevel = .warning
 let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
                                       logger: logger, security: security, instrumented: instrumented))
-// Echo suspends rather than computes: by default here its replicas run on the
-// node's reactor, so a call costs no thread switch on the node (see ReplicaExecutor).
+// The replicas run on the node's reactor by default, so a call costs no
+// thread switch on the node (see ReplicaExecutor).
 try await node.host(Echo.serviceName, replicas: replicas, executor: executor) { Echo(actorSystem: $0) }
 // Unbuffered, so the reader gets it now.
 let keySuffix = security.publicKey.map { "|\($0.z85)" } ?? ""

@@ -3,7 +3,7 @@ import Cort
 import Foundation
 
 /// `cort-probe curve`: the price of CURVE. Two `cort-bench-node` processes
-/// with a service's defaults (`Echo` on 4 replicas on the global pool), one
+/// with a service's defaults (`Echo` on 4 replicas on the reactor), one
 /// in plaintext and one with CURVE (keys made here, the caller's public key
 /// in the node's allow-list file), and a caller system for each in this
 /// process, callers on the global pool. Each round measures, for both, one
@@ -35,7 +35,7 @@ struct CurveProbe {
     var phase: Duration { options.phase }
     var window: Int { options.window }
     var replicas: Int { options.replicas }
-    var executor = "globalPool"
+    var executor = "reactor"
     var counts: Int? { options.counts }
 
     init?(arguments: ArraySlice<String>) {
@@ -68,7 +68,7 @@ struct CurveProbe {
             try await side.calls.roundTrips(2_000)
             _ = try await side.calls.windowed(for: .milliseconds(300), window: window)
         }
-        let executorText = executor == "globalPool" ? "on the global pool (the default)" : "on the node's reactor"
+        let executorText = executor == "reactor" ? "on the node's reactor (the default)" : "on the global pool"
         say("curve: two cort-bench-node processes (Echo on \(replicas) replicas \(executorText), default limits), "
               + "one plaintext, one CURVE (its allow-list file names this caller's key); a caller system for each "
               + "in this process, callers on the global pool; Echo.echo(_:) with a \(PingPongDefaults.payloadSize)-byte "

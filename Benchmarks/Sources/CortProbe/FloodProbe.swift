@@ -4,7 +4,7 @@ import CortZeroMQ
 import Foundation
 
 /// `cort-probe flood`: a node (a `cort-bench-node` process with its defaults:
-/// replicas on the global pool, the default queue and limits), a
+/// replicas on the reactor, the default queue and limits), a
 /// well-behaved caller in this process making one call at a time, and in
 /// every other phase a flooding caller in a process of its own that sends
 /// requests as fast as the node takes them and never reads an answer.
@@ -48,7 +48,7 @@ struct FloodProbe {
 
     func run() async throws {
         let node = try ServerProcess(executable: ServerProcess.executable(named: "cort-bench-node"),
-                                     arguments: ["tcp://127.0.0.1:0", "\(replicas)", "globalPool"])
+                                     arguments: ["tcp://127.0.0.1:0", "\(replicas)", "reactor"])
         defer { node.stop() }
         let frame = try await RawRequestFrame.captureEcho(payloadSize: PingPongDefaults.payloadSize)
         let victim = try await TypedCalls.connect(to: node.endpoint, payloadSize: PingPongDefaults.payloadSize)
@@ -56,7 +56,7 @@ struct FloodProbe {
         guard let idle = ProcessMemory.resident(of: node.processIdentifier) else {
             throw BenchmarkFailure("cannot read the node's memory in /proc")
         }
-        print("flood: a cort-bench-node process (Echo on \(replicas) replicas on the global pool, default limits); "
+        print("flood: a cort-bench-node process (Echo on \(replicas) replicas on the reactor, the default, default limits); "
               + "the victim makes one Echo.echo(_:) call at a time (\(PingPongDefaults.payloadSize)-byte payload) "
               + "from this process; the flooder, a process of its own, sends the same request with new ids as fast "
               + "as the node takes them and \(flooderReads ? "reads its answers" : "never reads"); \(rounds) rounds of a quiet and a flooded phase of \(phase)")

@@ -5,7 +5,7 @@ import Foundation
 /// `cort-probe instrumented`: the price of cort's own tracing and metrics
 /// interceptors, on by default (`CortSystem.Configuration.instrumented`).
 /// Two `cort-bench-node` processes with a service's defaults (`Echo` on 4
-/// replicas on the global pool), one with the default configuration and one
+/// replicas on the reactor, the default), one with the default configuration and one
 /// with `instrumented: false`, and a caller system for each in this process
 /// (callers on the global pool), instrumented alike. Each round measures, for
 /// both, one call in flight for S seconds (every call's time: p50, p99) and
@@ -114,7 +114,7 @@ struct InstrumentedProbe {
         if sameOnBothSides {
             say("A/A run: the baseline side has the default configuration too; its lines still say instrumented: false")
         }
-        say("instrumented: two cort-bench-node processes (Echo on \(replicas) replicas on the global pool, default limits), "
+        say("instrumented: two cort-bench-node processes (Echo on \(replicas) replicas on the reactor, the default, default limits), "
               + "one with the default configuration (cort's tracing and metrics interceptors on), one with "
               + "instrumented: false; a caller system for each in this process, configured alike, callers on the "
               + "global pool; \(backend); Echo.echo(_:) with a \(PingPongDefaults.payloadSize)-byte payload; per round "

@@ -11,8 +11,10 @@ import Foundation
 // Take two counts (N and 2N) and divide their difference by N: that leaves
 // out the set-up that every run pays once.
 //
-// The call workloads (`calls`, `calls-window`, and their C baselines
-// `cecho-remote`, `cecho-remote-window`) talk to a server in another process:
+// The call workloads (`calls`, `calls-window` with 64 calls in flight,
+// `calls-window-256`, and their C baselines `cecho-remote`,
+// `cecho-remote-window`, `cecho-remote-window-256`) talk to a server in
+// another process:
 // the endpoint in CORT_BENCH_NODE (a `cort-bench-node`) or CORT_BENCH_ECHO (a
 // `cort-echo-server`), else a server this probe starts itself. perf stat
 // counts a probe's child processes too, so give it the endpoint of a server
@@ -34,6 +36,7 @@ let usage = """
     usage: cort-probe WORKLOAD ITERATIONS
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
+                | calls-window-256 | cecho-remote-window-256
                 | chains-client | chains-server | chains-client-empty | chains-server-empty
     """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage + "\n" + CurveProbe.usage + "\n" + InstrumentedProbe.usage
 let arguments = CommandLine.arguments
@@ -164,10 +167,10 @@ case "calls-on-reactor":
     finished = clock.now
     await calls.stop()
     server?.stop()
-case "calls-window":
+case "calls-window", "calls-window-256":
     let (calls, server) = try await typedCalls()
     started = clock.now
-    try await calls.windowed(iterations, window: PingPongDefaults.window)
+    try await calls.windowed(iterations, window: arguments[1].hasSuffix("-256") ? 256 : PingPongDefaults.window)
     finished = clock.now
     await calls.stop()
     server?.stop()
@@ -194,10 +197,10 @@ case "cecho-remote":
     try echo.roundTrips(iterations)
     finished = clock.now
     server?.stop()
-case "cecho-remote-window":
+case "cecho-remote-window", "cecho-remote-window-256":
     let (echo, server) = try remoteCEcho()
     started = clock.now
-    try echo.windowed(iterations, window: PingPongDefaults.window)
+    try echo.windowed(iterations, window: arguments[1].hasSuffix("-256") ? 256 : PingPongDefaults.window)
     finished = clock.now
     server?.stop()
 default:
