@@ -57,18 +57,12 @@ enum CallMetrics {
 
     // MARK: Factory
 
-    /// The factory to record with now: `explicit`, else the bootstrapped one
-    /// (looked up at most once a second); nil when that is swift-metrics'
-    /// no-op handler (nothing bootstrapped), so a program without metrics
-    /// pays next to nothing per call.
+    /// The factory to record with now: `explicit`, else the active one (a
+    /// `withMetricsFactory` scope's, else the bootstrapped one); nil when that
+    /// is swift-metrics' no-op handler (nothing bootstrapped), so a program
+    /// without metrics pays one look-up per call.
     static func factory(_ explicit: (any MetricsFactory)?) -> (any MetricsFactory)? {
-        if let explicit { return explicit is NOOPMetricsHandler ? nil : explicit }
-        return bootstrapped.current
-    }
-
-    /// swift-metrics' global factory, nil while it is the no-op handler.
-    private static let bootstrapped = GlobalBackend<any MetricsFactory> {
-        let factory = MetricsSystem.factory
+        let factory = explicit ?? MetricsSystem.factory
         return factory is NOOPMetricsHandler ? nil : factory
     }
 

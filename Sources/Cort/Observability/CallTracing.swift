@@ -23,18 +23,12 @@ enum CallTracing {
     static let attemptStartedAfter = "rpc.cort.started_after_ms"
     static let attemptDuration = "rpc.cort.duration_ms"
 
-    /// The tracer to use for one call: the one given, else the bootstrapped
-    /// one (looked up at most once a second, so a later bootstrap counts
-    /// within a second); nil when that does nothing, so an interceptor that
-    /// is on by default costs next to nothing.
+    /// The tracer to use for one call: the one given, else the active one
+    /// (read per call: a `withTracer` scope or a later bootstrap counts); nil
+    /// when that does nothing, so an interceptor that is on by default costs
+    /// next to nothing.
     static func tracer(_ configured: (any Tracer)?) -> (any Tracer)? {
-        if let configured { return configured is NoOpTracer ? nil : configured }
-        return bootstrapped.current
-    }
-
-    /// swift-distributed-tracing's global tracer, nil while it is the no-op one.
-    private static let bootstrapped = GlobalBackend<any Tracer> {
-        let tracer = InstrumentationSystem.tracer
+        let tracer = configured ?? InstrumentationSystem.tracer
         return tracer is NoOpTracer ? nil : tracer
     }
 
