@@ -14,7 +14,7 @@
 ///   6.4 → 3.5, its CPU per call 156 → 110 µs, the round trip 280 → 221 µs).
 ///   A method that suspends (awaits I/O, a remote call, `Task.sleep`) blocks
 ///   nothing. One that computes or blocks without suspending keeps the
-///   thread only for ``ZeroMQReactor/handOffAfter`` (10 ms) to twice that:
+///   thread only for `ZeroMQReactor.handOffAfter` (10 ms) to twice that:
 ///   then the reactor's loop moves to another thread, reading, pinging and
 ///   answering go on there, and the method finishes on the old thread. So a
 ///   slow method costs the node's other calls at most about 20 ms once, and
