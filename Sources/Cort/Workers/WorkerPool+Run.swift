@@ -124,24 +124,26 @@ extension WorkerPool {
             }
             // The worker counts as free before the submitter hears back, so
             // `load` never shows work that its submitter saw finished.
-            let release = {
-                self.state.withLock { state in
-                    state.running -= 1
-                    state.runningJobs[slot] = nil
-                    state.deadlines.remove(job)
-                }
-            }
             if let deadline = job.deadline, clock.now >= deadline {
-                release()
+                release(job, slot: slot)
                 job.fail(WorkerPoolError.expiredBeforeStart)
             } else if job.start(on: runner) {
-                await job.run(on: worker, beforeAnswering: release)
+                await job.run(on: worker) { release(job, slot: slot) }
             } else {
-                release()
+                release(job, slot: slot)
             }
             if Task.isCancelled { return false }
         }
         return true
+    }
+
+    /// A job left worker `slot`: it no longer runs, nor waits for its deadline.
+    private func release(_ job: any WorkerPoolJob<Worker>, slot: Int) {
+        state.withLock { state in
+            state.running -= 1
+            state.runningJobs[slot] = nil
+            state.deadlines.remove(job)
+        }
     }
 
     /// After a stop, fails what is still queued now rather than when a busy

@@ -150,6 +150,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private var foreignEpoch: UInt64 = 0
     /// Whether a watchdog was started (or could not be).
     private var watchdogStarted = false
+    /// The waiters `resumeWaiters` found ready, kept to reuse its storage.
+    private var readyIDs: [UInt64] = []
 
     /// Loop iterations so far (each runs the queue and polls once).
     package let loopIterations = Atomic<Int>(0)
@@ -691,7 +693,7 @@ extension ZeroMQReactor {
     }
 
     private func resumeWaiters(where ready: (Waiter) -> Bool) {
-        var readyIDs: [UInt64] = []
+        readyIDs.removeAll(keepingCapacity: true)
         for (id, waiter) in waiters where ready(waiter) { readyIDs.append(id) }
         for id in readyIDs {
             // Resuming enqueues the waiting task; if its actor runs on this
