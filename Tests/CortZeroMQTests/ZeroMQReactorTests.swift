@@ -4,24 +4,19 @@ import Testing
 
 @Suite struct ZeroMQReactorTests {
     @Test func actorPingPongOverRouterAndDealer() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
-        let node = ReactorActor(reactor: reactor)
-        let endpoint = try #require(try await node.open("router", .router, context: context, bind: "tcp://127.0.0.1:*"))
-        _ = try await node.open("dealer", .dealer, context: context, connect: endpoint)
-
-        let count = 3000
-        let foreignBefore = reactor.foreignEnqueues.load(ordering: .relaxed)
-        let wakeupsBefore = reactor.wakeups.load(ordering: .relaxed)
-        async let served: Void = node.echo("router", count: count)
-        let matched = try await node.pingPong("dealer", count: count)
-        try await served
-        #expect(matched == count)
-        // Resumed waits come back to the reactor's own queue: no hop through
-        // another thread, no wake-up per message.
-        #expect(reactor.foreignEnqueues.load(ordering: .relaxed) - foreignBefore < count / 100)
-        #expect(reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore < count / 100)
+        try await withConnectedPair { reactor, node in
+            let count = 3000
+            let foreignBefore = reactor.foreignEnqueues.load(ordering: .relaxed)
+            let wakeupsBefore = reactor.wakeups.load(ordering: .relaxed)
+            async let served: Void = node.echo("router", count: count)
+            let matched = try await node.pingPong("dealer", count: count)
+            try await served
+            #expect(matched == count)
+            // Resumed waits come back to the reactor's own queue: no hop through
+            // another thread, no wake-up per message.
+            #expect(reactor.foreignEnqueues.load(ordering: .relaxed) - foreignBefore < count / 100)
+            #expect(reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore < count / 100)
+        }
     }
 
     @Test func oneWakeUpDrainsEveryQueuedMessage() async throws {
@@ -340,6 +335,20 @@ extension ReactorActor {
     func isOnReactorThread() -> Bool { reactor.isOnReactorThread }
 }
 
+/// Runs `body` with a new reactor and an actor on it that holds a ROUTER
+/// ("router", bound to a free loopback port) and a DEALER ("dealer")
+/// connected to it; shuts the reactor down after.
+func withConnectedPair(_ body: (ZeroMQReactor, ReactorActor) async throws -> Void) async throws {
+    let reactor = try ZeroMQReactor.start()
+    defer { reactor.shutdown() }
+    let context = try ZeroMQContext()
+    let node = ReactorActor(reactor: reactor)
+    let endpoint = try #require(try await node.open("router", .router, context: context, bind: "tcp://127.0.0.1:*"))
+    _ = try await node.open("dealer", .dealer, context: context, connect: endpoint)
+    try await body(reactor, node)
+    withExtendedLifetime(context) {}
+}
+
 /// A flag two threads share.
 private final class SharedFlag: Sendable {
     let value = Atomic<Bool>(false)
@@ -350,24 +359,18 @@ extension ZeroMQReactorTests {
     /// not stop the loop: the watchdog takes the loop to another thread, so
     /// sockets are served while the job still runs on the old one.
     @Test func aJobThatComputesForLongHandsTheLoopToAnotherThread() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
-        let node = ReactorActor(reactor: reactor)
-        let endpoint = try #require(try await node.open("router", .router, context: context, bind: "tcp://127.0.0.1:*"))
-        _ = try await node.open("dealer", .dealer, context: context, connect: endpoint)
-
-        let stop = SharedFlag()
-        let spinning = SharedFlag()
-        let spinner = Task(executorPreference: reactor.taskExecutor) { () -> (startedOnLoop: Bool, endedOnLoop: Bool) in
-            let startedOnLoop = reactor.isOnReactorThread
-            spinning.value.store(true, ordering: .releasing)
-            // Computes, never suspends; bounded in case the test fails.
-            let deadline = ContinuousClock.now + .seconds(20)
-            while !stop.value.load(ordering: .acquiring) && ContinuousClock.now < deadline {}
-            let endedOnLoop = reactor.isOnReactorThread
-            spinning.value.store(false, ordering: .releasing)
-            return (startedOnLoop, endedOnLoop)
+        try await withConnectedPair { reactor, node in
+            let stop = SharedFlag()
+            let spinning = SharedFlag()
+            let spinner = Task(executorPreference: reactor.taskExecutor) { () -> (startedOnLoop: Bool, endedOnLoop: Bool) in
+                let startedOnLoop = reactor.isOnReactorThread
+                spinning.value.store(true, ordering: .releasing)
+                // Computes, never suspends; bounded in case the test fails.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while !stop.value.load(ordering: .acquiring) && ContinuousClock.now < deadline {}
+                let endedOnLoop = reactor.isOnReactorThread
+                spinning.value.store(false, ordering: .releasing)
+                return (startedOnLoop, endedOnLoop)
         }
         let waitStart = ContinuousClock.now
         while !spinning.value.load(ordering: .acquiring) && ContinuousClock.now - waitStart < .seconds(20) {
@@ -392,6 +395,7 @@ extension ZeroMQReactorTests {
         try await servedAgain
         let after = await Task(executorPreference: reactor.taskExecutor) { reactor.isOnReactorThread }.value
         #expect(after)
+        }
     }
 }
 

@@ -71,50 +71,29 @@ let benchmarks: @Sendable () -> Void = {
         await fixture.stop()
     }
 
-    Benchmark("calls: typed throughput, 64 in flight") { benchmark in
-        let calls = try fixture.typedCalls()
-        benchmark.startMeasurement()
-        try await calls.windowed(benchmark.scaledIterations.count, window: PingPongDefaults.window)
-        benchmark.stopMeasurement()
-    } setup: {
-        try await fixture.startTyped()
-    } teardown: {
-        await fixture.stop()
-    }
-
-    Benchmark("calls: C echo throughput, 64 in flight (baseline)") { benchmark in
-        try fixture.withCEcho { echo in
+    for window in [PingPongDefaults.window, 256] {
+        Benchmark("calls: typed throughput, \(window) in flight") { benchmark in
+            let calls = try fixture.typedCalls()
             benchmark.startMeasurement()
-            try echo.windowed(benchmark.scaledIterations.count, window: PingPongDefaults.window)
+            try await calls.windowed(benchmark.scaledIterations.count, window: window)
             benchmark.stopMeasurement()
+        } setup: {
+            try await fixture.startTyped()
+        } teardown: {
+            await fixture.stop()
         }
-    } setup: {
-        try fixture.startCEcho()
-    } teardown: {
-        await fixture.stop()
-    }
 
-    Benchmark("calls: typed throughput, 256 in flight") { benchmark in
-        let calls = try fixture.typedCalls()
-        benchmark.startMeasurement()
-        try await calls.windowed(benchmark.scaledIterations.count, window: 256)
-        benchmark.stopMeasurement()
-    } setup: {
-        try await fixture.startTyped()
-    } teardown: {
-        await fixture.stop()
-    }
-
-    Benchmark("calls: C echo throughput, 256 in flight (baseline)") { benchmark in
-        try fixture.withCEcho { echo in
-            benchmark.startMeasurement()
-            try echo.windowed(benchmark.scaledIterations.count, window: 256)
-            benchmark.stopMeasurement()
+        Benchmark("calls: C echo throughput, \(window) in flight (baseline)") { benchmark in
+            try fixture.withCEcho { echo in
+                benchmark.startMeasurement()
+                try echo.windowed(benchmark.scaledIterations.count, window: window)
+                benchmark.stopMeasurement()
+            }
+        } setup: {
+            try fixture.startCEcho()
+        } teardown: {
+            await fixture.stop()
         }
-    } setup: {
-        try fixture.startCEcho()
-    } teardown: {
-        await fixture.stop()
     }
 }
 
