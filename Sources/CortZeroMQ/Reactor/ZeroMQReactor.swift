@@ -64,7 +64,7 @@ import Darwin
 /// switch, and a long one delays the rest by at most about twice
 /// ``handOffAfter``. At most ``maxHandedOffThreads`` threads finish jobs
 /// this way at once; past that the loop waits for them. The watchdog sleeps
-/// after a second without such jobs, so an idle reactor stays idle.
+/// after 100 ms without such jobs, so an idle reactor stays idle.
 ///
 /// Lifecycle: ``start(name:)`` creates the thread; ``shutdown()`` fails every
 /// pending wait with ``ZeroMQError/Code/reactorShutDown``, runs the jobs that
@@ -716,7 +716,7 @@ extension ZeroMQReactor {
 extension ZeroMQReactor {
     /// Idle periods (no job of a task preferring the reactor started) before
     /// the watchdog sleeps until one does.
-    private static var idlePeriodsBeforeParking: Int { 100 }
+    private static var idlePeriodsBeforeParking: Int { 10 }
 
     /// Checks every ``handOffAfter`` whether the job of a task preferring
     /// this reactor that runs now is the one that ran at the last check; if
