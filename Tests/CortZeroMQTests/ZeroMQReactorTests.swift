@@ -137,7 +137,9 @@ import Testing
         }
     }
 
-    @Test func shutdownFailsPendingWaiters() async throws {
+    /// `shutdown()`, and `stop()` for async code: the same stop, awaited.
+    @Test(arguments: [false, true])
+    func shutdownFailsPendingWaiters(awaited: Bool) async throws {
         let reactor = try ZeroMQReactor.start()
         let context = try ZeroMQContext()
         let node = ReactorActor(reactor: reactor)
@@ -145,7 +147,12 @@ import Testing
 
         let task = Task { try await node.receiveOne("pull") }
         try await waitForWaiters(reactor, count: 1)
-        reactor.shutdown()
+        if awaited {
+            await reactor.stop()
+            await reactor.stop()   // again: returns at once
+        } else {
+            reactor.shutdown()
+        }
         let result = await task.result
         do {
             _ = try result.get()

@@ -311,7 +311,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             task.cancel()
             await task.value
         }
-        reactor.shutdown()
+        await reactor.stop()
     }
 
     /// Returns once ``shutdown()`` has begun, or when the task is cancelled.

@@ -104,6 +104,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         var started = false
         /// A `shutdown()` waits for the loop to end (later calls do not).
         var shutdownWaited = false
+        /// The loop has ended.
+        var loopEnded = false
+        /// Tasks in `stop()` waiting for the loop to end.
+        var stopWaiters: [UnsafeContinuation<Void, Never>] = []
     }
 
     private struct Waiter {
@@ -235,6 +239,32 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
         guard wait, !isOnReactorThread else { return }
         _ = cort_wakefd_wait(doneFDs[0], -1)
+    }
+
+    /// ``shutdown()`` for async code: the same stop, awaited without holding
+    /// a thread of the cooperative pool while the loop finishes its jobs.
+    ///
+    /// A test process or a server with many systems stops them from tasks;
+    /// each blocking `shutdown()` would hold one of the pool's few threads
+    /// for as long as its loop takes to end. Called from a job on this
+    /// reactor, it returns at once, like ``shutdown()``.
+    public func stop() async {
+        if isOnReactorThread {
+            shutdown()
+            return
+        }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let ended: Bool = shared.withLock { shared in
+                if shared.state == .running {
+                    shared.state = .stopping
+                    signalIfSleeping(&shared)
+                }
+                guard shared.started, !shared.loopEnded else { return true }
+                shared.stopWaiters.append(continuation)
+                return false
+            }
+            if ended { continuation.resume() }
+        }
     }
 
     // MARK: SerialExecutor
@@ -518,8 +548,14 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private func loopEnded(_ end: LoopEnd) {
         switch end {
         case .stopped:
+            let waiters = shared.withLock { shared in
+                shared.loopEnded = true
+                defer { shared.stopWaiters = [] }
+                return shared.stopWaiters
+            }
             _ = cort_wakefd_signal(doneFDs[1])
             _ = cort_wakefd_signal(watchdogFDs[1])
+            for waiter in waiters { waiter.resume() }
         case .handedOff:
             handedOffThreads.subtract(1, ordering: .relaxed)
         }
