@@ -38,6 +38,11 @@ struct FairQueue<Element, Peer: Hashable> {
     private var queues: [Peer: Deque<Entry>] = [:]
     /// The callers with waiting elements, in turn order.
     private var turns = Deque<Peer>()
+    /// The storage of the last caller's queue that emptied, for the next
+    /// caller's: a caller with one call at a time would otherwise cost an
+    /// allocation per call. Bounded as any one caller's queue is, by the
+    /// queue's capacity.
+    private var spare = Deque<Entry>()
     /// How many elements wait, over every caller.
     private(set) var count = 0
     /// How many bytes the waiting elements declared.
@@ -81,7 +86,9 @@ struct FairQueue<Element, Peer: Hashable> {
 
     private mutating func push(_ entry: Entry, for peer: Peer) {
         if queues[peer] == nil {
-            queues[peer] = Deque()
+            var queue = Deque<Entry>()
+            swap(&queue, &spare)
+            queues[peer] = queue
             turns.append(peer)
         }
         queues[peer]!.append(entry)
@@ -109,6 +116,8 @@ struct FairQueue<Element, Peer: Hashable> {
         if !queue.isEmpty {
             queues[peer] = queue
             turns.append(peer)
+        } else {
+            spare = queue
         }
         return (peer, entry.element)
     }
