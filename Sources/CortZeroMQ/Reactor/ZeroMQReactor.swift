@@ -137,7 +137,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// watchdog sees it: `epoch << 2`, plus 1 while such a job runs, plus 2
     /// once the watchdog took the loop over from the thread running it.
     private let foreignJob = Atomic<UInt64>(0)
-    /// The watchdog sleeps without a timeout (no such job for a second).
+    /// The watchdog sleeps without a timeout (no such job for 100 ms).
     private let watchdogParked = Atomic<Bool>(false)
     /// Threads finishing a job after the loop was taken from them.
     private let handedOffThreads = Atomic<Int>(0)
@@ -176,36 +176,32 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     public static let maxHandedOffThreads = 64
 
     private init() throws {
-        var fds: [Int32] = [-1, -1]
-        guard cort_wakefd_open(&fds) == 0 else {
-            throw ZeroMQError(.other, "cannot create the reactor's wake-up descriptor (errno \(errno))")
+        var opened: [[Int32]] = []
+        do {
+            for _ in 0..<3 { opened.append(try Self.openWakeChannel()) }
+        } catch {
+            for var fds in opened { cort_wakefd_close(&fds) }
+            throw error
         }
-        wakeReadFD = fds[0]
-        wakeWriteFD = fds[1]
-        var done: [Int32] = [-1, -1]
-        var watchdog: [Int32] = [-1, -1]
-        guard cort_wakefd_open(&done) == 0 else {
-            cort_wakefd_close(&fds)
-            throw ZeroMQError(.other, "cannot create the reactor's wake-up descriptor (errno \(errno))")
-        }
-        guard cort_wakefd_open(&watchdog) == 0 else {
-            cort_wakefd_close(&fds)
-            cort_wakefd_close(&done)
-            throw ZeroMQError(.other, "cannot create the reactor's wake-up descriptor (errno \(errno))")
-        }
-        doneFDs = done
-        watchdogFDs = watchdog
+        wakeReadFD = opened[0][0]
+        wakeWriteFD = opened[0][1]
+        doneFDs = opened[1]
+        watchdogFDs = opened[2]
         waitExecutor = ReactorTaskExecutor(reactor: self, kind: .wait)
         generalExecutor = ReactorTaskExecutor(reactor: self, kind: .general)
     }
 
     deinit {
-        var fds = [wakeReadFD, wakeWriteFD]
-        cort_wakefd_close(&fds)
-        var done = doneFDs
-        cort_wakefd_close(&done)
-        var watchdog = watchdogFDs
-        cort_wakefd_close(&watchdog)
+        for var fds in [[wakeReadFD, wakeWriteFD], doneFDs, watchdogFDs] { cort_wakefd_close(&fds) }
+    }
+
+    /// A wake-up channel: its read and write descriptors (the same one, an eventfd, on Linux).
+    private static func openWakeChannel() throws -> [Int32] {
+        var fds: [Int32] = [-1, -1]
+        guard cort_wakefd_open(&fds) == 0 else {
+            throw ZeroMQError(.other, "cannot create the reactor's wake-up descriptor (errno \(errno))")
+        }
+        return fds
     }
 
     /// Creates a reactor and starts its thread.
@@ -229,10 +225,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// is not waited for. Idempotent; a concurrent second call returns without waiting.
     public func shutdown() {
         let wait: Bool = shared.withLock { shared in
-            if shared.state == .running {
-                shared.state = .stopping
-                signalIfSleeping(&shared)
-            }
+            requestStop(&shared)
             guard shared.started, !shared.shutdownWaited else { return false }
             shared.shutdownWaited = true
             return true
@@ -255,16 +248,20 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let ended: Bool = shared.withLock { shared in
-                if shared.state == .running {
-                    shared.state = .stopping
-                    signalIfSleeping(&shared)
-                }
+                requestStop(&shared)
                 guard shared.started, !shared.loopEnded else { return true }
                 shared.stopWaiters.append(continuation)
                 return false
             }
             if ended { continuation.resume() }
         }
+    }
+
+    /// Asks a running loop to stop (under the lock), waking it if it sleeps.
+    private func requestStop(_ shared: inout Shared) {
+        guard shared.state == .running else { return }
+        shared.state = .stopping
+        signalIfSleeping(&shared)
     }
 
     // MARK: SerialExecutor
