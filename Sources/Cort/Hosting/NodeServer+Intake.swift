@@ -120,12 +120,9 @@ extension NodeServer {
             do {
                 // Handed to the pool from the reactor without a task of its own;
                 // the worker's completion comes straight back to the reactor.
-                let ticket = try pool.tryEnqueue(timeout: timeout, { replica in
-                    await system.execute(request, target: target, on: replica.actor, context: context,
-                                         interceptors: interceptors, queued: queued)
-                }, completion: { [self] result, started in
-                    reactor.execute { self.assumeIsolated { $0.completed(key, in: lane, result, started: started) } }
-                })
+                let ticket = try pool.tryEnqueue(PooledCall(
+                    server: self, key: key, lane: lane, request: request, target: target, context: context,
+                    interceptors: interceptors, queued: queued, deadline: pool.clock.now + timeout))
                 updateCall(key) { $0.running = .pooled(ticket) }
                 lanes[lane].inFlight += 1
             } catch let error as WorkerPoolError {
@@ -139,7 +136,8 @@ extension NodeServer {
             }
             let task = Task {
                 let outcome = await system.execute(request, target: target, on: actor, context: context,
-                                                   interceptors: interceptors, queued: queued, timeout: timeout)
+                                                   interceptors: interceptors, queued: queued,
+                                                   arguments: argumentDecoder, timeout: timeout)
                 self.completed(key, in: lane, .success(outcome), started: true)
             }
             updateCall(key) { $0.running = .direct(task) }

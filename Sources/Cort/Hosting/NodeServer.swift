@@ -1,6 +1,8 @@
+import CortMessagePack
 import CortZeroMQ
 import Distributed
 import Logging
+import Synchronization
 
 /// A node's side: one bound ROUTER that serves every hosted service, each on
 /// its own ``WorkerPool`` of replicas, behind an intake that no caller can
@@ -132,6 +134,9 @@ actor NodeServer {
     /// draining frame, so callers can tell a restarted node from the old one.
     let incarnation = UInt64.random(in: 1...UInt64.max)
     let system: CortSystem
+    /// Reads calls' arguments; its `userInfo` holds the system (made once:
+    /// a dictionary per call is an allocation per call).
+    let argumentDecoder: MessagePackDecoder
     let reactor: ZeroMQReactor
     let socket: ZeroMQSocket
     /// The ROUTER's monitor: accepted and dropped connections.
@@ -156,11 +161,14 @@ actor NodeServer {
     var counters = Counters()
     /// What the node records through swift-metrics; nil when there is no backend.
     let metrics: NodeMetrics?
+    /// Calls back from the workers, for ``answerFinishedCalls()``.
+    let finishedCalls = Mutex(FinishedCalls())
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
 
     init(system: CortSystem, endpoint requested: String) throws {
         self.system = system
+        argumentDecoder = system.argumentDecoder()
         reactor = system.reactor
         logger = system.logger
         limits = system.limits
@@ -301,6 +309,11 @@ actor NodeServer {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.receiveFrames() }
             group.addTask { await self.watchConnections() }
+            group.addTask {
+                // Resumed by workers from the reactor's own queue, straight
+                // into this actor (see `resumingHere`), not through the global pool.
+                try? await self.reactor.resumingHere { await self.answerFinishedCalls() }
+            }
         }
     }
 
@@ -354,9 +367,10 @@ actor NodeServer {
             }
             return
         }
-        let routingID = message.frame(at: 0)
+        let descriptor = message.sourceDescriptor(at: 1)
+        let routingID = message.withFrame(at: 0) { epochs.routingID($0, on: descriptor) }
         var connection: PeerTable.Connection?
-        if let descriptor = message.sourceDescriptor(at: 1), let known = epochs.connection(of: descriptor) {
+        if let descriptor, let known = epochs.connection(of: descriptor) {
             guard known.isOpen else {
                 // Its caller's connection is gone: nobody would read an answer.
                 counters.lateFrames += 1

@@ -13,11 +13,11 @@ public struct CortInvocationDecoder: DistributedTargetInvocationDecoder {
     /// arguments are read before the method runs.
     private(set) var failure: RemoteCallError?
 
-    init(arguments: [[UInt8]], system: CortSystem) {
+    /// `decoder`: one whose `userInfo` holds the system, so actor
+    /// references among the arguments resolve through it (see
+    /// ``CortSystem/argumentDecoder()``).
+    init(arguments: [[UInt8]], decoder: MessagePackDecoder) {
         self.arguments = arguments
-        var decoder = MessagePackDecoder()
-        // Actor references among the arguments resolve through this system.
-        decoder.userInfo[.actorSystemKey] = system
         self.decoder = decoder
     }
 

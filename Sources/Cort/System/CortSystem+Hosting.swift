@@ -1,3 +1,4 @@
+import CortMessagePack
 import Distributed
 
 extension CortSystem {
@@ -89,14 +90,22 @@ extension CortSystem {
     /// failures (an argument that does not decode, a target it cannot find)
     /// reach the result handler the same way, and are told apart here: they
     /// happen before the method runs.
+    ///
+    /// `arguments` reads the arguments: a decoder whose `userInfo` holds
+    /// this system (for actor references), made once by the node rather
+    /// than per call.
     func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
-                 context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration) async -> CallOutcome {
+                 context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration,
+                 arguments: MessagePackDecoder) async -> CallOutcome {
         // Skipped when only cort's own interceptors are there, with nothing to record to.
-        guard interceptors.isActive else { return await execute(request, target: target, on: actor, context: context) }
+        guard interceptors.isActive else {
+            return await execute(request, target: target, on: actor, context: context, arguments: arguments)
+        }
         return await CallContext.$current.withValue(context) {
             do {
                 return try await Self.run(ServerCall(context: context, queued: queued), through: interceptors.interceptors[...]) { call in
-                    ServerCallResult(outcome: await execute(request, target: target, on: actor, context: call.context))
+                    ServerCallResult(outcome: await execute(request, target: target, on: actor, context: call.context,
+                                                            arguments: arguments))
                 }.outcome
             } catch let error as RemoteCallError {
                 // Refused before the method ran (or after, by the interceptor's own choice).
@@ -117,8 +126,8 @@ extension CortSystem {
     }
 
     private func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
-                         context: CallContext) async -> CallOutcome {
-        var decoder = CortInvocationDecoder(arguments: request.arguments, system: self)
+                         context: CallContext, arguments: MessagePackDecoder) async -> CallOutcome {
+        var decoder = CortInvocationDecoder(arguments: request.arguments, decoder: arguments)
         if let dispatch = target.dispatch {
             return await execute(dispatch, target: target, on: actor, context: context, decoder: &decoder)
         }
@@ -188,15 +197,26 @@ extension CortSystem {
     }
 
     /// Runs one request on one actor, cancelling it when `timeout` passes.
+    ///
+    /// A decoder whose `userInfo` holds this system, for a call's arguments
+    /// (see ``execute(_:target:on:context:interceptors:queued:arguments:)``).
+    func argumentDecoder() -> MessagePackDecoder {
+        var decoder = MessagePackDecoder()
+        // Actor references among the arguments resolve through this system.
+        decoder.userInfo[.actorSystemKey] = self
+        return decoder
+    }
+
+    /// Runs one request on one actor, cancelling it when `timeout` passes.
     func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: any DistributedActor,
                  context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration,
-                 timeout: Duration) async -> CallOutcome {
+                 arguments: MessagePackDecoder, timeout: Duration) async -> CallOutcome {
         let deadline = clock.now + timeout
         let clock = self.clock
         return await withTaskGroup(of: CallOutcome?.self) { group in
             group.addTask {
                 await self.execute(request, target: target, on: actor, context: context, interceptors: interceptors,
-                                   queued: queued)
+                                   queued: queued, arguments: arguments)
             }
             group.addTask {
                 try? await clock.sleep(until: deadline)

@@ -3,12 +3,14 @@ import Synchronization
 extension WorkerPool {
     /// A queued job, for cancelling it.
     public struct Ticket: Sendable {
-        let cancelJob: @Sendable () -> Void
+        let pool: WorkerPool
+        let job: any WorkerPoolJob<Worker>
 
         /// Ends the job: skipped if it has not started, its task cancelled if
         /// it runs. The completion gets `CancellationError` (once, as always).
         public func cancel() {
-            cancelJob()
+            job.fail(CancellationError())
+            pool.state.withLock { $0.forget(job) }
         }
     }
 
@@ -33,8 +35,13 @@ extension WorkerPool {
         _ work: @escaping @Sendable (Worker) async throws -> Result,
         completion: @escaping @Sendable (Swift.Result<Result, any Error>, _ started: Bool) -> Void
     ) throws -> Ticket {
-        let job = WorkerPoolTypedJob<Worker, Result>(
-            deadline: timeout.map { clock.now + $0 }, work: work, completion: completion)
+        try tryEnqueue(WorkerPoolTypedJob<Worker, Result>(
+            deadline: timeout.map { clock.now + $0 }, work: work, completion: completion))
+    }
+
+    /// Queues a job made by its owner (a subclass that is its own work and
+    /// completion) if the queue has room now; as the public one does.
+    func tryEnqueue(_ job: some WorkerPoolJob<Worker>) throws -> Ticket {
         let (refusal, timerWakeup) = state.withLock {
             state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?) in
             guard state.accepting else { return (state.refusal, nil) }
@@ -46,9 +53,6 @@ extension WorkerPool {
         }
         timerWakeup?.resume()
         if let refusal { throw refusal }
-        return Ticket { [self] in
-            job.fail(CancellationError())
-            state.withLock { $0.forget(job) }
-        }
+        return Ticket(pool: self, job: job)
     }
 }

@@ -35,21 +35,21 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
 /// Every path that ends a job (result, cancellation, timeout, shutdown) goes
 /// through `state`, so the submitter is resumed exactly once and a job that
 /// is cancelled while queued is never started.
-final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob {
-    /// Who gets the outcome: a suspended submitter, or a completion handler
-    /// (``WorkerPool/tryEnqueue(timeout:_:completion:)``).
+///
+/// Not final: an owner that queues many jobs of one kind (a node's calls)
+/// subclasses it, overriding ``perform(on:)`` and ``deliver(_:started:)``,
+/// so a job is one object with no closures. (`@unchecked Sendable` because
+/// the class is open to subclasses: its own state is behind a Mutex, and
+/// `timerIndex` under the pool's lock; a subclass adds only immutable
+/// Sendable fields.)
+class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @unchecked Sendable {
+    /// Who gets the outcome: a suspended submitter, a completion handler
+    /// (``WorkerPool/tryEnqueue(timeout:_:completion:)``), or the job's own
+    /// ``deliver(_:started:)``.
     enum Continuation {
         case submitter(UnsafeContinuation<Result, any Error>)
         case handler(@Sendable (Swift.Result<Result, any Error>, Bool) -> Void)
-
-        /// `started`: whether a worker began the work (a handler is told, so
-        /// that "it never ran" can be said only when it is true).
-        func resume(with outcome: Swift.Result<Result, any Error>, started: Bool) {
-            switch self {
-            case .submitter(let continuation): continuation.resume(with: outcome)
-            case .handler(let completion): completion(outcome, started)
-            }
-        }
+        case delivered
     }
 
     private enum State {
@@ -67,12 +67,14 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
     let deadline: Duration?
     // Safe: touched only under the pool's lock (see WorkerPoolDeadlines).
     nonisolated(unsafe) var timerIndex = -1
-    private let work: @Sendable (Worker) async throws -> Result
-    private let state = Mutex(State.created)
+    /// Nil in a subclass, which overrides ``perform(on:)``.
+    private let work: (@Sendable (Worker) async throws -> Result)?
+    private let state: Mutex<State>
 
     init(deadline: Duration?, work: @escaping @Sendable (Worker) async throws -> Result) {
         self.deadline = deadline
         self.work = work
+        state = Mutex(.created)
     }
 
     /// A job whose outcome goes to `completion`; it waits from the start.
@@ -80,7 +82,34 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
          completion: @escaping @Sendable (Swift.Result<Result, any Error>, Bool) -> Void) {
         self.deadline = deadline
         self.work = work
-        state.withLock { $0 = .waiting(.handler(completion)) }
+        state = Mutex(.waiting(.handler(completion)))
+    }
+
+    /// A subclass's job: it runs ``perform(on:)`` and its outcome goes to
+    /// ``deliver(_:started:)``; it waits from the start.
+    init(deadline: Duration?) {
+        self.deadline = deadline
+        work = nil
+        state = Mutex(.waiting(.delivered))
+    }
+
+    /// The work; a subclass made with ``init(deadline:)`` overrides it.
+    func perform(on worker: Worker) async throws -> Result {
+        guard let work else { preconditionFailure("a worker pool job without work") }
+        return try await work(worker)
+    }
+
+    /// Where a subclass made with ``init(deadline:)`` takes its outcome,
+    /// exactly once, on the thread that ended the job; `started` says
+    /// whether a worker began the work.
+    func deliver(_ outcome: Swift.Result<Result, any Error>, started: Bool) {}
+
+    private func resume(_ continuation: Continuation, with outcome: Swift.Result<Result, any Error>, started: Bool) {
+        switch continuation {
+        case .submitter(let continuation): continuation.resume(with: outcome)
+        case .handler(let completion): completion(outcome, started)
+        case .delivered: deliver(outcome, started: started)
+        }
     }
 
     /// Stores the submitter's continuation; false (having resumed it with
@@ -114,7 +143,7 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
     func run(on worker: Worker, beforeAnswering: () -> Void) async {
         let outcome: Swift.Result<Result, any Error>
         do {
-            outcome = .success(try await work(worker))
+            outcome = .success(try await perform(on: worker))
         } catch {
             outcome = .failure(error)
         }
@@ -124,7 +153,7 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
             state = .finished
             return continuation
         }
-        continuation?.resume(with: outcome, started: true)
+        if let continuation { resume(continuation, with: outcome, started: true) }
     }
 
     func fail(_ error: any Error) {
@@ -155,7 +184,7 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
             }
         }
         if let (continuation, error, started) = ending {
-            continuation.resume(with: .failure(error), started: started)
+            resume(continuation, with: .failure(error), started: started)
         }
     }
 }

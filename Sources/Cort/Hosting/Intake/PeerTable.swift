@@ -190,27 +190,46 @@ struct PeerTable {
 /// from descriptor `fd` came over connection number `accepted(fd)`, and came
 /// over a connection already closed when that one's disconnect was applied too.
 struct ConnectionEpochs {
-    private var counts: [Int32: (accepted: UInt64, disconnected: UInt64)] = [:]
+    private struct Counts {
+        var accepted: UInt64 = 0
+        var disconnected: UInt64 = 0
+        /// The routing id of the last frame read over the descriptor.
+        var routingID: [UInt8] = []
+    }
+
+    private var counts: [Int32: Counts] = [:]
 
     /// How many descriptors have a connection open (for tests; bounded by the process's descriptors).
     var openDescriptors: Int { counts.count }
 
     mutating func accepted(_ descriptor: Int32) {
-        counts[descriptor, default: (0, 0)].accepted += 1
+        counts[descriptor, default: Counts()].accepted += 1
     }
 
     /// A disconnect: the connection that ended.
     mutating func disconnected(_ descriptor: Int32) -> PeerTable.Connection {
-        let (accepted, disconnected) = counts[descriptor] ?? (0, 0)
-        let ended = disconnected + 1
-        counts[descriptor] = (max(accepted, ended), ended)
+        let known = counts[descriptor] ?? Counts()
+        let ended = known.disconnected + 1
+        counts[descriptor] = Counts(accepted: max(known.accepted, ended), disconnected: ended)
         return PeerTable.Connection(descriptor: descriptor, epoch: ended)
     }
 
     /// The connection a frame from `descriptor` came over, and whether it is
     /// still open; nil when no accept was seen for the descriptor.
     func connection(of descriptor: Int32) -> (connection: PeerTable.Connection, isOpen: Bool)? {
-        guard let (accepted, disconnected) = counts[descriptor], accepted > 0 else { return nil }
-        return (PeerTable.Connection(descriptor: descriptor, epoch: accepted), accepted > disconnected)
+        guard let known = counts[descriptor], known.accepted > 0 else { return nil }
+        return (PeerTable.Connection(descriptor: descriptor, epoch: known.accepted), known.accepted > known.disconnected)
+    }
+
+    /// The routing id `bytes` hold, as an array: the one read last over
+    /// `descriptor` when they are the same (a caller sends all its frames
+    /// under one id, so a frame costs a comparison, not an allocation), else
+    /// a copy, remembered for the next frame. Nil `descriptor`: a copy.
+    mutating func routingID(_ bytes: UnsafeRawBufferPointer, on descriptor: Int32?) -> [UInt8] {
+        guard let descriptor, let index = counts.index(forKey: descriptor) else { return Array(bytes) }
+        if counts.values[index].routingID.elementsEqual(bytes) { return counts.values[index].routingID }
+        let copy = Array(bytes)
+        counts.values[index].routingID = copy
+        return copy
     }
 }
