@@ -70,6 +70,39 @@ import Testing
         #expect(Array(bytes.prefix(12)).withUnsafeBytes { WireCodec.kind(of: $0) } == expected)
     }
 
+    @Test(arguments: envelopes)
+    func roundTripsWithANodesRecentNames(envelope: Envelope) throws {
+        let names = RecentNames()
+        let bytes = encoded(envelope)
+        // Twice: the second read finds the first one's names.
+        let first = try bytes.withUnsafeBytes { (frame) throws(WireError) in try WireCodec.decode(frame, limits: WireLimits(), names: names) }
+        let second = try bytes.withUnsafeBytes { (frame) throws(WireError) in try WireCodec.decode(frame, limits: WireLimits(), names: names) }
+        #expect(first == envelope)
+        #expect(second == envelope)
+    }
+
+    @Test func recentNamesGiveBackOnlyTheSameBytesAndStayBounded() throws {
+        let names = RecentNames(capacity: 8)
+        let long = "$s16BenchmarkSupport4EchoC4echoySays5UInt8VGAGYaKFTE"
+        let other = "$s16BenchmarkSupport4EchoC4echoySays5UInt8VGAGYaKFTF"
+        names.keep(long, hash: 42)
+        // The same hash with other bytes is not taken for the kept name.
+        Array(other.utf8).withUnsafeBufferPointer { #expect(names.string($0, hash: 42) == nil) }
+        Array(long.utf8).withUnsafeBufferPointer { #expect(names.string($0, hash: 42) == long) }
+        // A peer sending ever new targets cannot grow it past its capacity.
+        for index in 0..<100 {
+            let target = "\(long)-\(index)"
+            let request = encoded(.request(CallRequest(id: UInt64(index), service: "echo", target: target,
+                                                       method: "Echo.echo(_:)", timeout: .seconds(1))))
+            let decoded = try request.withUnsafeBytes { (frame) throws(WireError) in
+                try WireCodec.decode(frame, limits: WireLimits(), names: names)
+            }
+            guard case .request(let read) = decoded else { Issue.record("not a request"); return }
+            #expect(read.target == target)
+            #expect(names.count <= 8)
+        }
+    }
+
     @Test func noKindIsReadFromABrokenHeader() {
         let request = encoded(Self.envelopes[0])
         var otherVersion = request

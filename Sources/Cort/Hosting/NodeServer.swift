@@ -155,6 +155,8 @@ actor NodeServer {
     var peers: PeerTable
     var epochs = ConnectionEpochs()
     var rateLimited: RateLimitedLog
+    /// The names in recent requests, read without an allocation when seen again.
+    let recentNames = RecentNames()
     var draining = false
     /// Tasks waiting for the node to have no call accepted (a drain, tests).
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -404,7 +406,7 @@ actor NodeServer {
         let envelope: Envelope
         do {
             envelope = try message.withFrame(at: 1) { (bytes) throws(WireError) in
-                try WireCodec.decode(bytes, limits: limits)
+                try WireCodec.decode(bytes, limits: limits, names: recentNames)
             }
         } catch {
             counters.badFrames += 1

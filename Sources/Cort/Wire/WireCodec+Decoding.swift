@@ -6,7 +6,11 @@ extension WireCodec {
     /// `messageTooLarge` after the header alone. Everything that breaks the
     /// protocol (a wrong type, a missing or extra field, bytes after the array,
     /// a limit passed) is a `protocolError`.
-    package static func decode(_ bytes: UnsafeRawBufferPointer, limits: WireLimits) throws(WireError) -> Envelope {
+    ///
+    /// `names`: a node's recent names, so a request's service, target and
+    /// method are read without allocating when they were seen before.
+    package static func decode(_ bytes: UnsafeRawBufferPointer, limits: WireLimits,
+                               names: RecentNames? = nil) throws(WireError) -> Envelope {
         guard !bytes.isEmpty else {
             throw WireError(id: nil, code: .protocolError, message: "empty frame")
         }
@@ -40,7 +44,7 @@ extension WireCodec {
         let envelope: Envelope
         switch kind {
         case .request:
-            envelope = .request(try decodeRequest(id: id, &reader, limits: limits))
+            envelope = .request(try decodeRequest(id: id, &reader, limits: limits, names: names))
         case .reply:
             envelope = .reply(id: id, result: try reader.readOptionalBin("result"))
         case .error:
@@ -116,12 +120,16 @@ extension WireCodec {
     }
 
     private static func decodeRequest(
-        id: UInt64, _ reader: inout WireReader, limits: WireLimits
+        id: UInt64, _ reader: inout WireReader, limits: WireLimits, names: RecentNames?
     ) throws(WireError) -> CallRequest {
-        let service = try reader.readString("service", maxBytes: limits.maxNameBytes)
+        func name(_ field: StaticString, maxBytes: Int) throws(WireError) -> String {
+            guard let names else { return try reader.readString(field, maxBytes: maxBytes) }
+            return try reader.readString(field, maxBytes: maxBytes, names: names)
+        }
+        let service = try name("service", maxBytes: limits.maxNameBytes)
         let actor = try reader.readOptionalString("actor", maxBytes: limits.maxNameBytes)
-        let target = try reader.readString("target", maxBytes: limits.maxTargetBytes)
-        let method = try reader.readString("method", maxBytes: limits.maxMethodBytes)
+        let target = try name("target", maxBytes: limits.maxTargetBytes)
+        let method = try name("method", maxBytes: limits.maxMethodBytes)
         let timeout = try reader.readUInt("timeout")
         // Reserved bits are ignored (docs/PROTOCOL.md), so a newer caller's flags never fail a call.
         let flags = CallFlags(rawValue: UInt32(truncatingIfNeeded: try reader.readUInt("flags")))

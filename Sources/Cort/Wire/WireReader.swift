@@ -120,6 +120,24 @@ struct WireReader {
 
     /// A string of valid UTF-8, at most `maxBytes` long.
     mutating func readString(_ field: StaticString, maxBytes: Int = .max) throws(WireError) -> String {
+        try string(readStringBytes(field, maxBytes: maxBytes), field)
+    }
+
+    /// A string of valid UTF-8, at most `maxBytes` long: one of `names` when
+    /// it holds the same bytes (see ``RecentNames``), else a new one, kept there.
+    mutating func readString(_ field: StaticString, maxBytes: Int = .max, names: RecentNames) throws(WireError) -> String {
+        let utf8 = try readStringBytes(field, maxBytes: maxBytes)
+        // Strings of up to 15 bytes are stored inline: nothing to save.
+        guard utf8.count > 15 else { return try string(utf8, field) }
+        let hash = RecentNames.hash(utf8)
+        if let known = names.string(utf8, hash: hash) { return known }
+        let string = try string(utf8, field)
+        names.keep(string, hash: hash)
+        return string
+    }
+
+    /// The bytes of a string, at most `maxBytes` long, not yet checked as UTF-8.
+    private mutating func readStringBytes(_ field: StaticString, maxBytes: Int) throws(WireError) -> UnsafeBufferPointer<UInt8> {
         let marker = try byte(field)
         let length: Int
         switch marker {
@@ -132,7 +150,11 @@ struct WireReader {
         guard length <= maxBytes else {
             throw error("field '\(field)': \(length) bytes, more than the limit of \(maxBytes)")
         }
-        let utf8 = try span(length, field)
+        return try span(length, field)
+    }
+
+    /// `utf8` as a String, if it is valid UTF-8.
+    private func string(_ utf8: UnsafeBufferPointer<UInt8>, _ field: StaticString) throws(WireError) -> String {
         if utf8.isEmpty { return "" }
         // Names, targets and trace context are ASCII: checking that word by word and
         // building the string with the specialized `String(decoding:)` is several

@@ -1,0 +1,37 @@
+/// Names a node reads in request after request (services, targets,
+/// methods), kept so that the same bytes give back the same `String`
+/// without an allocation: a String of more than 15 bytes is one.
+///
+/// Bounded: at most ``capacity`` names; when full it starts over, so bytes
+/// a peer sends cannot grow it. A hash that matches is checked byte by byte.
+package final class RecentNames {
+    let capacity: Int
+    private var byHash: [Int: String] = [:]
+
+    package init(capacity: Int = 256) {
+        self.capacity = capacity
+    }
+
+    /// How many names it holds (for tests of its bound).
+    var count: Int { byHash.count }
+
+    /// The string `utf8` spells, if it was read before and kept.
+    func string(_ utf8: UnsafeBufferPointer<UInt8>, hash: Int) -> String? {
+        guard let known = byHash[hash] else { return nil }
+        let same = known.utf8.withContiguousStorageIfAvailable { $0.elementsEqual(utf8) }
+            ?? known.utf8.elementsEqual(utf8)
+        return same ? known : nil
+    }
+
+    /// Keeps `string`, read from bytes with `hash`.
+    func keep(_ string: String, hash: Int) {
+        if byHash.count >= capacity { byHash.removeAll(keepingCapacity: true) }
+        byHash[hash] = string
+    }
+
+    static func hash(_ utf8: UnsafeBufferPointer<UInt8>) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: UnsafeRawBufferPointer(utf8))
+        return hasher.finalize()
+    }
+}
