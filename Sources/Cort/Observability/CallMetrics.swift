@@ -63,7 +63,9 @@ enum CallMetrics {
     /// without metrics pays one look-up per call.
     static func factory(_ explicit: (any MetricsFactory)?) -> (any MetricsFactory)? {
         let factory = explicit ?? MetricsSystem.factory
-        return factory is NOOPMetricsHandler ? nil : factory
+        // A comparison of type identities (the no-op factory is a final
+        // class), not a dynamic cast on every call.
+        return type(of: factory) == NOOPMetricsHandler.self ? nil : factory
     }
 
     /// The `code` dimension of an outcome: ``ok``, or the code's name in
