@@ -344,9 +344,10 @@ actor RemoteService {
     /// One call on `key` is settled.
     private func callEnded(on key: String) {
         totalInFlight -= 1
-        if nodes[key] != nil {
-            nodes[key]!.inFlight -= 1
-            nodes[key]!.health.releasedCall()
+        // One lookup (a hash of the key's string), then the node itself: it is a class.
+        if let node = nodes[key] {
+            node.inFlight -= 1
+            node.health.releasedCall()
         }
         disconnectIfDone(key)
         wakeWaiters(1)
@@ -635,8 +636,10 @@ actor RemoteService {
 
     private func awaitAnswer(id: UInt64, on node: String, connection: Int, method: String,
                              deadline: Duration) async throws -> AttemptResult {
-        nodes[node]?.inFlight += 1
-        nodes[node]?.health.tookCall()
+        if let taken = nodes[node] {
+            taken.inFlight += 1
+            taken.health.tookCall()
+        }
         totalInFlight += 1
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<AttemptResult, any Error>) in
@@ -1023,8 +1026,10 @@ actor RemoteService {
             lateReplies += 1
             return
         }
-        if nodes[key]?.handshaken == false { handshakeSucceeded(key) }
-        apply(nodes[key]?.health.heard(at: now, configuration: heartbeat), to: key)
+        if let node = nodes[key] {
+            if !node.handshaken { handshakeSucceeded(key) }
+            apply(node.health.heard(at: now, configuration: heartbeat), to: key)
+        }
         let decoded: Envelope
         do {
             decoded = try message.withFrame(at: 1) { (bytes) throws(WireError) in try WireCodec.decode(bytes, limits: limits) }
