@@ -85,6 +85,7 @@ extension NodeServer {
     /// the reactor answers many.
     func answerFinishedCalls() async {
         var batch: [PooledCall] = []
+        var batchesSinceYield = 0
         // Bounded: each turn either answers calls or waits; cancelling the
         // node's task stops it.
         while true {
@@ -98,8 +99,16 @@ extension NodeServer {
             }
             if !batch.isEmpty {
                 batch.removeAll(keepingCapacity: true)
+                batchesSinceYield += 1
+                if batchesSinceYield == Self.framesPerTurn {
+                    // Workers on the global pool may keep finishing calls as
+                    // fast as this answers them: let the reactor read too.
+                    batchesSinceYield = 0
+                    await reactor.yieldTurn(isolation: self)
+                }
                 continue
             }
+            batchesSinceYield = 0
             if stopped { return }
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { continuation in
