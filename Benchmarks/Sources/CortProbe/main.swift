@@ -13,7 +13,8 @@ import Foundation
 //
 // The call workloads (`calls`, `calls-window` with 64 calls in flight,
 // `calls-window-256`, and their C baselines `cecho-remote`,
-// `cecho-remote-window`, `cecho-remote-window-256`) talk to a server in
+// `cecho-remote-window`, `cecho-remote-window-256`; `calls-latency` and
+// `cecho-remote-latency` time each call and print p50 and p99) talk to a server in
 // another process:
 // the endpoint in CORT_BENCH_NODE (a `cort-bench-node`) or CORT_BENCH_ECHO (a
 // `cort-echo-server`), else a server this probe starts itself. perf stat
@@ -37,6 +38,7 @@ let usage = """
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
                 | calls-window-256 | cecho-remote-window-256
+                | calls-latency | cecho-remote-latency (one in flight, p50 and p99)
                 | chains-client | chains-server | chains-client-empty | chains-server-empty
     """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage + "\n" + CurveProbe.usage + "\n" + InstrumentedProbe.usage
 let arguments = CommandLine.arguments
@@ -117,6 +119,17 @@ func remoteCEcho() throws -> (CEcho, ServerProcess?) {
     return (echo, server)
 }
 
+/// Prints the median and the 99th percentile of `latencies`, in µs.
+func printPercentiles(_ latencies: [Duration]) {
+    guard !latencies.isEmpty else { return }
+    let sorted = latencies.sorted()
+    func microseconds(_ fraction: Double) -> Double {
+        let value = sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+        return Double(value.components.seconds) * 1e6 + Double(value.components.attoseconds) / 1e12
+    }
+    print("latency: p50 \(microseconds(0.5)) µs, p99 \(microseconds(0.99)) µs")
+}
+
 let clock = ContinuousClock()
 var started = clock.now
 /// Set by the workloads whose stop is not part of what they time.
@@ -191,6 +204,34 @@ case "chains-client", "chains-server", "chains-client-empty", "chains-server-emp
         let chain = empty ? [] : chains.defaultServer
         try await chains.runServer(chain, count: iterations)
     }
+case "calls-latency":
+    // One in flight, each call timed: p50 and p99 (beside cecho-remote-latency).
+    let (calls, server) = try await typedCalls()
+    var latencies: [Duration] = []
+    latencies.reserveCapacity(iterations)
+    started = clock.now
+    for _ in 0..<iterations {
+        let start = clock.now
+        try await calls.roundTrips(1)
+        latencies.append(clock.now - start)
+    }
+    finished = clock.now
+    printPercentiles(latencies)
+    await calls.stop()
+    server?.stop()
+case "cecho-remote-latency":
+    let (echo, server) = try remoteCEcho()
+    var latencies: [Duration] = []
+    latencies.reserveCapacity(iterations)
+    started = clock.now
+    for _ in 0..<iterations {
+        let start = clock.now
+        try echo.roundTrips(1)
+        latencies.append(clock.now - start)
+    }
+    finished = clock.now
+    printPercentiles(latencies)
+    server?.stop()
 case "cecho-remote":
     let (echo, server) = try remoteCEcho()
     started = clock.now
