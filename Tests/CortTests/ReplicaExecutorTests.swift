@@ -64,6 +64,35 @@ final class Gates: Sendable {
         }
     }
 
+    /// Many calls at once: the node answers the calls its workers finish in
+    /// batches (from the reactor's thread, or from the global pool's), and
+    /// every caller gets its own call's answer, once.
+    @Test(arguments: executors)
+    func manyCallsAtOnceEachGetTheirOwnAnswer(executor: ReplicaExecutor) async throws {
+        try await withNodes(1, host: { node, _ in
+            try await node.host("greeter", replicas: 4, executor: executor) { Greeter(actorSystem: $0) }
+        }) { nodes, caller in
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for index in 0..<300 {
+                    group.addTask { (index, try await greeter.hello(name: "caller \(index)")) }
+                }
+                var answers: [Int: String] = [:]
+                for try await (index, answer) in group {
+                    #expect(answers.updateValue(answer, forKey: index) == nil)
+                }
+                return answers
+            }
+            #expect(answers.count == 300)
+            for (index, answer) in answers {
+                #expect(answer == "Hello, caller \(index)!")
+            }
+            let counters = try await nodes[0].nodeCounters()
+            #expect(counters.replies >= 300)
+            try await nodes[0].waitUntilNodeIdle()
+        }
+    }
+
     @Test(arguments: executors)
     func cancellingTheCallerCancelsTheMethod(executor: ReplicaExecutor) async throws {
         let key = "executor-cancel-\(executor)-\(UUID())"
