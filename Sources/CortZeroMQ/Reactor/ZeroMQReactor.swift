@@ -31,7 +31,7 @@ import Darwin
 ///
 ///     func run() async throws {
 ///         while true {
-///             let message = try await router.receive()   // drains, then sleeps in zmq_poll
+///             let message = try await router.receive()   // drains, then sleeps in poll(2)
 ///             try await router.send(message)             // backpressure, never a drop
 ///         }
 ///     }
@@ -41,19 +41,21 @@ import Darwin
 /// defer { reactor.shutdown() }
 /// ```
 ///
-/// Each loop iteration runs every queued job, then sleeps in `zmq_poll` on the
-/// sockets that have waiters and on a wake-up descriptor (an eventfd on Linux,
-/// a pipe elsewhere). Other threads write the wake-up descriptor only when the
-/// reactor is asleep (or about to be) and no wake is pending, so wakes are
-/// neither lost nor redundant; the reactor thread itself never writes it.
-/// Nothing queued and nothing due means `zmq_poll(..., -1)`: an idle reactor
-/// uses no CPU.
+/// Each loop iteration runs every queued job, then sleeps in `poll(2)` on the
+/// descriptors (`ZMQ_FD`) of the sockets that have waiters and on a wake-up
+/// descriptor (an eventfd on Linux, a pipe elsewhere). Other threads write
+/// the wake-up descriptor only when the reactor is asleep (or about to be)
+/// and no wake is pending, so wakes are neither lost nor redundant; the
+/// reactor thread itself never writes it. Nothing queued and nothing due
+/// means a poll without a timeout: an idle reactor uses no CPU.
 ///
-/// libzmq's `ZMQ_FD` is edge-triggered, but `zmq_poll` on socket items checks
-/// each socket's `ZMQ_EVENTS` before sleeping, so a socket that became
-/// readable through a send or receive made by a job on this thread is seen and
-/// the loop does not sleep on it. Do not replace socket items by their raw
-/// `ZMQ_FD` without re-checking `ZMQ_EVENTS`.
+/// libzmq's `ZMQ_FD` is edge-triggered: it says a socket's state may have
+/// changed, not that it is ready. So before sleeping the loop asks every
+/// socket with waiters for its `ZMQ_EVENTS` (a socket made readable by a send
+/// or receive of a job on this thread is seen, and the loop does not sleep
+/// on it), and after waking it asks those whose descriptor signalled. That
+/// is one check per socket and one poll per sleep, where `zmq_poll` makes two
+/// of each (each check is a system call). Do not drop the check before sleeping.
 ///
 /// A job of a task that prefers the reactor (``taskExecutor``: a hosted
 /// service's replicas by default) may compute for long. The loop is not left
@@ -94,7 +96,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private struct Shared {
         var queue = Deque<Work>()
         var state = State.running
-        /// The loop is in (or about to enter) a blocking zmq_poll.
+        /// The loop is in (or about to enter) a blocking poll.
         var sleeping = false
         /// The wake-up descriptor was written and not drained yet.
         var wakePending = false
@@ -147,6 +149,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private var nextWaiterID: UInt64 = 0
     private var pollItems: [zmq_pollitem_t] = []
     private var itemIndex: [UnsafeMutableRawPointer: Int] = [:]
+    /// The wake-up descriptor and each socket item's `ZMQ_FD`, as `pollItems` orders them.
+    private var pollDescriptors: [pollfd] = []
     private var isStopping = false
     /// Work taken from the queue and not run yet; a thread that takes the loop over runs the rest.
     private var batch = Deque<Work>()
@@ -386,7 +390,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         waiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
     }
 
-    /// Whether the loop is asleep in (or about to enter) a blocking zmq_poll.
+    /// Whether the loop is asleep in (or about to enter) a blocking poll.
     package var isAsleep: Bool { shared.withLock { $0.sleeping } }
 
     /// The number of pending socket waits (read on the reactor thread).
@@ -668,36 +672,21 @@ extension ZeroMQReactor {
                 continue
             }
 
-            // 2. Sleep in zmq_poll until a socket with waiters is ready, a
+            // 2. Ask each socket with waiters what it is ready for now; if none
+            // is, sleep in poll(2) until a socket's descriptor signals, a
             // deadline is due, or another thread enqueues work.
             let now = buildPollItems()
-            let dueTimeout = pollTimeout(now: now)
-            let timeout = shared.withLock { shared -> Int in
-                if !shared.queue.isEmpty || shared.state != .running { return 0 }
-                if dueTimeout != 0 { shared.sleeping = true }
-                return dueTimeout
-            }
-            let result = zmq_poll(&pollItems, Int32(pollItems.count), timeout)
-            let pollErrno = result < 0 ? zmq_errno() : 0
-            let pending = shared.withLock { shared -> Bool in
-                shared.sleeping = false
-                defer { shared.wakePending = false }
-                return shared.wakePending
-            }
-            // Reading after the lock is fine: a new write needs `sleeping`,
-            // which only this thread sets, later. A write decided before but
-            // made after this drain leaves the descriptor readable, and the
-            // next poll reports it (item 0): that drains it too.
-            if pending || (result > 0 && pollItems[0].revents & Int16(ZMQ_POLLIN) != 0) {
-                cort_wakefd_drain(wakeReadFD)
+            var failed = !readSocketEvents { _ in true }
+            if !failed && !pollItems.dropFirst().contains(where: { $0.revents != 0 }) {
+                failed = !sleepInPoll(timeout: pollTimeout(now: now))
             }
 
             // 3. Resume the waiters whose sockets are ready or whose deadline passed.
-            if result < 0 && pollErrno != EINTR {
+            if failed {
                 // ETERM (a context was shut down) or worse: wake every waiter so
                 // each retries its operation and gets the real error.
                 resumeWaiters { _ in true }
-            } else if result > 0 || waiters.values.contains(where: { $0.deadline != nil }) {
+            } else {
                 let after: ContinuousClock.Instant? = waiters.values.contains { $0.deadline != nil } ? .now : nil
                 resumeWaiters { waiter in
                     if let deadline = waiter.deadline, let after, deadline <= after { return true }
@@ -708,6 +697,63 @@ extension ZeroMQReactor {
         }
         owner.store(0, ordering: .sequentiallyConsistent)
         return .stopped
+    }
+
+    /// Sets each socket item's `revents` to what its socket is ready for
+    /// now (`ZMQ_EVENTS`, masked by what its waiters want), for the items
+    /// `include` picks (the others keep theirs); false when libzmq fails
+    /// (ETERM: the context was shut down).
+    ///
+    /// libzmq's descriptor (`ZMQ_FD`) is edge-triggered: it signals that a
+    /// socket's state may have changed, and the jobs just run (a send, a
+    /// receive) may have changed it without a signal. So every socket is
+    /// asked before the loop sleeps; after, only those whose descriptor
+    /// signalled. Asking costs a system call (libzmq processes the socket's
+    /// commands): `zmq_poll` asks each socket twice per sleep and polls
+    /// twice, this once and once.
+    private func readSocketEvents(_ include: (Int) -> Bool) -> Bool {
+        for index in pollItems.indices.dropFirst() where include(index) {
+            var events: Int32 = 0
+            var size = MemoryLayout<Int32>.size
+            guard zmq_getsockopt(pollItems[index].socket, ZMQ_EVENTS, &events, &size) == 0 else { return false }
+            pollItems[index].revents = Int16(truncatingIfNeeded: events) & pollItems[index].events
+        }
+        return true
+    }
+
+    /// Sleeps in poll(2) on the wake-up descriptor and the sockets'
+    /// descriptors, then reads the events of the sockets whose descriptor
+    /// signalled; false when libzmq fails.
+    private func sleepInPoll(timeout dueTimeout: Int) -> Bool {
+        pollDescriptors.removeAll(keepingCapacity: true)
+        pollDescriptors.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
+        for item in pollItems.dropFirst() {
+            var descriptor: Int32 = -1
+            var size = MemoryLayout<Int32>.size
+            guard zmq_getsockopt(item.socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
+            pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
+        }
+        let timeout = shared.withLock { shared -> Int in
+            if !shared.queue.isEmpty || shared.state != .running { return 0 }
+            if dueTimeout != 0 { shared.sleeping = true }
+            return dueTimeout
+        }
+        let result = poll(&pollDescriptors, nfds_t(pollDescriptors.count), Int32(clamping: timeout))
+        let pending = shared.withLock { shared -> Bool in
+            shared.sleeping = false
+            defer { shared.wakePending = false }
+            return shared.wakePending
+        }
+        // Reading after the lock is fine: a new write needs `sleeping`, which
+        // only this thread sets, later. A write decided before but made after
+        // this drain leaves the descriptor readable, and the next poll
+        // reports it: that drains it too.
+        if pending || (result > 0 && pollDescriptors[0].revents & Int16(POLLIN) != 0) {
+            cort_wakefd_drain(wakeReadFD)
+        }
+        // EINTR or nothing signalled: no socket's state changed.
+        guard result > 0 else { return true }
+        return readSocketEvents { self.pollDescriptors[$0].revents != 0 }
     }
 
     /// Item 0 is the wake-up descriptor; then one item per socket with waiters.
