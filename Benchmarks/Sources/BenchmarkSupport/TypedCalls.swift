@@ -45,6 +45,20 @@ public final class TypedCalls: Sendable {
         }
     }
 
+    /// `count` typed calls, one in flight, each timed (in this nonisolated
+    /// function, so the timing adds no hop to the caller's actor).
+    public func latencies(_ count: Int) async throws -> [Duration] {
+        let clock = ContinuousClock()
+        var latencies: [Duration] = []
+        latencies.reserveCapacity(count)
+        for _ in 0..<count {
+            let start = clock.now
+            _ = try await echo.echo(payload)
+            latencies.append(clock.now - start)
+        }
+        return latencies
+    }
+
     /// `count` typed calls, one in flight, from a task on the caller
     /// system's reactor (``CortSystem/taskExecutor``): no thread hop per call.
     public func roundTripsOnReactor(_ count: Int) async throws {

@@ -207,14 +207,8 @@ case "chains-client", "chains-server", "chains-client-empty", "chains-server-emp
 case "calls-latency":
     // One in flight, each call timed: p50 and p99 (beside cecho-remote-latency).
     let (calls, server) = try await typedCalls()
-    var latencies: [Duration] = []
-    latencies.reserveCapacity(iterations)
     started = clock.now
-    for _ in 0..<iterations {
-        let start = clock.now
-        try await calls.roundTrips(1)
-        latencies.append(clock.now - start)
-    }
+    let latencies = try await calls.latencies(iterations)
     finished = clock.now
     printPercentiles(latencies)
     await calls.stop()
