@@ -118,8 +118,9 @@ extension NodeServer {
         switch lanes[lane].work {
         case .pool(let pool, _):
             do {
-                // Handed to the pool from the reactor without a task of its own;
-                // the worker's completion comes straight back to the reactor.
+                // Handed to the pool from the reactor without a task of its own,
+                // as one object; the worker hands it back through the node's
+                // list of finished calls (see `answerFinishedCalls`).
                 let ticket = try pool.tryEnqueue(PooledCall(
                     server: self, key: key, lane: lane, request: request, target: target, context: context,
                     interceptors: interceptors, queued: queued, deadline: pool.clock.now + timeout))

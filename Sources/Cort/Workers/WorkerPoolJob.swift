@@ -40,8 +40,8 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
 /// subclasses it, overriding ``perform(on:)`` and ``deliver(_:started:)``,
 /// so a job is one object with no closures. (`@unchecked Sendable` because
 /// the class is open to subclasses: its own state is behind a Mutex, and
-/// `timerIndex` under the pool's lock; a subclass adds only immutable
-/// Sendable fields.)
+/// `timerIndex` under the pool's lock; a subclass adds Sendable constants,
+/// and says how any state of its own is kept safe, as `PooledCall` does.)
 class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @unchecked Sendable {
     /// Who gets the outcome: a suspended submitter, a completion handler
     /// (``WorkerPool/tryEnqueue(timeout:_:completion:)``), or the job's own

@@ -67,6 +67,31 @@ import Testing
         #expect(epochs.disconnected(15).epoch == 2)
     }
 
+    @Test func aConnectionsRoutingIDIsKeptAndGivenBackOnlyForTheSameBytes() {
+        var epochs = ConnectionEpochs()
+        func read(_ bytes: [UInt8], on descriptor: Int32?) -> [UInt8] {
+            bytes.withUnsafeBytes { epochs.routingID($0, on: descriptor) }
+        }
+        func storage(_ bytes: [UInt8]) -> UnsafeRawPointer? { bytes.withUnsafeBytes { $0.baseAddress } }
+        epochs.accepted(16)
+        let first = read([0, 1, 2, 3, 4], on: 16)
+        let second = read([0, 1, 2, 3, 4], on: 16)
+        #expect(second == [0, 1, 2, 3, 4])
+        #expect(storage(first) == storage(second), "the same bytes on the same connection give back the kept array")
+        // Another id on the descriptor (a handover), or on no known connection: a copy of what was read.
+        #expect(read([0, 9, 9, 9, 9], on: 16) == [0, 9, 9, 9, 9])
+        #expect(read([0, 1, 2, 3, 4], on: 16) == [0, 1, 2, 3, 4])
+        #expect(read([0, 7], on: 99) == [0, 7])
+        #expect(read([0, 7], on: nil) == [0, 7])
+        // A disconnect forgets it: the descriptor's next connection is another caller's.
+        let kept = read([0, 1, 2, 3, 4], on: 16)
+        _ = epochs.disconnected(16)
+        epochs.accepted(16)
+        let after = read([0, 1, 2, 3, 4], on: 16)
+        #expect(after == [0, 1, 2, 3, 4])
+        #expect(storage(after) != storage(kept))
+    }
+
     @Test func ledgersAddUpInTheTotal() {
         var peers = PeerTable(capacity: 4)
         let a = peers.heard(Self.id("a"), at: .zero)!
