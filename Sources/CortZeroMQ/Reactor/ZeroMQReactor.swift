@@ -114,6 +114,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     private struct Waiter {
         let socket: UnsafeMutableRawPointer
+        /// The socket's use, to skip asking it what it is ready for when nothing changed it.
+        let activity: SocketActivity
         let events: Int16
         let deadline: ContinuousClock.Instant?
         let continuation: UnsafeContinuation<Void, any Error>
@@ -151,6 +153,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private var itemIndex: [UnsafeMutableRawPointer: Int] = [:]
     /// The wake-up descriptor and each socket item's `ZMQ_FD`, as `pollItems` orders them.
     private var pollDescriptors: [pollfd] = []
+    /// Each socket item's ``SocketActivity``, as `pollItems` orders them (item 0, the wake-up descriptor, has a placeholder).
+    private var pollActivities: [SocketActivity] = []
+    private let idleActivity = SocketActivity()
     private var isStopping = false
     /// Work taken from the queue and not run yet; a thread that takes the loop over runs the rest.
     private var batch = Deque<Work>()
@@ -328,8 +333,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     /// Suspends until `socket` is ready for `events`, or until `deadline` when `events`
     /// is empty. Must run on the reactor thread (the socket checks).
-    func wait(for socket: UnsafeMutableRawPointer, events: Int16, deadline: ContinuousClock.Instant?,
+    func wait(for socket: ZeroMQSocket, events: Int16, deadline: ContinuousClock.Instant?,
               isolation: isolated (any Actor)?) async throws {
+        // The raw handle: going through `handle` would count as a use of the socket.
+        let (handle, activity) = (socket.rawHandle, socket.activity)
         if isStopping {
             throw ZeroMQError(.reactorShutDown, "the reactor is shut down")
         }
@@ -349,7 +356,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
                     if Task.isCancelled {
                         continuation.resume(throwing: CancellationError())
                     } else {
-                        waiters[id] = Waiter(socket: socket, events: events, deadline: deadline, continuation: continuation)
+                        waiters[id] = Waiter(socket: handle, activity: activity, events: events, deadline: deadline,
+                                             continuation: continuation)
                     }
                 }
             } onCancel: {
@@ -676,7 +684,7 @@ extension ZeroMQReactor {
             // is, sleep in poll(2) until a socket's descriptor signals, a
             // deadline is due, or another thread enqueues work.
             let now = buildPollItems()
-            var failed = !readSocketEvents { _ in true }
+            var failed = !readSocketEvents(beforeSleeping: true) { _ in true }
             if !failed && !pollItems.dropFirst().contains(where: { $0.revents != 0 }) {
                 failed = !sleepInPoll(timeout: pollTimeout(now: now))
             }
@@ -711,12 +719,32 @@ extension ZeroMQReactor {
     /// signalled. Asking costs a system call (libzmq processes the socket's
     /// commands): `zmq_poll` asks each socket twice per sleep and polls
     /// twice, this once and once.
-    private func readSocketEvents(_ include: (Int) -> Bool) -> Bool {
+    ///
+    /// Before sleeping, a socket used for no call since its last check is
+    /// taken to be as it was then, and one whose last call was a receive
+    /// that found nothing is taken not to be readable (see
+    /// ``SocketActivity``): a change since then made its descriptor signal,
+    /// and the poll returns at once to read it.
+    private func readSocketEvents(beforeSleeping: Bool = false, _ include: (Int) -> Bool) -> Bool {
         for index in pollItems.indices.dropFirst() where include(index) {
+            let activity = pollActivities[index]
+            let wanted = pollItems[index].events
+            if beforeSleeping {
+                if activity.operations == activity.checkedAt {
+                    pollItems[index].revents = activity.checkedEvents & wanted
+                    continue
+                }
+                if wanted == Int16(ZMQ_POLLIN), activity.operations == activity.receivedNothingAt {
+                    pollItems[index].revents = 0
+                    continue
+                }
+            }
             var events: Int32 = 0
             var size = MemoryLayout<Int32>.size
             guard zmq_getsockopt(pollItems[index].socket, ZMQ_EVENTS, &events, &size) == 0 else { return false }
-            pollItems[index].revents = Int16(truncatingIfNeeded: events) & pollItems[index].events
+            activity.checkedAt = activity.operations
+            activity.checkedEvents = Int16(truncatingIfNeeded: events)
+            pollItems[index].revents = Int16(truncatingIfNeeded: events) & wanted
         }
         return true
     }
@@ -760,8 +788,10 @@ extension ZeroMQReactor {
     /// Returns the current instant if any waiter has a deadline.
     private func buildPollItems() -> ContinuousClock.Instant? {
         pollItems.removeAll(keepingCapacity: true)
+        pollActivities.removeAll(keepingCapacity: true)
         itemIndex.removeAll(keepingCapacity: true)
         pollItems.append(zmq_pollitem_t(socket: nil, fd: wakeReadFD, events: Int16(ZMQ_POLLIN), revents: 0))
+        pollActivities.append(idleActivity)
         var hasDeadline = false
         for waiter in waiters.values {
             if waiter.deadline != nil { hasDeadline = true }
@@ -771,6 +801,7 @@ extension ZeroMQReactor {
             } else {
                 itemIndex[waiter.socket] = pollItems.count
                 pollItems.append(zmq_pollitem_t(socket: waiter.socket, fd: 0, events: waiter.events, revents: 0))
+                pollActivities.append(waiter.activity)
             }
         }
         return hasDeadline ? .now : nil

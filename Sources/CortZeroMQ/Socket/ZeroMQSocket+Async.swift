@@ -16,7 +16,7 @@ extension ZeroMQSocket {
         let reactor = try attachedReactor()
         while true {
             if let message = try tryReceive() { return message }
-            try await reactor.wait(for: handle, events: Int16(ZMQ_POLLIN), deadline: nil, isolation: isolation)
+            try await reactor.wait(for: self, events: Int16(ZMQ_POLLIN), deadline: nil, isolation: isolation)
         }
     }
 
@@ -39,10 +39,10 @@ extension ZeroMQSocket {
         while true {
             if try trySend(&message) { return }
             if let delay = backoff {
-                try await reactor.wait(for: handle, events: 0, deadline: .now + delay, isolation: isolation)
+                try await reactor.wait(for: self, events: 0, deadline: .now + delay, isolation: isolation)
                 backoff = min(delay * 2, .milliseconds(32))
             } else {
-                try await reactor.wait(for: handle, events: Int16(ZMQ_POLLOUT), deadline: nil, isolation: isolation)
+                try await reactor.wait(for: self, events: Int16(ZMQ_POLLOUT), deadline: nil, isolation: isolation)
                 backoff = .milliseconds(1)
             }
         }

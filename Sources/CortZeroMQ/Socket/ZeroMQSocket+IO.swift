@@ -113,6 +113,9 @@ extension ZeroMQSocket {
         }
         guard received != nil else {
             zmq_msg_close(&first)
+            // libzmq processed the socket's commands before saying so: until
+            // the next call, its reactor need not ask (see SocketActivity).
+            activity.receivedNothingAt = activity.operations
             return nil
         }
         var message = ZeroMQMessage(frameCapacity: 4)

@@ -42,7 +42,19 @@ internal import CZeroMQ
 /// }
 /// ```
 public final class ZeroMQSocket {
-    let handle: UnsafeMutableRawPointer
+    /// libzmq's socket. Used through ``handle``, which counts each use.
+    let rawHandle: UnsafeMutableRawPointer
+
+    /// How this socket has been used, for its reactor (see ``SocketActivity``).
+    let activity = SocketActivity()
+
+    /// libzmq's socket, for a call into libzmq: every call may change what
+    /// the socket is ready for without its descriptor signalling, so each
+    /// one is counted (see ``SocketActivity``).
+    var handle: UnsafeMutableRawPointer {
+        activity.operations &+= 1
+        return rawHandle
+    }
 
     /// The socket's kind (DEALER, ROUTER, ...).
     public let kind: Kind
@@ -64,8 +76,7 @@ public final class ZeroMQSocket {
     ///     `ZMQ_LINGER`). Zero, the default, discards them at once; it is never infinite.
     /// - Throws: ``ZeroMQError``, e.g. ``ZeroMQError/Code/terminated`` after the context's shutdown.
     public init(_ kind: Kind, context: ZeroMQContext, reactor: ZeroMQReactor? = nil, linger: Duration = .zero) throws {
-        let handle = try ZeroMQCall.pointer("zmq_socket") { zmq_socket(context.handle, kind.rawValue) }
-        self.handle = handle
+        rawHandle = try ZeroMQCall.pointer("zmq_socket") { zmq_socket(context.handle, kind.rawValue) }
         self.kind = kind
         self.context = context
         self.reactor = reactor
@@ -75,7 +86,7 @@ public final class ZeroMQSocket {
     deinit {
         // No reactor waiter can reference the socket now: a waiting receive/send
         // holds a strong reference to it for the whole wait.
-        zmq_close(handle)
+        zmq_close(rawHandle)
     }
 
     // MARK: Endpoints
@@ -146,4 +157,28 @@ public final class ZeroMQSocket {
         let bytes = buffer.prefix(size).prefix { $0 != 0 }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// What a reactor needs to know of a socket's use to skip asking libzmq
+/// what the socket is ready for (`ZMQ_EVENTS`, a system call) when nothing
+/// can have changed it.
+///
+/// libzmq's `ZMQ_FD` signals when commands reach the socket after libzmq
+/// last processed them; only a call into libzmq on the socket (a send, a
+/// receive, an option) changes its readiness otherwise. So a socket used
+/// for no call since the reactor last read its `ZMQ_EVENTS` is still as it
+/// was then, unless its descriptor signals; and a receive that found nothing
+/// (libzmq processed the commands first) says, until the next call, that
+/// nothing can be received.
+///
+/// Touched only by the thread that uses the socket (for a socket with a
+/// reactor, the reactor's thread), like the socket itself.
+final class SocketActivity: @unchecked Sendable {
+    /// Calls into libzmq on the socket so far.
+    var operations: UInt64 = 0
+    /// `operations` when a nonblocking receive last found no message.
+    var receivedNothingAt: UInt64 = .max
+    /// `operations` when the reactor last read `ZMQ_EVENTS`, and what it read.
+    var checkedAt: UInt64 = .max
+    var checkedEvents: Int16 = 0
 }
