@@ -176,6 +176,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     package let jobsRun = Atomic<Int>(0)
     /// Times the watchdog took the loop over from a thread busy with a long job.
     package let handOffs = Atomic<Int>(0)
+    /// Times the loop asked a socket for its `ZMQ_EVENTS` (a system call each).
+    package let readinessChecks = Atomic<Int>(0)
 
     /// How long a job of a task preferring this reactor may run before the
     /// loop moves to another thread (the watchdog's period; it hands off
@@ -741,6 +743,7 @@ extension ZeroMQReactor {
             }
             var events: Int32 = 0
             var size = MemoryLayout<Int32>.size
+            readinessChecks.add(1, ordering: .relaxed)
             guard zmq_getsockopt(pollItems[index].socket, ZMQ_EVENTS, &events, &size) == 0 else { return false }
             activity.checkedAt = activity.operations
             activity.checkedEvents = Int16(truncatingIfNeeded: events)
