@@ -96,7 +96,7 @@ public final class ConsulAgentDouble: Sendable {
         configuration: Configuration = Configuration()
     ) async throws -> ConsulAgentDouble {
         let handler = HandlerBox()
-        let listener = try await listenOnAFreePort(configuration.port, handler: handler)
+        let listener = try await listen(port: configuration.port, handler: handler)
         guard case .ip4(_, let port)? = await listener.server.listeningAddress else {
             await listener.server.stop(timeout: 0)
             throw ConsulAgentDoubleError(code: .listenFailed, message: "the server has no IPv4 address")
@@ -126,32 +126,6 @@ public final class ConsulAgentDouble: Sendable {
     /// the server listens (its port is part of it).
     final class HandlerBox: Sendable {
         let double = Mutex<ConsulAgentDouble?>(nil)
-    }
-
-    /// Listens on `port`, or for 0 on a free port below the kernel's range
-    /// of ephemeral ports: ``comeBack()`` binds the same port again, and a
-    /// port from that range may meanwhile have become the local end of some
-    /// other outgoing connection (seen once in a full test run).
-    static func listenOnAFreePort(_ port: UInt16, handler: HandlerBox) async throws -> Listener {
-        guard port == 0 else { return try await listen(port: port, handler: handler) }
-        let firstEphemeral = ephemeralPortRange()?.lowerBound ?? 32768
-        guard firstEphemeral > 10_001 else { return try await listen(port: 0, handler: handler) }
-        // Bounded: a few random tries, then any port the kernel picks.
-        for _ in 0..<16 {
-            let candidate = UInt16.random(in: 10_000..<firstEphemeral)
-            if let listener = try? await listen(port: candidate, handler: handler) { return listener }
-        }
-        return try await listen(port: 0, handler: handler)
-    }
-
-    /// The kernel's range of ports for outgoing connections, if it says.
-    static func ephemeralPortRange() -> ClosedRange<UInt16>? {
-        guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8) else {
-            return nil
-        }
-        let bounds = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { UInt16($0) }
-        guard bounds.count == 2, bounds[0] <= bounds[1] else { return nil }
-        return bounds[0]...bounds[1]
     }
 
     static func listen(port: UInt16, handler: HandlerBox) async throws -> Listener {
