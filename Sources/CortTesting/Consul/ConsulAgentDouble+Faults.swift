@@ -70,6 +70,14 @@ extension ConsulAgentDouble {
             return core.listener
         }
         await listener?.close()
+        // Keep the port while unreachable (see holdPort(_:)).
+        guard listener != nil, let hold = Self.holdPort(port) else { return }
+        let surplus = core.withLock { core -> Int32? in
+            if core.stopped || core.listener != nil || core.portHold != nil { return hold }
+            core.portHold = hold
+            return nil
+        }
+        if let surplus { Self.releasePort(surplus) }
     }
 
     /// The agent is reachable again on the same port.
@@ -82,6 +90,11 @@ extension ConsulAgentDouble {
             if core.stopped { throw ConsulAgentDoubleError(code: .notRunning, message: "the double was stopped") }
             if core.listener != nil { throw ConsulAgentDoubleError(code: .alreadyRunning, message: "the double is reachable") }
         }
+        let hold = core.withLock { core in
+            defer { core.portHold = nil }
+            return core.portHold
+        }
+        if let hold { Self.releasePort(hold) }
         let listener = try await Self.listen(port: port, handler: handlerBox)
         let surplus = core.withLock { core -> Listener? in
             if core.stopped || core.listener != nil { return listener }

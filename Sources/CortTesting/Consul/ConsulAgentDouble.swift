@@ -43,6 +43,9 @@ public final class ConsulAgentDouble: Sendable {
         var blockedCountWaiters: [UInt64: (count: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
         var timer: (deadline: Duration, task: Task<Void, Never>)?
         var listener: Listener?
+        /// While unreachable, a socket bound to the port and not listening
+        /// (see ``holdPort(_:)``).
+        var portHold: Int32?
         var stopped = false
         /// How many requests were ever recorded (the log keeps the latest).
         var requestSequence = 0
@@ -111,12 +114,13 @@ public final class ConsulAgentDouble: Sendable {
     /// Stops the double for good: the listener closes, open connections and
     /// parked queries end without an answer, timers stop.
     public func stop() async {
-        let (listener, timer) = core.withLock { core in
+        let (listener, timer, hold) = core.withLock { core in
             core.stopped = true
-            defer { core.listener = nil; core.timer = nil }
-            return (core.listener, core.timer?.task)
+            defer { core.listener = nil; core.timer = nil; core.portHold = nil }
+            return (core.listener, core.timer?.task, core.portHold)
         }
         timer?.cancel()
+        if let hold { Self.releasePort(hold) }
         await listener?.close()
     }
 
@@ -126,6 +130,37 @@ public final class ConsulAgentDouble: Sendable {
     /// the server listens (its port is part of it).
     final class HandlerBox: Sendable {
         let double = Mutex<ConsulAgentDouble?>(nil)
+    }
+
+    /// A socket bound to 127.0.0.1:`port` and not listening, so that the
+    /// port stays the double's while it is unreachable: connections to it
+    /// are refused as before, and the kernel does not hand it to another
+    /// socket's outgoing connection (seen once in a full test run:
+    /// ``comeBack()`` then could not bind it again). Nil if it cannot be bound.
+    static func holdPort(_ port: UInt16) -> Int32? {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var one: Int32 = 1
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(descriptor)
+            return nil
+        }
+        return descriptor
+    }
+
+    /// Lets go of a port ``holdPort(_:)`` held.
+    static func releasePort(_ hold: Int32) {
+        close(hold)
     }
 
     static func listen(port: UInt16, handler: HandlerBox) async throws -> Listener {
