@@ -173,6 +173,11 @@ final class Gates: Sendable {
         }) { _, caller in
             let placement = try Placement.resolve(id: .service("placement"), using: caller)
             let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            // Both services' node lists and connections first: while the
+            // method blocks, the greeting must need nothing that runs on the
+            // cooperative pool (a new service's node list is fed by a task there).
+            #expect(try await greeter.hello(name: "warm-up") == "Hello, warm-up!")
+            #expect(try await placement.runsOnReactor() == false)
             let blocked = Task { try await placement.block(key) }
             #expect(await Observations.shared.waitFor(key) { $0 == "blocking" })
             // Answered while the other method still blocks its thread. The
@@ -208,6 +213,11 @@ final class Gates: Sendable {
             let endpoint = try #require(node.endpoint)
             let placement = try Placement.resolve(id: .service("placement"), using: caller)
             let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            // Both services' node lists and connections first: while the
+            // method spins (and takes a core), the calls below must need
+            // nothing that runs on the cooperative pool.
+            #expect(try await greeter.hello(name: "warm-up") == "Hello, warm-up!")
+            #expect(try await placement.runsOnReactor())
             let handOffsBefore = node.reactor.handOffs.load(ordering: .relaxed)
             // All of it on the caller's reactor, none on the cooperative pool:
             // on a 2-core machine that pool is busy with every suite beside
