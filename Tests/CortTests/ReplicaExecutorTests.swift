@@ -64,9 +64,10 @@ final class Gates: Sendable {
         }
     }
 
-    /// Many calls at once (120, past what 4 replicas run and queue): the node answers the calls its workers finish in
-    /// batches (from the reactor's thread, or from the global pool's), and
-    /// every caller gets its own call's answer, once.
+    /// Many calls at once (120, past what 4 replicas run and queue): the
+    /// node answers the calls its workers finish in batches (from the
+    /// reactor's thread, or from the global pool's), and every caller gets
+    /// its own call's answer, once.
     @Test(arguments: executors)
     func manyCallsAtOnceEachGetTheirOwnAnswer(executor: ReplicaExecutor) async throws {
         try await withNodes(1, host: { node, _ in
