@@ -11,6 +11,9 @@ import Testing
     static func client(_ double: ConsulAgentDouble, token: String? = nil) throws -> ConsulClient {
         var configuration = try ConsulConfiguration.fromEnvironment(["CONSUL_HTTP_ADDR": double.address])
         configuration.token = token
+        // The double answers from the cooperative pool, which the suite's
+        // busiest seconds can hold for over 10 s (seen on 2 cores).
+        configuration.requestTimeout = .seconds(30)
         return try ConsulClient(configuration: configuration)
     }
 
