@@ -196,8 +196,6 @@ extension CortSystem {
         }
     }
 
-    /// Runs one request on one actor, cancelling it when `timeout` passes.
-    ///
     /// A decoder whose `userInfo` holds this system, for a call's arguments
     /// (see ``execute(_:target:on:context:interceptors:queued:arguments:)``).
     func argumentDecoder() -> MessagePackDecoder {
