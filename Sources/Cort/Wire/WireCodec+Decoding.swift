@@ -122,14 +122,10 @@ extension WireCodec {
     private static func decodeRequest(
         id: UInt64, _ reader: inout WireReader, limits: WireLimits, names: RecentNames?
     ) throws(WireError) -> CallRequest {
-        func name(_ field: StaticString, maxBytes: Int) throws(WireError) -> String {
-            guard let names else { return try reader.readString(field, maxBytes: maxBytes) }
-            return try reader.readString(field, maxBytes: maxBytes, names: names)
-        }
-        let service = try name("service", maxBytes: limits.maxNameBytes)
+        let service = try reader.readString("service", maxBytes: limits.maxNameBytes, names: names)
         let actor = try reader.readOptionalString("actor", maxBytes: limits.maxNameBytes)
-        let target = try name("target", maxBytes: limits.maxTargetBytes)
-        let method = try name("method", maxBytes: limits.maxMethodBytes)
+        let target = try reader.readString("target", maxBytes: limits.maxTargetBytes, names: names)
+        let method = try reader.readString("method", maxBytes: limits.maxMethodBytes, names: names)
         let timeout = try reader.readUInt("timeout")
         // Reserved bits are ignored (docs/PROTOCOL.md), so a newer caller's flags never fail a call.
         let flags = CallFlags(rawValue: UInt32(truncatingIfNeeded: try reader.readUInt("flags")))

@@ -124,11 +124,12 @@ struct WireReader {
     }
 
     /// A string of valid UTF-8, at most `maxBytes` long: one of `names` when
-    /// it holds the same bytes (see ``RecentNames``), else a new one, kept there.
-    mutating func readString(_ field: StaticString, maxBytes: Int = .max, names: RecentNames) throws(WireError) -> String {
+    /// it holds the same bytes (see ``RecentNames``), else a new one, kept
+    /// there. Without `names`, as ``readString(_:maxBytes:)``.
+    mutating func readString(_ field: StaticString, maxBytes: Int = .max, names: RecentNames?) throws(WireError) -> String {
         let utf8 = try readStringBytes(field, maxBytes: maxBytes)
         // Strings of up to 15 bytes are stored inline: nothing to save.
-        guard utf8.count > 15 else { return try string(utf8, field) }
+        guard let names, utf8.count > 15 else { return try string(utf8, field) }
         let hash = RecentNames.hash(utf8)
         if let known = names.string(utf8, hash: hash) { return known }
         let string = try string(utf8, field)
