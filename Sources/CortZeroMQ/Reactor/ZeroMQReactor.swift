@@ -77,7 +77,7 @@ import Darwin
 public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     // @unchecked Sendable, proven so: `shared` is behind a Mutex, `owner` and the
     // counters are atomics, the descriptors are immutable, and every other stored
-    // property (`waiters`, `pollItems`, ...) is touched only by the thread that
+    // property (`waiters`, `polledSockets`, ...) is touched only by the thread that
     // currently runs this executor's jobs (the reactor thread, or after shutdown
     // the single thread draining the late queue), which the code checks.
 
@@ -110,6 +110,16 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         var loopEnded = false
         /// Tasks in `stop()` waiting for the loop to end.
         var stopWaiters: [UnsafeContinuation<Void, Never>] = []
+    }
+
+    /// A socket with waiters, as one loop iteration polls it.
+    private struct PolledSocket {
+        let socket: UnsafeMutableRawPointer
+        let activity: SocketActivity
+        /// What its waiters wait for (`ZMQ_POLLIN`, `ZMQ_POLLOUT`).
+        var events: Int16
+        /// Which of those it is ready for.
+        var ready: Int16 = 0
     }
 
     private struct Waiter {
@@ -149,13 +159,11 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     // Reactor-thread-only state.
     private var waiters: [UInt64: Waiter] = [:]
     private var nextWaiterID: UInt64 = 0
-    private var pollItems: [zmq_pollitem_t] = []
-    private var itemIndex: [UnsafeMutableRawPointer: Int] = [:]
-    /// The wake-up descriptor and each socket item's `ZMQ_FD`, as `pollItems` orders them.
+    /// The sockets that have waiters, for one loop iteration.
+    private var polledSockets: [PolledSocket] = []
+    private var socketIndex: [UnsafeMutableRawPointer: Int] = [:]
+    /// The wake-up descriptor, then each polled socket's `ZMQ_FD`, in `polledSockets`' order.
     private var pollDescriptors: [pollfd] = []
-    /// Each socket item's ``SocketActivity``, as `pollItems` orders them (item 0, the wake-up descriptor, has a placeholder).
-    private var pollActivities: [SocketActivity] = []
-    private let idleActivity = SocketActivity()
     private var isStopping = false
     /// Work taken from the queue and not run yet; a thread that takes the loop over runs the rest.
     private var batch = Deque<Work>()
@@ -685,9 +693,9 @@ extension ZeroMQReactor {
             // 2. Ask each socket with waiters what it is ready for now; if none
             // is, sleep in poll(2) until a socket's descriptor signals, a
             // deadline is due, or another thread enqueues work.
-            let now = buildPollItems()
+            let now = collectPolledSockets()
             var failed = !readSocketEvents(beforeSleeping: true) { _ in true }
-            if !failed && !pollItems.dropFirst().contains(where: { $0.revents != 0 }) {
+            if !failed && !polledSockets.contains(where: { $0.ready != 0 }) {
                 failed = !sleepInPoll(timeout: pollTimeout(now: now))
             }
 
@@ -700,8 +708,8 @@ extension ZeroMQReactor {
                 let after: ContinuousClock.Instant? = waiters.values.contains { $0.deadline != nil } ? .now : nil
                 resumeWaiters { waiter in
                     if let deadline = waiter.deadline, let after, deadline <= after { return true }
-                    guard waiter.events != 0, let index = self.itemIndex[waiter.socket] else { return false }
-                    return self.pollItems[index].revents & waiter.events != 0
+                    guard waiter.events != 0, let index = self.socketIndex[waiter.socket] else { return false }
+                    return self.polledSockets[index].ready & waiter.events != 0
                 }
             }
         }
@@ -709,8 +717,8 @@ extension ZeroMQReactor {
         return .stopped
     }
 
-    /// Sets each socket item's `revents` to what its socket is ready for
-    /// now (`ZMQ_EVENTS`, masked by what its waiters want), for the items
+    /// Sets each polled socket's `ready` to what it is ready for now
+    /// (`ZMQ_EVENTS`, masked by what its waiters want), for the sockets
     /// `include` picks (the others keep theirs); false when libzmq fails
     /// (ETERM: the context was shut down).
     ///
@@ -728,26 +736,26 @@ extension ZeroMQReactor {
     /// ``SocketActivity``): a change since then made its descriptor signal,
     /// and the poll returns at once to read it.
     private func readSocketEvents(beforeSleeping: Bool = false, _ include: (Int) -> Bool) -> Bool {
-        for index in pollItems.indices.dropFirst() where include(index) {
-            let activity = pollActivities[index]
-            let wanted = pollItems[index].events
+        for index in polledSockets.indices where include(index) {
+            let activity = polledSockets[index].activity
+            let wanted = polledSockets[index].events
             if beforeSleeping {
                 if activity.operations == activity.checkedAt {
-                    pollItems[index].revents = activity.checkedEvents & wanted
+                    polledSockets[index].ready = activity.checkedEvents & wanted
                     continue
                 }
                 if wanted == Int16(ZMQ_POLLIN), activity.operations == activity.receivedNothingAt {
-                    pollItems[index].revents = 0
+                    polledSockets[index].ready = 0
                     continue
                 }
             }
             var events: Int32 = 0
             var size = MemoryLayout<Int32>.size
             readinessChecks.add(1, ordering: .relaxed)
-            guard zmq_getsockopt(pollItems[index].socket, ZMQ_EVENTS, &events, &size) == 0 else { return false }
+            guard zmq_getsockopt(polledSockets[index].socket, ZMQ_EVENTS, &events, &size) == 0 else { return false }
             activity.checkedAt = activity.operations
             activity.checkedEvents = Int16(truncatingIfNeeded: events)
-            pollItems[index].revents = Int16(truncatingIfNeeded: events) & wanted
+            polledSockets[index].ready = Int16(truncatingIfNeeded: events) & wanted
         }
         return true
     }
@@ -758,10 +766,10 @@ extension ZeroMQReactor {
     private func sleepInPoll(timeout dueTimeout: Int) -> Bool {
         pollDescriptors.removeAll(keepingCapacity: true)
         pollDescriptors.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
-        for item in pollItems.dropFirst() {
+        for polled in polledSockets {
             var descriptor: Int32 = -1
             var size = MemoryLayout<Int32>.size
-            guard zmq_getsockopt(item.socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
+            guard zmq_getsockopt(polled.socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
             pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
         let timeout = shared.withLock { shared -> Int in
@@ -784,27 +792,24 @@ extension ZeroMQReactor {
         }
         // EINTR or nothing signalled: no socket's state changed.
         guard result > 0 else { return true }
-        return readSocketEvents { self.pollDescriptors[$0].revents != 0 }
+        // Descriptor 0 is the wake-up one; socket `index` has `index + 1`.
+        return readSocketEvents { self.pollDescriptors[$0 + 1].revents != 0 }
     }
 
-    /// Item 0 is the wake-up descriptor; then one item per socket with waiters.
+    /// One polled socket per socket with waiters, with what they wait for.
     /// Returns the current instant if any waiter has a deadline.
-    private func buildPollItems() -> ContinuousClock.Instant? {
-        pollItems.removeAll(keepingCapacity: true)
-        pollActivities.removeAll(keepingCapacity: true)
-        itemIndex.removeAll(keepingCapacity: true)
-        pollItems.append(zmq_pollitem_t(socket: nil, fd: wakeReadFD, events: Int16(ZMQ_POLLIN), revents: 0))
-        pollActivities.append(idleActivity)
+    private func collectPolledSockets() -> ContinuousClock.Instant? {
+        polledSockets.removeAll(keepingCapacity: true)
+        socketIndex.removeAll(keepingCapacity: true)
         var hasDeadline = false
         for waiter in waiters.values {
             if waiter.deadline != nil { hasDeadline = true }
             guard waiter.events != 0 else { continue }
-            if let index = itemIndex[waiter.socket] {
-                pollItems[index].events |= waiter.events
+            if let index = socketIndex[waiter.socket] {
+                polledSockets[index].events |= waiter.events
             } else {
-                itemIndex[waiter.socket] = pollItems.count
-                pollItems.append(zmq_pollitem_t(socket: waiter.socket, fd: 0, events: waiter.events, revents: 0))
-                pollActivities.append(waiter.activity)
+                socketIndex[waiter.socket] = polledSockets.count
+                polledSockets.append(PolledSocket(socket: waiter.socket, activity: waiter.activity, events: waiter.events))
             }
         }
         return hasDeadline ? .now : nil
