@@ -31,6 +31,19 @@ public final class CEcho {
         if error != 0 { throw BenchmarkFailure("C echo failed: errno \(error)") }
     }
 
+    /// `count` round trips, one in flight, each timed.
+    public func latencies(_ count: Int) throws -> [Duration] {
+        let clock = ContinuousClock()
+        var latencies: [Duration] = []
+        latencies.reserveCapacity(count)
+        for _ in 0..<count {
+            let start = clock.now
+            try roundTrips(1)
+            latencies.append(clock.now - start)
+        }
+        return latencies
+    }
+
     /// `count` round trips with up to `window` in flight.
     public func windowed(_ count: Int, window: Int) throws {
         let error = payload.withUnsafeBytes {

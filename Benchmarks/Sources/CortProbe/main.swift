@@ -215,14 +215,8 @@ case "calls-latency":
     server?.stop()
 case "cecho-remote-latency":
     let (echo, server) = try remoteCEcho()
-    var latencies: [Duration] = []
-    latencies.reserveCapacity(iterations)
     started = clock.now
-    for _ in 0..<iterations {
-        let start = clock.now
-        try echo.roundTrips(1)
-        latencies.append(clock.now - start)
-    }
+    let latencies = try echo.latencies(iterations)
     finished = clock.now
     printPercentiles(latencies)
     server?.stop()
