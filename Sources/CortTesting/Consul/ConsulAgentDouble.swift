@@ -138,14 +138,12 @@ public final class ConsulAgentDouble: Sendable {
     /// socket's outgoing connection (seen once in a full test run:
     /// ``comeBack()`` then could not bind it again). Nil if it cannot be bound.
     static func holdPort(_ port: UInt16) -> Int32? {
+        // The address the listener binds (see listen(port:handler:)).
+        guard var address = try? sockaddr_in.inet(ip4: "127.0.0.1", port: port) else { return nil }
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         var one: Int32 = 1
         _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
