@@ -64,6 +64,26 @@ import Testing
         }
     }
 
+    /// Returns once `discovery` lists `count` instances of `service`; an
+    /// issue is recorded if it does not within 30 s.
+    private func waitUntilListed(_ count: Int, _ service: String, in discovery: some Discovery) async throws {
+        let listed = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for try await instances in discovery.watch(service: service) where instances.count >= count {
+                    return true
+                }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(30))  // the deadline, not a wait for the condition
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        #expect(listed, "discovery did not list \(count) instances of \(service) within 30 s")
+    }
+
     /// The nodes' endpoints and incarnations (16 hex digits), by endpoint.
     private func incarnations(_ nodes: [CortSystem]) async throws -> [String: String] {
         var result: [String: String] = [:]
@@ -178,6 +198,10 @@ import Testing
         do {
             let discovery = try ConsulDiscovery.fromEnvironment(["CONSUL_HTTP_ADDR": agent.address])
             try await withNodes("cmdsvc", discovery: discovery) { nodes in
+                // A node's register() may return before Consul has its
+                // registration (it waits 2 s for the first answer, then goes
+                // on in the background): seen beside two CPU hogs.
+                try await waitUntilListed(2, "cmdsvc", in: discovery)
                 let expected = try await incarnations(nodes)
                 let environment = ["CONSUL_HTTP_ADDR": agent.address]
 
