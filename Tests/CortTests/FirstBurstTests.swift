@@ -395,7 +395,11 @@ struct TCPSocket {
                 bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0, listen(socket.descriptor, 64) == 0 else {
+        // Non-blocking: the relay accepts after poll(2) says a connection
+        // waits; one gone by then makes accept(2) fail, not wait forever.
+        // (Accepted sockets do not inherit it.)
+        guard bound == 0, listen(socket.descriptor, 64) == 0,
+              fcntl(socket.descriptor, F_SETFL, fcntl(socket.descriptor, F_GETFL) | O_NONBLOCK) == 0 else {
             socket.close()
             throw ZeroMQError(.other, "cannot listen on 127.0.0.1: errno \(errno)")
         }

@@ -140,7 +140,9 @@ final class RecordingRelay: Sendable {
 
     /// Listens on 127.0.0.1 (a free port) and forwards to `upstreamPort` on 127.0.0.1.
     static func start(forwardingTo upstreamPort: UInt16) throws -> RecordingRelay {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Non-blocking: a connection that poll(2) reported and that is gone
+        // by the time of accept(2) makes accept fail, not wait forever.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard listener >= 0 else { throw RelayError("socket", errno) }
         var address = loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
