@@ -89,6 +89,13 @@ import Testing
         // The same hash with other bytes is not taken for the kept name.
         Array(other.utf8).withUnsafeBufferPointer { #expect(names.string($0, hash: 42) == nil) }
         Array(long.utf8).withUnsafeBufferPointer { #expect(names.string($0, hash: 42) == long) }
+        // A prefix of it, or it with a byte more, is not it either.
+        Array(long.utf8.dropLast()).withUnsafeBufferPointer { #expect(names.string($0, hash: 42) == nil) }
+        Array((long + "F").utf8).withUnsafeBufferPointer { #expect(names.string($0, hash: 42) == nil) }
+        // The hash is the same for the same bytes and differs for these.
+        let hashes = [long, other, long].map { name in Array(name.utf8).withUnsafeBufferPointer { RecentNames.hash($0) } }
+        #expect(hashes[0] == hashes[2])
+        #expect(hashes[0] != hashes[1])
         // A peer sending ever new targets cannot grow it past its capacity.
         for index in 0..<100 {
             let target = "\(long)-\(index)"
@@ -101,6 +108,23 @@ import Testing
             #expect(read.target == target)
             #expect(names.count <= 8)
         }
+    }
+
+    @Test func bytesEqualComparesLengthAndEveryByte() {
+        let bytes: [UInt8] = Array("n1234567890abcdef".utf8)
+        func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+            a.withUnsafeBytes { first in b.withUnsafeBytes { second in bytesEqual(first, second) } }
+        }
+        #expect(equal(bytes, bytes))
+        #expect(equal([], []))
+        #expect(!equal(bytes, Array(bytes.dropLast())))
+        #expect(!equal(bytes, []))
+        var last = bytes
+        last[last.count - 1] ^= 1
+        #expect(!equal(bytes, last))
+        var first = bytes
+        first[0] ^= 0x80
+        #expect(!equal(bytes, first))
     }
 
     @Test func noKindIsReadFromABrokenHeader() {

@@ -227,7 +227,7 @@ struct ConnectionEpochs {
     /// a copy, remembered for the next frame. Nil `descriptor`: a copy.
     mutating func routingID(_ bytes: UnsafeRawBufferPointer, on descriptor: Int32?) -> [UInt8] {
         guard let descriptor, let index = counts.index(forKey: descriptor) else { return Array(bytes) }
-        if counts.values[index].routingID.elementsEqual(bytes) { return counts.values[index].routingID }
+        if counts.values[index].routingID.withUnsafeBytes({ bytesEqual($0, bytes) }) { return counts.values[index].routingID }
         let copy = Array(bytes)
         counts.values[index].routingID = copy
         return copy
