@@ -133,9 +133,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     private let shared = Mutex(Shared())
     /// The task executor preferred while a socket waits (see `wait`); set once in `init`.
-    private var waitExecutor: ReactorTaskExecutor!
+    @exclusivity(unchecked) private var waitExecutor: ReactorTaskExecutor!
     /// The task executor for tasks that should run on this thread; set once in `init`.
-    private var generalExecutor: ReactorTaskExecutor!
+    @exclusivity(unchecked) private var generalExecutor: ReactorTaskExecutor!
     /// The thread running this executor's jobs now (0 = none).
     private let owner = Atomic<UInt>(0)
     private let wakeReadFD: Int32
@@ -156,23 +156,28 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// Threads finishing a job after the loop was taken from them.
     private let handedOffThreads = Atomic<Int>(0)
 
-    // Reactor-thread-only state.
-    private var waiters: [UInt64: Waiter] = [:]
-    private var nextWaiterID: UInt64 = 0
+    // Reactor-thread-only state. Its accesses are not checked for exclusivity
+    // at run time (`@exclusivity(unchecked)`, as the standard library is
+    // built): the loop touches these several times per message, and each
+    // check cost about 150 instructions, 16 a call in a node's loop
+    // (callgrind). The runtime's check sees only overlaps on one thread;
+    // these belong to the loop's thread alone.
+    @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
+    @exclusivity(unchecked) private var nextWaiterID: UInt64 = 0
     /// The sockets that have waiters, for one loop iteration.
-    private var polledSockets: [PolledSocket] = []
-    private var socketIndex: [UnsafeMutableRawPointer: Int] = [:]
+    @exclusivity(unchecked) private var polledSockets: [PolledSocket] = []
+    @exclusivity(unchecked) private var socketIndex: [UnsafeMutableRawPointer: Int] = [:]
     /// The wake-up descriptor, then each polled socket's `ZMQ_FD`, in `polledSockets`' order.
-    private var pollDescriptors: [pollfd] = []
-    private var isStopping = false
+    @exclusivity(unchecked) private var pollDescriptors: [pollfd] = []
+    @exclusivity(unchecked) private var isStopping = false
     /// Work taken from the queue and not run yet; a thread that takes the loop over runs the rest.
-    private var batch = Deque<Work>()
+    @exclusivity(unchecked) private var batch = Deque<Work>()
     /// Counts the jobs of tasks preferring this reactor.
-    private var foreignEpoch: UInt64 = 0
+    @exclusivity(unchecked) private var foreignEpoch: UInt64 = 0
     /// Whether a watchdog was started (or could not be).
-    private var watchdogStarted = false
+    @exclusivity(unchecked) private var watchdogStarted = false
     /// The waiters `resumeWaiters` found ready, kept to reuse its storage.
-    private var readyIDs: [UInt64] = []
+    @exclusivity(unchecked) private var readyIDs: [UInt64] = []
 
     /// Loop iterations so far (each runs the queue and polls once).
     package let loopIterations = Atomic<Int>(0)
