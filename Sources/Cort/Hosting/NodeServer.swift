@@ -149,7 +149,7 @@ actor NodeServer {
     // The state every call touches, several times each, is not checked for
     // exclusivity at run time (`@exclusivity(unchecked)`): the actor's
     // isolation already keeps other threads out, the runtime's check sees
-    // overlaps on one thread only, and the checks cost about 3,500
+    // overlaps on one thread only, and the checks cost about 4,000
     // instructions a call on the node (callgrind).
     @exclusivity(unchecked) var services: [String: HostedService] = [:]
     /// Each hosted type's distributed methods, once a caller asked.

@@ -159,7 +159,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     // Reactor-thread-only state. Its accesses are not checked for exclusivity
     // at run time (`@exclusivity(unchecked)`, as the standard library is
     // built): the loop touches these several times per message, and each
-    // check cost about 150 instructions, 16 a call in a node's loop
+    // check cost about 150 instructions, some 40 a call in a node's loop
     // (callgrind). The runtime's check sees only overlaps on one thread;
     // these belong to the loop's thread alone.
     @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
