@@ -267,6 +267,20 @@ struct TracingTests {
         #expect(metadata == ["tenant": "acme"])
     }
 
+    @Test("the interceptors' default tracer is the active one: none outside a withTracer scope, the scope's inside")
+    func activeTracer() {
+        #expect(CallTracing.tracer(nil) == nil)
+        // The tracer found records into the scope's (InMemoryTracer is a value sharing its spans).
+        let scoped = InMemoryTracer()
+        let found = withTracer(scoped) { CallTracing.tracer(nil) }
+        found?.startSpan("scoped").end()
+        #expect(scoped.finishedSpans.map(\.operationName) == ["scoped"])
+        // A configured tracer is used as it is.
+        let configured = InMemoryTracer()
+        CallTracing.tracer(configured)?.startSpan("configured").end()
+        #expect(configured.finishedSpans.map(\.operationName) == ["configured"])
+    }
+
     @Test("rpc.method is the method part of the readable name")
     func methodPart() {
         #expect(methodNameWithoutType("Greeter.hello(name:)") == "hello(name:)")
