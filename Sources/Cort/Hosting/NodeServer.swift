@@ -489,7 +489,9 @@ actor NodeServer {
     ) -> (CurveKey, Bool)? {
         let generation = allowList.generation
         if let known = peer, var identity = peers[known]?.identity {
-            let same = message.withProperty("User-Id", at: 1) { $0?.elementsEqual(identity.userID) ?? false }
+            let same = message.withProperty("User-Id", at: 1) { property in
+                property.map { bytes in identity.userID.withUnsafeBytes { bytesEqual($0, bytes) } } ?? false
+            }
             if same {
                 if identity.checkedGeneration != generation {
                     identity.allowed = allowList.contains(identity.key)
