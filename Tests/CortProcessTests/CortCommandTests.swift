@@ -67,21 +67,13 @@ import Testing
     /// Returns once `discovery` lists `count` instances of `service`; an
     /// issue is recorded if it does not within 30 s.
     private func waitUntilListed(_ count: Int, _ service: String, in discovery: some Discovery) async throws {
-        let listed = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for try await instances in discovery.watch(service: service) where instances.count >= count {
-                    return true
-                }
-                return false
+        let listed = try await withDeadline(.seconds(30)) {
+            for try await instances in discovery.watch(service: service) where instances.count >= count {
+                return true
             }
-            group.addTask {
-                try await Task.sleep(for: .seconds(30))  // the deadline, not a wait for the condition
-                return false
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? false
+            return false
         }
-        #expect(listed, "discovery did not list \(count) instances of \(service) within 30 s")
+        #expect(listed == true, "discovery did not list \(count) instances of \(service) within 30 s")
     }
 
     /// The nodes' endpoints and incarnations (16 hex digits), by endpoint.

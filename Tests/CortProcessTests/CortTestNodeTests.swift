@@ -20,21 +20,12 @@ struct CortTestNodeTests {
         // Its standard input and output are /dev/null; its standard error is
         // collected once it has exited. A run that outlives the deadline is
         // cancelled, which kills the node (Subprocess's teardown ends with SIGKILL).
-        let ended = try await withThrowingTaskGroup(of: (exit: ChildProcess.Exit, errors: String)?.self) { group in
-            group.addTask {
-                // `.init` is SystemPackage's FilePath, which this target does not import.
-                let result = try await Subprocess.run(
-                    .path(.init(executable.path)), arguments: Arguments(arguments),
-                    input: .none, output: .discarded, error: .string(limit: 1 << 20))
-                return (ChildProcess.Exit(result.terminationStatus), result.standardError)
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(20))
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let ended = try await withDeadline(.seconds(20)) { () -> (exit: ChildProcess.Exit, errors: String) in
+            // `.init` is SystemPackage's FilePath, which this target does not import.
+            let result = try await Subprocess.run(
+                .path(.init(executable.path)), arguments: Arguments(arguments),
+                input: .none, output: .discarded, error: .string(limit: 1 << 20))
+            return (ChildProcess.Exit(result.terminationStatus), result.standardError)
         }
         let (exit, text) = try #require(ended, "the node exits on bad arguments")
         #expect(exit == ChildProcess.Exit(status: 2, signalled: false), "\(exit)")

@@ -122,27 +122,18 @@ extension ProcessScenarios {
         /// `GET url` with URLSession (its own threads: no cooperative thread
         /// waits on the socket), bounded: 10 s for the request, 15 s in all.
         static func get(_ url: URL) async throws -> Page {
-            try await withThrowingTaskGroup(of: Page?.self) { group in
-                group.addTask {
-                    let configuration = URLSessionConfiguration.ephemeral
-                    configuration.timeoutIntervalForRequest = 10
-                    let session = URLSession(configuration: configuration)
-                    defer { session.finishTasksAndInvalidate() }
-                    let (body, response) = try await session.data(from: url)
-                    guard let http = response as? HTTPURLResponse else { throw ProcessTestFailure("\(url) answered no HTTP") }
-                    return Page(status: http.statusCode, contentType: http.value(forHTTPHeaderField: "Content-Type"),
-                                text: String(decoding: body, as: UTF8.self))
-                }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(15))
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let page = first else {
-                    throw ProcessTestFailure("GET \(url) had no answer within 15 s")
-                }
-                return page
+            let page = try await withDeadline(.seconds(15)) {
+                let configuration = URLSessionConfiguration.ephemeral
+                configuration.timeoutIntervalForRequest = 10
+                let session = URLSession(configuration: configuration)
+                defer { session.finishTasksAndInvalidate() }
+                let (body, response) = try await session.data(from: url)
+                guard let http = response as? HTTPURLResponse else { throw ProcessTestFailure("\(url) answered no HTTP") }
+                return Page(status: http.statusCode, contentType: http.value(forHTTPHeaderField: "Content-Type"),
+                            text: String(decoding: body, as: UTF8.self))
             }
+            guard let page else { throw ProcessTestFailure("GET \(url) had no answer within 15 s") }
+            return page
         }
 
         // MARK: Prometheus' text format

@@ -229,28 +229,20 @@ struct NetworkNamespace: Sendable {
     private static func ip(_ arguments: [String]) async throws -> String {
         guard let ipPath else { throw ProcessTestFailure("ip (iproute2) is missing") }
         let command = "ip " + arguments.joined(separator: " ")
-        let outcome = await withTaskGroup(of: Result<String, ProcessTestFailure>?.self) { group in
-            group.addTask {
-                do {
-                    let result = try await Subprocess.run(
-                        .path(.init(ipPath)), arguments: Arguments(arguments),
-                        output: .string(limit: 1 << 20), error: .string(limit: 1 << 16))
-                    guard case .exited(0) = result.terminationStatus else {
-                        return .failure(ProcessTestFailure(
-                            "\(command) failed (\(result.terminationStatus)): \(result.standardError)"))
-                    }
-                    return .success(result.standardOutput)
-                } catch {
-                    return .failure(ProcessTestFailure("\(command) could not run: \(error)"))
+        // A run still going at the deadline is cancelled, which kills its `ip`.
+        let outcome = try await withDeadline(.seconds(10)) { () -> Result<String, ProcessTestFailure> in
+            do {
+                let result = try await Subprocess.run(
+                    .path(.init(ipPath)), arguments: Arguments(arguments),
+                    output: .string(limit: 1 << 20), error: .string(limit: 1 << 16))
+                guard case .exited(0) = result.terminationStatus else {
+                    return .failure(ProcessTestFailure(
+                        "\(command) failed (\(result.terminationStatus)): \(result.standardError)"))
                 }
+                return .success(result.standardOutput)
+            } catch {
+                return .failure(ProcessTestFailure("\(command) could not run: \(error)"))
             }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(10))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()  // a cancelled run kills its `ip`
-            return first
         }
         guard let outcome else { throw ProcessTestFailure("\(command) took more than 10 s") }
         return try outcome.get()
