@@ -195,37 +195,43 @@ import Testing
         }
         #expect(answeredBy == [smallEndpoint, largeEndpoint])
 
-        // Another caller, who knows only the small node, keeps its one worker busy.
+        // Another caller, who knows only the small node, fills it: one call
+        // holds its one worker, the other takes the one place its queue has
+        // (handed on to the pool, it counts against the queue). So whatever
+        // room the caller believes the small node has (its last pong may
+        // predate or follow its last answer), each call it sends there is
+        // refused: the other caller has one waiting there, this one none,
+        // which is not enough to push it out.
         let otherDiscovery = LocalDiscovery()
         try await otherDiscovery.register(ServiceInstance(service: "ledger", id: "small-only", endpoint: smallEndpoint))
         let busyCaller = try Self.caller(otherDiscovery)
-        let busyKey = Self.key("busy")
-        let busy = Task { try await Ledger.resolve(id: .service("ledger"), using: busyCaller).holdUntilReleased(busyKey) }
-        #expect(await Observations.shared.waitFor(busyKey) { $0.hasPrefix("started") })
+        let busyService = try Ledger.resolve(id: .service("ledger"), using: busyCaller)
+        let busyKeys = [Self.key("busy"), Self.key("queued")]
+        let busy = Task { try await busyService.holdUntilReleased(busyKeys[0]) }
+        #expect(await Observations.shared.waitFor(busyKeys[0]) { $0.hasPrefix("started") })
+        let queued = Task { try await busyService.holdUntilReleased(busyKeys[1]) }
+        var accepted = 0
+        for _ in 0..<3000 where accepted < 2 {
+            accepted = try await small.nodeSnapshot().calls
+            if accepted < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(accepted == 2, "the small node holds the other caller's second call too")
 
         let keys = (0..<8).map { Self.key("flood-\($0)") }
-        let flood = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for key in keys {
-                    group.addTask { _ = try await service.append(key) }
-                }
-                try await group.waitForAll()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for key in keys {
+                group.addTask { _ = try await service.append(key) }
             }
+            try await group.waitForAll()
         }
-        // The busy call holds the small node's worker until the node has
-        // refused some of the flood; the calls it queued run after it.
-        var refusals = 0
-        for _ in 0..<3000 where refusals == 0 {
-            refusals = try await small.nodeCounters().errorAnswers
-            if refusals == 0 { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        Observations.shared.release(busyKey)
-        try await flood.value
+        let refusals = try await small.nodeCounters().errorAnswers
+        for key in busyKeys { Observations.shared.release(key) }
         for key in keys {
             #expect(Observations.shared.events(key).count == 1, "ran once: \(Observations.shared.events(key))")
         }
         #expect(refusals > 0, "the small node refused some calls, and they ran elsewhere")
-        _ = try await busy.value
+        #expect(try await busy.value == smallEndpoint)
+        #expect(try await queued.value == smallEndpoint, "the queued call ran after the busy one")
         await busyCaller.shutdown()
         await caller.shutdown()
         await small.shutdown()
