@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import Testing
 @testable import CortZeroMQ
@@ -450,5 +451,64 @@ extension ZeroMQReactorTests {
         #expect(await node.yieldTurns(200))
         #expect(reactor.foreignEnqueues.load(ordering: .relaxed) - foreignBefore < 10)
         #expect(reactor.wakeups.load(ordering: .relaxed) - wakeupsBefore < 10)
+    }
+}
+
+/// A ROUTER on a reactor that says how many of a flood's jobs had run when
+/// its message was read, in the job that read it.
+private actor FloodReader {
+    let reactor: ZeroMQReactor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
+    private let socket: ZeroMQSocket
+
+    init(reactor: ZeroMQReactor, context: ZeroMQContext, endpoint: String) throws {
+        self.reactor = reactor
+        socket = try ZeroMQSocket(.router, context: context, reactor: reactor)
+        try socket.bind(endpoint)
+    }
+
+    func receive(countingFrom ran: FloodCount) async throws -> Int {
+        _ = try await socket.receive()
+        return ran.value.load(ordering: .relaxed)
+    }
+}
+
+private final class FloodCount: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+extension ZeroMQReactorTests {
+    @Test func aSocketThatBecomesReadableDuringAFloodOfJobsIsReadBeforeTheFloodEnds() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let reader = try FloodReader(reactor: reactor, context: context, endpoint: endpoint)
+        let dealer = try ZeroMQSocket(.dealer, context: context)
+        try dealer.connect(endpoint)
+        let ran = FloodCount()
+        let reading = Task { try await reader.receive(countingFrom: ran) }
+        try await waitForWaiters(reactor, count: 1)
+
+        // Hold the loop in a job while the message arrives and the flood is queued.
+        let gate = DispatchSemaphore(value: 0)
+        await withCheckedContinuation { (held: CheckedContinuation<Void, Never>) in
+            reactor.execute {
+                held.resume()
+                gate.wait()
+            }
+        }
+        #expect(try dealer.trySend(ZeroMQMessage([bytes("during the flood")])) == nil)
+        let flood = 50_000
+        for _ in 0..<flood {
+            reactor.execute { ran.value.add(1, ordering: .relaxed) }
+        }
+        gate.signal()
+
+        // The reader ran after at most one iteration's worth of the flood,
+        // not after all of it (which is what a loop that runs its whole
+        // queue before reading its sockets again does).
+        let before = try await reading.value
+        #expect(before < flood / 2, "the read came after \(before) of \(flood) queued jobs")
     }
 }

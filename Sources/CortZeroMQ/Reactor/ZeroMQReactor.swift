@@ -178,6 +178,14 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     @exclusivity(unchecked) private var watchdogStarted = false
     /// The waiters `resumeWaiters` found ready, kept to reuse its storage.
     @exclusivity(unchecked) private var readyIDs: [UInt64] = []
+    /// True while `resumeWaiters` resumes tasks whose sockets are ready, or
+    /// a job from `resumed` runs: what they enqueue goes to `resumed`.
+    @exclusivity(unchecked) private var feedingResumed = false
+    /// Tasks resumed because their socket is ready (or their wait timed
+    /// out), and what they enqueue in turn (their hop back into an actor):
+    /// run before the rest of the queue, up to `jobsPerIteration` a turn, so
+    /// reading and sending go on while a flood of other jobs waits.
+    @exclusivity(unchecked) private var resumed = Deque<Work>()
 
     /// Loop iterations so far (each runs the queue and polls once).
     package let loopIterations = Atomic<Int>(0)
@@ -440,7 +448,12 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     }
 
     private func submit(_ work: Work) {
-        if !isOnReactorThread { foreignEnqueues.add(1, ordering: .relaxed) }
+        let local = isOnReactorThread
+        if !local { foreignEnqueues.add(1, ordering: .relaxed) }
+        if local && feedingResumed {
+            resumed.append(work)
+            return
+        }
         let (drainLate, wake): (Bool, Bool) = shared.withLock { shared in
             shared.queue.append(work)
             switch shared.state {
@@ -655,19 +668,40 @@ private final class ReactorStart {
 extension ZeroMQReactor {
     /// How many rounds of newly queued jobs one iteration runs before polling.
     private static var batchesPerIteration: Int { 16 }
+    /// Jobs the loop runs a turn from `resumed`, and then from the queue,
+    /// before it asks its sockets again.
+    private static var jobsPerIteration: Int { 1024 }
 
     private enum LoopEnd { case stopped, handedOff }
 
     private func runLoop() -> LoopEnd {
         while true {
             loopIterations.add(1, ordering: .relaxed)
+            // A thread that took the loop over from one running a job of `resumed`.
+            feedingResumed = false
 
             // 1. Run everything queued, including what those jobs enqueue (a
             // resumed task, an actor hop), up to a bound so that sockets are
             // still polled regularly under a steady stream of jobs. (A thread
             // that took the loop over first runs what the last one left.)
+            //
+            // Tasks resumed by their sockets go first, then at most
+            // `jobsPerIteration` others: a flood of queued jobs (100,000
+            // calls started at once) would otherwise run to its end before a
+            // socket is read again, and every call in it could time out
+            // waiting for answers that have arrived.
             var stopping = false
-            for _ in 0..<Self.batchesPerIteration {
+            var budget = Self.jobsPerIteration
+            while budget > 0, let work = resumed.popFirst() {
+                budget -= 1
+                feedingResumed = true
+                // Handed off: the old thread must not touch the flag any
+                // more (the loop is another thread's); the new one clears it.
+                guard run(work, watched: true) else { return .handedOff }
+                feedingResumed = false
+            }
+            budget = Self.jobsPerIteration
+            for _ in 0..<Self.batchesPerIteration where budget > 0 {
                 if batch.isEmpty {
                     let more = shared.withLock { shared -> Bool in
                         swap(&batch, &shared.queue)
@@ -676,7 +710,8 @@ extension ZeroMQReactor {
                     }
                     guard more else { break }
                 }
-                while let work = batch.popFirst() {
+                while budget > 0, let work = batch.popFirst() {
+                    budget -= 1
                     guard run(work, watched: true) else { return .handedOff }
                 }
             }
@@ -686,8 +721,9 @@ extension ZeroMQReactor {
                     isStopping = true
                     failAllWaiters()
                 }
+                let drained = batch.isEmpty && resumed.isEmpty
                 let finished = shared.withLock { shared -> Bool in
-                    guard shared.queue.isEmpty else { return false }
+                    guard drained, shared.queue.isEmpty else { return false }
                     shared.state = .stopped
                     return true
                 }
@@ -777,8 +813,9 @@ extension ZeroMQReactor {
             guard zmq_getsockopt(polled.socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
             pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
+        let backlog = !batch.isEmpty || !resumed.isEmpty
         let timeout = shared.withLock { shared -> Int in
-            if !shared.queue.isEmpty || shared.state != .running { return 0 }
+            if backlog || !shared.queue.isEmpty || shared.state != .running { return 0 }
             if dueTimeout != 0 { shared.sleeping = true }
             return dueTimeout
         }
@@ -837,9 +874,12 @@ extension ZeroMQReactor {
     private func resumeWaiters(where ready: (Waiter) -> Bool) {
         readyIDs.removeAll(keepingCapacity: true)
         for (id, waiter) in waiters where ready(waiter) { readyIDs.append(id) }
+        guard !readyIDs.isEmpty else { return }
+        // Resuming enqueues the waiting task; if its actor runs on this
+        // reactor, that lands in `resumed` (run first), without a wake-up.
+        feedingResumed = true
+        defer { feedingResumed = false }
         for id in readyIDs {
-            // Resuming enqueues the waiting task; if its actor runs on this
-            // reactor, that lands in our queue without a wake-up.
             waiters.removeValue(forKey: id)?.continuation.resume()
         }
     }
