@@ -6,7 +6,10 @@
 #   scripts/callgrind-calls.sh caller [N]   # cort-probe's typed calls under callgrind, to a cort-bench-node
 #   scripts/callgrind-calls.sh cclient [N]  # the C client under callgrind, to the C echo server
 #
-# One call in flight. The process under callgrind counts N calls, then 2N
+# CORT_CALLGRIND_WINDOW=64 (or 256) keeps that many calls in flight instead
+# of one (the probe's calls-window and cecho-remote-window workloads).
+#
+# One call in flight by default. The process under callgrind counts N calls, then 2N
 # (zeroed in between for a server; two runs for a client); the difference
 # over N leaves out start-up and warm-up. Release builds of cort-bench-node,
 # cort-echo-server and cort-probe must exist (swift build -c release
@@ -23,6 +26,13 @@ cc -shared -fPIC -O2 -o "$work/shim.so" scripts/valgrind-sigsuspend-shim.c -ldl
 for tool in cort-bench-node cort-echo-server cort-probe; do
     strip --strip-debug -o "$work/$tool" "$bin/$tool"
 done
+window=${CORT_CALLGRIND_WINDOW:-1}
+case $window in
+1) suffix= ;;
+64) suffix=-window ;;
+256) suffix=-window-256 ;;
+*) echo "CORT_CALLGRIND_WINDOW: 1, 64 or 256" >&2; exit 2 ;;
+esac
 grind() { LD_PRELOAD="$work/shim.so" valgrind --tool=callgrind --callgrind-out-file="$1" "${@:2}"; }
 total() { grep -h '^summary:' "$1" | awk '{print $2}'; }
 port=$((47000 + RANDOM % 900))
@@ -30,8 +40,8 @@ endpoint=tcp://127.0.0.1:$port
 
 case $side in
 node|echo)
-    if [ "$side" = node ]; then server=cort-bench-node; workload=calls; variable=CORT_BENCH_NODE; args=("$endpoint" 4)
-    else server=cort-echo-server; workload=cecho-remote; variable=CORT_BENCH_ECHO; args=("$endpoint"); fi
+    if [ "$side" = node ]; then server=cort-bench-node; workload=calls$suffix; variable=CORT_BENCH_NODE; args=("$endpoint" 4)
+    else server=cort-echo-server; workload=cecho-remote$suffix; variable=CORT_BENCH_ECHO; args=("$endpoint"); fi
     # The server exits when its standard input ends: when this script does,
     # which holds the fifo's writing end (fd 3).
     mkfifo "$work/in"
@@ -52,8 +62,8 @@ node|echo)
     one=$(total "$work/server.out.1"); two=$(total "$work/server.out.2")
     ;;
 caller|cclient)
-    if [ "$side" = caller ]; then server=cort-bench-node; workload=calls; variable=CORT_BENCH_NODE; args=("$endpoint" 4)
-    else server=cort-echo-server; workload=cecho-remote; variable=CORT_BENCH_ECHO; args=("$endpoint"); fi
+    if [ "$side" = caller ]; then server=cort-bench-node; workload=calls$suffix; variable=CORT_BENCH_NODE; args=("$endpoint" 4)
+    else server=cort-echo-server; workload=cecho-remote$suffix; variable=CORT_BENCH_ECHO; args=("$endpoint"); fi
     mkfifo "$work/in"
     "$work/$server" "${args[@]}" < "$work/in" > "$work/server.log" 2>&1 &
     exec 3> "$work/in"
@@ -67,4 +77,4 @@ caller|cclient)
     ;;
 *) echo "usage: $0 node|echo|caller|cclient [N]" >&2; exit 2 ;;
 esac
-echo "$side: $(( (two - one) / N )) instructions per call (N=$N; $one at N, $two at 2N; profiles in $work)"
+echo "$side: $(( (two - one) / N )) instructions per call ($window in flight, N=$N; $one at N, $two at 2N; profiles in $work)"
