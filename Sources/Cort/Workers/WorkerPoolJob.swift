@@ -104,6 +104,12 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
     /// whether a worker began the work.
     func deliver(_ outcome: Swift.Result<Result, any Error>, started: Bool) {}
 
+    // The node's calls (`PooledCall`) go through `start`, `run` and
+    // `resume`: specialized for its types, they find the metadata of `State`,
+    // `Continuation` and `Result` statically instead of looking it up at run
+    // time, on every call (callgrind, the node at 64 calls in flight: about
+    // 1,000 instructions a call fewer, of 71,000).
+    @_specialize(exported: false, where Worker == NodeServer.Replica, Result == CallOutcome)
     private func resume(_ continuation: Continuation, with outcome: Swift.Result<Result, any Error>, started: Bool) {
         switch continuation {
         case .submitter(let continuation): continuation.resume(with: outcome)
@@ -132,6 +138,7 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
         return false
     }
 
+    @_specialize(exported: false, where Worker == NodeServer.Replica, Result == CallOutcome)
     func start(on runner: WorkerPoolRunner) -> Bool {
         state.withLock { state in
             guard case .waiting(let continuation) = state else { return false }
@@ -140,6 +147,7 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
         }
     }
 
+    @_specialize(exported: false, where Worker == NodeServer.Replica, Result == CallOutcome)
     func run(on worker: Worker, beforeAnswering: () -> Void) async {
         let outcome: Swift.Result<Result, any Error>
         do {
