@@ -178,9 +178,14 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     @exclusivity(unchecked) private var watchdogStarted = false
     /// The waiters `resumeWaiters` found ready, kept to reuse its storage.
     @exclusivity(unchecked) private var readyIDs: [UInt64] = []
-    /// True while `resumeWaiters` resumes tasks whose sockets are ready, or
-    /// a job from `resumed` runs: what they enqueue goes to `resumed`.
-    @exclusivity(unchecked) private var feedingResumed = false
+    /// The loop's thread while `resumeWaiters` resumes tasks whose sockets
+    /// are ready, or a job from `resumed` runs that the watchdog cannot
+    /// take the loop from; 0 otherwise. What that thread enqueues meanwhile
+    /// goes to `resumed`. A thread id and not a flag: a thread that lost
+    /// the loop in the middle of a long job (see ``handOffAfter``) and
+    /// enqueues from it never finds its own id here, so it never touches
+    /// `resumed`, which belongs to the loop's new thread.
+    private let feeder = Atomic<UInt>(0)
     /// Tasks resumed because their socket is ready (or their wait timed
     /// out), and what they enqueue in turn (their hop back into an actor):
     /// run before the rest of the queue, up to `jobsPerIteration` a turn, so
@@ -448,12 +453,12 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     }
 
     private func submit(_ work: Work) {
-        let local = isOnReactorThread
-        if !local { foreignEnqueues.add(1, ordering: .relaxed) }
-        if local && feedingResumed {
+        let current = Self.currentThreadID()
+        if feeder.load(ordering: .relaxed) == current {
             resumed.append(work)
             return
         }
+        if owner.load(ordering: .relaxed) != current { foreignEnqueues.add(1, ordering: .relaxed) }
         let (drainLate, wake): (Bool, Bool) = shared.withLock { shared in
             shared.queue.append(work)
             switch shared.state {
@@ -677,8 +682,6 @@ extension ZeroMQReactor {
     private func runLoop() -> LoopEnd {
         while true {
             loopIterations.add(1, ordering: .relaxed)
-            // A thread that took the loop over from one running a job of `resumed`.
-            feedingResumed = false
 
             // 1. Run everything queued, including what those jobs enqueue (a
             // resumed task, an actor hop), up to a bound so that sockets are
@@ -692,13 +695,18 @@ extension ZeroMQReactor {
             // waiting for answers that have arrived.
             var stopping = false
             var budget = Self.jobsPerIteration
+            let thisThread = Self.currentThreadID()
             while budget > 0, let work = resumed.popFirst() {
                 budget -= 1
-                feedingResumed = true
-                // Handed off: the old thread must not touch the flag any
-                // more (the loop is another thread's); the new one clears it.
-                guard run(work, watched: true) else { return .handedOff }
-                feedingResumed = false
+                // Not for a job the watchdog may take the loop from (a task
+                // preferring the reactor): what it enqueues goes to the queue.
+                if case .preferringJob = work {
+                    guard run(work, watched: true) else { return .handedOff }
+                } else {
+                    feeder.store(thisThread, ordering: .relaxed)
+                    _ = run(work, watched: true)
+                    feeder.store(0, ordering: .relaxed)
+                }
             }
             budget = Self.jobsPerIteration
             for _ in 0..<Self.batchesPerIteration where budget > 0 {
@@ -877,8 +885,8 @@ extension ZeroMQReactor {
         guard !readyIDs.isEmpty else { return }
         // Resuming enqueues the waiting task; if its actor runs on this
         // reactor, that lands in `resumed` (run first), without a wake-up.
-        feedingResumed = true
-        defer { feedingResumed = false }
+        feeder.store(Self.currentThreadID(), ordering: .relaxed)
+        defer { feeder.store(0, ordering: .relaxed) }
         for id in readyIDs {
             waiters.removeValue(forKey: id)?.continuation.resume()
         }
