@@ -212,7 +212,20 @@ extension NodeServer {
     /// Drops every call of `peer` without answering: it left, or stopped
     /// reading. Waiting calls are dropped, running ones cancelled.
     func abandonCalls(of peer: PeerTable.Ref, waitingOnly: Bool) {
-        guard let ids = peers[peer]?.calls else { return }
+        guard let ids = peers[peer]?.calls, !ids.isEmpty else { return }
+        // The calls waiting in a lane's queue leave it in one pass: taken
+        // out one by one, each would scan the queue, and a caller that
+        // filled a queue of 10,000 calls held the node's loop for seconds
+        // (its other callers' pings went unanswered meanwhile).
+        for lane in lanes.indices where lanes[lane].queue.count(of: peer) > 0 {
+            for key in lanes[lane].queue.removeAll(from: peer) where calls[key] != nil {
+                counters.abandoned += 1
+                metrics?.abandoned.increment()
+                finish(key, nil)
+            }
+            recordLoad(of: lane)
+        }
+        // What is left: calls handed on to a pool (not started yet) and running ones.
         for id in ids {
             let key = CallKey(peer: peer, id: id)
             guard let call = calls[key], !waitingOnly || call.running == nil else { continue }

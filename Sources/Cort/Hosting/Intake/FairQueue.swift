@@ -124,17 +124,17 @@ struct FairQueue<Element, Peer: Hashable> {
 
     /// Takes the first waiting element of `peer` that `matches` out of the queue.
     mutating func remove(from peer: Peer, where matches: (Element) -> Bool) -> Element? {
-        guard var queue = queues[peer], let index = queue.firstIndex(where: { matches($0.element) }) else {
+        // In place: a copy taken out of the dictionary and written back
+        // would copy the whole queue on every removal.
+        guard let index = queues[peer]?.firstIndex(where: { matches($0.element) }),
+              let entry = queues[peer]?.remove(at: index) else {
             return nil
         }
-        let entry = queue.remove(at: index)
         count -= 1
         bytes -= entry.bytes
-        if queue.isEmpty {
+        if queues[peer]?.isEmpty == true {
             queues.removeValue(forKey: peer)
             turns.removeAll { $0 == peer }
-        } else {
-            queues[peer] = queue
         }
         return entry.element
     }
