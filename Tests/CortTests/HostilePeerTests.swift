@@ -21,7 +21,6 @@ import Testing
         queueCapacity: Int = 64,
         nodeLimits: NodeLimits = NodeLimits(),
         heartbeat: HeartbeatConfiguration = HeartbeatConfiguration(),
-        callerHeartbeat: HeartbeatConfiguration = HeartbeatConfiguration(),
         logger: Logger = Logger(label: "cort-test") { _ in SwiftLogNoOpLogHandler() },
         host: (CortSystem) async throws -> Void,
         _ body: (CortSystem, CortSystem, String) async throws -> R
@@ -29,7 +28,7 @@ import Testing
         try await withNodeAndCaller(
             node: { .init(name: "target", discovery: $0, endpoint: "tcp://127.0.0.1:0", queueCapacity: queueCapacity,
                           logger: logger, heartbeat: heartbeat, nodeLimits: nodeLimits) },
-            caller: { .init(name: "victim", discovery: $0, defaultTimeout: .seconds(30), heartbeat: callerHeartbeat) },
+            caller: { .init(name: "victim", discovery: $0, defaultTimeout: .seconds(30)) },
             host: host
         ) { node, caller in
             try await body(node, caller, try #require(node.endpoint))
@@ -95,15 +94,7 @@ import Testing
         // It sends for a moment, then nothing: libzmq must not drop it
         // meanwhile for its silence on a loaded machine.
         let heartbeat = HeartbeatConfiguration(interval: .seconds(1), liveness: 60)
-        // The caller served beside it tolerates 10 s of silence, not 3: the
-        // node reads and refuses tens of thousands of requests meanwhile, and
-        // beside two CPU hogs (and the tests running in parallel) its pong
-        // once came after more than 3 s, which made a probe call end as
-        // "outcome unknown". This test is about shedding; how fast the
-        // others are served beside a flood is the next test's.
-        let callerHeartbeat = HeartbeatConfiguration(interval: .seconds(1), liveness: 10)
-        try await Self.withNode(queueCapacity: 10_000, heartbeat: heartbeat, callerHeartbeat: callerHeartbeat,
-                                logger: captured.logger(level: .warning),
+        try await Self.withNode(queueCapacity: 10_000, heartbeat: heartbeat, logger: captured.logger(level: .warning),
                                 host: { node in
             try await node.host("probe", replicas: 2) { Probe(actorSystem: $0) }
         }) { node, caller, endpoint in
