@@ -123,10 +123,13 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     }
 
     private struct Waiter {
-        let socket: UnsafeMutableRawPointer
+        /// Nil for a waiter on a plain descriptor (``waitUntilReadable(_:isolation:)``).
+        let socket: UnsafeMutableRawPointer?
         /// The socket's use, to skip asking it what it is ready for when nothing changed it.
-        let activity: SocketActivity
+        let activity: SocketActivity?
         let events: Int16
+        /// The descriptor a waiter of ``waitUntilReadable(_:isolation:)`` waits for; -1 otherwise.
+        var descriptor: Int32 = -1
         let deadline: ContinuousClock.Instant?
         let continuation: UnsafeContinuation<Void, any Error>
     }
@@ -167,8 +170,13 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// The sockets that have waiters, for one loop iteration.
     @exclusivity(unchecked) private var polledSockets: [PolledSocket] = []
     @exclusivity(unchecked) private var socketIndex: [UnsafeMutableRawPointer: Int] = [:]
-    /// The wake-up descriptor, then each polled socket's `ZMQ_FD`, in `polledSockets`' order.
+    /// The wake-up descriptor, then each polled socket's `ZMQ_FD`, in
+    /// `polledSockets`' order, then `waitedDescriptors`.
     @exclusivity(unchecked) private var pollDescriptors: [pollfd] = []
+    /// The descriptors that waiters of ``waitUntilReadable(_:isolation:)``
+    /// wait for, for one loop iteration, and which of them were readable.
+    @exclusivity(unchecked) private var waitedDescriptors: [Int32] = []
+    @exclusivity(unchecked) private var readableDescriptors: Set<Int32> = []
     @exclusivity(unchecked) private var isStopping = false
     /// Work taken from the queue and not run yet; a thread that takes the loop over runs the rest.
     @exclusivity(unchecked) private var batch = Deque<Work>()
@@ -186,6 +194,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// enqueues from it never finds its own id here, so it never touches
     /// `resumed`, which belongs to the loop's new thread.
     private let feeder = Atomic<UInt>(0)
+    /// Ids of waiters registered from other threads (above `nextWaiterID`'s range).
+    private let foreignWaiterIDs = Atomic<UInt64>(1 << 63)
     /// Tasks resumed because their socket is ready (or their wait timed
     /// out), and what they enqueue in turn (their hop back into an actor):
     /// run before the rest of the queue, up to `jobsPerIteration` a turn, so
@@ -390,6 +400,41 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
                 }
             } onCancel: {
                 // Runs on the cancelling thread: hop to the reactor to touch `waiters`.
+                self.execute { self.cancelWaiter(id) }
+            }
+        }
+    }
+
+    /// Suspends until `descriptor` is readable, from any thread: for a
+    /// socket whose owner does not run on this reactor (an actor on the
+    /// global pool), whose descriptor (`ZMQ_FD`) this loop polls without
+    /// touching the socket itself.
+    ///
+    /// The resumed task runs on this reactor (it prefers it for the wait),
+    /// as after ``wait(for:events:deadline:isolation:)``.
+    ///
+    /// - Throws: ``ZeroMQError/Code/reactorShutDown`` when the reactor shuts
+    ///   down, `CancellationError` when the task is cancelled while waiting.
+    package func waitUntilReadable(_ descriptor: Int32, isolation: isolated (any Actor)?) async throws {
+        let id = foreignWaiterIDs.add(1, ordering: .relaxed).newValue
+        try await withTaskExecutorPreference(waitExecutor, isolation: isolation) {
+            try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
+                    let register: @Sendable () -> Void = {
+                        if self.isStopping {
+                            continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor is shut down"))
+                        } else {
+                            self.waiters[id] = Waiter(socket: nil, activity: nil, events: 0, descriptor: descriptor,
+                                                      deadline: nil, continuation: continuation)
+                        }
+                    }
+                    if isOnReactorThread { register() } else { execute(register) }
+                    // Checked after registering: a cancel before the check
+                    // may have come before the registration, so this removes
+                    // it again; a cancel after the check lands behind it.
+                    if Task.isCancelled { execute { self.cancelWaiter(id) } }
+                }
+            } onCancel: {
                 self.execute { self.cancelWaiter(id) }
             }
         }
@@ -746,6 +791,11 @@ extension ZeroMQReactor {
             var failed = !readSocketEvents(beforeSleeping: true) { _ in true }
             if !failed && !polledSockets.contains(where: { $0.ready != 0 }) {
                 failed = !sleepInPoll(timeout: pollTimeout(now: now))
+            } else if !failed && !waitedDescriptors.isEmpty {
+                // A socket is ready, so the loop does not sleep; the waited
+                // descriptors are still looked at, or a busy socket would
+                // starve them.
+                pollWaitedDescriptors()
             }
 
             // 3. Resume the waiters whose sockets are ready or whose deadline passed.
@@ -757,7 +807,8 @@ extension ZeroMQReactor {
                 let after: ContinuousClock.Instant? = waiters.values.contains { $0.deadline != nil } ? .now : nil
                 resumeWaiters { waiter in
                     if let deadline = waiter.deadline, let after, deadline <= after { return true }
-                    guard waiter.events != 0, let index = self.socketIndex[waiter.socket] else { return false }
+                    if waiter.descriptor >= 0 { return self.readableDescriptors.contains(waiter.descriptor) }
+                    guard waiter.events != 0, let socket = waiter.socket, let index = self.socketIndex[socket] else { return false }
                     return self.polledSockets[index].ready & waiter.events != 0
                 }
             }
@@ -821,6 +872,9 @@ extension ZeroMQReactor {
             guard zmq_getsockopt(polled.socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
             pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
+        for descriptor in waitedDescriptors {
+            pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
+        }
         let backlog = !batch.isEmpty || !resumed.isEmpty
         let timeout = shared.withLock { shared -> Int in
             if backlog || !shared.queue.isEmpty || shared.state != .running { return 0 }
@@ -842,8 +896,24 @@ extension ZeroMQReactor {
         }
         // EINTR or nothing signalled: no socket's state changed.
         guard result > 0 else { return true }
+        let firstWaited = polledSockets.count + 1
+        for index in firstWaited..<pollDescriptors.count where pollDescriptors[index].revents != 0 {
+            readableDescriptors.insert(pollDescriptors[index].fd)
+        }
         // Descriptor 0 is the wake-up one; socket `index` has `index + 1`.
         return readSocketEvents { self.pollDescriptors[$0 + 1].revents != 0 }
+    }
+
+    /// Notes which waited descriptors are readable now, without sleeping.
+    private func pollWaitedDescriptors() {
+        pollDescriptors.removeAll(keepingCapacity: true)
+        for descriptor in waitedDescriptors {
+            pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
+        }
+        guard poll(&pollDescriptors, nfds_t(pollDescriptors.count), 0) > 0 else { return }
+        for entry in pollDescriptors where entry.revents != 0 {
+            readableDescriptors.insert(entry.fd)
+        }
     }
 
     /// One polled socket per socket with waiters, with what they wait for.
@@ -851,15 +921,21 @@ extension ZeroMQReactor {
     private func collectPolledSockets() -> ContinuousClock.Instant? {
         polledSockets.removeAll(keepingCapacity: true)
         socketIndex.removeAll(keepingCapacity: true)
+        waitedDescriptors.removeAll(keepingCapacity: true)
+        readableDescriptors.removeAll(keepingCapacity: true)
         var hasDeadline = false
         for waiter in waiters.values {
             if waiter.deadline != nil { hasDeadline = true }
-            guard waiter.events != 0 else { continue }
-            if let index = socketIndex[waiter.socket] {
+            if waiter.descriptor >= 0 {
+                waitedDescriptors.append(waiter.descriptor)
+                continue
+            }
+            guard waiter.events != 0, let socket = waiter.socket, let activity = waiter.activity else { continue }
+            if let index = socketIndex[socket] {
                 polledSockets[index].events |= waiter.events
             } else {
-                socketIndex[waiter.socket] = polledSockets.count
-                polledSockets.append(PolledSocket(socket: waiter.socket, activity: waiter.activity, events: waiter.events))
+                socketIndex[socket] = polledSockets.count
+                polledSockets.append(PolledSocket(socket: socket, activity: activity, events: waiter.events))
             }
         }
         return hasDeadline ? .now : nil

@@ -48,6 +48,33 @@ extension ZeroMQSocket {
         }
     }
 
+    /// Receives the next whole message, suspending (not blocking) until one
+    /// arrives, for an owner that does *not* run on the socket's reactor: an
+    /// actor on the global pool, which then sends from its callers' own
+    /// threads, with no hop to the reactor and no wake-up of it.
+    ///
+    /// The reactor polls only the socket's descriptor (`ZMQ_FD`) and never
+    /// calls libzmq on the socket, so the owner keeps it to itself. The
+    /// descriptor signals only when libzmq has commands for the socket that
+    /// no call has processed yet, and a send may process them: after its own
+    /// sends, while a receive waits, the owner must ask ``readiness()`` and
+    /// take what is readable itself (``tryReceive()``), or that waits for the
+    /// next signal.
+    ///
+    /// - Throws: ``ZeroMQError/Code/notAttached`` without a reactor,
+    ///   ``ZeroMQError/Code/reactorShutDown`` when the reactor shuts down,
+    ///   `CancellationError` if the task is cancelled while waiting, or libzmq's error.
+    public func receiveOffReactor(isolation: isolated (any Actor)? = #isolation) async throws -> ZeroMQMessage {
+        guard let reactor else {
+            throw ZeroMQError(.notAttached, "async socket operations need a socket created with a reactor")
+        }
+        let descriptor = try get(.descriptor)
+        while true {
+            if let message = try tryReceive() { return message }
+            try await reactor.waitUntilReadable(descriptor, isolation: isolation)
+        }
+    }
+
     private func attachedReactor() throws(ZeroMQError) -> ZeroMQReactor {
         guard let reactor else {
             throw ZeroMQError(.notAttached, "async socket operations need a socket created with a reactor")

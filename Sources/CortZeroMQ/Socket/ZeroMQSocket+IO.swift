@@ -36,6 +36,13 @@ extension ZeroMQSocket {
         try receiveFrames(flags: ZMQ_DONTWAIT)
     }
 
+    /// What the socket is ready for now (libzmq's `ZMQ_EVENTS`): whether a
+    /// message can be received, whether one can be sent. Asking processes
+    /// the commands libzmq has for the socket, as a send or a receive does.
+    public func readiness() throws -> Events {
+        Events(rawValue: Int16(truncatingIfNeeded: try get(.events)))
+    }
+
     // MARK: Blocking (plain threads only)
 
     /// Sends `message`, blocking the calling thread while the pipe is full (up to

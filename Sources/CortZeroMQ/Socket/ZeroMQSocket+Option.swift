@@ -54,6 +54,20 @@ extension ZeroMQSocket.Option where Value == Int32 {
              getter: { handle, name throws(ZeroMQError) in try getInt32(handle, name) })
     }
 
+    /// A read-only option: setting it fails with ``ZeroMQError/Code/invalid``.
+    fileprivate static func readOnlyInt32(_ name: Int32) -> Self {
+        Self(name: name, setter: { _, name, _ throws(ZeroMQError) in
+                 throw ZeroMQError(.invalid, "socket option \(name) is read-only in libzmq")
+             },
+             getter: { handle, name throws(ZeroMQError) in try getInt32(handle, name) })
+    }
+
+    /// The descriptor that signals when libzmq has commands for the socket
+    /// (`ZMQ_FD`, read-only): edge-triggered, see ``ZeroMQSocket/receiveOffReactor(isolation:)``.
+    public static var descriptor: Self { .readOnlyInt32(ZMQ_FD) }
+    /// What the socket is ready for now (`ZMQ_EVENTS`, read-only; `ZMQ_POLLIN`,
+    /// `ZMQ_POLLOUT`): ``ZeroMQSocket/readiness()`` reads it as ``ZeroMQSocket/Events``.
+    public static var events: Self { .readOnlyInt32(ZMQ_EVENTS) }
     /// Messages queued per outgoing peer before sends block (`ZMQ_SNDHWM`, 0 = unlimited).
     public static var sendHighWaterMark: Self { .int32(ZMQ_SNDHWM) }
     /// Messages queued per incoming peer before libzmq stops reading (`ZMQ_RCVHWM`, 0 = unlimited).

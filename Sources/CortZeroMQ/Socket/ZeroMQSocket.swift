@@ -15,6 +15,10 @@ internal import CZeroMQ
 /// - **Async on the reactor**: ``receive(isolation:)`` and ``send(_:isolation:)``
 ///   from an actor whose executor is the socket's reactor; they suspend until
 ///   the socket is ready, never blocking a thread.
+/// - **Async off the reactor**: ``receiveOffReactor(isolation:)`` from any
+///   owner (a default actor on the global pool), which sends with
+///   `trySend(_:)` on its own thread; the reactor polls only the socket's
+///   descriptor. See there for what the owner must do after its own sends.
 /// - **Blocking**, only on plain threads you own: ``blockingReceive()``,
 ///   ``blockingSend(_:)`` and ``poll(_:timeout:)``. Never call these from
 ///   Swift's cooperative pool (any `async` context not on a reactor): they
