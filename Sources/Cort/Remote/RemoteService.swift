@@ -6,8 +6,12 @@ import Logging
 /// node of the service, the node list with each node's health, and the
 /// calls in flight.
 ///
-/// It runs on its system's reactor, so sending a request and matching a reply
-/// to its caller need no thread hop besides the caller's own. It is the
+/// A default actor: a caller's task enters it on its own thread and sends
+/// its request there, with no hop to the reactor and no wake-up of it (the
+/// reactor sleeps in poll(2) while a call is out). The reactor polls only
+/// the socket's descriptor and hands what arrives to ``run()``, which reads
+/// it in this actor on the reactor thread; a caller that prefers the reactor
+/// (``CortSystem/taskExecutor``) runs this actor there too. It is the
 /// ZeroMQ Guide's Freelance pattern: it pings quiet nodes (``NodeHealth``),
 /// sends calls to live nodes with room, and settles the calls of a node that
 /// fails by the rules of ``Failover``. While nodes it just connected to are
@@ -65,7 +69,7 @@ actor RemoteService {
     }
 
     /// How one attempt of a call ended.
-    private enum AttemptResult {
+    enum AttemptResult: Sendable {
         case notSent
         case answered(Answer)
         case nodeFailed(String)
@@ -90,8 +94,8 @@ actor RemoteService {
     }
 
     private struct PendingCall {
-        /// Resumed exactly once: by whoever takes the call out of `pending`.
-        let continuation: UnsafeContinuation<AttemptResult, any Error>
+        /// Where its caller waits; resumed exactly once, by whoever takes the call out of `pending`.
+        let slot: AnswerSlot<AttemptResult>
         let node: String
         /// The connection it went out on: only that connection may answer it.
         let connection: Int
@@ -166,11 +170,6 @@ actor RemoteService {
     @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var waitOrder = Deque<UInt64>()
     @exclusivity(unchecked) private var pending: [UInt64: PendingCall] = [:]
-    /// Calls handed to libzmq whose wait is not registered yet, and answers
-    /// that came for them in that moment (the reactor may read an answer
-    /// before the sending task is back): bounded by the calls being sent.
-    @exclusivity(unchecked) private var sending: Set<UInt64> = []
-    @exclusivity(unchecked) private var earlyAnswers: [UInt64: (answer: Answer, connection: Int)] = [:]
     /// Ids of calls: unguessable, so a node cannot answer calls it never got.
     @exclusivity(unchecked) private var callIDs = CallIDs()
     private var nextWaiterID: UInt64 = 0
@@ -195,7 +194,15 @@ actor RemoteService {
     /// Counts the nodes' state changes, when the system records metrics.
     private let nodeStates: NodeStateMetrics?
 
-    nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
+    /// Whether ``run()`` waits for the socket's descriptor now (see ``socketUsed()``).
+    @exclusivity(unchecked) private var receiveLoopWaits = false
+    /// Whether ``socketUsed()`` is reading now (what it handles may use the socket again).
+    @exclusivity(unchecked) private var readingAfterUse = false
+    /// Whether ``run()`` is reading now: then answers wait in `readAnswers`.
+    @exclusivity(unchecked) private var runLoopReads = false
+    /// Answers ``run()`` read in this turn, handed to their callers when it
+    /// leaves the actor (see ``handOver()``).
+    @exclusivity(unchecked) private var readAnswers: [(AnswerSlot<AttemptResult>, AttemptResult)] = []
 
     /// `service` is the service it calls, for metrics (``CallMetrics/instances``
     /// for a direct connection to the node of an actor instance).
@@ -345,6 +352,7 @@ actor RemoteService {
             try socket.set(.routingID, Array("c:\(CortSystem.randomHex(16))".utf8))
         }
         try socket.connect(instance.endpoint)
+        socketUsed()
         return connectionsMade
     }
 
@@ -368,6 +376,7 @@ actor RemoteService {
         // newer connection (an instance restarted under a new id) uses it.
         if !nodes.values.contains(where: { $0.instance.endpoint == node.instance.endpoint }) {
             try? socket.disconnect(node.instance.endpoint)
+            socketUsed()
         }
     }
 
@@ -380,6 +389,7 @@ actor RemoteService {
         // libzmq drops every connection to the endpoint: not while one of them works.
         guard !sharing.values.contains(where: { $0.health.takesCalls }) else { return }
         try? socket.disconnect(endpoint)
+        socketUsed()
         for (other, node) in sharing {
             keyByConnection.removeValue(forKey: node.connection)
             if node.leaving {
@@ -483,7 +493,12 @@ actor RemoteService {
 
     /// Sends `request` to a node and waits for its answer until `deadline`,
     /// moving it to another node when ``Failover`` says so.
-    func call(_ request: CallRequest, deadline: Duration, idempotent: Bool) async throws
+    ///
+    /// Nonisolated: the caller's task enters this actor only to send each
+    /// attempt (``sendAttempt(_:deadline:avoiding:lastRefusal:)``), and waits
+    /// for the answer outside it, so an answer resumes the caller directly
+    /// rather than through this actor's queue (a hop to another thread).
+    nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool) async throws
         -> (answer: Answer, attempts: [CallAttempt]) {
         let started = clock.now
         var attempts: [CallAttempt] = []
@@ -497,65 +512,119 @@ actor RemoteService {
         }
     }
 
-    private func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, started: Duration,
-                      attempts: inout [CallAttempt]) async throws -> Answer {
-        var request = request
+    private nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, started: Duration,
+                                  attempts: inout [CallAttempt]) async throws -> Answer {
         var refusedBy: Set<String> = []
         var lastRefusal: CallFailure?
         while true {
-            let node = try await acquireNode(method: request.method, deadline: deadline,
-                                             avoiding: refusedBy, lastRefusal: lastRefusal)
-            let now = clock.now
-            if now >= deadline {
-                throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed before the call was sent")
-            }
-            let id = callIDs.next()
-            request.id = id
-            request.timeout = deadline - now
-            buffer.removeAll(keepingCapacity: true)
-            WireCodec.encode(.request(request), into: &buffer)
-            if buffer.count > limits.maxEnvelopeBytes {
-                throw RemoteCallError(.messageTooLarge,
-                                      "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
-            }
+            let sent = try await sendAttempt(request, deadline: deadline, avoiding: refusedBy, lastRefusal: lastRefusal)
             let result: AttemptResult
-            sending.insert(id)
-            defer {
-                sending.remove(id)
-                earlyAnswers.removeValue(forKey: id)
-            }
-            do {
-                if let connection = try await send(buffer, to: node, method: request.method) {
-                    result = try await awaitAnswer(id: id, on: node, connection: connection, method: request.method,
-                                                   deadline: deadline)
-                } else {
-                    result = .notSent
-                }
-            } catch let error as RemoteCallError {
-                attempts.append(CallAttempt(node: node, outcome: .failed(error.code), startedAfter: now - started,
-                                            duration: clock.now - now))
+            switch sent.outcome {
+            case .notSent:
+                result = .notSent
+            case .failed(let error):
+                attempts.append(CallAttempt(node: sent.node, outcome: .failed(error.code), startedAfter: sent.at - started,
+                                            duration: clock.now - sent.at))
                 throw error
+            case .waiting(let id, let slot):
+                do {
+                    result = try await withTaskCancellationHandler {
+                        try await slot.wait()
+                    } onCancel: {
+                        // Runs on the cancelling thread: a task takes the call out of the actor.
+                        Task { await self.cancelCall(id) }
+                    }
+                } catch let error as RemoteCallError {
+                    attempts.append(CallAttempt(node: sent.node, outcome: .failed(error.code),
+                                                startedAfter: sent.at - started, duration: clock.now - sent.at))
+                    throw error
+                }
             }
-            attempts.append(CallAttempt(node: node, outcome: result.outcome, startedAfter: now - started,
-                                        duration: clock.now - now))
-            switch Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: node) {
+            attempts.append(CallAttempt(node: sent.node, outcome: result.outcome, startedAfter: sent.at - started,
+                                        duration: clock.now - sent.at))
+            switch Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: sent.node) {
             case .deliver:
                 guard case .answered(let answer) = result else { continue }
                 return answer
             case .tryAnotherNode:
                 if case .answered(.failure(let refusal)) = result {
-                    refusedBy.insert(node)
+                    refusedBy.insert(sent.node)
                     lastRefusal = refusal
                     if refusal.code == .overloaded {
-                        nodes[node]?.health.full()
+                        await nodeRefused(sent.node)
                     }
                 }
                 logger.debug("moving a call to another node", metadata: [
-                    "cort.service": "\(name)", "cort.method": "\(request.method)", "cort.node": "\(node)"])
+                    "cort.service": "\(name)", "cort.method": "\(request.method)", "cort.node": "\(sent.node)"])
             case .fail(let code, let message):
                 throw RemoteCallError(code, message)
             }
         }
+    }
+
+    /// One attempt of a call, as ``sendAttempt(_:deadline:avoiding:lastRefusal:)`` left it.
+    struct SentAttempt: Sendable {
+        enum Outcome: Sendable {
+            /// There was no connection under the node's name: the call never left.
+            case notSent
+            /// libzmq refused it (the attempt failed; the call fails with it).
+            case failed(RemoteCallError)
+            /// It is in flight; its answer comes in `slot`.
+            case waiting(id: UInt64, slot: AnswerSlot<AttemptResult>)
+        }
+        let node: String
+        /// When it was sent, on the system's clock.
+        let at: Duration
+        let outcome: Outcome
+    }
+
+    /// Picks a node (waiting for one if need be), sends `request` to it and
+    /// registers the call, in one turn of this actor: its answer cannot be
+    /// read before the call is in `pending`.
+    private func sendAttempt(_ request: CallRequest, deadline: Duration, avoiding refused: Set<String>,
+                             lastRefusal: CallFailure?) async throws -> SentAttempt {
+        let node = try await acquireNode(method: request.method, deadline: deadline,
+                                         avoiding: refused, lastRefusal: lastRefusal)
+        let now = clock.now
+        if now >= deadline {
+            throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed before the call was sent")
+        }
+        var request = request
+        let id = callIDs.next()
+        request.id = id
+        request.timeout = deadline - now
+        buffer.removeAll(keepingCapacity: true)
+        WireCodec.encode(.request(request), into: &buffer)
+        if buffer.count > limits.maxEnvelopeBytes {
+            throw RemoteCallError(.messageTooLarge,
+                                  "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
+        }
+        // What was readable when the socket was used goes after the call is registered.
+        defer { socketUsed() }
+        let connection: Int
+        do {
+            guard let sentOn = try send(buffer, to: node, method: request.method) else {
+                return SentAttempt(node: node, at: now, outcome: .notSent)
+            }
+            connection = sentOn
+        } catch let error as RemoteCallError {
+            return SentAttempt(node: node, at: now, outcome: .failed(error))
+        }
+        if let taken = nodes[node] {
+            taken.inFlight += 1
+            taken.health.tookCall()
+        }
+        totalInFlight += 1
+        let slot = AnswerSlot<AttemptResult>()
+        pending[id] = PendingCall(slot: slot, node: node, connection: connection,
+                                  method: request.method, deadline: deadline)
+        schedule(deadline: deadline, id: id, waiter: false)
+        return SentAttempt(node: node, at: now, outcome: .waiting(id: id, slot: slot))
+    }
+
+    /// A node refused a call for want of room: it counts as full until it says otherwise.
+    private func nodeRefused(_ key: String) {
+        nodes[key]?.health.full()
     }
 
     /// A node that may take the call now, waiting (until `deadline`) when the
@@ -622,67 +691,25 @@ actor RemoteService {
 
     /// Hands the request to libzmq and returns the connection it went out
     /// on; nil when there is no connection under the node's name (the call
-    /// never left, so any other node may take it).
-    private func send(_ envelope: [UInt8], to key: String, method: String) async throws -> Int? {
+    /// never left, so any other node may take it). The caller calls
+    /// ``socketUsed()`` after.
+    private func send(_ envelope: [UInt8], to key: String, method: String) throws -> Int? {
         guard let node = nodes[key] else { return nil }
         var message = ZeroMQMessage(frameCapacity: 2)
         message.append(node.routingID)
         message.append(envelope)
         do {
             if try socket.trySend(&message) { return node.connection }
-            // No high-water mark is set, so this is rare: wait for room, never drop.
-            try await socket.send(message)
-            return node.connection
+            // No high-water mark is set, so libzmq never says the pipe is
+            // full; if it did, the node counts as full until it says it has
+            // room, and the call waits for a node or goes to another: never dropped.
+            node.health.full()
+            return nil
         } catch let error as ZeroMQError where error.code == .hostUnreachable {
             connectionGone(key)
             return nil
         } catch let error as ZeroMQError {
             throw RemoteCallError(.transport, "\(method): cannot send to node \(key)", cause: error)
-        }
-    }
-
-    private func awaitAnswer(id: UInt64, on node: String, connection: Int, method: String,
-                             deadline: Duration) async throws -> AttemptResult {
-        if let taken = nodes[node] {
-            taken.inFlight += 1
-            taken.health.tookCall()
-        }
-        totalInFlight += 1
-        return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<AttemptResult, any Error>) in
-                // The task may have left this actor on its way here (a task
-                // with an executor preference does): an answer read meanwhile
-                // waits in `earlyAnswers`.
-                sending.remove(id)
-                if let early = earlyAnswers.removeValue(forKey: id) {
-                    if early.connection == connection {
-                        callEnded(on: node)
-                        continuation.resume(returning: .answered(early.answer))
-                        return
-                    }
-                    lateReplies += 1
-                }
-                if Task.isCancelled {
-                    sendCancel(id, to: node)
-                    callEnded(on: node)
-                    continuation.resume(throwing: RemoteCallError(.cancelled, "\(method): the caller was cancelled"))
-                    return
-                }
-                guard let current = nodes[node], current.connection == connection, current.health.state != .dead else {
-                    // The node died, or its connection was renewed, after the
-                    // request left: no answer will come on that connection,
-                    // and the request may have run.
-                    callEnded(on: node)
-                    continuation.resume(returning: .nodeFailed("node \(node) was lost right after the request was sent"))
-                    return
-                }
-                pending[id] = PendingCall(continuation: continuation, node: node, connection: connection,
-                                          method: method, deadline: deadline)
-                schedule(deadline: deadline, id: id, waiter: false)
-            }
-        } onCancel: {
-            // Runs on the cancelling thread: hop onto the reactor, where this actor lives.
-            self.reactor.execute { self.assumeIsolated { $0.cancelCall(id) } }
         }
     }
 
@@ -701,6 +728,7 @@ actor RemoteService {
         var message = ZeroMQMessage(frameCapacity: 2)
         message.append(routingID)
         message.append(bytes)
+        defer { socketUsed() }
         return try socket.trySend(&message)
     }
 
@@ -708,7 +736,7 @@ actor RemoteService {
         guard let call = pending.removeValue(forKey: id) else { return }
         sendCancel(id, to: call.node)
         callEnded(on: call.node)
-        call.continuation.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
+        call.slot.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
     }
 
     private func cancelWait(_ id: UInt64) {
@@ -732,7 +760,7 @@ actor RemoteService {
                 schedule(deadline: deadline, id: id, waiter: true)
             }
         } onCancel: {
-            self.reactor.execute { self.assumeIsolated { $0.cancelWait(id) } }
+            Task { await self.cancelWait(id) }
         }
     }
 
@@ -790,6 +818,7 @@ actor RemoteService {
             guard let message = try? socket.tryReceive() else { break }
             handle(message)
         }
+        socketUsed()
         let now = clock.now
         heartbeatDue = nil
         var stoppedJoining = false
@@ -827,7 +856,7 @@ actor RemoteService {
             for (id, call) in lost {
                 pending.removeValue(forKey: id)
                 callEnded(on: key)
-                call.continuation.resume(returning: .nodeFailed(reason))
+                call.slot.resume(returning: .nodeFailed(reason))
             }
         }
     }
@@ -890,7 +919,7 @@ actor RemoteService {
             } else if let call = pending.removeValue(forKey: first.id) {
                 sendCancel(first.id, to: call.node)
                 callEnded(on: call.node)
-                call.continuation.resume(throwing: RemoteCallError(
+                call.slot.resume(throwing: RemoteCallError(
                     .deadlineExceeded, "\(call.method): no answer from node \(call.node) before the deadline"))
             }
         }
@@ -898,28 +927,92 @@ actor RemoteService {
 
     // MARK: Frames from nodes
 
-    /// Receives answers and hands them to their callers until the reactor stops.
+    /// Receives answers and hands them to their callers until the reactor
+    /// stops. Run it in a task that prefers the reactor
+    /// (`Task(executorPreference: reactor.taskExecutor)`): then what arrives
+    /// is read there, with no hop to the global pool.
     func run() async {
-        var handledSinceYield = 0
+        let descriptor: Int32
+        do {
+            descriptor = try socket.get(.descriptor)
+        } catch {
+            logger.warning("the remote service cannot receive", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
+            return
+        }
         while !closed {
-            let message: ZeroMQMessage
+            var handled = 0
             do {
-                message = try await socket.receive()
+                runLoopReads = true
+                defer {
+                    runLoopReads = false
+                    handOver()
+                }
+                while handled < NodeServer.framesPerTurn, let message = try socket.tryReceive() {
+                    handle(message)
+                    handled += 1
+                }
+            } catch {
+                if !closed {
+                    logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
+                }
+                return
+            }
+            do {
+                if handled == NodeServer.framesPerTurn {
+                    // A node that floods this caller must not keep its timers
+                    // (deadlines, heartbeats) and its callers' sends from running.
+                    await reactor.yieldTurn(isolation: self)
+                    continue
+                }
+                receiveLoopWaits = true
+                defer { receiveLoopWaits = false }
+                try await reactor.waitUntilReadable(descriptor, isolation: self)
             } catch {
                 if !closed && !(error is CancellationError) {
                     logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
                 }
                 return
             }
-            handle(message)
-            handledSinceYield += 1
-            if handledSinceYield == NodeServer.framesPerTurn {
-                // A node that floods this caller must not keep its timers
-                // (deadlines, heartbeats) and its callers' sends from running.
-                handledSinceYield = 0
-                await reactor.yieldTurn(isolation: self)
-            }
         }
+    }
+
+    /// Resumes the callers whose answers ``run()`` read, after this turn.
+    ///
+    /// On the reactor, through its queue: the job runs once ``run()`` has
+    /// left the actor, so a caller that goes on to its next call finds the
+    /// actor free and sends on its own thread. Resumed at once, it would
+    /// find the actor still taken, queue up behind ``run()``, and its send
+    /// would run on the reactor, then hop back to the global pool.
+    private func handOver() {
+        guard !readAnswers.isEmpty else { return }
+        let answers = readAnswers
+        readAnswers.removeAll(keepingCapacity: true)
+        if reactor.isOnReactorThread {
+            reactor.execute {
+                for (slot, result) in answers { slot.resume(returning: result) }
+            }
+        } else {
+            for (slot, result) in answers { slot.resume(returning: result) }
+        }
+    }
+
+    /// Reads what this actor's own use of the socket left unsignalled.
+    ///
+    /// While ``run()`` waits, the reactor polls the socket's descriptor,
+    /// which signals only commands libzmq has not processed yet; a send, a
+    /// connect or a receive here processes them, so an answer they brought
+    /// is read here, on the caller's thread, or it would wait for the next
+    /// signal. A receive that finds nothing leaves the descriptor to signal
+    /// the next one. At most one turn of frames is read here; a task reads the rest.
+    private func socketUsed() {
+        guard receiveLoopWaits, !readingAfterUse else { return }
+        readingAfterUse = true
+        defer { readingAfterUse = false }
+        for _ in 0..<NodeServer.framesPerTurn {
+            guard let message = try? socket.tryReceive() else { return }
+            handle(message)
+        }
+        Task { self.socketUsed() }
     }
 
     /// Settles the calls of nodes whose connection dropped, and stops
@@ -929,7 +1022,7 @@ actor RemoteService {
         while !closed {
             let message: ZeroMQMessage
             do {
-                message = try await connectionEvents.receive()
+                message = try await connectionEvents.receiveOffReactor()
             } catch {
                 return
             }
@@ -1013,7 +1106,7 @@ actor RemoteService {
         for (id, call) in unsent {
             pending.removeValue(forKey: id)
             callEnded(on: key)
-            call.continuation.resume(returning: .notSent)
+            call.slot.resume(returning: .notSent)
         }
         // Calls waiting for it go elsewhere, or fail with the reason: all look again.
         wakeWaiters(waiters.count)
@@ -1094,16 +1187,16 @@ actor RemoteService {
     /// a node answers only the calls sent to it.
     private func settle(_ id: UInt64, with answer: Answer, from connection: Int) {
         guard let call = pending[id], call.connection == connection else {
-            if pending[id] == nil, sending.contains(id) {
-                earlyAnswers[id] = (answer, connection)
-                return
-            }
             lateReplies += 1
             return
         }
         pending.removeValue(forKey: id)
         callEnded(on: call.node)
-        call.continuation.resume(returning: .answered(answer))
+        if runLoopReads {
+            readAnswers.append((call.slot, .answered(answer)))
+        } else {
+            call.slot.resume(returning: .answered(answer))
+        }
     }
 
     /// Fails every waiting call and stops receiving.
@@ -1114,7 +1207,7 @@ actor RemoteService {
         let calls = pending
         pending.removeAll()
         for call in calls.values {
-            call.continuation.resume(throwing: RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down"))
+            call.slot.resume(throwing: RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down"))
         }
         let waiting = waiters
         waiters.removeAll()

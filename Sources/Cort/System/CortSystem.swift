@@ -549,11 +549,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     private func send(_ request: CallRequest, to remote: RemoteService, deadline: Duration,
                       idempotent: Bool, errorsDeclaredBy declaring: (any CortService.Type)?) async throws
         -> ClientCallResult {
-        // Answers, deadlines and node failures resume the call on the reactor,
-        // where it finishes in the actor: one thread switch back per call.
-        let (answer, attempts) = try await reactor.resumingHere {
-            try await remote.call(request, deadline: deadline, idempotent: idempotent)
-        }
+        // The caller's own thread enters the remote service and sends: no
+        // hop to the reactor. Its answer resumes it on the global pool (or
+        // on the reactor, for a caller that prefers it).
+        let (answer, attempts) = try await remote.call(request, deadline: deadline, idempotent: idempotent)
         switch answer {
         case .value(let bytes):
             return ClientCallResult(bytes: bytes, attempts: attempts)
@@ -607,8 +606,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             // finds it (and cancels its tasks) or refuses it.
             let remote = try RemoteService(name: key, service: id.isService ? id.service : CallMetrics.instances,
                                            system: self)
-            let receiving = Task { await remote.run() }
-            let watching = Task { await remote.watchConnections() }
+            // Answers and connection events are read on the reactor, which
+            // polls for them: no hop to the global pool to read them.
+            let receiving = Task(executorPreference: reactor.taskExecutor) { await remote.run() }
+            let watching = Task(executorPreference: reactor.taskExecutor) { await remote.watchConnections() }
             let feeding: Task<Void, Never>
             if let endpoint = id.endpoint, !id.isService {
                 let node = ServiceInstance(
