@@ -31,6 +31,8 @@ actor RemoteService {
     /// of this size in a dictionary costs a heap-allocated accessor frame per
     /// update (two allocations a call, measured with uprobes on malloc).
     private final class Node {
+        /// Its key in `nodes` (``connectionKey(_:)``).
+        let key: String
         let instance: ServiceInstance
         /// The connection's number; its name on this ROUTER
         /// (`ZMQ_CONNECT_ROUTING_ID`) is `n<number>`. A new connection to
@@ -58,7 +60,8 @@ actor RemoteService {
 
         var takesCalls: Bool { !leaving && draining == nil && health.takesCalls && handshakeFailure == nil }
 
-        init(instance: ServiceInstance, connection: Int, health: NodeHealth) {
+        init(key: String, instance: ServiceInstance, connection: Int, health: NodeHealth) {
+            self.key = key
             self.instance = instance
             self.connection = connection
             self.routingID = Self.routingID(connection)
@@ -97,6 +100,8 @@ actor RemoteService {
         /// Where its caller waits; resumed exactly once, by whoever takes the call out of `pending`.
         let slot: AnswerSlot<AttemptResult>
         let node: String
+        /// The node under `node` (it stays in `nodes` while calls are in flight on it).
+        let target: Node
         /// The connection it went out on: only that connection may answer it.
         let connection: Int
         let method: String
@@ -114,7 +119,7 @@ actor RemoteService {
 
     /// What ``pickNode(avoiding:deadline:)`` found.
     private enum Pick {
-        case node(String)
+        case node(Node)
         case noNodeList
         case noNodes
         case noneUsable
@@ -158,6 +163,9 @@ actor RemoteService {
     /// publish a key are connected to, each expecting that key.
     private let curveKeys: CurveKeyPair?
     @exclusivity(unchecked) private var nodeOrder: [String] = []
+    /// The nodes of `nodeOrder`, in its order: a call picks among them
+    /// without hashing a key per node.
+    @exclusivity(unchecked) private var orderedNodes: [Node] = []
     @exclusivity(unchecked) private var nextNode = 0
     private var hasNodeList = false
     @exclusivity(unchecked) private var totalInFlight = 0
@@ -277,7 +285,7 @@ actor RemoteService {
             }
             do {
                 let connection = try connect(instance)
-                nodes[key] = Node(instance: instance, connection: connection,
+                nodes[key] = Node(key: key, instance: instance, connection: connection,
                                   health: NodeHealth(now: now, joiningFor: heartbeat.connectGrace))
                 keyByConnection[connection] = key
                 mayHaveJoining = true
@@ -293,6 +301,7 @@ actor RemoteService {
             }
         }
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
+        orderedNodes = nodeOrder.compactMap { nodes[$0] }
         hasNodeList = true
         wakeWaitersForRoom()
     }
@@ -357,6 +366,15 @@ actor RemoteService {
     }
 
     /// One call on `key` is settled.
+    /// ``callEnded(on:)`` for the node itself, without looking it up.
+    private func callEnded(on node: Node) {
+        totalInFlight -= 1
+        node.inFlight -= 1
+        node.health.releasedCall()
+        if node.leaving { disconnectIfDone(node.key) }
+        wakeWaiters(1)
+    }
+
     private func callEnded(on key: String) {
         totalInFlight -= 1
         // One lookup (a hash of the key's string), then the node itself: it is a class.
@@ -408,6 +426,7 @@ actor RemoteService {
             }
         }
         nodeOrder = nodes.filter { !$0.value.leaving }.keys.sorted()
+        orderedNodes = nodeOrder.compactMap { nodes[$0] }
     }
 
     /// The node for the next call: under its ``JoiningShare`` before over
@@ -426,16 +445,16 @@ actor RemoteService {
             share = JoiningShare.limit(calls: totalInFlight + callsAcquiring, ready: ready, joining: joining.count)
             mayWait = JoiningShare.mayWait(deadline: deadline, joiningUntil: joining.until, grace: heartbeat.connectGrace)
         }
-        var best: String?
+        var best: Node?
         var bestRank = Int.max
         var bestLoad = Int.max
         var sawRoom = false
         var sawUsable = false
         var sawRefused = false
-        for offset in 0..<nodeOrder.count {
-            let key = nodeOrder[(nextNode + offset) % nodeOrder.count]
-            guard let node = nodes[key], node.takesCalls else { continue }
-            guard !refused.contains(key) else {
+        for offset in 0..<orderedNodes.count {
+            let node = orderedNodes[(nextNode + offset) % orderedNodes.count]
+            guard node.takesCalls else { continue }
+            guard refused.isEmpty || !refused.contains(node.key) else {
                 sawRefused = true
                 continue
             }
@@ -445,7 +464,7 @@ actor RemoteService {
             let overShare = share.map { node.inFlight >= $0 } ?? false
             let rank = (overShare ? 4 : 0) + (node.health.state == .live ? 0 : 2) + (node.health.freeSlots == 0 ? 1 : 0)
             if rank < bestRank || (rank == bestRank && node.inFlight < bestLoad) {
-                best = key
+                best = node
                 bestRank = rank
                 bestLoad = node.inFlight
             }
@@ -604,22 +623,20 @@ actor RemoteService {
         let connection: Int
         do {
             guard let sentOn = try send(buffer, to: node, method: request.method) else {
-                return SentAttempt(node: node, at: now, outcome: .notSent)
+                return SentAttempt(node: node.key, at: now, outcome: .notSent)
             }
             connection = sentOn
         } catch let error as RemoteCallError {
-            return SentAttempt(node: node, at: now, outcome: .failed(error))
+            return SentAttempt(node: node.key, at: now, outcome: .failed(error))
         }
-        if let taken = nodes[node] {
-            taken.inFlight += 1
-            taken.health.tookCall()
-        }
+        node.inFlight += 1
+        node.health.tookCall()
         totalInFlight += 1
         let slot = AnswerSlot<AttemptResult>()
-        pending[id] = PendingCall(slot: slot, node: node, connection: connection,
+        pending[id] = PendingCall(slot: slot, node: node.key, target: node, connection: connection,
                                   method: request.method, deadline: deadline)
         schedule(deadline: deadline, id: id, waiter: false)
-        return SentAttempt(node: node, at: now, outcome: .waiting(id: id, slot: slot))
+        return SentAttempt(node: node.key, at: now, outcome: .waiting(id: id, slot: slot))
     }
 
     /// A node refused a call for want of room: it counts as full until it says otherwise.
@@ -632,15 +649,15 @@ actor RemoteService {
     /// yet, (when ``CallLimits/whenFull`` says wait) every node full, or
     /// every node that takes calls holds its share while others join.
     private func acquireNode(method: String, deadline: Duration, avoiding refused: Set<String>,
-                             lastRefusal: CallFailure?) async throws -> String {
+                             lastRefusal: CallFailure?) async throws -> Node {
         callsAcquiring += 1
         defer { callsAcquiring -= 1 }
         while true {
             if closed { throw RemoteCallError(.shuttingDown, "the actor system is shut down") }
             let pick = pickNode(avoiding: refused, deadline: deadline)
             switch pick {
-            case .node(let key):
-                return key
+            case .node(let node):
+                return node
             case .noNodes:
                 if let lastRefusal { throw RemoteCallError(lastRefusal.code, lastRefusal.message) }
                 if let (_, error) = unreachable.min(by: { $0.key < $1.key }) {
@@ -693,8 +710,8 @@ actor RemoteService {
     /// on; nil when there is no connection under the node's name (the call
     /// never left, so any other node may take it). The caller calls
     /// ``socketUsed()`` after.
-    private func send(_ envelope: [UInt8], to key: String, method: String) throws -> Int? {
-        guard let node = nodes[key] else { return nil }
+    private func send(_ envelope: [UInt8], to node: Node, method: String) throws -> Int? {
+        let key = node.key
         var message = ZeroMQMessage(frameCapacity: 2)
         message.append(node.routingID)
         message.append(envelope)
@@ -1191,7 +1208,7 @@ actor RemoteService {
             return
         }
         pending.removeValue(forKey: id)
-        callEnded(on: call.node)
+        callEnded(on: call.target)
         if runLoopReads {
             readAnswers.append((call.slot, .answered(answer)))
         } else {
