@@ -1002,14 +1002,24 @@ actor RemoteService {
     /// would run on the reactor, then hop back to the global pool.
     private func handOver() {
         guard !readAnswers.isEmpty else { return }
-        let answers = readAnswers
-        readAnswers.removeAll(keepingCapacity: true)
-        if reactor.isOnReactorThread {
+        guard reactor.isOnReactorThread else {
+            for (slot, result) in readAnswers { slot.resume(returning: result) }
+            readAnswers.removeAll(keepingCapacity: true)
+            return
+        }
+        if readAnswers.count == 1 {
+            // The common case at one call in flight: the closure's context
+            // is the only allocation, and the array keeps its storage.
+            let (slot, result) = readAnswers[0]
+            readAnswers.removeAll(keepingCapacity: true)
+            reactor.execute { slot.resume(returning: result) }
+        } else {
+            var taken: [(AnswerSlot<AttemptResult>, AttemptResult)] = []
+            swap(&taken, &readAnswers)
+            let answers = taken
             reactor.execute {
                 for (slot, result) in answers { slot.resume(returning: result) }
             }
-        } else {
-            for (slot, result) in answers { slot.resume(returning: result) }
         }
     }
 

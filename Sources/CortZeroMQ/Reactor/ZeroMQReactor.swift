@@ -410,33 +410,37 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// global pool), whose descriptor (`ZMQ_FD`) this loop polls without
     /// touching the socket itself.
     ///
-    /// The resumed task runs on this reactor (it prefers it for the wait),
-    /// as after ``wait(for:events:deadline:isolation:)``.
+    /// The resumed task goes back to where it waited (its actor); an owner
+    /// whose task prefers this reactor (``taskExecutor``) then runs here.
     ///
     /// - Throws: ``ZeroMQError/Code/reactorShutDown`` when the reactor shuts
     ///   down, `CancellationError` when the task is cancelled while waiting.
     package func waitUntilReadable(_ descriptor: Int32, isolation: isolated (any Actor)?) async throws {
         let id = foreignWaiterIDs.add(1, ordering: .relaxed).newValue
-        try await withTaskExecutorPreference(waitExecutor, isolation: isolation) {
-            try await withTaskCancellationHandler {
-                try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
-                    let register: @Sendable () -> Void = {
-                        if self.isStopping {
-                            continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor is shut down"))
-                        } else {
-                            self.waiters[id] = Waiter(socket: nil, activity: nil, events: 0, descriptor: descriptor,
-                                                      deadline: nil, continuation: continuation)
-                        }
-                    }
-                    if isOnReactorThread { register() } else { execute(register) }
-                    // Checked after registering: a cancel before the check
-                    // may have come before the registration, so this removes
-                    // it again; a cancel after the check lands behind it.
-                    if Task.isCancelled { execute { self.cancelWaiter(id) } }
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
+                if isOnReactorThread {
+                    register(id, descriptor, continuation)
+                } else {
+                    execute { self.register(id, descriptor, continuation) }
                 }
-            } onCancel: {
-                self.execute { self.cancelWaiter(id) }
+                // Checked after registering: a cancel before the check
+                // may have come before the registration, so this removes
+                // it again; a cancel after the check lands behind it.
+                if Task.isCancelled { execute { self.cancelWaiter(id) } }
             }
+        } onCancel: {
+            self.execute { self.cancelWaiter(id) }
+        }
+    }
+
+    /// Registers a waiter of ``waitUntilReadable(_:isolation:)``, on the loop's thread.
+    private func register(_ id: UInt64, _ descriptor: Int32, _ continuation: UnsafeContinuation<Void, any Error>) {
+        if isStopping {
+            continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor is shut down"))
+        } else {
+            waiters[id] = Waiter(socket: nil, activity: nil, events: 0, descriptor: descriptor,
+                                 deadline: nil, continuation: continuation)
         }
     }
 
