@@ -93,19 +93,24 @@ extension NodeServer {
     /// Starts waiting calls of `lane`, caller by caller, while it has room.
     func pump(_ lane: Int) {
         while lanes[lane].inFlight < lanes[lane].maxInFlight, let (_, key) = lanes[lane].queue.dequeue() {
-            guard let call = calls[key] else { continue }
+            guard let index = calls.index(forKey: key) else { continue }
+            let call = calls.values[index]
             let now = system.clock.now
             guard now < call.deadline else {
                 finish(key, .failed(CallFailure(
                     code: .deadlineExceeded, message: "\(call.target.method): the deadline passed before it started; it did not run")))
                 continue
             }
-            start(key, call, in: lane, timeout: call.deadline - now)
+            start(key, at: index, call, in: lane, timeout: call.deadline - now)
         }
         recordLoad(of: lane)
     }
 
-    private func start(_ key: CallKey, _ call: AcceptedCall, in lane: Int, timeout: Duration) {
+    /// `index` is `key`'s in `calls`: nothing here adds or removes a call
+    /// before the call is marked running, so it stays valid (one lookup a
+    /// call fewer).
+    private func start(_ key: CallKey, at index: Dictionary<CallKey, AcceptedCall>.Index, _ call: AcceptedCall,
+                       in lane: Int, timeout: Duration) {
         let system = self.system
         let request = call.request
         let target = call.target
@@ -124,7 +129,7 @@ extension NodeServer {
                 let ticket = try pool.tryEnqueue(PooledCall(
                     server: self, key: key, lane: lane, request: request, target: target, context: context,
                     interceptors: interceptors, queued: queued, deadline: pool.clock.now + timeout))
-                updateCall(key) { $0.running = .pooled(ticket) }
+                calls.values[index].running = .pooled(ticket)
                 lanes[lane].inFlight += 1
             } catch let error as WorkerPoolError {
                 finish(key, .failed(CallFailure(workerPoolError: error, method: target.method, started: false)))
@@ -157,11 +162,11 @@ extension NodeServer {
     /// A call left its worker: answer it (unless nobody waits) and start the next.
     func completed(_ key: CallKey, in lane: Int, _ result: Result<CallOutcome, any Error>, started: Bool) {
         lanes[lane].inFlight -= 1
-        let method = calls[key]?.target.method ?? "a call"
         switch result {
         case .success(let outcome):
             finish(key, outcome)
         case .failure(let error as WorkerPoolError):
+            let method = calls[key]?.target.method ?? "a call"
             finish(key, .failed(CallFailure(workerPoolError: error, method: method, started: started)))
         case .failure:
             // Cancelled: its caller cancelled it or left, and reads no answer.
