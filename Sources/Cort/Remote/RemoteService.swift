@@ -909,13 +909,17 @@ actor RemoteService {
         timer?.cancel()
         timerDeadline = next
         let clock = self.clock
-        timer = Task {
+        // Its work (expiring deadlines, pings, reading what waits) runs on
+        // the reactor, as the receive loop's does, rather than beside the
+        // callers' own tasks on the global pool.
+        timer = Task(executorPreference: reactor.taskExecutor) {
             do {
                 try await clock.sleep(until: next)
             } catch {
                 return  // re-armed for an earlier time, or closed
             }
-            self.timerFired()
+            guard !Task.isCancelled else { return }
+            await self.timerFired()
         }
     }
 
@@ -1039,7 +1043,7 @@ actor RemoteService {
             guard let message = try? socket.tryReceive() else { return }
             handle(message)
         }
-        Task { self.socketUsed() }
+        Task(executorPreference: reactor.taskExecutor) { await self.socketUsed() }
     }
 
     /// Settles the calls of nodes whose connection dropped, and stops
