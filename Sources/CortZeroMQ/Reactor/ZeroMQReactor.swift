@@ -89,6 +89,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         /// A job of a task that prefers ``taskExecutor`` (any task a user placed here).
         case preferringJob(UnownedJob)
         case closure(@Sendable () -> Void)
+        /// A waiter of ``waitUntilReadable(_:isolation:)`` to register (no
+        /// closure, so no allocation).
+        case registerWaiter(UInt64, Int32, UnsafeContinuation<Void, any Error>)
     }
 
     private enum State { case running, stopping, stopped }
@@ -419,11 +422,13 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         let id = foreignWaiterIDs.add(1, ordering: .relaxed).newValue
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
-                if isOnReactorThread {
-                    register(id, descriptor, continuation)
-                } else {
-                    execute { self.register(id, descriptor, continuation) }
-                }
+                // Always through the queue, even from the loop's thread: the
+                // actor waiting here may run in a job of a task preferring
+                // the reactor, which the watchdog can take the loop from at
+                // any moment (see ``handOffAfter``); this thread would then
+                // touch `waiters` beside the loop's new one. The loop runs the
+                // registration before it polls again, so nothing is missed.
+                submit(.registerWaiter(id, descriptor, continuation))
                 // Checked after registering: a cancel before the check
                 // may have come before the registration, so this removes
                 // it again; a cancel after the check lands behind it.
@@ -588,6 +593,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             // in this same queue, no wake-up).
             job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
         case .closure(let body): body()
+        case .registerWaiter(let id, let descriptor, let continuation): register(id, descriptor, continuation)
         }
         return true
     }
