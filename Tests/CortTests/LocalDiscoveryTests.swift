@@ -225,4 +225,31 @@ import Testing
             #expect(error.message.contains("greeter"))
         }
     }
+
+    /// A change and the cancellation of a waiting watcher at the same
+    /// moment: the change's yield takes the watcher task's status lock, and
+    /// the cancellation, holding it, removes the watcher. Yielding under the
+    /// discovery's own lock deadlocked the two once in CI; the suite's time
+    /// limit turns a deadlock into a failure.
+    @Test func changesRacingCancelledWatchersNeverDeadlock() async throws {
+        let discovery = LocalDiscovery()
+        let instance = ServiceInstance(service: "racer", id: "n1", endpoint: "tcp://127.0.0.1:1")
+        for _ in 0..<300 {
+            let watching = Task {
+                var lists = 0
+                for try await _ in discovery.watch(service: "racer") { lists += 1 }
+                return lists
+            }
+            async let changes: Void = {
+                for _ in 0..<5 {
+                    try await discovery.register(instance)
+                    try await discovery.deregister(instance)
+                }
+            }()
+            watching.cancel()
+            try await changes
+            _ = try? await watching.value
+        }
+        #expect(discovery.watcherCount == 0)
+    }
 }

@@ -35,19 +35,32 @@ public final class LocalDiscovery: Discovery {
             (instances[service] ?? [:]).values.sorted { $0.id < $1.id }
         }
 
-        /// Yields under the lock so two concurrent changes reach every watcher
-        /// in the order they were made. `yield` never calls back into us
-        /// (only `finish` and cancellation run `onTermination`).
-        func publish(_ service: String) {
-            guard let watchers = watchers[service], !watchers.isEmpty else { return }
-            let list = list(for: service)
-            for continuation in watchers.values {
-                continuation.yield(list)
-            }
+        /// The list of `service` and its watchers, to yield to them once
+        /// `state`'s lock is released (see ``LocalDiscovery/publishing``).
+        func publication(_ service: String) -> Publication? {
+            guard let watchers = watchers[service], !watchers.isEmpty else { return nil }
+            return Publication(list: list(for: service), watchers: Array(watchers.values))
+        }
+    }
+
+    struct Publication {
+        let list: [ServiceInstance]
+        let watchers: [AsyncThrowingStream<[ServiceInstance], any Error>.Continuation]
+
+        func deliver() {
+            for continuation in watchers { continuation.yield(list) }
         }
     }
 
     private let state = Mutex(State())
+    /// Held across a change and its delivery, so two concurrent changes
+    /// reach every watcher in the order they were made. The yields happen
+    /// outside `state`'s lock: a yield takes the waiting task's status lock,
+    /// and a cancelled watcher's task holds that lock while its
+    /// `onTermination` takes `state`'s. Yielding under `state`'s lock
+    /// deadlocked the two (seen once in a CI run). Nothing takes this lock
+    /// from under either of those.
+    private let publishing = Mutex(())
 
     /// Creates an empty, isolated discovery (for tests, or for several
     /// independent groups of systems in one process).
@@ -59,10 +72,13 @@ public final class LocalDiscovery: Discovery {
     ///   fails ``ServiceInstance/validate()``; nothing changes then.
     public func register(_ instance: ServiceInstance) async throws {
         try instance.validate()
-        state.withLock { state in
-            if state.instances[instance.service]?[instance.id] == instance { return }
-            state.instances[instance.service, default: [:]][instance.id] = instance
-            state.publish(instance.service)
+        publishing.withLock { _ in
+            let publication = state.withLock { state -> Publication? in
+                if state.instances[instance.service]?[instance.id] == instance { return nil }
+                state.instances[instance.service, default: [:]][instance.id] = instance
+                return state.publication(instance.service)
+            }
+            publication?.deliver()
         }
     }
 
@@ -75,12 +91,15 @@ public final class LocalDiscovery: Discovery {
         if instance.id.isEmpty {
             throw DiscoveryError(.invalidInstance, "instance id of service \"\(instance.service)\" is empty")
         }
-        state.withLock { state in
-            guard state.instances[instance.service]?.removeValue(forKey: instance.id) != nil else { return }
-            if state.instances[instance.service]?.isEmpty == true {
-                state.instances[instance.service] = nil
+        publishing.withLock { _ in
+            let publication = state.withLock { state -> Publication? in
+                guard state.instances[instance.service]?.removeValue(forKey: instance.id) != nil else { return nil }
+                if state.instances[instance.service]?.isEmpty == true {
+                    state.instances[instance.service] = nil
+                }
+                return state.publication(instance.service)
             }
-            state.publish(instance.service)
+            publication?.deliver()
         }
     }
 
