@@ -519,6 +519,14 @@ actor RemoteService {
     /// rather than through this actor's queue (a hop to another thread).
     nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool) async throws
         -> (answer: Answer, attempts: [CallAttempt]) {
+        // Arguments over the limit on their own: refused before the actor is
+        // entered and the envelope encoded (megabytes, held in the actor for
+        // as long as that takes, while its heartbeats and answers wait).
+        let argumentBytes = request.arguments.reduce(0) { $0 + $1.count }
+        if argumentBytes > limits.maxEnvelopeBytes {
+            throw RemoteCallError(.messageTooLarge, "\(request.method): the request's arguments have \(argumentBytes) bytes, "
+                                  + "over the limit of \(limits.maxEnvelopeBytes)")
+        }
         let started = clock.now
         var attempts: [CallAttempt] = []
         do {
