@@ -99,9 +99,8 @@ actor RemoteService {
     private struct PendingCall {
         /// Where its caller waits; resumed exactly once, by whoever takes the call out of `pending`.
         let slot: AnswerSlot<AttemptResult>
-        let node: String
-        /// The node under `node` (it stays in `nodes` while calls are in flight on it).
-        let target: Node
+        /// The node it went to (it stays in `nodes` while calls are in flight on it).
+        let node: Node
         /// The connection it went out on: only that connection may answer it.
         let connection: Int
         let method: String
@@ -366,23 +365,13 @@ actor RemoteService {
     }
 
     /// One call on `key` is settled.
-    /// ``callEnded(on:)`` for the node itself, without looking it up.
+    /// A call on `node` ended: one fewer in flight, and a leaving node
+    /// whose last call it was is let go. The node itself, not its key: no lookup.
     private func callEnded(on node: Node) {
         totalInFlight -= 1
         node.inFlight -= 1
         node.health.releasedCall()
         if node.leaving { disconnectIfDone(node.key) }
-        wakeWaiters(1)
-    }
-
-    private func callEnded(on key: String) {
-        totalInFlight -= 1
-        // One lookup (a hash of the key's string), then the node itself: it is a class.
-        if let node = nodes[key] {
-            node.inFlight -= 1
-            node.health.releasedCall()
-        }
-        disconnectIfDone(key)
         wakeWaiters(1)
     }
 
@@ -550,8 +539,7 @@ actor RemoteService {
             case .notSent:
                 result = .notSent
             case .failed(let error):
-                attempts.append(CallAttempt(node: sent.node, outcome: .failed(error.code), startedAfter: sent.at - started,
-                                            duration: clock.now - sent.at))
+                attempts.append(sent.record(.failed(error.code), callStarted: started, now: clock.now))
                 throw error
             case .waiting(let id, let slot):
                 do {
@@ -562,13 +550,11 @@ actor RemoteService {
                         Task { await self.cancelCall(id) }
                     }
                 } catch let error as RemoteCallError {
-                    attempts.append(CallAttempt(node: sent.node, outcome: .failed(error.code),
-                                                startedAfter: sent.at - started, duration: clock.now - sent.at))
+                    attempts.append(sent.record(.failed(error.code), callStarted: started, now: clock.now))
                     throw error
                 }
             }
-            attempts.append(CallAttempt(node: sent.node, outcome: result.outcome, startedAfter: sent.at - started,
-                                        duration: clock.now - sent.at))
+            attempts.append(sent.record(result.outcome, callStarted: started, now: clock.now))
             switch Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: sent.node) {
             case .deliver:
                 guard case .answered(let answer) = result else { continue }
@@ -603,6 +589,11 @@ actor RemoteService {
         /// When it was sent, on the system's clock.
         let at: Duration
         let outcome: Outcome
+
+        /// What the call's error or result says of this attempt, ended `now`.
+        func record(_ outcome: CallAttempt.Outcome, callStarted: Duration, now: Duration) -> CallAttempt {
+            CallAttempt(node: node, outcome: outcome, startedAfter: at - callStarted, duration: now - at)
+        }
     }
 
     /// Picks a node (waiting for one if need be), sends `request` to it and
@@ -641,7 +632,7 @@ actor RemoteService {
         node.health.tookCall()
         totalInFlight += 1
         let slot = AnswerSlot<AttemptResult>()
-        pending[id] = PendingCall(slot: slot, node: node.key, target: node, connection: connection,
+        pending[id] = PendingCall(slot: slot, node: node, connection: connection,
                                   method: request.method, deadline: deadline)
         schedule(deadline: deadline, id: id, waiter: false)
         return SentAttempt(node: node.key, at: now, outcome: .waiting(id: id, slot: slot))
@@ -759,7 +750,7 @@ actor RemoteService {
 
     private func cancelCall(_ id: UInt64) {
         guard let call = pending.removeValue(forKey: id) else { return }
-        sendCancel(id, to: call.node)
+        sendCancel(id, to: call.node.key)
         callEnded(on: call.node)
         call.slot.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
     }
@@ -873,14 +864,14 @@ actor RemoteService {
             wakeWaitersForRoom()
         case .died(let reason):
             nodeStates?.changed(to: .dead)
-            let lost = pending.filter { $0.value.node == key }
+            let lost = pending.filter { $0.value.node.key == key }
             // A node that dies and comes back in a loop must not flood the log.
             rateLimited.log(.warning, "node-failed", "node failed", metadata: [
                 "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(reason)",
                 "cort.calls_in_flight": "\(lost.count)"], at: clock.now)
             for (id, call) in lost {
                 pending.removeValue(forKey: id)
-                callEnded(on: key)
+                callEnded(on: call.node)
                 call.slot.resume(returning: .nodeFailed(reason))
             }
         }
@@ -946,10 +937,10 @@ actor RemoteService {
             if first.waiter {
                 waiters.removeValue(forKey: first.id)?.continuation.resume(throwing: WaitExpired())
             } else if let call = pending.removeValue(forKey: first.id) {
-                sendCancel(first.id, to: call.node)
+                sendCancel(first.id, to: call.node.key)
                 callEnded(on: call.node)
                 call.slot.resume(throwing: RemoteCallError(
-                    .deadlineExceeded, "\(call.method): no answer from node \(call.node) before the deadline"))
+                    .deadlineExceeded, "\(call.method): no answer from node \(call.node.key) before the deadline"))
             }
         }
     }
@@ -1141,10 +1132,10 @@ actor RemoteService {
             logger.warning("handshake with a node failed", metadata: [
                 "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(reason)"])
         }
-        let unsent = pending.filter { $0.value.node == key && $0.value.connection == node.connection }
+        let unsent = pending.filter { $0.value.node.key == key && $0.value.connection == node.connection }
         for (id, call) in unsent {
             pending.removeValue(forKey: id)
-            callEnded(on: key)
+            callEnded(on: call.node)
             call.slot.resume(returning: .notSent)
         }
         // Calls waiting for it go elsewhere, or fail with the reason: all look again.
@@ -1230,7 +1221,7 @@ actor RemoteService {
             return
         }
         pending.removeValue(forKey: id)
-        callEnded(on: call.target)
+        callEnded(on: call.node)
         if runLoopReads {
             readAnswers.append((call.slot, .answered(answer)))
         } else {

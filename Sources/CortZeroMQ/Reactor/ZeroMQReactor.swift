@@ -882,9 +882,7 @@ extension ZeroMQReactor {
             guard zmq_getsockopt(polled.socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
             pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
-        for descriptor in waitedDescriptors {
-            pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
-        }
+        appendWaitedDescriptors()
         let backlog = !batch.isEmpty || !resumed.isEmpty
         let timeout = shared.withLock { shared -> Int in
             if backlog || !shared.queue.isEmpty || shared.state != .running { return 0 }
@@ -906,10 +904,7 @@ extension ZeroMQReactor {
         }
         // EINTR or nothing signalled: no socket's state changed.
         guard result > 0 else { return true }
-        let firstWaited = polledSockets.count + 1
-        for index in firstWaited..<pollDescriptors.count where pollDescriptors[index].revents != 0 {
-            readableDescriptors.insert(pollDescriptors[index].fd)
-        }
+        noteReadableDescriptors(from: polledSockets.count + 1)
         // Descriptor 0 is the wake-up one; socket `index` has `index + 1`.
         return readSocketEvents { self.pollDescriptors[$0 + 1].revents != 0 }
     }
@@ -917,12 +912,23 @@ extension ZeroMQReactor {
     /// Notes which waited descriptors are readable now, without sleeping.
     private func pollWaitedDescriptors() {
         pollDescriptors.removeAll(keepingCapacity: true)
+        appendWaitedDescriptors()
+        guard poll(&pollDescriptors, nfds_t(pollDescriptors.count), 0) > 0 else { return }
+        noteReadableDescriptors(from: 0)
+    }
+
+    /// Adds the waited descriptors (``waitUntilReadable(_:isolation:)``) to `pollDescriptors`.
+    private func appendWaitedDescriptors() {
         for descriptor in waitedDescriptors {
             pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
-        guard poll(&pollDescriptors, nfds_t(pollDescriptors.count), 0) > 0 else { return }
-        for entry in pollDescriptors where entry.revents != 0 {
-            readableDescriptors.insert(entry.fd)
+    }
+
+    /// Notes which waited descriptors the last poll found readable; they
+    /// start at `first` in `pollDescriptors`.
+    private func noteReadableDescriptors(from first: Int) {
+        for index in first..<pollDescriptors.count where pollDescriptors[index].revents != 0 {
+            readableDescriptors.insert(pollDescriptors[index].fd)
         }
     }
 
