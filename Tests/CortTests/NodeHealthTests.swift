@@ -41,6 +41,32 @@ import Testing
         #expect(!health.takesCalls)
     }
 
+    @Test func aPauseOfTheCallerIsNotTheNodesSilence() {
+        var health = NodeHealth(now: at(0))
+        _ = health.heard(at: at(0), configuration: configuration)
+        // Due at 100 (a ping), run at 1,100: a pause of a second, ten intervals.
+        health.callerPaused(for: .milliseconds(1_000), at: at(1_100))
+        let late = health.tick(at: at(1_100), configuration: configuration)
+        #expect(late.change == nil, "judged as when it was due: suspect, pinged, not dead")
+        #expect(late.ping)
+        #expect(health.state == .suspect)
+        health.pinged(at: at(1_100), configuration: configuration)
+        // Silent for its liveness with the pause cut out (heard at 0, then
+        // 300 ms of pinging): dead, as late as the pause.
+        #expect(health.tick(at: at(1_299), configuration: configuration).change == nil)
+        #expect(health.tick(at: at(1_300), configuration: configuration).change == .died(reason: "it was silent for 0.3 seconds"))
+
+        // A pause never moves what was heard past now, nor resurrects a dead node.
+        var fresh = NodeHealth(now: at(0))
+        _ = fresh.heard(at: at(50), configuration: configuration)
+        fresh.callerPaused(for: .milliseconds(500), at: at(60))
+        #expect(fresh.lastHeard == at(60))
+        #expect(health.state == .dead)
+        health.callerPaused(for: .milliseconds(500), at: at(1_800))
+        #expect(health.tick(at: at(1_800), configuration: configuration).change == nil)
+        #expect(health.state == .dead)
+    }
+
     @Test func anyFrameRevivesASuspectOrDeadNode() {
         var health = NodeHealth(now: at(0))
         _ = health.heard(at: at(0), configuration: configuration)

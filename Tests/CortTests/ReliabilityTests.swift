@@ -35,6 +35,20 @@ import Testing
         return node
     }
 
+    /// Lets `time` pass on `clock` while a caller on it runs: one heartbeat
+    /// interval at a time, each once the caller's heartbeat work due in it
+    /// has run (it sets its timer again). One jump of the clock would be a
+    /// pause of the caller instead, which no node is blamed for.
+    static func pass(_ time: Duration, on clock: TestClock) async {
+        var passed = Duration.zero
+        while passed < time {
+            let sleeps = clock.sleepsStarted
+            clock.advance(by: heartbeat.interval)
+            passed += heartbeat.interval
+            await clock.waitForSleeps(sleeps + 1)
+        }
+    }
+
     /// Receives `count` requests from `node` within `timeout`.
     static func requests(_ count: Int, from node: FrozenNode, within timeout: Duration = .seconds(30)) async -> [CallRequest] {
         await withTaskGroup(of: [CallRequest].self) { group in
@@ -75,9 +89,10 @@ import Testing
         #expect(received.count == 2)
         #expect(received.contains { $0.flags.contains(.idempotent) && $0.method == "Ledger.read(_:)" })
 
-        // Silent for liveness × interval: declared dead. The append, which
-        // may have run, is not sent again...
-        clock.advance(by: Self.heartbeat.deadAfter)
+        // Silent for liveness × interval while the caller pinged it every
+        // interval: declared dead. The append, which may have run, is not
+        // sent again...
+        await Self.pass(Self.heartbeat.deadAfter, on: clock)
         do {
             let answer = try await append.value
             Issue.record("a call on a frozen node cannot succeed, got \(answer)")
@@ -100,6 +115,38 @@ import Testing
         await caller.shutdown()
         await node.shutdown()
         await frozen.stop()
+    }
+
+    /// A caller that could not run for longer than a node's liveness (its
+    /// process was stopped, or its threads were all taken) sent no pings in
+    /// that time, so it does not blame the node's silence then: it pings
+    /// first, and the node that answers keeps its calls.
+    @Test func aCallerThatWasPausedDoesNotDeclareALiveNodeDead() async throws {
+        let discovery = LocalDiscovery()
+        let node = try await Self.node("steady", discovery)
+        let endpoint = try #require(node.endpoint)
+        // Virtual time: the pause is the clock moving at once by five
+        // livenesses, every timer of the caller coming due that late.
+        let clock = TestClock()
+        let caller = try Self.caller(discovery, timeout: .seconds(3600), clock: clock)
+        let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
+        #expect(try await ledger.read(Self.key("warm")) == endpoint)
+        let key = Self.key("held")
+        let held = Task { try await ledger.holdUntilReleased(key) }
+        #expect(await Observations.shared.waitFor(key) { $0.hasPrefix("started") })
+
+        let sleeps = clock.sleepsStarted
+        clock.advance(by: Self.heartbeat.deadAfter * 5)
+        // The heartbeat work ran (and set the timer again): had it judged
+        // the node by the pause, the held call would have ended here as
+        // `outcomeUnknown`.
+        await clock.waitForSleeps(sleeps + 1)
+        #expect(try await ledger.read(Self.key("after")) == endpoint)
+        Observations.shared.release(key)
+        #expect(try await held.value == endpoint)
+        #expect(Observations.shared.events(key) == ["started@\(endpoint)", "finished@\(endpoint)"])
+        await caller.shutdown()
+        await node.shutdown()
     }
 
     @Test func aNodeWhoseConnectionDropsHasItsCallsSettledAtOnce() async throws {

@@ -8,6 +8,12 @@
 /// safe, else failed with ``RemoteCallError/Code/outcomeUnknown``), and it
 /// gets calls again as soon as it answers.
 ///
+/// Silence counts only while the caller could ping. A caller whose
+/// heartbeat work runs late (its process was stopped, or every thread of
+/// its pool was busy) pings first and judges each node as it would have when
+/// the work was due: a pause of the caller never fails calls on nodes that
+/// still answer; a node that is gone is found that much later.
+///
 /// A node a caller has just connected to takes calls from its first answer
 /// on. Until then, for one interval (at most 250 ms) or until libzmq reports
 /// that the connect failed, the nodes that answered first take only their

@@ -140,6 +140,19 @@ struct NodeHealth: Sendable, Equatable {
         }
     }
 
+    /// This caller's heartbeat work ran `pause` after it was due: its
+    /// process was stopped, or its threads were all taken. It sent no ping
+    /// in that time, so the node's silence then is not held against it: the
+    /// node is judged at `now` as it would have been when the work was due,
+    /// and a node that answers the ping sent now keeps its calls. (Cassandra's
+    /// failure detector does the same after a local pause.) A node that is
+    /// really gone is declared dead as late as the pause, not never.
+    mutating func callerPaused(for pause: Duration, at now: Duration) {
+        guard pause > .zero else { return }
+        lastHeard = min(lastHeard + pause, now)
+        if let deadSince { self.deadSince = min(deadSince + pause, now) }
+    }
+
     /// What ``tick(at:configuration:)`` asks for.
     struct Actions: Sendable, Equatable {
         /// Send the node a ping.

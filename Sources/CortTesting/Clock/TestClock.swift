@@ -109,6 +109,10 @@ public final class TestClock: Clock, Sendable {
         }
     }
 
+    /// How many sleeps have been asked for so far, the ones already due
+    /// included: with ``waitForSleeps(_:)``, a test waits for the next one.
+    public var sleepsStarted: Int { state.withLock { $0.sleepsStarted } }
+
     /// Returns once `count` sleeps in all have been asked for (counting the
     /// ones that were already due), so a test knows a timer is set before it
     /// moves the clock.
