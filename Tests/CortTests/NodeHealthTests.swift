@@ -45,7 +45,7 @@ import Testing
         var health = NodeHealth(now: at(0))
         _ = health.heard(at: at(0), configuration: configuration)
         // Due at 100 (a ping), run at 1,100: a pause of a second, ten intervals.
-        health.callerPaused(for: .milliseconds(1_000), at: at(1_100))
+        health.heartbeatRanLate(due: at(100), at: at(1_100), configuration: configuration)
         let late = health.tick(at: at(1_100), configuration: configuration)
         #expect(late.change == nil, "judged as when it was due: suspect, pinged, not dead")
         #expect(late.ping)
@@ -56,13 +56,20 @@ import Testing
         #expect(health.tick(at: at(1_299), configuration: configuration).change == nil)
         #expect(health.tick(at: at(1_300), configuration: configuration).change == .died(reason: "it was silent for 0.3 seconds"))
 
-        // A pause never moves what was heard past now, nor resurrects a dead node.
-        var fresh = NodeHealth(now: at(0))
-        _ = fresh.heard(at: at(50), configuration: configuration)
-        fresh.callerPaused(for: .milliseconds(500), at: at(60))
-        #expect(fresh.lastHeard == at(60))
-        #expect(health.state == .dead)
-        health.callerPaused(for: .milliseconds(500), at: at(1_800))
+        // The tick was due for another node: this one, heard at 50, had
+        // nothing due before 150, so only 150 to 400 is cut out.
+        var later = NodeHealth(now: at(0))
+        _ = later.heard(at: at(50), configuration: configuration)
+        later.heartbeatRanLate(due: at(100), at: at(400), configuration: configuration)
+        #expect(later.lastHeard == at(300))
+        #expect(later.tick(at: at(400), configuration: configuration).ping)
+        later.pinged(at: at(400), configuration: configuration)
+        // Run on time, or before anything of its own was due: nothing is cut out.
+        later.heartbeatRanLate(due: at(400), at: at(400), configuration: configuration)
+        later.heartbeatRanLate(due: at(390), at: at(400), configuration: configuration)
+        #expect(later.lastHeard == at(300))
+        // A dead node stays dead; its renewal of the connection moves as late.
+        health.heartbeatRanLate(due: at(1_400), at: at(1_800), configuration: configuration)
         #expect(health.tick(at: at(1_800), configuration: configuration).change == nil)
         #expect(health.state == .dead)
     }

@@ -140,14 +140,17 @@ struct NodeHealth: Sendable, Equatable {
         }
     }
 
-    /// This caller's heartbeat work ran `pause` after it was due: its
+    /// This caller's heartbeat work, due at `due`, runs only at `now`: its
     /// process was stopped, or its threads were all taken. It sent no ping
-    /// in that time, so the node's silence then is not held against it: the
-    /// node is judged at `now` as it would have been when the work was due,
-    /// and a node that answers the ping sent now keeps its calls. (Cassandra's
-    /// failure detector does the same after a local pause.) A node that is
-    /// really gone is declared dead as late as the pause, not never.
-    mutating func callerPaused(for pause: Duration, at now: Duration) {
+    /// in between, so the node's silence then is not held against it: from
+    /// when the node itself had something due (`due`, or its own next
+    /// wakeup if later) to `now` is cut out of its silence. The node is
+    /// judged as it would have been on time, is pinged at once, and keeps
+    /// its calls if it answers (Cassandra's failure detector likewise
+    /// ignores a local pause). A node that is really gone is declared dead
+    /// as late as the pause, not never.
+    mutating func heartbeatRanLate(due: Duration, at now: Duration, configuration: HeartbeatConfiguration) {
+        let pause = now - max(due, nextWakeup(configuration: configuration))
         guard pause > .zero else { return }
         lastHeard = min(lastHeard + pause, now)
         if let deadSince { self.deadSince = min(deadSince + pause, now) }

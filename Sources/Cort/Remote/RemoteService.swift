@@ -839,11 +839,11 @@ actor RemoteService {
         // Pings go out only from here: whatever kept this from running when
         // it was due (a stopped process, a starved thread pool) kept the
         // nodes from being asked, so it is not their silence.
-        let pause = heartbeatDue.map { now - $0 } ?? .zero
+        let due = heartbeatDue ?? now
         heartbeatDue = nil
         var stoppedJoining = false
         for key in Array(nodes.keys) {
-            if pause > .zero { nodes[key]?.health.callerPaused(for: pause, at: now) }
+            if due < now { nodes[key]?.health.heartbeatRanLate(due: due, at: now, configuration: heartbeat) }
             guard let actions = nodes[key]?.health.tick(at: now, configuration: heartbeat) else { continue }
             apply(actions.change, to: key)
             if actions.reconnect { reconnect(key) }
