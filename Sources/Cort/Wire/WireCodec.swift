@@ -166,11 +166,28 @@ package enum WireCodec {
     @inline(__always)
     private static func append(_ size: Int, to buffer: inout [UInt8], _ body: (inout WireWriter) -> Void) {
         let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: size))
+        grow(&buffer, by: size)
         buffer.withUnsafeMutableBufferPointer { all in
             var writer = WireWriter(all.baseAddress! + start, count: size)
             body(&writer)
             writer.finish()
+        }
+    }
+
+    /// Zeros to grow buffers from.
+    private static let zeros = [UInt8](repeating: 0, count: 4096)
+
+    /// Appends `count` zero bytes, copied from ``zeros`` a page at a time.
+    /// (`append(contentsOf: repeatElement(0, count:))` walks the bytes one
+    /// by one through `Repeated`'s indices: in a debug build, unspecialized,
+    /// about a second a 4 MiB message, on a reactor or pool thread.)
+    private static func grow(_ buffer: inout [UInt8], by count: Int) {
+        buffer.reserveCapacity(buffer.count + count)
+        var left = count
+        while left > 0 {
+            let chunk = min(left, zeros.count)
+            buffer.append(contentsOf: zeros[..<chunk])
+            left -= chunk
         }
     }
 }
