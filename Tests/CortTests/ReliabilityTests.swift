@@ -128,7 +128,10 @@ import Testing
         // Virtual time: the pause is the clock moving at once by five
         // livenesses, every timer of the caller coming due that late.
         let clock = TestClock()
-        let caller = try Self.caller(discovery, timeout: .seconds(3600), clock: clock)
+        let log = LogRecorder()
+        let caller = try CortSystem.start(.init(
+            name: "caller", discovery: discovery, defaultTimeout: .seconds(3600), clock: clock,
+            logger: log.logger(level: .notice), heartbeat: Self.heartbeat))
         let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
         #expect(try await ledger.read(Self.key("warm")) == endpoint)
         let key = Self.key("held")
@@ -145,6 +148,12 @@ import Testing
         Observations.shared.release(key)
         #expect(try await held.value == endpoint)
         #expect(Observations.shared.events(key) == ["started@\(endpoint)", "finished@\(endpoint)"])
+        // Said once, as a notice naming the pause, and nothing worse.
+        let paused = log.entries.filter { $0.message.contains("heartbeats ran late") }
+        #expect(paused.count == 1)
+        #expect(paused.first?.level == .notice)
+        #expect(paused.first?.metadata["cort.pause"]?.hasSuffix("seconds") == true)
+        #expect(!log.entries.contains { $0.level >= .warning }, "\(log.entries.map(\.message))")
         await caller.shutdown()
         await node.shutdown()
     }

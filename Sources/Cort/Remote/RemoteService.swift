@@ -841,6 +841,12 @@ actor RemoteService {
         // nodes from being asked, so it is not their silence.
         let due = heartbeatDue ?? now
         heartbeatDue = nil
+        if now - due >= heartbeat.interval {
+            // Worth an operator's look: a caller that stalls this long also
+            // delays its callers' answers and finds failed nodes late.
+            rateLimited.log(.notice, "caller-paused", "this caller's heartbeats ran late; its nodes are not blamed for the pause",
+                            metadata: ["cort.service": "\(name)", "cort.pause": "\(now - due)"], at: now)
+        }
         var stoppedJoining = false
         for key in Array(nodes.keys) {
             if due < now { nodes[key]?.health.heartbeatRanLate(due: due, at: now, configuration: heartbeat) }
