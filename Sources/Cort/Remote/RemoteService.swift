@@ -841,9 +841,10 @@ actor RemoteService {
         // nodes from being asked, so it is not their silence.
         let due = heartbeatDue ?? now
         heartbeatDue = nil
-        if now - due >= heartbeat.interval {
-            // Worth an operator's look: a caller that stalls this long also
-            // delays its callers' answers and finds failed nodes late.
+        if now - due >= heartbeat.deadAfter {
+            // Worth an operator's look: without the rule above, this pause
+            // would have failed its nodes; a caller that stalls this long
+            // also delays its callers' answers and finds failed nodes late.
             rateLimited.log(.notice, "caller-paused", "this caller's heartbeats ran late; its nodes are not blamed for the pause",
                             metadata: ["cort.service": "\(name)", "cort.pause": "\(now - due)"], at: now)
         }
