@@ -153,7 +153,7 @@ actor RemoteService {
     /// Connections by ``connectionKey(_:)``.
     @exclusivity(unchecked) private var nodes: [String: Node] = [:]
     /// Connection keys by connection number, to match frames to nodes.
-    @exclusivity(unchecked) private var keyByConnection: [Int: String] = [:]
+    @exclusivity(unchecked) private var nodeByConnection: [Int: Node] = [:]
     private var connectionsMade = 0
     /// Nodes that discovery reported but that cannot be connected to (a bad
     /// endpoint): calls fail with `transport` when no other node is left.
@@ -284,9 +284,10 @@ actor RemoteService {
             }
             do {
                 let connection = try connect(instance)
-                nodes[key] = Node(key: key, instance: instance, connection: connection,
-                                  health: NodeHealth(now: now, joiningFor: heartbeat.connectGrace))
-                keyByConnection[connection] = key
+                let node = Node(key: key, instance: instance, connection: connection,
+                                health: NodeHealth(now: now, joiningFor: heartbeat.connectGrace))
+                nodes[key] = node
+                nodeByConnection[connection] = node
                 mayHaveJoining = true
                 unreachable.removeValue(forKey: key)
                 logger.debug("node joined", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
@@ -378,7 +379,7 @@ actor RemoteService {
     private func disconnectIfDone(_ key: String) {
         guard let node = nodes[key], node.leaving, node.inFlight <= 0 else { return }
         nodes.removeValue(forKey: key)
-        keyByConnection.removeValue(forKey: node.connection)
+        nodeByConnection.removeValue(forKey: node.connection)
         // libzmq disconnects every connection to an endpoint: keep it while a
         // newer connection (an instance restarted under a new id) uses it.
         if !nodes.values.contains(where: { $0.instance.endpoint == node.instance.endpoint }) {
@@ -398,7 +399,7 @@ actor RemoteService {
         try? socket.disconnect(endpoint)
         socketUsed()
         for (other, node) in sharing {
-            keyByConnection.removeValue(forKey: node.connection)
+            nodeByConnection.removeValue(forKey: node.connection)
             if node.leaving {
                 // Its calls were settled when it failed; nothing waits for it.
                 nodes.removeValue(forKey: other)
@@ -406,9 +407,9 @@ actor RemoteService {
             }
             do {
                 let connection = try connect(node.instance)
-                nodes[other]?.connection = connection
-                nodes[other]?.handshaken = false
-                keyByConnection[connection] = other
+                node.connection = connection
+                node.handshaken = false
+                nodeByConnection[connection] = node
             } catch {
                 logger.warning("cannot reconnect to a node", metadata: [
                     "cort.service": "\(name)", "cort.node": "\(other)", "cort.error": "\(error)"])
@@ -1163,15 +1164,15 @@ actor RemoteService {
             return
         }
         let connection = message.withFrame(at: 0) { Self.connectionNumber($0) }
-        guard let key = keyByConnection[connection] else {
+        // The node itself, not its key: one hash of an Int a frame, none of a String.
+        guard let node = nodeByConnection[connection] else {
             // A connection renewed since: what it still delivers is stale.
             lateReplies += 1
             return
         }
-        if let node = nodes[key] {
-            if !node.handshaken { handshakeSucceeded(key) }
-            apply(node.health.heard(at: now, configuration: heartbeat), to: key)
-        }
+        let key = node.key
+        if !node.handshaken { handshakeSucceeded(key) }
+        apply(node.health.heard(at: now, configuration: heartbeat), to: key)
         let decoded: Envelope
         do {
             decoded = try message.withFrame(at: 1) { (bytes) throws(WireError) in try WireCodec.decode(bytes, limits: limits) }

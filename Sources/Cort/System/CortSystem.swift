@@ -184,6 +184,13 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     private let methodNames = Mutex<[String: MethodInfo]>([:])
     /// The targets this node runs, checked exactly (see ``TargetCatalog``).
     let targets: TargetCatalog
+    /// Reads every call's result: its `userInfo` holds this system, so actor
+    /// references in a result resolve through it. One for the system rather
+    /// than one a call (a dictionary, a hash of its key). Written once, at
+    /// the end of `init`, before the system is shared; only read after.
+    /// (It keeps the system alive, as its node and its proxies do: a system
+    /// lives until the process ends; ``shutdown()`` stops its work.)
+    private nonisolated(unsafe) var resultDecoder = MessagePackDecoder()
 
     private struct State {
         var localActors: [String: WeakActor] = [:]
@@ -222,6 +229,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         self.targets = TargetCatalog(capacity: configuration.nodeLimits.knownTargets)
         self.directory = ServiceDirectory(discovery: configuration.discovery, clock: configuration.clock,
                                           logger: configuration.logger)
+        resultDecoder.userInfo[.actorSystemKey] = self
     }
 
     /// Starts a system: its reactor thread and, when the configuration has an
@@ -443,10 +451,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         guard let bytes = try await perform(outgoing) else {
             throw RemoteCallError(.protocolError, "the reply carries no result, expected a \(Res.self)")
         }
-        var decoder = MessagePackDecoder()
-        decoder.userInfo[.actorSystemKey] = self
         do {
-            return try decoder.decode(Res.self, from: bytes)
+            return try resultDecoder.decode(Res.self, from: bytes)
         } catch {
             throw RemoteCallError(.protocolError, "the result is not a \(Res.self)", cause: error)
         }
