@@ -70,10 +70,15 @@ extension WorkerPool {
             stop(WorkerPoolError(.shutDown, "the worker pool's run() was cancelled; the work did not finish"))
         }
 
-        // Left over only when no worker was made (all failed): fail them
-        // here, so every submitter still gets an outcome.
-        let leftoverError = state.withLock { $0.refusal }
-        for await job in jobs {
+        // Every worker has stopped, so the channel was closed (by
+        // `shutdown()` or a stop). Jobs are left in it only when no worker
+        // was made (all failed): fail them here, so every submitter still
+        // gets an outcome.
+        let (leftoverError, leftovers, idle) = state.withLock { state in
+            (state.refusal, state.drainChannel(), state.closeChannel())
+        }
+        for worker in idle { worker.resume(returning: nil) }
+        for job in leftovers {
             state.withLock { $0.forget(job) }
             job.fail(leftoverError)
         }
@@ -102,22 +107,38 @@ extension WorkerPool {
         }
     }
 
+    /// The next job from the channel, waiting for one; nil once the
+    /// channel is closed and empty. A worker waits on its own continuation,
+    /// and a job sent meanwhile is handed to it directly. Not cancellable:
+    /// a worker's task is cancelled only while it runs a job (see
+    /// ``WorkerPoolRunner``); closing the channel ends every wait.
+    private func next() async -> (any WorkerPoolJob<Worker>)? {
+        await withUnsafeContinuation { (worker: IdleWorker) in
+            if let taken = state.withLock({ $0.take(orPark: worker) }) {
+                worker.resume(returning: taken)
+            }
+        }
+    }
+
     /// Runs jobs from the channel one at a time; true when the channel
     /// ended, false when a job's cancellation cancelled this task.
     private func serve(_ worker: Worker, slot: Int, runner: WorkerPoolRunner) async -> Bool {
-        var iterator = jobs.makeAsyncIterator()
-        // Bounded by the channel, which ends at shutdown or stop.
-        while let job = await iterator.next() {
-            let refusal: WorkerPoolError? = state.withLock { state in
-                if let waiter = state.releasePermit() { jobsInput.yield(waiter) }
-                if let stopError = state.stopError {
-                    state.deadlines.remove(job)
-                    return stopError
+        // Bounded by the channel, which is closed at shutdown or stop.
+        while let job = await next() {
+            let (refusal, waiterWorker, waiter): (WorkerPoolError?, IdleWorker?, (any WorkerPoolJob<Worker>)?) =
+                state.withLock { state in
+                    var waiterWorker: IdleWorker?
+                    let waiter = state.releasePermit()
+                    if let waiter { waiterWorker = state.send(waiter) }
+                    if let stopError = state.stopError {
+                        state.deadlines.remove(job)
+                        return (stopError, waiterWorker, waiter)
+                    }
+                    state.running += 1
+                    state.runningJobs[slot] = job
+                    return (nil, waiterWorker, waiter)
                 }
-                state.running += 1
-                state.runningJobs[slot] = job
-                return nil
-            }
+            if let waiterWorker, let waiter { waiterWorker.resume(returning: waiter) }
             if let refusal {
                 job.fail(refusal)
                 continue
@@ -152,9 +173,11 @@ extension WorkerPool {
     private func failQueuedAfterStop() async {
         // Only once stopped: a cancelled consumer ends the channel, which
         // must not happen while submitters may still put jobs into it.
-        guard let error = state.withLock({ $0.stopError }) else { return }
-        // Bounded: the channel is finished, so this drains what is in it.
-        for await job in jobs {
+        guard let (error, queued) = state.withLock({ state in state.stopError.map { ($0, state.drainChannel()) } }) else {
+            return
+        }
+        // The channel is closed (by the stop): nothing enters it any more.
+        for job in queued {
             state.withLock { $0.forget(job) }
             job.fail(error)
         }
@@ -163,11 +186,11 @@ extension WorkerPool {
     /// Stops at once (a worker failed or run() was cancelled): no new work,
     /// waiters and queued jobs fail with `error`, running jobs are cancelled.
     func stop(_ error: WorkerPoolError) {
-        let (waiters, running) = state.withLock { state in
+        let (waiters, running, idle) = state.withLock { state in
             if state.stopError == nil { state.stopError = error }
-            return (state.stopAccepting(), state.runningJobs.compactMap { $0 })
+            return (state.stopAccepting(), state.runningJobs.compactMap { $0 }, state.closeChannel())
         }
-        jobsInput.finish()
+        for worker in idle { worker.resume(returning: nil) }
         for waiter in waiters { waiter.fail(error) }
         for job in running { job.fail(error) }
     }

@@ -38,22 +38,24 @@ extension WorkerPool {
 
     /// Puts a job whose submitter waits into the channel, the waiters or fails it.
     private func admit(_ job: some WorkerPoolJob<Worker>, waitForRoom: Bool) {
-        let (refusal, timerWakeup) = state.withLock {
-            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?) in
-            guard state.accepting else { return (state.refusal, nil) }
+        let (refusal, timerWakeup, worker) = state.withLock {
+            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?, IdleWorker?) in
+            guard state.accepting else { return (state.refusal, nil, nil) }
+            var worker: IdleWorker?
             if state.permits > 0 {
                 state.permits -= 1
-                // Under the lock: `shutdown()` finishes the channel only after
-                // it has stopped admission under this lock, so this yield is
-                // never refused.
-                jobsInput.yield(job)
+                // Under the lock: `shutdown()` closes the channel only after
+                // it has stopped admission under this lock, so the channel
+                // is open here.
+                worker = state.send(job)
             } else if waitForRoom {
                 state.waiters.append(job)
             } else {
-                return (.queueFull, nil)
+                return (.queueFull, nil, nil)
             }
-            return (nil, state.watch(job))
+            return (nil, state.watch(job), worker)
         }
+        worker?.resume(returning: job)
         timerWakeup?.resume()
         if let refusal { job.fail(refusal) }
     }

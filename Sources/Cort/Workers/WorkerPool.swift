@@ -44,12 +44,15 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     let clock: RuntimeClock
     /// Where the workers' tasks run; nil for the global pool.
     let taskExecutor: (any TaskExecutor)?
+    /// Everything the pool knows, the channel from submitters to workers
+    /// included (``WorkerPoolState/queue``, bounded by `permits` to
+    /// `queueCapacity`): a job enters it under the same lock that admits it,
+    /// so it is never dropped, and a worker that waits for one is handed it
+    /// directly (``next()``).
     let state: BlockingLock<WorkerPoolState<Worker>>
-    /// The channel from submitters to workers. Unbounded for AsyncStream;
-    /// `state.permits` bounds it to `queueCapacity`, and jobs only enter it
-    /// under the lock, so it never drops one.
-    let jobs: AsyncStream<any WorkerPoolJob<Worker>>
-    let jobsInput: AsyncStream<any WorkerPoolJob<Worker>>.Continuation
+
+    /// A worker waiting in ``next()`` for its next job (nil: stop).
+    typealias IdleWorker = UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>
 
     /// Makes a pool; nothing runs until ``run()``.
     ///
@@ -74,7 +77,6 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
         self.clock = RuntimeClock(clock)
         self.taskExecutor = taskExecutor
         state = BlockingLock(WorkerPoolState(configuration: configuration))
-        (jobs, jobsInput) = AsyncStream.makeStream(of: (any WorkerPoolJob<Worker>).self)
     }
 
     /// Runs work on a worker once there is room in the queue, and returns its result.
@@ -121,10 +123,10 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     /// submitters still waiting for room (their work did not run). Calling
     /// it again does nothing.
     public func shutdown() {
-        let waiters = state.withLock { state in
-            state.accepting ? state.stopAccepting() : []
+        let (waiters, idle) = state.withLock { state in
+            (state.accepting ? state.stopAccepting() : [], state.closeChannel())
         }
-        jobsInput.finish()
+        for worker in idle { worker.resume(returning: nil) }
         for waiter in waiters { waiter.fail(WorkerPoolError.notAccepting) }
     }
 

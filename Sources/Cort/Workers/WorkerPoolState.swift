@@ -20,6 +20,14 @@ struct WorkerPoolState<Worker: Sendable> {
     var permits: Int
     /// Submitters waiting for room, oldest first; their jobs enter the channel in this order.
     var waiters = Deque<any WorkerPoolJob<Worker>>()
+    /// The channel: accepted jobs waiting for a worker, oldest first.
+    var queue = Deque<any WorkerPoolJob<Worker>>()
+    /// Workers waiting for a job, the one that waited last on top (its
+    /// thread and caches are the warmest). Never both a job in `queue` and
+    /// a worker here: a job sent while one waits goes to it.
+    var idleWorkers: [UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>] = []
+    /// No job enters the channel any more; workers take what is left, then stop.
+    var channelClosed = false
     var running = 0
     /// The job each worker runs now, so a stop can cancel them.
     var runningJobs: [(any WorkerPoolJob<Worker>)?]
@@ -50,6 +58,41 @@ struct WorkerPoolState<Worker: Sendable> {
         if let next = waiters.popFirst() { return next }
         permits += 1
         return nil
+    }
+
+    /// Puts an accepted job into the channel; returns the waiting worker it
+    /// goes to, to be resumed with it once the lock is released. Called
+    /// only while the pool accepts work, so the channel is open.
+    mutating func send(_ job: any WorkerPoolJob<Worker>) -> UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>? {
+        if let worker = idleWorkers.popLast() { return worker }
+        queue.append(job)
+        return nil
+    }
+
+    /// A worker asks for its next job: the oldest queued one; `.some(nil)`
+    /// when the channel is closed and empty (the worker stops); nil when it
+    /// must wait (`worker` is kept, and ``send(_:)`` or ``closeChannel()``
+    /// resumes it).
+    mutating func take(orPark worker: UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>)
+        -> (any WorkerPoolJob<Worker>)?? {
+        if let job = queue.popFirst() { return .some(job) }
+        if channelClosed { return .some(nil) }
+        idleWorkers.append(worker)
+        return nil
+    }
+
+    /// Closes the channel; returns the waiting workers, to be resumed with
+    /// nil (they stop). What is queued stays for the workers still busy.
+    mutating func closeChannel() -> [UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>] {
+        channelClosed = true
+        defer { idleWorkers.removeAll() }
+        return idleWorkers
+    }
+
+    /// Takes every job still in the channel (once it is closed and no worker is left to take them).
+    mutating func drainChannel() -> Deque<any WorkerPoolJob<Worker>> {
+        defer { queue.removeAll() }
+        return queue
     }
 
     /// Stops taking work; returns the waiters, who must be failed.
