@@ -125,6 +125,11 @@ extension CortSystem {
         }
     }
 
+    // Inlined, as is the next one: each async frame a call goes through costs
+    // an allocation from the task's allocator and a switch that looks up the
+    // task's executor preference (node, callgrind: 74,700 -> 72,800
+    // instructions a call for the two).
+    @inline(__always)
     private func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
                          context: CallContext, arguments: MessagePackDecoder) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, decoder: arguments)
@@ -163,6 +168,7 @@ extension CortSystem {
     }
 
     /// Runs a target the node has run before, through its ``DirectDispatch``.
+    @inline(__always)
     private func execute(_ dispatch: DirectDispatch, target: TargetCatalog.Target, on actor: some DistributedActor,
                          context: CallContext, decoder: inout CortInvocationDecoder) async -> CallOutcome {
         do {
