@@ -133,9 +133,16 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         let events: Int16
         /// The descriptor a waiter of ``waitUntilReadable(_:isolation:)`` waits for; -1 otherwise.
         var descriptor: Int32 = -1
-        let deadline: ContinuousClock.Instant?
+        /// When the wait ends, as an offset from the reactor's ``epoch``: a
+        /// `Duration` keeps this struct's layout fixed (`ContinuousClock.Instant`
+        /// is resilient, so every copy of a waiter went through value
+        /// witnesses, about 1,000 instructions a call on a caller).
+        let deadline: Duration?
         let continuation: UnsafeContinuation<Void, any Error>
     }
+
+    /// The instant waiters' deadlines are measured from.
+    private let epoch = ContinuousClock.now
 
     private let shared = Mutex(Shared())
     /// The task executor preferred while a socket waits (see `wait`); set once in `init`.
@@ -397,7 +404,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
                     if Task.isCancelled {
                         continuation.resume(throwing: CancellationError())
                     } else {
-                        waiters[id] = Waiter(socket: handle, activity: activity, events: events, deadline: deadline,
+                        waiters[id] = Waiter(socket: handle, activity: activity, events: events,
+                                             deadline: deadline.map { epoch.duration(to: $0) },
                                              continuation: continuation)
                     }
                 }
@@ -814,7 +822,7 @@ extension ZeroMQReactor {
                 // each retries its operation and gets the real error.
                 resumeWaiters { _ in true }
             } else {
-                let after: ContinuousClock.Instant? = waiters.values.contains { $0.deadline != nil } ? .now : nil
+                let after: Duration? = waiters.values.contains { $0.deadline != nil } ? epoch.duration(to: .now) : nil
                 resumeWaiters { waiter in
                     if let deadline = waiter.deadline, let after, deadline <= after { return true }
                     if waiter.descriptor >= 0 { return self.readableDescriptors.contains(waiter.descriptor) }
@@ -933,8 +941,8 @@ extension ZeroMQReactor {
     }
 
     /// One polled socket per socket with waiters, with what they wait for.
-    /// Returns the current instant if any waiter has a deadline.
-    private func collectPolledSockets() -> ContinuousClock.Instant? {
+    /// Returns the time now (from ``epoch``) if any waiter has a deadline.
+    private func collectPolledSockets() -> Duration? {
         polledSockets.removeAll(keepingCapacity: true)
         socketIndex.removeAll(keepingCapacity: true)
         waitedDescriptors.removeAll(keepingCapacity: true)
@@ -954,13 +962,13 @@ extension ZeroMQReactor {
                 polledSockets.append(PolledSocket(socket: socket, activity: activity, events: waiter.events))
             }
         }
-        return hasDeadline ? .now : nil
+        return hasDeadline ? epoch.duration(to: .now) : nil
     }
 
     /// -1 (sleep until an event) unless a waiter has a deadline.
-    private func pollTimeout(now: ContinuousClock.Instant?) -> Int {
+    private func pollTimeout(now: Duration?) -> Int {
         guard let now else { return -1 }
-        var earliest: ContinuousClock.Instant?
+        var earliest: Duration?
         for waiter in waiters.values {
             if let deadline = waiter.deadline, earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
         }
