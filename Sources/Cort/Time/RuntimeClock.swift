@@ -6,6 +6,15 @@ package struct RuntimeClock: Sendable {
     private let sleepFunction: @Sendable (Duration) async throws -> Void
 
     package init<C: Clock>(_ clock: C) where C.Duration == Duration {
+        if let continuous = clock as? ContinuousClock {
+            // The usual clock, read without going through `Clock`'s witnesses:
+            // made from an `any Clock`, the generic closures below run
+            // unspecialized, and time is read several times a call.
+            let start = continuous.now
+            nowFunction = { start.duration(to: ContinuousClock.now) }
+            sleepFunction = { offset in try await continuous.sleep(until: start.advanced(by: offset), tolerance: nil) }
+            return
+        }
         let start = clock.now
         nowFunction = { start.duration(to: clock.now) }
         sleepFunction = { offset in try await clock.sleep(until: start.advanced(by: offset), tolerance: nil) }
