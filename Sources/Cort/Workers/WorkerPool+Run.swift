@@ -98,9 +98,9 @@ extension WorkerPool {
             let runner = WorkerPoolRunner()
             // Unstructured on purpose: a job runs inline in this task, so
             // cancelling the job means cancelling the task, which must not
-            // cancel the whole pool; and a stop must not cancel a task that
-            // is waiting on the channel (that would end the channel and lose
-            // queued jobs). The group's task awaits it, so it never outlives run().
+            // cancel the whole pool (nor reach a worker waiting on the
+            // channel: only closing the channel ends that wait). The group's
+            // task awaits it, so it never outlives run().
             let task = Task(executorPreference: taskExecutor) { await self.serve(worker, slot: index, runner: runner) }
             runner.attach(task)
             if await task.value { return }
