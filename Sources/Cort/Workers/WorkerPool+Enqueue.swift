@@ -42,16 +42,16 @@ extension WorkerPool {
     /// Queues a job made by its owner (a subclass that is its own work and
     /// completion) if the queue has room now; as the public one does.
     func tryEnqueue(_ job: some WorkerPoolJob<Worker>) throws -> Ticket {
-        let (refusal, timerWakeup, worker) = state.withLock {
-            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?, IdleWorker?) in
+        let (refusal, timerWakeup, handoff) = state.withLock {
+            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?, Handoff?) in
             guard state.accepting else { return (state.refusal, nil, nil) }
             guard state.permits > 0 else { return (.queueFull, nil, nil) }
             state.permits -= 1
             // Under the lock, as in `admit`: never into a closed channel.
-            let worker = state.send(job)
-            return (nil, state.watch(job), worker)
+            let handoff = state.send(job)
+            return (nil, state.watch(job), handoff)
         }
-        worker?.resume(returning: job)
+        handoff?.deliver()
         timerWakeup?.resume()
         if let refusal { throw refusal }
         return Ticket(pool: self, job: job)

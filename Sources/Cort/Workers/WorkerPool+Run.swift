@@ -125,20 +125,19 @@ extension WorkerPool {
     private func serve(_ worker: Worker, slot: Int, runner: WorkerPoolRunner) async -> Bool {
         // Bounded by the channel, which is closed at shutdown or stop.
         while let job = await next() {
-            let (refusal, waiterWorker, waiter): (WorkerPoolError?, IdleWorker?, (any WorkerPoolJob<Worker>)?) =
-                state.withLock { state in
-                    var waiterWorker: IdleWorker?
-                    let waiter = state.releasePermit()
-                    if let waiter { waiterWorker = state.send(waiter) }
-                    if let stopError = state.stopError {
-                        state.deadlines.remove(job)
-                        return (stopError, waiterWorker, waiter)
-                    }
-                    state.running += 1
-                    state.runningJobs[slot] = job
-                    return (nil, waiterWorker, waiter)
+            let (refusal, handoff) = state.withLock { state -> (WorkerPoolError?, Handoff?) in
+                // The place this job held goes to the oldest submitter waiting for room.
+                var handoff: Handoff?
+                if let waiter = state.releasePermit() { handoff = state.send(waiter) }
+                if let stopError = state.stopError {
+                    state.deadlines.remove(job)
+                    return (stopError, handoff)
                 }
-            if let waiterWorker, let waiter { waiterWorker.resume(returning: waiter) }
+                state.running += 1
+                state.runningJobs[slot] = job
+                return (nil, handoff)
+            }
+            handoff?.deliver()
             if let refusal {
                 job.fail(refusal)
                 continue
@@ -171,8 +170,8 @@ extension WorkerPool {
     /// worker gets to it (its work may ignore cancellation for long).
     /// The timer's task does it: a stop cancels it, and it has nothing else to do.
     private func failQueuedAfterStop() async {
-        // Only once stopped: a cancelled consumer ends the channel, which
-        // must not happen while submitters may still put jobs into it.
+        // Only once stopped: after a graceful shutdown the workers run
+        // what is queued.
         guard let (error, queued) = state.withLock({ state in state.stopError.map { ($0, state.drainChannel()) } }) else {
             return
         }

@@ -38,24 +38,24 @@ extension WorkerPool {
 
     /// Puts a job whose submitter waits into the channel, the waiters or fails it.
     private func admit(_ job: some WorkerPoolJob<Worker>, waitForRoom: Bool) {
-        let (refusal, timerWakeup, worker) = state.withLock {
-            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?, IdleWorker?) in
+        let (refusal, timerWakeup, handoff) = state.withLock {
+            state -> (WorkerPoolError?, UnsafeContinuation<Void, Never>?, Handoff?) in
             guard state.accepting else { return (state.refusal, nil, nil) }
-            var worker: IdleWorker?
+            var handoff: Handoff?
             if state.permits > 0 {
                 state.permits -= 1
                 // Under the lock: `shutdown()` closes the channel only after
                 // it has stopped admission under this lock, so the channel
                 // is open here.
-                worker = state.send(job)
+                handoff = state.send(job)
             } else if waitForRoom {
                 state.waiters.append(job)
             } else {
                 return (.queueFull, nil, nil)
             }
-            return (nil, state.watch(job), worker)
+            return (nil, state.watch(job), handoff)
         }
-        worker?.resume(returning: job)
+        handoff?.deliver()
         timerWakeup?.resume()
         if let refusal { job.fail(refusal) }
     }

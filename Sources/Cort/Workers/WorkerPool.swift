@@ -52,7 +52,8 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     let state: BlockingLock<WorkerPoolState<Worker>>
 
     /// A worker waiting in ``next()`` for its next job (nil: stop).
-    typealias IdleWorker = UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>
+    typealias IdleWorker = WorkerPoolState<Worker>.IdleWorker
+    typealias Handoff = WorkerPoolState<Worker>.Handoff
 
     /// Makes a pool; nothing runs until ``run()``.
     ///

@@ -25,7 +25,7 @@ struct WorkerPoolState<Worker: Sendable> {
     /// Workers waiting for a job, the one that waited last on top (its
     /// thread and caches are the warmest). Never both a job in `queue` and
     /// a worker here: a job sent while one waits goes to it.
-    var idleWorkers: [UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>] = []
+    var idleWorkers: [IdleWorker] = []
     /// No job enters the channel any more; workers take what is left, then stop.
     var channelClosed = false
     var running = 0
@@ -60,11 +60,22 @@ struct WorkerPoolState<Worker: Sendable> {
         return nil
     }
 
-    /// Puts an accepted job into the channel; returns the waiting worker it
-    /// goes to, to be resumed with it once the lock is released. Called
-    /// only while the pool accepts work, so the channel is open.
-    mutating func send(_ job: any WorkerPoolJob<Worker>) -> UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>? {
-        if let worker = idleWorkers.popLast() { return worker }
+    /// A worker waiting for its next job (nil: stop).
+    typealias IdleWorker = UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>
+
+    /// A job sent to a waiting worker: ``deliver()`` it once the lock is released.
+    struct Handoff {
+        let worker: IdleWorker
+        let job: any WorkerPoolJob<Worker>
+
+        func deliver() { worker.resume(returning: job) }
+    }
+
+    /// Puts an accepted job into the channel; when a worker waits, the job
+    /// goes to it, as the returned handoff. Called only while the pool
+    /// accepts work, so the channel is open.
+    mutating func send(_ job: any WorkerPoolJob<Worker>) -> Handoff? {
+        if let worker = idleWorkers.popLast() { return Handoff(worker: worker, job: job) }
         queue.append(job)
         return nil
     }
@@ -73,8 +84,7 @@ struct WorkerPoolState<Worker: Sendable> {
     /// when the channel is closed and empty (the worker stops); nil when it
     /// must wait (`worker` is kept, and ``send(_:)`` or ``closeChannel()``
     /// resumes it).
-    mutating func take(orPark worker: UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>)
-        -> (any WorkerPoolJob<Worker>)?? {
+    mutating func take(orPark worker: IdleWorker) -> (any WorkerPoolJob<Worker>)?? {
         if let job = queue.popFirst() { return .some(job) }
         if channelClosed { return .some(nil) }
         idleWorkers.append(worker)
@@ -83,7 +93,7 @@ struct WorkerPoolState<Worker: Sendable> {
 
     /// Closes the channel; returns the waiting workers, to be resumed with
     /// nil (they stop). What is queued stays for the workers still busy.
-    mutating func closeChannel() -> [UnsafeContinuation<(any WorkerPoolJob<Worker>)?, Never>] {
+    mutating func closeChannel() -> [IdleWorker] {
         channelClosed = true
         defer { idleWorkers.removeAll() }
         return idleWorkers
