@@ -152,7 +152,7 @@ actor RemoteService {
 
     /// Connections by ``connectionKey(_:)``.
     @exclusivity(unchecked) private var nodes: [String: Node] = [:]
-    /// Connection keys by connection number, to match frames to nodes.
+    /// The nodes by connection number, to match frames to nodes.
     @exclusivity(unchecked) private var nodeByConnection: [Int: Node] = [:]
     private var connectionsMade = 0
     /// Nodes that discovery reported but that cannot be connected to (a bad
@@ -365,7 +365,6 @@ actor RemoteService {
         return connectionsMade
     }
 
-    /// One call on `key` is settled.
     /// A call on `node` ended: one fewer in flight, and a leaving node
     /// whose last call it was is let go. The node itself, not its key: no lookup.
     private func callEnded(on node: Node) {

@@ -136,7 +136,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         /// When the wait ends, as an offset from the reactor's ``epoch``: a
         /// `Duration` keeps this struct's layout fixed (`ContinuousClock.Instant`
         /// is resilient, so every copy of a waiter went through value
-        /// witnesses, about 1,000 instructions a call on a caller).
+        /// witnesses: callgrind, one call in flight, 4,300 instructions a
+        /// call on a caller and 3,600 on a node).
         let deadline: Duration?
         let continuation: UnsafeContinuation<Void, any Error>
     }
