@@ -180,20 +180,22 @@ final class Gates: Sendable {
             #expect(try await greeter.hello(name: "warm-up") == "Hello, warm-up!")
             #expect(try await placement.runsOnReactor() == false)
             let blocked = Task { try await placement.block(key) }
-            #expect(await Observations.shared.waitFor(key) { $0 == "blocking" })
-            // Answered while the other method still blocks its thread. The
-            // gate opens whatever the answer: a pool thread left blocked would
-            // stall every test beside this one.
             let gate = Gates.shared.gate(key)
-            // Called from the caller's reactor, and the gate opened there: the
-            // answer needs no thread of the cooperative pool, one of whose two
-            // threads (on a 2-core machine) the blocked method holds while
-            // every suite beside this one wants the other. The gate opens
-            // whatever the answer: a pool thread left blocked would stall them.
-            let answer = try await Task(executorPreference: caller.taskExecutor) {
+            // From the moment the method blocks to the gate opening, all of it
+            // runs on the caller's reactor: waiting for the method to block,
+            // the greeting, and the gate. The blocked method holds one of the
+            // cooperative pool's two threads (on a 2-core machine), and every
+            // suite beside this one wants the other: this test's own steps
+            // once waited there behind them until the gate's 10 s ran out, and
+            // the whole process stalled with it. The gate opens whatever the
+            // answer: a pool thread left blocked would stall every test.
+            let (sawBlocking, answer) = try await Task(executorPreference: caller.taskExecutor) {
                 defer { gate.signal() }
-                return try await greeter.hello(name: "Ada")
+                guard await Observations.shared.waitFor(key, { $0 == "blocking" }) else { return (false, "") }
+                // Answered while the other method still blocks its thread.
+                return (true, try await greeter.hello(name: "Ada"))
             }.value
+            #expect(sawBlocking)
             #expect(answer == "Hello, Ada!")
             #expect(try await blocked.value)
         }
