@@ -138,8 +138,15 @@ extension ProcessScenarios {
             let detection = try #require(detected, "the partition caught calls in flight on node-1")
             #expect(detection >= heartbeat.deadAfter - interval,
                     "node-1 was declared dead for its silence, not for an error, after \(detection)")
-            #expect(detection <= heartbeat.deadAfter + margin,
-                    "node-1 was declared dead within its liveness timeout (\(heartbeat.deadAfter)) + \(margin): \(detection)")
+            // The link went down somewhere within `ip link set … down`, which
+            // beside two CPU hogs once took 3 s: the timeout runs from that
+            // command's end at the latest (and the check above from its start).
+            let sinceCutDone = detection - (times.cutDone - times.cut)
+            #expect(sinceCutDone <= heartbeat.deadAfter + margin,
+                    """
+                    node-1 was declared dead within its liveness timeout (\(heartbeat.deadAfter)) + \(margin) \
+                    of its link going down: \(sinceCutDone) after the cut's command ended
+                    """)
 
             expectHonestFailover(report)
             #expect(!report.failures.contains { $0.failureCode == .deadlineExceeded },
@@ -147,7 +154,17 @@ extension ProcessScenarios {
             let elsewhere = duringPartition.filter { $0.node != healthy }
             #expect(!duringPartition.isEmpty && elsewhere.isEmpty,
                     "once node-1 was dead every call went to node-0: \(elsewhere.prefix(5).map { "\($0.key): \($0.outcome)" })")
-            let waitedForLink = records.filter { $0.node == partitioned && $0.start < times.restore && $0.end > times.restore }
+            // A call that waited for the link was sent to node-1 while the link
+            // was down: held from before the cut, or (a fault) sent to it dead.
+            // Either started well before the restore. Calls this process
+            // started in the last `margin` before it may have waited in the
+            // caller for room and gone to node-1 once it was back: beside two
+            // CPU hogs this process once ran 3.5 s late, its load started 8
+            // calls at once less than 1 ms before the restore, and node-1,
+            // back 134 ms later, ran them (dead, it was never sent any).
+            let waitedForLink = records.filter {
+                $0.node == partitioned && $0.start < times.restore - margin && $0.end > times.restore
+            }
             #expect(waitedForLink.isEmpty, "no call waited for the link to come back: \(waitedForLink.prefix(5).map(\.key))")
 
             let servedAgainAfter = try #require(servedAgain, "node-1 served again")
