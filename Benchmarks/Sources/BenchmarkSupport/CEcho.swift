@@ -1,9 +1,12 @@
 import CEchoBaseline
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The C DEALER -> ROUTER echo baseline (see `CEchoBaseline.h`), owned by one
 /// thread at a time like the sockets inside it.
 public final class CEcho {
-    private let handle: OpaquePointer
+    fileprivate let handle: OpaquePointer
     private let payload: [UInt8]
 
     public init(payloadSize: Int) throws {
@@ -50,6 +53,47 @@ public final class CEcho {
             cort_echo_windowed(handle, $0.baseAddress, $0.count, Int32(count), Int32(window))
         }
         if error != 0 { throw BenchmarkFailure("C echo failed: errno \(error)") }
+    }
+}
+
+/// Request envelopes for a plain C caller of a cort node: one per call in
+/// flight, the one at index k with call id k + 1.
+public struct CallFrames: Sendable {
+    fileprivate let joined: [UInt8]
+    fileprivate let length: Int
+    public let window: Int
+
+    public init(_ request: RawRequestFrame, window: Int) {
+        let frames = (1...UInt64(max(window, 1))).map { request.with(id: $0) }
+        length = frames[0].count
+        joined = frames.flatMap { $0 }
+        self.window = frames.count
+    }
+}
+
+extension CEcho {
+    /// `count` calls to a cort node (or `cort-echo-server ENDPOINT cort`),
+    /// as a plain C caller makes them, with up to `frames.window` in flight:
+    /// the node's side of a call measured without cort's caller.
+    public func calls(_ frames: CallFrames, count: Int) throws {
+        let error = frames.joined.withUnsafeBytes {
+            cort_echo_calls(handle, $0.baseAddress, frames.length, Int32(frames.window), Int32(count))
+        }
+        if error == EPROTO { throw BenchmarkFailure("the node answered a call with something else than a reply") }
+        if error != 0 { throw BenchmarkFailure("C calls failed: errno \(error)") }
+    }
+
+    /// `count` calls, one in flight, each timed.
+    public func callLatencies(_ frames: CallFrames, count: Int) throws -> [Duration] {
+        let clock = ContinuousClock()
+        var latencies: [Duration] = []
+        latencies.reserveCapacity(count)
+        for _ in 0..<count {
+            let start = clock.now
+            try calls(frames, count: 1)
+            latencies.append(clock.now - start)
+        }
+        return latencies
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -116,6 +117,60 @@ int cort_echo_windowed(cort_echo *echo, const void *payload, size_t len, int cou
         int error = receive_one(echo);
         if (error != 0) return error;
         received++;
+    }
+    return 0;
+}
+
+/* Reads a reply envelope `[1, 2, id, result]` and its id; EPROTO for
+ * anything else (an error answer: a refused call would be measured). */
+static int receive_reply(cort_echo *echo, uint64_t *id) {
+    zmq_msg_t reply;
+    zmq_msg_init(&reply);
+    while (zmq_msg_recv(&reply, echo->dealer, 0) < 0) {
+        if (errno != EINTR) {
+            int error = errno;
+            zmq_msg_close(&reply);
+            return error;
+        }
+    }
+    const unsigned char *bytes = zmq_msg_data(&reply);
+    size_t length = zmq_msg_size(&reply);
+    int error = 0;
+    if (length < 4 || bytes[1] != 0x01 || bytes[2] != 0x02) {
+        error = EPROTO;
+    } else if (bytes[3] <= 0x7f) {
+        *id = bytes[3];
+    } else {
+        size_t width = bytes[3] == 0xcc ? 1 : bytes[3] == 0xcd ? 2 : bytes[3] == 0xce ? 4 : bytes[3] == 0xcf ? 8 : 0;
+        if (width == 0 || length < 4 + width) {
+            error = EPROTO;
+        } else {
+            *id = 0;
+            for (size_t i = 0; i < width; i++) *id = *id << 8 | bytes[4 + i];
+        }
+    }
+    zmq_msg_close(&reply);
+    return error;
+}
+
+int cort_echo_calls(cort_echo *echo, const void *frames, size_t frame_length, int window, int count) {
+    const unsigned char *frame = frames;
+    int sent = 0, received = 0;
+    for (; sent < count && sent < window; sent++) {
+        int error = send_one(echo, frame + (size_t)sent * frame_length, frame_length);
+        if (error != 0) return error;
+    }
+    while (received < count) {
+        uint64_t id = 0;
+        int error = receive_reply(echo, &id);
+        if (error != 0) return error;
+        if (id < 1 || id > (uint64_t)window) return EPROTO;
+        received++;
+        if (sent < count) {
+            error = send_one(echo, frame + (size_t)(id - 1) * frame_length, frame_length);
+            if (error != 0) return error;
+            sent++;
+        }
     }
     return 0;
 }

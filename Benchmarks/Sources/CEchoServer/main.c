@@ -3,7 +3,13 @@
  * tcp://127.0.0.1:*) echoes every message back to its sender, on the main
  * thread, as a hand-written C server would.
  *
- *   cort-echo-server [ENDPOINT]
+ *   cort-echo-server [ENDPOINT] [echo|cort]
+ *
+ * `cort` answers as a cort node hosting `Echo` would, so that a cort caller
+ * can be measured against a C server: a ping gets a pong, and a request
+ * `[1, 1, id, ..., arguments]` gets the reply `[1, 2, id, arguments[0]]`
+ * (the echo's result is its argument, encoded the same way). Nothing else
+ * is checked: it is a baseline, not a node.
  *
  * It prints "ready <endpoint>" once bound, and exits on SIGTERM (the default
  * action) or when its standard input reaches end-of-file, so that it never
@@ -11,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -24,8 +31,116 @@ static void *watch_stdin(void *arg) {
     return NULL;
 }
 
+/* The end of the MessagePack object at `p`, or NULL past `end` (or for a
+ * type a cort envelope never holds). */
+static const unsigned char *skip(const unsigned char *p, const unsigned char *end) {
+    if (p >= end) return NULL;
+    unsigned char b = *p;
+    size_t count = 0, length = 0, header = 1;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return p + 1;
+    if (b >= 0xa0 && b <= 0xbf) { length = b & 0x1f; }
+    else if (b >= 0x90 && b <= 0x9f) { count = b & 0x0f; }
+    else if (b >= 0x80 && b <= 0x8f) { count = 2 * (size_t)(b & 0x0f); }
+    else {
+        switch (b) {
+        case 0xcc: case 0xd0: header = 2; break;
+        case 0xcd: case 0xd1: header = 3; break;
+        case 0xce: case 0xd2: header = 5; break;
+        case 0xcf: case 0xd3: header = 9; break;
+        case 0xc4: case 0xd9:
+            if (end - p < 2) return NULL;
+            header = 2; length = p[1]; break;
+        case 0xc5: case 0xda:
+            if (end - p < 3) return NULL;
+            header = 3; length = (size_t)p[1] << 8 | p[2]; break;
+        case 0xdc:
+            if (end - p < 3) return NULL;
+            header = 3; count = (size_t)p[1] << 8 | p[2]; break;
+        case 0xde:
+            if (end - p < 3) return NULL;
+            header = 3; count = 2 * ((size_t)p[1] << 8 | p[2]); break;
+        default: return NULL;
+        }
+    }
+    if ((size_t)(end - p) < header) return NULL;
+    p += header;
+    if (count == 0) return (size_t)(end - p) >= length ? p + length : NULL;
+    for (size_t i = 0; i < count && p; i++) p = skip(p, end);
+    return p;
+}
+
+/* What a cort node hosting Echo answers to `request` (an envelope), in
+ * `answer`; its length, or 0 for a frame it does not answer. */
+static size_t answer_as_node(const unsigned char *request, size_t length, unsigned char *answer, size_t room) {
+    const unsigned char *end = request + length;
+    if (length < 4 || request[1] != 0x01) return 0;
+    const unsigned char *id = request + 3, *after = skip(id, end);
+    if (!after) return 0;
+    size_t id_length = (size_t)(after - id);
+    if (request[2] == 0x05) { /* ping [1, 5, seq] -> pong [1, 6, seq, freeSlots 16, incarnation 1] */
+        if (3 + id_length + 2 > room) return 0;
+        memcpy(answer, "\x95\x01\x06", 3);
+        memcpy(answer + 3, id, id_length);
+        answer[3 + id_length] = 0x10;
+        answer[4 + id_length] = 0x01;
+        return 5 + id_length;
+    }
+    if (request[0] != 0x9b || request[2] != 0x01) return 0;
+    const unsigned char *p = after;
+    for (int field = 3; field < 10 && p; field++) p = skip(p, end);
+    if (!p || p >= end || *p != 0x91) return 0; /* Echo.echo takes one argument */
+    const unsigned char *argument = p + 1, *argument_end = skip(argument, end);
+    if (!argument_end) return 0;
+    size_t argument_length = (size_t)(argument_end - argument);
+    if (3 + id_length + argument_length > room) return 0;
+    memcpy(answer, "\x94\x01\x02", 3);
+    memcpy(answer + 3, id, id_length);
+    memcpy(answer + 3 + id_length, argument, argument_length);
+    return 3 + id_length + argument_length;
+}
+
+/* Serves as a cort node would (see the top): [routing id, envelope] in,
+ * [routing id, answer] out. */
+static void serve_as_node(void *router) {
+    unsigned char routing[256], request[4096], answer[4096];
+    for (;;) {
+        int routing_length = zmq_recv(router, routing, sizeof routing, 0);
+        if (routing_length < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        int more = 0;
+        size_t size = sizeof more;
+        zmq_getsockopt(router, ZMQ_RCVMORE, &more, &size);
+        if (!more) continue;
+        int request_length = zmq_recv(router, request, sizeof request, 0);
+        if (request_length < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        for (;;) { /* drop any further frames */
+            zmq_getsockopt(router, ZMQ_RCVMORE, &more, &size);
+            if (!more) break;
+            if (zmq_recv(router, request, 0, 0) < 0 && errno != EINTR) return;
+        }
+        if (routing_length > (int)sizeof routing || request_length > (int)sizeof request) continue;
+        size_t answer_length = answer_as_node(request, (size_t)request_length, answer, sizeof answer);
+        if (answer_length == 0) continue;
+        if (zmq_send(router, routing, (size_t)routing_length, ZMQ_SNDMORE) < 0
+            || zmq_send(router, answer, answer_length, 0) < 0) {
+            if (errno == EINTR || errno == EHOSTUNREACH) continue;
+            return;
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     const char *requested = argc > 1 ? argv[1] : "tcp://127.0.0.1:*";
+    int as_node = argc > 2 && strcmp(argv[2], "cort") == 0;
+    if (argc > 2 && !as_node && strcmp(argv[2], "echo") != 0) {
+        fprintf(stderr, "usage: cort-echo-server [ENDPOINT] [echo|cort]\n");
+        return 2;
+    }
     void *context = zmq_ctx_new();
     void *router = zmq_socket(context, ZMQ_ROUTER);
     int zero = 0;
@@ -41,6 +156,14 @@ int main(int argc, char **argv) {
     if (pthread_create(&watcher, NULL, watch_stdin, NULL) != 0) return 1;
     printf("ready %s\n", endpoint);
     fflush(stdout);
+    if (as_node) {
+        int on = 1; /* a departed caller is skipped, never blocked on */
+        zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+        serve_as_node(router);
+        zmq_close(router);
+        zmq_ctx_term(context);
+        return 0;
+    }
     for (;;) {
         zmq_msg_t part;
         zmq_msg_init(&part);

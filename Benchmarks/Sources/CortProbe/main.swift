@@ -21,6 +21,12 @@ import Foundation
 // counts a probe's child processes too, so give it the endpoint of a server
 // started apart when counting.
 //
+// `cnode`, `cnode-latency`, `cnode-window` and `cnode-window-256` are the
+// same calls made by a plain C DEALER to a cort node (CORT_BENCH_NODE), so a
+// node is measured without cort's caller; and `calls*` pointed at
+// `cort-echo-server ENDPOINT cort` (a C server that answers as a node
+// hosting Echo) measure cort's caller without cort's node.
+//
 // `failover` is not a count: it kills (then freezes) one of 3 nodes under
 // load and prints how long its calls took to move (see FailoverProbe).
 // `curve` compares typed calls with CURVE and in plaintext (see CurveProbe).
@@ -39,6 +45,7 @@ let usage = """
                 | calls | calls-window | cecho-remote | cecho-remote-window
                 | calls-window-256 | cecho-remote-window-256
                 | calls-latency | cecho-remote-latency (one in flight, p50 and p99)
+                | cnode | cnode-window | cnode-window-256 | cnode-latency (a C caller of a cort node)
                 | chains-client | chains-server | chains-client-empty | chains-server-empty
     """ + "\n" + FailoverProbe.usage + "\n" + FloodProbe.usage + "\n" + CurveProbe.usage + "\n" + InstrumentedProbe.usage
 let arguments = CommandLine.arguments
@@ -117,6 +124,16 @@ func remoteCEcho() throws -> (CEcho, ServerProcess?) {
     let echo = try CEcho(connectingTo: endpoint, payloadSize: PingPongDefaults.payloadSize)
     try echo.roundTrips(100)
     return (echo, server)
+}
+
+/// A plain C caller of a cort node (CORT_BENCH_NODE, else one started
+/// here) with `window` requests to keep in flight, warmed up.
+func cCallerOfNode(window: Int) async throws -> (CEcho, CallFrames, ServerProcess?) {
+    let (endpoint, server) = try serverEndpoint("CORT_BENCH_NODE", executable: "cort-bench-node")
+    let request = try await RawRequestFrame.captureEcho(payloadSize: PingPongDefaults.payloadSize)
+    let caller = try CEcho(connectingTo: endpoint, payloadSize: PingPongDefaults.payloadSize)
+    try caller.calls(CallFrames(request, window: 1), count: 100)
+    return (caller, CallFrames(request, window: window), server)
 }
 
 /// Prints the median and the 99th percentile of `latencies`, in µs.
@@ -231,6 +248,20 @@ case "cecho-remote-window", "cecho-remote-window-256":
     started = clock.now
     try echo.windowed(iterations, window: arguments[1].hasSuffix("-256") ? 256 : PingPongDefaults.window)
     finished = clock.now
+    server?.stop()
+case "cnode", "cnode-window", "cnode-window-256":
+    let window = arguments[1] == "cnode" ? 1 : arguments[1].hasSuffix("-256") ? 256 : PingPongDefaults.window
+    let (caller, frames, server) = try await cCallerOfNode(window: window)
+    started = clock.now
+    try caller.calls(frames, count: iterations)
+    finished = clock.now
+    server?.stop()
+case "cnode-latency":
+    let (caller, frames, server) = try await cCallerOfNode(window: 1)
+    started = clock.now
+    let latencies = try caller.callLatencies(frames, count: iterations)
+    finished = clock.now
+    printPercentiles(latencies)
     server?.stop()
 default:
     FileHandle.standardError.write(Data((usage + "\n").utf8))

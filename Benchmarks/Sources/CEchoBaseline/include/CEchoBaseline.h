@@ -23,6 +23,14 @@ int cort_echo_roundtrips(cort_echo *echo, const void *payload, size_t len, int c
 /// 0 on success, else errno.
 int cort_echo_windowed(cort_echo *echo, const void *payload, size_t len, int count, int window);
 
+/// Calls to a cort node (or `cort-echo-server ENDPOINT cort`) as a plain C
+/// caller would: `frames` holds `window` request envelopes of `frame_length`
+/// bytes each, the one at index k with call id k + 1; each reply's id says
+/// which to send again. Up to `window` in flight until `count` replies
+/// arrived. 0 on success, EPROTO for an answer that is not a reply (a
+/// refusal), else errno.
+int cort_echo_calls(cort_echo *echo, const void *frames, size_t frame_length, int window, int count);
+
 /// Stops the echo thread (if any) and frees everything.
 void cort_echo_stop(cort_echo *echo);
 
