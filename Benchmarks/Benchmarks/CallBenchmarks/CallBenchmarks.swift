@@ -71,6 +71,39 @@ let benchmarks: @Sendable () -> Void = {
         await fixture.stop()
     }
 
+    // Each side alone (scripts/sides.py has the interleaved figures): a
+    // plain C caller of a cort node, and cort's caller of a C server that
+    // answers as a node hosting Echo (`cort-echo-server ENDPOINT cort`).
+    for window in [1, PingPongDefaults.window] {
+        let shape = window == 1 ? "round trip, one in flight" : "throughput, \(window) in flight"
+        Benchmark("calls: C caller to a cort node, \(shape)") { benchmark in
+            try fixture.withCCaller { caller, frames in
+                benchmark.startMeasurement()
+                try caller.calls(frames, count: benchmark.scaledIterations.count)
+                benchmark.stopMeasurement()
+            }
+        } setup: {
+            try await fixture.startCCaller(window: window)
+        } teardown: {
+            await fixture.stop()
+        }
+
+        Benchmark("calls: typed \(shape), to a C server") { benchmark in
+            let calls = try fixture.typedCalls()
+            benchmark.startMeasurement()
+            if window == 1 {
+                try await calls.roundTrips(benchmark.scaledIterations.count)
+            } else {
+                try await calls.windowed(benchmark.scaledIterations.count, window: window)
+            }
+            benchmark.stopMeasurement()
+        } setup: {
+            try await fixture.startTyped(server: "cort-echo-server", arguments: ["tcp://127.0.0.1:*", "cort"])
+        } teardown: {
+            await fixture.stop()
+        }
+    }
+
     for window in [PingPongDefaults.window, 256] {
         Benchmark("calls: typed throughput, \(window) in flight") { benchmark in
             let calls = try fixture.typedCalls()
@@ -105,13 +138,16 @@ final class CallFixture: Sendable {
         var server: ServerProcess?
         var typed: TypedCalls?
         var cEcho: CEcho?
+        /// What the C caller of a cort node sends.
+        var frames: CallFrames?
     }
 
     private let state = Mutex(State())
 
-    /// Starts a `cort-bench-node` and a caller, and warms them up.
-    func startTyped() async throws {
-        let server = try ServerProcess(executable: ServerProcess.executable(named: "cort-bench-node"))
+    /// Starts a `cort-bench-node` (or `server` with `arguments`) and a
+    /// typed caller, and warms them up.
+    func startTyped(server name: String = "cort-bench-node", arguments: [String] = []) async throws {
+        let server = try ServerProcess(executable: ServerProcess.executable(named: name), arguments: arguments)
         do {
             let calls = try await TypedCalls.connect(to: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
             state.withLock {
@@ -142,6 +178,35 @@ final class CallFixture: Sendable {
         }
     }
 
+    /// Starts a `cort-bench-node` and a plain C caller of it with `window`
+    /// requests to keep in flight, and warms them up.
+    func startCCaller(window: Int) async throws {
+        let server = try ServerProcess(executable: ServerProcess.executable(named: "cort-bench-node"))
+        do {
+            let request = try await RawRequestFrame.captureEcho(payloadSize: PingPongDefaults.payloadSize)
+            try state.withLock { state in
+                let caller = try CEcho(connectingTo: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
+                try caller.calls(CallFrames(request, window: 1), count: 100)
+                state.server = server
+                state.cEcho = caller
+                state.frames = CallFrames(request, window: window)
+            }
+        } catch {
+            server.stop()
+            throw error
+        }
+    }
+
+    /// Runs `body` with the C caller of a cort node and its requests.
+    func withCCaller(_ body: (CEcho, CallFrames) throws -> Void) throws {
+        try state.withLock { state in
+            guard let caller = state.cEcho, let frames = state.frames else {
+                throw BenchmarkFailure("no C caller: setup did not run")
+            }
+            try body(caller, frames)
+        }
+    }
+
     func typedCalls() throws -> TypedCalls {
         guard let calls = state.withLock({ $0.typed }) else { throw BenchmarkFailure("no typed caller: setup did not run") }
         return calls
@@ -159,6 +224,7 @@ final class CallFixture: Sendable {
     func stop() async {
         let (server, typed) = state.withLock { state in
             state.cEcho = nil
+            state.frames = nil
             defer {
                 state.server = nil
                 state.typed = nil
