@@ -18,18 +18,23 @@ public final class ReactorPingPong: Sendable {
     private let server: EchoServer
     private let serving: Task<Void, any Error>
 
-    private init(payloadSize: Int) throws {
+    private init(payloadSize: Int, perMessageTask: Bool) throws {
         let context = try ZeroMQContext()
         serverReactor = try ZeroMQReactor.start(name: "bench-server")
         clientReactor = try ZeroMQReactor.start(name: "bench-client")
-        server = try EchoServer(context: context, reactor: serverReactor)
+        server = try EchoServer(context: context, reactor: serverReactor, perMessageTask: perMessageTask)
         client = try PingClient(context: context, reactor: clientReactor, endpoint: server.endpoint, payloadSize: payloadSize)
         serving = Task { [server] in try await server.run() }
     }
 
-    /// Starts both reactors and connects the sockets.
-    public static func start(payloadSize: Int) async throws -> ReactorPingPong {
-        try ReactorPingPong(payloadSize: payloadSize)
+    /// Starts both reactors and connects the sockets. With `perMessageTask`
+    /// the echo side runs each message as a node that ran every call in one
+    /// job would: a `Task.immediate` on its reactor that awaits a method of
+    /// a default actor (a replica) and sends its result back through the
+    /// socket's actor (an experiment: what such a call path costs over the
+    /// bare transport).
+    public static func start(payloadSize: Int, perMessageTask: Bool = false) async throws -> ReactorPingPong {
+        try ReactorPingPong(payloadSize: payloadSize, perMessageTask: perMessageTask)
     }
 
     /// `count` round trips, one in flight.
@@ -55,11 +60,14 @@ public final class ReactorPingPong: Sendable {
 actor EchoServer {
     private let reactor: ZeroMQReactor
     private let router: ZeroMQSocket
+    private let perMessageTask: Bool
+    private let replica = EchoReplica()
     let endpoint: String
     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
 
-    init(context: ZeroMQContext, reactor: ZeroMQReactor) throws {
+    init(context: ZeroMQContext, reactor: ZeroMQReactor, perMessageTask: Bool = false) throws {
         self.reactor = reactor
+        self.perMessageTask = perMessageTask
         router = try ZeroMQSocket(.router, context: context, reactor: reactor)
         try router.set(.routerMandatory, true)
         endpoint = try router.bind("tcp://127.0.0.1:*")
@@ -68,9 +76,27 @@ actor EchoServer {
     func run() async throws {
         while !Task.isCancelled {
             let request = try await router.receive()
-            try await router.send(request)
+            guard perMessageTask else {
+                try await router.send(request)
+                continue
+            }
+            let frames = request.copyFrames()
+            let replica = self.replica
+            Task.immediate(executorPreference: reactor.taskExecutor) {
+                let reply = await replica.echo(frames[1])
+                self.answer([frames[0], reply])
+            }
         }
     }
+
+    private func answer(_ frames: [[UInt8]]) {
+        _ = try? router.trySend(ZeroMQMessage(frames))
+    }
+}
+
+/// A replica's method, on a default actor (it runs where its caller's task prefers).
+actor EchoReplica {
+    func echo(_ bytes: [UInt8]) -> [UInt8] { bytes }
 }
 
 /// Sends requests and takes replies in, on its reactor.

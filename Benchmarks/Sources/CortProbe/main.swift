@@ -42,6 +42,7 @@ import Foundation
 let usage = """
     usage: cort-probe WORKLOAD ITERATIONS
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
+                | reactor-task | reactor-task-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
                 | calls-window-256 | cecho-remote-window-256
                 | calls-latency | cecho-remote-latency (one in flight, p50 and p99)
@@ -171,6 +172,16 @@ case "reactor":
 case "reactor-window":
     let pingPong = try await ReactorPingPong.start(payloadSize: PingPongDefaults.payloadSize)
     try await pingPong.windowed(iterations, window: PingPongDefaults.window)
+    await pingPong.stop()
+case "reactor-task", "reactor-task-window":
+    // The echo side runs each message in a task of its own that awaits a
+    // default actor (see ReactorPingPong.start(payloadSize:perMessageTask:)).
+    let pingPong = try await ReactorPingPong.start(payloadSize: PingPongDefaults.payloadSize, perMessageTask: true)
+    if arguments[1].hasSuffix("-window") {
+        try await pingPong.windowed(iterations, window: PingPongDefaults.window)
+    } else {
+        try await pingPong.roundTrips(iterations)
+    }
     await pingPong.stop()
 case "cecho":
     try CEcho(payloadSize: PingPongDefaults.payloadSize).roundTrips(iterations)
