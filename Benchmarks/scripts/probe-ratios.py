@@ -46,6 +46,13 @@ def start(command):
     return process, line[1]
 
 
+def stop(servers):
+    """Ends the servers `start` started (their standard input closes too)."""
+    for process, _ in servers.values():
+        process.stdin.close()
+        process.terminate()
+
+
 def run(probe, workload, count, environment):
     output = subprocess.run([probe, workload, str(count)], env=environment, capture_output=True, text=True,
                             check=True).stdout
@@ -91,9 +98,7 @@ def main():
                     results.setdefault((kind, mode), []).append(run(probe, workload, count, environment))
             print(f"round {round_number + 1} done", flush=True)
     finally:
-        for process, _ in servers.values():
-            process.stdin.close()
-            process.terminate()
+        stop(servers)
 
     for mode, _ in MODES:
         c = results[("C", mode)]

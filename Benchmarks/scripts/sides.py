@@ -77,9 +77,7 @@ def main():
                         probe_ratios.run(probe, workload, int(count * arguments.scale), environment))
             print(f"round {round_number + 1} done", flush=True)
     finally:
-        for process, _ in servers.values():
-            process.stdin.close()
-            process.terminate()
+        probe_ratios.stop(servers)
 
     for mode, _ in MODES:
         baseline = results[(PAIRINGS[0][0], mode)]

@@ -83,18 +83,25 @@ static int send_one(cort_echo *echo, const void *payload, size_t len) {
     return 0;
 }
 
-static int receive_one(cort_echo *echo) {
-    zmq_msg_t reply;
-    zmq_msg_init(&reply);
-    while (zmq_msg_recv(&reply, echo->dealer, 0) < 0) {
+/* Receives into `reply` (initialized here; the caller closes it on
+ * success). 0, else errno (and `reply` is closed). */
+static int receive_message(cort_echo *echo, zmq_msg_t *reply) {
+    zmq_msg_init(reply);
+    while (zmq_msg_recv(reply, echo->dealer, 0) < 0) {
         if (errno != EINTR) {
             int error = errno;
-            zmq_msg_close(&reply);
+            zmq_msg_close(reply);
             return error;
         }
     }
-    zmq_msg_close(&reply);
     return 0;
+}
+
+static int receive_one(cort_echo *echo) {
+    zmq_msg_t reply;
+    int error = receive_message(echo, &reply);
+    if (error == 0) zmq_msg_close(&reply);
+    return error;
 }
 
 int cort_echo_roundtrips(cort_echo *echo, const void *payload, size_t len, int count) {
@@ -125,17 +132,10 @@ int cort_echo_windowed(cort_echo *echo, const void *payload, size_t len, int cou
  * anything else (an error answer: a refused call would be measured). */
 static int receive_reply(cort_echo *echo, uint64_t *id) {
     zmq_msg_t reply;
-    zmq_msg_init(&reply);
-    while (zmq_msg_recv(&reply, echo->dealer, 0) < 0) {
-        if (errno != EINTR) {
-            int error = errno;
-            zmq_msg_close(&reply);
-            return error;
-        }
-    }
+    int error = receive_message(echo, &reply);
+    if (error != 0) return error;
     const unsigned char *bytes = zmq_msg_data(&reply);
     size_t length = zmq_msg_size(&reply);
-    int error = 0;
     if (length < 4 || bytes[1] != 0x01 || bytes[2] != 0x02) {
         error = EPROTO;
     } else if (bytes[3] <= 0x7f) {
