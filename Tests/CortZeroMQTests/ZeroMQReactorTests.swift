@@ -426,60 +426,6 @@ extension ZeroMQReactorTests {
     }
 }
 
-extension ZeroMQReactorTests {
-    /// `runPinned` keeps the loop on the thread of a long job of a task
-    /// preferring the reactor while its body runs; once the body returned
-    /// the job is watched again, and after the watchdog took the loop over,
-    /// `runPinned` refuses (the thread no longer runs the loop).
-    @Test func aPinnedStretchOfALongJobKeepsTheLoop() async throws {
-        let reactor = try ZeroMQReactor.start(name: "pinned")
-        defer { reactor.shutdown() }
-        let offLoop = reactor.runPinned { Issue.record("the body ran off the loop's thread") }
-        #expect(!offLoop, "a thread that does not run the loop is refused")
-        // An actor's job is never taken over: pinned, it runs at once.
-        let inActorJob = await ReactorActor(reactor: reactor).pinnedNow()
-        #expect(inActorJob)
-        let ends = await Task(executorPreference: reactor.taskExecutor) {
-            () -> (pinned: Bool, stayed: Bool, handOffsWhilePinned: Int, movedAfter: Bool, refusedAfter: Bool) in
-            var stayed = false
-            var handOffsWhilePinned = -1
-            // Computes for five watchdog periods without suspending, pinned.
-            let pinned = reactor.runPinned {
-                let until = ContinuousClock.now + ZeroMQReactor.handOffAfter * 5
-                while ContinuousClock.now < until {}
-                stayed = reactor.isOnReactorThread
-                handOffsWhilePinned = reactor.handOffs.load(ordering: .relaxed)
-            }
-            // Watched again: computing on, it loses the loop (bounded in case the test fails).
-            let deadline = ContinuousClock.now + .seconds(20)
-            while reactor.isOnReactorThread && ContinuousClock.now < deadline {}
-            var ranAfter = false
-            let refusedAfter = !reactor.runPinned { ranAfter = true }
-            return (pinned, stayed, handOffsWhilePinned, !reactor.isOnReactorThread, refusedAfter && !ranAfter)
-        }.value
-        #expect(ends.pinned)
-        #expect(ends.stayed, "the loop stayed on the job's thread while the pinned body ran")
-        #expect(ends.handOffsWhilePinned == 0)
-        #expect(ends.movedAfter, "after the body the job was watched again, and the watchdog took the loop")
-        #expect(ends.refusedAfter)
-        #expect(reactor.handOffs.load(ordering: .relaxed) == 1)
-        // The next job of a task preferring the reactor runs on the loop's new thread, and may pin.
-        let pinnedOnNewThread = await Task(executorPreference: reactor.taskExecutor) {
-            var ran = false
-            return reactor.runPinned { ran = true } && ran
-        }.value
-        #expect(pinnedOnNewThread)
-    }
-}
-
-extension ReactorActor {
-    /// Whether `runPinned` runs its body in a job of this actor (one the watchdog never takes).
-    func pinnedNow() -> Bool {
-        var ran = false
-        return reactor.runPinned { ran = true } && ran
-    }
-}
-
 extension ReactorActor {
     /// Yields `count` times through the reactor; true if every turn came back on its thread.
     func yieldTurns(_ count: Int) async -> Bool {

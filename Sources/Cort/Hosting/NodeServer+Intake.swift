@@ -124,9 +124,8 @@ extension NodeServer {
         case .pool(let pool, _):
             do {
                 // Handed to the pool from the reactor without a task of its own,
-                // as one object; a worker on the reactor answers it itself,
-                // others hand it back through the node's list of finished
-                // calls (see `PooledCall.deliver` and `answerFinishedCalls`).
+                // as one object; the worker hands it back through the node's
+                // list of finished calls (see `answerFinishedCalls`).
                 let ticket = try pool.tryEnqueue(PooledCall(
                     server: self, key: key, lane: lane, request: request, target: target, context: context,
                     interceptors: interceptors, queued: queued, deadline: pool.clock.now + timeout))

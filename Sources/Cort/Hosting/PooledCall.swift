@@ -40,15 +40,8 @@ final class PooledCall: WorkerPoolTypedJob<NodeServer.Replica, CallOutcome>, @un
                                     interceptors: interceptors, queued: queued, arguments: server.argumentDecoder)
     }
 
-    override func deliver(_ outcome: Result<CallOutcome, any Error>, started: Bool, byWorker: Bool) {
+    override func deliver(_ outcome: Result<CallOutcome, any Error>, started: Bool) {
         ending = (outcome, started)
-        // Its worker ran on the node's reactor (the replicas' default) and
-        // is outside the node's own code: the node answers now, in this job,
-        // instead of in its answering task's next turn (a lock, a list, and
-        // a task resumed and suspended again: about 3,000 instructions a call
-        // at one in flight). Pinned: the watchdog must not move the loop to
-        // another thread while the node's code runs in this job.
-        if byWorker, server.reactor.runPinned({ server.assumeIsolated { $0.answerFinished(self) } }) { return }
         server.finished(self)
     }
 
@@ -74,9 +67,8 @@ extension NodeServer {
         }
     }
 
-    /// A worker finished `call` off the reactor (on the global pool, or a
-    /// thread the reactor's watchdog moved it to), or a cancellation, a
-    /// timeout or a stop ended it: the node answers it in its next batch.
+    /// A worker finished `call` (on its thread: the reactor's, or the
+    /// global pool's): the node answers it in its next batch.
     nonisolated func finished(_ call: PooledCall) {
         let waiter = finishedCalls.withLock { finished in
             finished.calls.append(call)
@@ -85,15 +77,8 @@ extension NodeServer {
         waiter?.resume()
     }
 
-    /// Answers a call its worker finished, and starts the next of its lane.
-    func answerFinished(_ call: PooledCall) {
-        guard let (outcome, started) = call.takeOutcome() else { return }
-        completed(call.key, in: call.lane, outcome, started: started)
-    }
-
-    /// Answers the calls whose workers finished elsewhere than on the
-    /// reactor, all that are in at each turn, and starts the next ones;
-    /// until the node's task is cancelled.
+    /// Answers the calls whose workers finished, all that are in at each
+    /// turn, and starts the next ones; until the node's task is cancelled.
     ///
     /// One task in a loop rather than a job per call: a call comes back by
     /// joining a list (no allocation), and at 64 calls in flight one turn of
@@ -108,7 +93,10 @@ extension NodeServer {
                 swap(&batch, &finished.calls)
                 return finished.stopped
             }
-            for call in batch { answerFinished(call) }
+            for call in batch {
+                guard let (outcome, started) = call.takeOutcome() else { continue }
+                completed(call.key, in: call.lane, outcome, started: started)
+            }
             if !batch.isEmpty {
                 batch.removeAll(keepingCapacity: true)
                 batchesSinceYield += 1

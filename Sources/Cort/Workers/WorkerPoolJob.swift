@@ -101,11 +101,8 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
 
     /// Where a subclass made with ``init(deadline:)`` takes its outcome,
     /// exactly once, on the thread that ended the job; `started` says
-    /// whether a worker began the work. `byWorker` is true when the worker
-    /// that ran the work delivers it, from its own task, after the work
-    /// returned; false when a cancellation, a timeout or a stop ended the
-    /// job, which may happen inside the code of whoever cancelled it.
-    func deliver(_ outcome: Swift.Result<Result, any Error>, started: Bool, byWorker: Bool) {}
+    /// whether a worker began the work.
+    func deliver(_ outcome: Swift.Result<Result, any Error>, started: Bool) {}
 
     // The node's calls (`PooledCall`) go through `start`, `run` and
     // `resume`: specialized for its types, they find the metadata of `State`,
@@ -113,12 +110,11 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
     // time, on every call (callgrind, the node at 64 calls in flight: about
     // 1,000 instructions a call fewer, of 71,000).
     @_specialize(exported: false, where Worker == NodeServer.Replica, Result == CallOutcome)
-    private func resume(_ continuation: Continuation, with outcome: Swift.Result<Result, any Error>, started: Bool,
-                        byWorker: Bool = false) {
+    private func resume(_ continuation: Continuation, with outcome: Swift.Result<Result, any Error>, started: Bool) {
         switch continuation {
         case .submitter(let continuation): continuation.resume(with: outcome)
         case .handler(let completion): completion(outcome, started)
-        case .delivered: deliver(outcome, started: started, byWorker: byWorker)
+        case .delivered: deliver(outcome, started: started)
         }
     }
 
@@ -165,7 +161,7 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
             state = .finished
             return continuation
         }
-        if let continuation { resume(continuation, with: outcome, started: true, byWorker: true) }
+        if let continuation { resume(continuation, with: outcome, started: true) }
     }
 
     func fail(_ error: any Error) {

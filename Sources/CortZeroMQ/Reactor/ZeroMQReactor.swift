@@ -372,43 +372,6 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// ```
     public var taskExecutor: any TaskExecutor { generalExecutor }
 
-    /// Runs `body` now if this thread runs the loop, with the loop kept on
-    /// this thread until `body` returns; false (and `body` not run) when it
-    /// does not run the loop, or no longer does.
-    ///
-    /// Code isolated to this reactor may then run inside a job of a task
-    /// that prefers it (``taskExecutor``): such a job may otherwise lose the
-    /// loop to the watchdog at any moment (see ``handOffAfter``), and the
-    /// loop's new thread would run that code's actors beside it. `body`
-    /// must be short: the watchdog does not move the loop while it runs.
-    ///
-    /// ```swift
-    /// if !reactor.runPinned({ node.assumeIsolated { $0.answer(call) } }) {
-    ///     queueForTheNode(call)     // off the loop: let the node's own task answer it
-    /// }
-    /// ```
-    package func runPinned(_ body: () -> Void) -> Bool {
-        guard isOnReactorThread else { return false }
-        let current = foreignJob.load(ordering: .acquiring)
-        // Taken over (bit 1): this thread's job lost the loop, or an older
-        // one did; either way nothing here is sure of it.
-        guard current & 2 == 0 else { return false }
-        guard current & 1 == 1 else {
-            // No job of a task preferring the reactor runs: nothing can take the loop.
-            body()
-            return true
-        }
-        // A watched job runs, and it is this thread's (it runs the loop):
-        // unwatch it, unless the watchdog took the loop in the meantime.
-        guard foreignJob.compareExchange(expected: current, desired: current & ~1,
-                                         ordering: .acquiringAndReleasing).exchanged else { return false }
-        body()
-        // Watched again for the rest of the job. The watchdog writes only a
-        // watched value, so nothing changed it meanwhile.
-        foreignJob.store(current, ordering: .sequentiallyConsistent)
-        return true
-    }
-
     /// Whether the calling thread is the one running this reactor's jobs.
     public var isOnReactorThread: Bool {
         let current = Self.currentThreadID()
