@@ -184,12 +184,12 @@ final class CallFixture: Sendable {
         let server = try ServerProcess(executable: ServerProcess.executable(named: "cort-bench-node"))
         do {
             let request = try await RawRequestFrame.captureEcho(payloadSize: PingPongDefaults.payloadSize)
+            // Made inside the lock: the client is not Sendable, and lives in the state.
             try state.withLock { state in
-                let caller = try CEcho(connectingTo: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
-                try caller.calls(CallFrames(request, window: 1), count: 100)
+                let (caller, frames) = try CEcho.callerOfNode(at: server.endpoint, request: request, window: window)
                 state.server = server
                 state.cEcho = caller
-                state.frames = CallFrames(request, window: window)
+                state.frames = frames
             }
         } catch {
             server.stop()

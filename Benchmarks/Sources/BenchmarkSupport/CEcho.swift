@@ -36,12 +36,17 @@ public final class CEcho {
 
     /// `count` round trips, one in flight, each timed.
     public func latencies(_ count: Int) throws -> [Duration] {
+        try Self.timeEach(count) { try roundTrips(1) }
+    }
+
+    /// How long each of `count` runs of `body` took.
+    private static func timeEach(_ count: Int, _ body: () throws -> Void) throws -> [Duration] {
         let clock = ContinuousClock()
         var latencies: [Duration] = []
         latencies.reserveCapacity(count)
         for _ in 0..<count {
             let start = clock.now
-            try roundTrips(1)
+            try body()
             latencies.append(clock.now - start)
         }
         return latencies
@@ -85,15 +90,17 @@ extension CEcho {
 
     /// `count` calls, one in flight, each timed.
     public func callLatencies(_ frames: CallFrames, count: Int) throws -> [Duration] {
-        let clock = ContinuousClock()
-        var latencies: [Duration] = []
-        latencies.reserveCapacity(count)
-        for _ in 0..<count {
-            let start = clock.now
-            try calls(frames, count: 1)
-            latencies.append(clock.now - start)
-        }
-        return latencies
+        try Self.timeEach(count) { try calls(frames, count: 1) }
+    }
+
+    /// A plain C caller of the cort node at `endpoint`, warmed up, and
+    /// `request` (a captured call, ``RawRequestFrame/captureEcho(payloadSize:)``)
+    /// as the frames it keeps `window` of in flight.
+    public static func callerOfNode(at endpoint: String, request: RawRequestFrame,
+                                    window: Int) throws -> (CEcho, CallFrames) {
+        let caller = try CEcho(connectingTo: endpoint, payloadSize: PingPongDefaults.payloadSize)
+        try caller.calls(CallFrames(request, window: 1), count: 100)
+        return (caller, CallFrames(request, window: window))
     }
 }
 

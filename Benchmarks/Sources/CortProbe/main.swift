@@ -132,9 +132,8 @@ func remoteCEcho() throws -> (CEcho, ServerProcess?) {
 func cCallerOfNode(window: Int) async throws -> (CEcho, CallFrames, ServerProcess?) {
     let (endpoint, server) = try serverEndpoint("CORT_BENCH_NODE", executable: "cort-bench-node")
     let request = try await RawRequestFrame.captureEcho(payloadSize: PingPongDefaults.payloadSize)
-    let caller = try CEcho(connectingTo: endpoint, payloadSize: PingPongDefaults.payloadSize)
-    try caller.calls(CallFrames(request, window: 1), count: 100)
-    return (caller, CallFrames(request, window: window), server)
+    let (caller, frames) = try CEcho.callerOfNode(at: endpoint, request: request, window: window)
+    return (caller, frames, server)
 }
 
 /// Prints the median and the 99th percentile of `latencies`, in µs.
