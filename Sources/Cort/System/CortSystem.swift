@@ -181,7 +181,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     let logger: Logger
     let limits: WireLimits
     private let state = Mutex(State())
-    private let methodNames = Mutex<[String: MethodInfo]>([:])
+    private let methodNames = Mutex(MethodInfoCache())
     /// The targets this node runs, checked exactly (see ``TargetCatalog``).
     let targets: TargetCatalog
     /// Reads every call's result: its `userInfo` holds this system, so actor
@@ -195,6 +195,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     private struct State {
         var localActors: [String: WeakActor] = [:]
         var remoteServices: [String: RemoteServiceHandle] = [:]
+        /// The remote services last called, by the name their ids give
+        /// (see ``remoteService(for:)``): a call finds its own by comparing
+        /// strings that are mostly the very same, without building its key
+        /// and hashing it. At most ``recentRemoteLimit``.
+        var recentRemotes: [(isService: Bool, name: String, service: RemoteService)] = []
         var node: NodeServer?
         var nodeTask: Task<Void, Never>?
         /// A CURVE node's ZAP handler and allow-list watcher.
@@ -205,6 +210,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         var shutDownWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
     }
+
+    /// How many remote services ``State/recentRemotes`` holds.
+    private static let recentRemoteLimit = 4
 
     private struct RemoteServiceHandle {
         let service: RemoteService
@@ -297,6 +305,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             state.isShutDown = true
             defer {
                 state.remoteServices = [:]
+                state.recentRemotes = []
                 state.node = nil
                 state.nodeTask = nil
                 state.shutDownWaiters = [:]
@@ -577,7 +586,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     /// ``IdempotentMethods``, worked out once per target and remembered.
     func methodInfo<Act: DistributedActor>(of target: RemoteCallTarget, on actorType: Act.Type) -> MethodInfo {
         let identifier = target.identifier
-        if let info = methodNames.withLock({ $0[identifier] }) { return info }
+        if let info = methodNames.withLock({ $0.info(for: identifier) }) { return info }
         let name = readableMethodName(fromMangled: identifier)
         var idempotent = false
         if let marked = actorType as? any IdempotentMethods.Type {
@@ -585,8 +594,31 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             idempotent = marked.idempotentMethods.contains(methodNameWithoutType(name))
         }
         let info = MethodInfo(name: name, idempotent: idempotent, errorsDeclaredBy: actorType as? any CortService.Type)
-        methodNames.withLock { $0[identifier] = info }
+        methodNames.withLock { $0.remember(info, for: identifier) }
         return info
+    }
+
+    /// Every target's ``MethodInfo`` a caller worked out, and the last few
+    /// in a list: a distributed thunk names its target with the same string
+    /// constant every call, so comparing with it is a comparison of two
+    /// words, where the table hashes the whole mangled name (about 700
+    /// instructions a call on the caller, callgrind).
+    struct MethodInfoCache {
+        private var all: [String: MethodInfo] = [:]
+        private var recent: [(identifier: String, info: MethodInfo)] = []
+        static let recentLimit = 8
+
+        mutating func info(for identifier: String) -> MethodInfo? {
+            for entry in recent where entry.identifier == identifier { return entry.info }
+            guard let info = all[identifier] else { return nil }
+            if recent.count == Self.recentLimit { recent.removeFirst() }
+            recent.append((identifier, info))
+            return info
+        }
+
+        mutating func remember(_ info: MethodInfo, for identifier: String) {
+            all[identifier] = info
+        }
     }
 
     /// What a caller needs to know of a method, besides its target.
@@ -603,15 +635,30 @@ public final class CortSystem: DistributedActorSystem, Sendable {
 
     /// The caller-side actor for the service (or the single node) `id` names.
     private func remoteService(for id: ActorID) throws -> RemoteService {
-        let key = id.isService ? "service:\(id.service)" : "endpoint:\(id.endpoint ?? "")"
         if !id.isService && id.endpoint == nil {
             throw RemoteCallError(.unknownTarget, "\(id) is not reachable: its system serves no endpoint")
         }
+        let name = id.isService ? id.service : id.endpoint ?? ""
+        let recent = try state.withLock { state -> RemoteService? in
+            if state.isShutDown {
+                throw RemoteCallError(.shuttingDown, "the actor system is shut down")
+            }
+            for entry in state.recentRemotes where entry.isService == id.isService && entry.name == name {
+                return entry.service
+            }
+            return nil
+        }
+        if let recent { return recent }
+        let key = id.isService ? "service:\(name)" : "endpoint:\(name)"
         return try state.withLock { state in
             if state.isShutDown {
                 throw RemoteCallError(.shuttingDown, "the actor system is shut down")
             }
-            if let handle = state.remoteServices[key] { return handle.service }
+            if let handle = state.remoteServices[key] {
+                if state.recentRemotes.count == Self.recentRemoteLimit { state.recentRemotes.removeFirst() }
+                state.recentRemotes.append((id.isService, name, handle.service))
+                return handle.service
+            }
             // Made and started under the lock, so a concurrent shutdown either
             // finds it (and cancels its tasks) or refuses it.
             let remote = try RemoteService(name: key, service: id.isService ? id.service : CallMetrics.instances,
