@@ -40,13 +40,20 @@ extension NodeServer {
             }
             (lane, instanceActor, actorType) = (0, actor, String(reflecting: type(of: actor)))
         } else {
-            guard let service = services[request.service] else {
+            guard let found = serviceLanes[request.service] else {
                 return refuse(.unknownTarget, "this node hosts no service named \(request.service)")
             }
-            (lane, instanceActor, actorType, access) = (service.lane, nil, service.actorType, service.access)
+            (lane, instanceActor, actorType, access) = (found, nil, lanes[found].actorType, lanes[found].access)
         }
-        guard let target = system.targets.lookUp(request.target, on: actorType) else {
-            return refuse(.unknownTarget, "the target is not a distributed method of \(actorType)")
+        let target: TargetCatalog.Target
+        if let recent = lanes[lane].recentTarget(request.target, on: actorType) {
+            target = recent
+        } else {
+            guard let found = system.targets.lookUp(request.target, on: actorType) else {
+                return refuse(.unknownTarget, "the target is not a distributed method of \(actorType)")
+            }
+            target = found
+            lanes[lane].remember(found)
         }
         guard access.allows(callerKey, method: target.method) else {
             counters.denied += 1
@@ -61,13 +68,21 @@ extension NodeServer {
             return refuse(.deadlineExceeded, "\(target.method): the deadline had passed when the request arrived")
         }
         let key = CallKey(peer: peer, id: request.id)
-        guard calls[key] == nil else {
+        let timeout = min(request.timeout, nodeLimits.maxCallDuration)
+        // Entered before it is queued, so one hash both finds a call already
+        // in flight under this id and makes room for this one; the rare
+        // refusals below take it out again.
+        if let inFlight = calls.updateValue(AcceptedCall(request: request, target: target, lane: lane,
+                                                         deadline: now + timeout, routingID: routingID,
+                                                         callerKey: callerKey, acceptedAt: now,
+                                                         instanceActor: instanceActor), forKey: key) {
+            calls[key] = inFlight
             return refuse(.protocolError, "call id \(request.id) is already in flight for this caller")
         }
-        let timeout = min(request.timeout, nodeLimits.maxCallDuration)
         let size = request.arguments.reduce(256) { $0 + $1.count }
         switch lanes[lane].queue.enqueue(key, bytes: size, from: peer, reserved: lanes[lane].handedOn) {
         case .refused:
+            calls.removeValue(forKey: key)
             rateLimited.log(.debug, "queue-full", "refusing a call: the queue is full", metadata: [
                 "cort.service": "\(lanes[lane].name)"], at: now)
             lanes[lane].metrics?.queueFull.increment()
@@ -83,9 +98,6 @@ extension NodeServer {
                         + "place; the call did not run")))
             }
         }
-        calls[key] = AcceptedCall(request: request, target: target, lane: lane, deadline: now + timeout,
-                                  routingID: routingID, callerKey: callerKey, acceptedAt: now,
-                                  instanceActor: instanceActor)
         peers.accept(callID: request.id, for: peer)
         pump(lane)
     }

@@ -49,6 +49,11 @@ actor NodeServer {
     struct Lane {
         let name: String
         let work: LaneWork
+        /// The hosted type, as `String(reflecting:)` names it; empty for the
+        /// lane of actor instances, whose calls name their own.
+        let actorType: String
+        /// Who may call which methods of its service.
+        let access: ServiceAccess
         /// The hooks its calls run through (the system's, then the service's).
         let interceptors: InterceptorChain<any ServerInterceptor>
         var queue: FairQueue<CallKey, PeerTable.Ref>
@@ -58,6 +63,29 @@ actor NodeServer {
         let metrics: NodeMetrics.Lane?
         /// The load last recorded (``NodeServer/recordLoad(of:)``).
         var recordedLoad = (waiting: 0, busy: 0)
+        /// The last targets of this lane the node ran (at most
+        /// ``recentTargetLimit``), found by comparing names, which are
+        /// mostly the same strings (``RecentNames``): the catalog hashes both
+        /// names under a lock on every look-up (about 900 instructions a call).
+        var recentTargets: [TargetCatalog.Target] = []
+
+        static let recentTargetLimit = 8
+
+        /// `identifier` of `actorType`, if it is among the recent targets.
+        func recentTarget(_ identifier: String, on actorType: String) -> TargetCatalog.Target? {
+            for target in recentTargets where target.identifier == identifier && target.actorType == actorType {
+                return target
+            }
+            return nil
+        }
+
+        /// Keeps `target` among the recent ones once the node can run it
+        /// directly (the runtime ran it once: ``TargetCatalog/confirm(_:)``).
+        mutating func remember(_ target: TargetCatalog.Target) {
+            guard target.dispatch != nil else { return }
+            if recentTargets.count == Self.recentTargetLimit { recentTargets.removeFirst() }
+            recentTargets.append(target)
+        }
 
         /// Calls handed to the pool that wait there for a worker: they count
         /// against the queue's capacity as those in the fair queue do.
@@ -152,6 +180,9 @@ actor NodeServer {
     // overlaps on one thread only, and the checks cost about 4,000
     // instructions a call on the node (callgrind).
     @exclusivity(unchecked) var services: [String: HostedService] = [:]
+    /// Each hosted service's lane, by name: what a call looks up (the lane
+    /// holds what admitting it needs), without copying a service's entry.
+    @exclusivity(unchecked) var serviceLanes: [String: Int] = [:]
     /// Each hosted type's distributed methods, once a caller asked.
     var methodLists: [String: [MethodDescription]] = [:]
     /// Lane 0 takes the calls addressed to actor instances; each hosted service has its own.
@@ -185,7 +216,7 @@ actor NodeServer {
         rateLimited = RateLimitedLog(logger: system.logger)
         let metrics = NodeMetrics(factory: system.configuration.metricsFactory)
         self.metrics = metrics
-        lanes = [Lane(name: "actor instances", work: .instances,
+        lanes = [Lane(name: "actor instances", work: .instances, actorType: "", access: .anyAllowedCaller,
                       interceptors: InterceptorChain(system.configuration.serverChain),
                       queue: FairQueue(capacity: system.configuration.queueCapacity,
                                        byteCapacity: nodeLimits.queuedRequestBytes),
@@ -291,9 +322,11 @@ actor NodeServer {
             service: name, id: "\(name)@\(system.configuration.name)-\(CortSystem.randomHex(4))",
             endpoint: endpoint, tags: [], metadata: metadata)
         let lane = lanes.count
-        lanes.append(Lane(name: name, work: .pool(pool, workers: replicas), interceptors: InterceptorChain(interceptors),
+        lanes.append(Lane(name: name, work: .pool(pool, workers: replicas), actorType: String(reflecting: Act.self),
+                          access: access, interceptors: InterceptorChain(interceptors),
                           queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
                           maxInFlight: 2 * replicas, metrics: metrics?.lane(name)))
+        serviceLanes[name] = lane
         services[name] = HostedService(lane: lane, pool: pool, running: running,
                                        actorType: String(reflecting: Act.self), instance: instance, access: access,
                                        listMethods: { DistributedMethods.of(Act.self) })
@@ -301,6 +334,7 @@ actor NodeServer {
             try await system.configuration.discovery.register(instance)
         } catch {
             services.removeValue(forKey: name)
+            serviceLanes.removeValue(forKey: name)
             pool.shutdown()
             throw error
         }

@@ -24,7 +24,10 @@ import Synchronization
 /// ```
 final class TargetCatalog: Sendable {
     /// What a node knows of a target of one actor type.
-    struct Target: Sendable {
+    ///
+    /// A class: every call carries its target from the intake to the worker,
+    /// and a copy of a class is one retain where a copy of these fields was five.
+    final class Target: Sendable {
         /// `"Module.Type"`, as `String(reflecting:)` names the actor type.
         let actorType: String
         /// The mangled identifier.
@@ -34,7 +37,16 @@ final class TargetCatalog: Sendable {
         /// How many arguments the method takes.
         let parameterCount: Int
         /// Runs it without reading its types again; set once the runtime ran it.
-        var dispatch: DirectDispatch?
+        let dispatch: DirectDispatch?
+
+        init(actorType: String, identifier: String, method: String, parameterCount: Int,
+             dispatch: DirectDispatch? = nil) {
+            self.actorType = actorType
+            self.identifier = identifier
+            self.method = method
+            self.parameterCount = parameterCount
+            self.dispatch = dispatch
+        }
     }
 
     /// A target of one actor type: the two names as they are (no string
@@ -66,8 +78,8 @@ final class TargetCatalog: Sendable {
         guard target.dispatch == nil else { return }
         let key = Key(actorType: target.actorType, identifier: target.identifier)
         guard confirmed.withLock({ $0[key] == nil && $0.count < capacity }) else { return }
-        var known = target
-        known.dispatch = DirectDispatch(target: target.identifier)
+        let known = Target(actorType: target.actorType, identifier: target.identifier, method: target.method,
+                           parameterCount: target.parameterCount, dispatch: DirectDispatch(target: target.identifier))
         confirmed.withLock { confirmed in
             if confirmed[key] == nil, confirmed.count < capacity { confirmed[key] = known }
         }

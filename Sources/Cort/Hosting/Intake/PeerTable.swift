@@ -62,6 +62,8 @@ struct PeerTable {
     private var freeSlots: [Int] = []
     private var byRoutingID: [RoutingKey: Int] = [:]
     private var generations: UInt64 = 0
+    /// The slot of the caller ``heard(_:on:at:)`` found last (checked, not trusted).
+    private var lastHeardSlot = 0
     /// The ledger every caller's ledger adds to.
     let totalLedger = SendLedger()
 
@@ -84,7 +86,15 @@ struct PeerTable {
     /// A frame arrived from `routingID` (on `connection`, when known).
     /// Returns the caller, or nil when the table is full of callers with calls.
     mutating func heard(_ routingID: [UInt8], on connection: Connection? = nil, at now: Duration) -> Ref? {
+        // The caller heard last, by comparing its id (usually the very same
+        // array, from the connection's epochs) rather than hashing it.
+        if lastHeardSlot < slots.count, slots[lastHeardSlot]?.routingID == routingID {
+            slots[lastHeardSlot]!.lastHeard = now
+            if let connection { slots[lastHeardSlot]!.connection = connection }
+            return Ref(slot: lastHeardSlot, generation: slots[lastHeardSlot]!.generation)
+        }
         if let slot = byRoutingID[RoutingKey(routingID)], slots[slot] != nil {
+            lastHeardSlot = slot
             // In place: a copy of the entry and back costs a retain and a
             // release of each of its references, on every frame.
             slots[slot]!.lastHeard = now
