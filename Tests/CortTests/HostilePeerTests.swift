@@ -381,11 +381,23 @@ import Testing
             #expect(unknown?.id == 2 && unknown?.failure.code == .unknownTarget, "\(String(describing: unknown))")
             #expect(unknown?.failure.message.contains("ExecuteDistributedTargetError") == false)
             // A caller's own cancel is not answered.
+            // (Its deadline is after the method's own 30 s: only the cancel
+            // can stop it before they pass.)
             let key = "cancelled-\(UUID())"
-            try await raw.send(Self.request(wait, id: 3, service: "worker") {
+            try await raw.send(Self.request(wait, id: 3, service: "worker", timeout: .seconds(120)) {
                 $0.arguments[0] = try! MessagePackEncoder().encode(key)
             })
             #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+            // Its id again while it runs: refused, and the running call is
+            // left as it was (the cancel below still finds and stops it).
+            let duplicateKey = "duplicate-\(UUID())"
+            try await raw.send(Self.request(wait, id: 3, service: "worker") {
+                $0.arguments[0] = try! MessagePackEncoder().encode(duplicateKey)
+            })
+            let duplicate = Self.failure(try await raw.receive(within: .seconds(30)))
+            #expect(duplicate?.id == 3 && duplicate?.failure.code == .protocolError, "\(String(describing: duplicate))")
+            #expect(duplicate?.failure.message.contains("already in flight") == true)
+            #expect(Observations.shared.events(duplicateKey).isEmpty)
             try await raw.send(.cancel(id: 3))
             #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
             #expect(await within(.seconds(30)) { try await node.waitUntilNodeIdle() } != nil)
