@@ -506,8 +506,12 @@ actor RemoteService {
     /// attempt (``sendAttempt(_:deadline:avoiding:lastRefusal:)``), and waits
     /// for the answer outside it, so an answer resumes the caller directly
     /// rather than through this actor's queue (a hop to another thread).
-    nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool) async throws
-        -> (answer: Answer, attempts: [CallAttempt]) {
+    ///
+    /// `recordsValues`: whether the attempts of a call answered with a value
+    /// are wanted (by interceptors); without them, such a call costs no
+    /// array and no clock reading for its record. Errors always carry theirs.
+    nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, recordsValues: Bool = true)
+        async throws -> (answer: Answer, attempts: [CallAttempt]) {
         // Arguments over the limit on their own: refused before the actor is
         // entered and the envelope encoded (megabytes, held in the actor for
         // as long as that takes, while its heartbeats and answers wait).
@@ -520,7 +524,7 @@ actor RemoteService {
         var attempts: [CallAttempt] = []
         do {
             return (try await call(request, deadline: deadline, idempotent: idempotent, started: started,
-                                   attempts: &attempts), attempts)
+                                   recordsValues: recordsValues, attempts: &attempts), attempts)
         } catch var error as RemoteCallError {
             // Whatever ended the call, the error says what each attempt did.
             error.attempts = attempts
@@ -529,7 +533,7 @@ actor RemoteService {
     }
 
     private nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, started: Duration,
-                                  attempts: inout [CallAttempt]) async throws -> Answer {
+                                  recordsValues: Bool, attempts: inout [CallAttempt]) async throws -> Answer {
         var refusedBy: Set<String> = []
         var lastRefusal: CallFailure?
         while true {
@@ -554,8 +558,12 @@ actor RemoteService {
                     throw error
                 }
             }
+            let decision = Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: sent.node)
+            if !recordsValues, case .deliver = decision, case .answered(.value(let bytes)) = result {
+                return .value(bytes)
+            }
             attempts.append(sent.record(result.outcome, callStarted: started, now: clock.now))
-            switch Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: sent.node) {
+            switch decision {
             case .deliver:
                 guard case .answered(let answer) = result else { continue }
                 return answer

@@ -537,7 +537,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         let service = outgoing.errorsDeclaredBy
         guard chain.isActive else {
             return try await send(request, to: remote, deadline: deadline, idempotent: idempotent,
-                                  errorsDeclaredBy: service).bytes
+                                  errorsDeclaredBy: service, recordsValues: false).bytes
         }
         let call = ClientCall(service: id.service, method: outgoing.method, metadata: options.metadata,
                               timeout: timeout, isIdempotent: idempotent, isInstanceCall: !id.isService)
@@ -561,13 +561,16 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     }
 
     /// Sends a request and turns its answer into a result or an error.
+    /// `recordsValues`: false when nobody reads a successful call's
+    /// attempts (no interceptor is active); see ``RemoteService/call(_:deadline:idempotent:recordsValues:)``.
     private func send(_ request: CallRequest, to remote: RemoteService, deadline: Duration,
-                      idempotent: Bool, errorsDeclaredBy declaring: (any CortService.Type)?) async throws
-        -> ClientCallResult {
+                      idempotent: Bool, errorsDeclaredBy declaring: (any CortService.Type)?,
+                      recordsValues: Bool = true) async throws -> ClientCallResult {
         // The caller's own thread enters the remote service and sends: no
         // hop to the reactor. Its answer resumes it on the global pool (or
         // on the reactor, for a caller that prefers it).
-        let (answer, attempts) = try await remote.call(request, deadline: deadline, idempotent: idempotent)
+        let (answer, attempts) = try await remote.call(request, deadline: deadline, idempotent: idempotent,
+                                                       recordsValues: recordsValues)
         switch answer {
         case .value(let bytes):
             return ClientCallResult(bytes: bytes, attempts: attempts)
