@@ -113,16 +113,18 @@ extension NodeServer {
                     code: .deadlineExceeded, message: "\(call.target.method): the deadline passed before it started; it did not run")))
                 continue
             }
-            start(key, at: index, call, in: lane, timeout: call.deadline - now)
+            start(key, at: index, call, in: lane, now: now)
         }
         recordLoad(of: lane)
     }
 
     /// `index` is `key`'s in `calls`: nothing here adds or removes a call
     /// before the call is marked running, so it stays valid (one lookup a
-    /// call fewer).
+    /// call fewer). `now` is when the pump took it, on the system's clock
+    /// (one reading of the clock fewer).
     private func start(_ key: CallKey, at index: Dictionary<CallKey, AcceptedCall>.Index, _ call: AcceptedCall,
-                       in lane: Int, timeout: Duration) {
+                       in lane: Int, now: Duration) {
+        let timeout = call.deadline - now
         let system = self.system
         let request = call.request
         let target = call.target
@@ -131,7 +133,7 @@ extension NodeServer {
             caller: CallerIdentity(routingID: call.routingID, publicKey: call.callerKey), isIdempotent: request.flags.contains(.idempotent),
             deadline: call.deadline, clock: system.clock, logger: logger)
         let interceptors = lanes[lane].interceptors
-        let queued = system.clock.now - call.acceptedAt
+        let queued = now - call.acceptedAt
         switch lanes[lane].work {
         case .pool(let pool, _):
             do {
