@@ -136,6 +136,16 @@ func cCallerOfNode(window: Int) async throws -> (CEcho, CallFrames, ServerProces
     return (caller, frames, server)
 }
 
+/// The prototype caller of a cort node (CORT_BENCH_NODE, else one started
+/// here), warmed up.
+func leanCaller() async throws -> (LeanCaller, ServerProcess?) {
+    let (endpoint, server) = try serverEndpoint("CORT_BENCH_NODE", executable: "cort-bench-node")
+    let request = try await RawRequestFrame.captureEcho(payloadSize: PingPongDefaults.payloadSize)
+    let caller = try LeanCaller(connectingTo: endpoint, request: request)
+    for _ in 0..<100 { _ = try await caller.call() }
+    return (caller, server)
+}
+
 /// Prints the median and the 99th percentile of `latencies`, in µs.
 func printPercentiles(_ latencies: [Duration]) {
     guard !latencies.isEmpty else { return }
@@ -265,6 +275,23 @@ case "cnode", "cnode-window", "cnode-window-256":
     started = clock.now
     try caller.calls(frames, count: iterations)
     finished = clock.now
+    server?.stop()
+case "lean-window", "lean-window-256":
+    // The caller the closing notes of issue 11 propose (one lock, one
+    // continuation; see LeanCaller), against a cort node: a prototype's cost.
+    let (caller, server) = try await leanCaller()
+    started = clock.now
+    try await caller.windowed(iterations, window: arguments[1].hasSuffix("-256") ? 256 : PingPongDefaults.window)
+    finished = clock.now
+    await caller.stop()
+    server?.stop()
+case "lean-latency":
+    let (caller, server) = try await leanCaller()
+    started = clock.now
+    let latencies = try await caller.latencies(iterations)
+    finished = clock.now
+    printPercentiles(latencies)
+    await caller.stop()
     server?.stop()
 case "cnode-latency":
     let (caller, frames, server) = try await cCallerOfNode(window: 1)
