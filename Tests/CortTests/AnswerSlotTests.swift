@@ -4,33 +4,38 @@ import Testing
 @Suite struct AnswerSlotTests {
     private struct Refused: Error, Equatable {}
 
+    private static func reason(_ result: RemoteService.AttemptResult) -> String? {
+        guard case .nodeFailed(let reason) = result else { return nil }
+        return reason
+    }
+
     @Test func anOutcomeSetBeforeTheWaitIsReturnedAtOnce() async throws {
-        let slot = AnswerSlot<Int>()
-        slot.resume(returning: 42)
-        #expect(try await slot.wait() == 42)
+        let slot = AnswerSlot()
+        slot.resume(returning: .nodeFailed("early"))
+        #expect(Self.reason(try await slot.wait()) == "early")
     }
 
     @Test func aWaiterIsResumedWithTheOutcomeSetLater() async throws {
-        let slot = AnswerSlot<String>()
+        let slot = AnswerSlot()
         let (started, startedInput) = AsyncStream.makeStream(of: Void.self)
         let waiter = Task {
             startedInput.yield()
             return try await slot.wait()
         }
         for await _ in started { break }
-        slot.resume(returning: "answer")
-        #expect(try await waiter.value == "answer")
+        slot.resume(returning: .nodeFailed("later"))
+        #expect(Self.reason(try await waiter.value) == "later")
     }
 
     @Test func onlyTheFirstOutcomeCounts() async throws {
-        let slot = AnswerSlot<Int>()
+        let slot = AnswerSlot()
         slot.resume(throwing: Refused())
-        slot.resume(returning: 1)
+        slot.resume(returning: .notSent)
         await #expect(throws: Refused.self) { try await slot.wait() }
 
-        let second = AnswerSlot<Int>()
-        second.resume(returning: 7)
+        let second = AnswerSlot()
+        second.resume(returning: .nodeFailed("first"))
         second.resume(throwing: Refused())
-        #expect(try await second.wait() == 7)
+        #expect(Self.reason(try await second.wait()) == "first")
     }
 }

@@ -11,11 +11,19 @@ import Synchronization
 /// awaits is kept until it does.
 ///
 /// ```swift
-/// let slot = AnswerSlot<Int>()
-/// slot.resume(returning: 42)          // from whoever ends the call
-/// let value = try await slot.wait()   // 42, at once
+/// let slot = AnswerSlot()
+/// slot.resume(returning: .notSent)    // from whoever ends the call
+/// let value = try await slot.wait()   // .notSent, at once
 /// ```
-final class AnswerSlot<Value: Sendable>: Sendable {
+///
+/// Not generic: a generic slot's state was laid out at run time, and every
+/// call paid for it in its init, its resume, its wait and its deinit (the
+/// metadata of `Mutex<State>`, `State` and `_Cell` looked up, its value
+/// destroyed through witnesses: callgrind, the caller at 64 calls in flight,
+/// about 2,500 instructions a call).
+final class AnswerSlot: Sendable {
+    typealias Value = RemoteService.AttemptResult
+
     private enum State {
         case empty
         case waiting(UnsafeContinuation<Value, any Error>)
@@ -25,7 +33,6 @@ final class AnswerSlot<Value: Sendable>: Sendable {
 
     private let state: Mutex<State>
 
-    @_specialize(exported: false, where Value == RemoteService.AttemptResult)
     init() {
         state = Mutex(.empty)
     }
@@ -40,11 +47,6 @@ final class AnswerSlot<Value: Sendable>: Sendable {
         resume(with: .failure(error))
     }
 
-    // Specialized for the one slot calls use: unspecialized, each call
-    // looked up the metadata of `Mutex<State>`, `State` and `_Cell` at run
-    // time (callgrind, the caller at 64 calls in flight: three lookups,
-    // about 1,000 instructions a call).
-    @_specialize(exported: false, where Value == RemoteService.AttemptResult)
     private func resume(with outcome: Result<Value, any Error>) {
         let waiter: UnsafeContinuation<Value, any Error>? = state.withLock { state in
             switch state {
@@ -62,7 +64,6 @@ final class AnswerSlot<Value: Sendable>: Sendable {
     }
 
     /// The outcome, once it is set. Call it once.
-    @_specialize(exported: false, where Value == RemoteService.AttemptResult)
     func wait() async throws -> Value {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Value, any Error>) in
             let ready: Result<Value, any Error>? = state.withLock { state in

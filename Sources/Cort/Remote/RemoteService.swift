@@ -98,7 +98,7 @@ actor RemoteService {
 
     private struct PendingCall {
         /// Where its caller waits; resumed exactly once, by whoever takes the call out of `pending`.
-        let slot: AnswerSlot<AttemptResult>
+        let slot: AnswerSlot
         /// The node it went to (it stays in `nodes` while calls are in flight on it).
         let node: Node
         /// The connection it went out on: only that connection may answer it.
@@ -209,7 +209,7 @@ actor RemoteService {
     @exclusivity(unchecked) private var runLoopReads = false
     /// Answers ``run()`` read in this turn, handed to their callers when it
     /// leaves the actor (see ``handOver()``).
-    @exclusivity(unchecked) private var readAnswers: [(AnswerSlot<AttemptResult>, AttemptResult)] = []
+    @exclusivity(unchecked) private var readAnswers: [(AnswerSlot, AttemptResult)] = []
 
     /// `service` is the service it calls, for metrics (``CallMetrics/instances``
     /// for a direct connection to the node of an actor instance).
@@ -591,7 +591,7 @@ actor RemoteService {
             /// libzmq refused it (the attempt failed; the call fails with it).
             case failed(RemoteCallError)
             /// It is in flight; its answer comes in `slot`.
-            case waiting(id: UInt64, slot: AnswerSlot<AttemptResult>)
+            case waiting(id: UInt64, slot: AnswerSlot)
         }
         let node: String
         /// When it was sent, on the system's clock.
@@ -639,7 +639,7 @@ actor RemoteService {
         node.inFlight += 1
         node.health.tookCall()
         totalInFlight += 1
-        let slot = AnswerSlot<AttemptResult>()
+        let slot = AnswerSlot()
         pending[id] = PendingCall(slot: slot, node: node, connection: connection,
                                   method: request.method, deadline: deadline)
         schedule(deadline: deadline, id: id, waiter: false)
@@ -1037,7 +1037,7 @@ actor RemoteService {
             readAnswers.removeAll(keepingCapacity: true)
             reactor.execute { slot.resume(returning: result) }
         } else {
-            var taken: [(AnswerSlot<AttemptResult>, AttemptResult)] = []
+            var taken: [(AnswerSlot, AttemptResult)] = []
             swap(&taken, &readAnswers)
             let answers = taken
             reactor.execute {
