@@ -34,22 +34,17 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
 ///
 /// Every path that ends a job (result, cancellation, timeout, shutdown) goes
 /// through `state`, so the submitter is resumed exactly once and a job that
-/// is cancelled while queued is never started.
-///
-/// Not final: an owner that queues many jobs of one kind (a node's calls)
-/// subclasses it, overriding ``perform(on:)`` and ``deliver(_:started:)``,
-/// so a job is one object with no closures. (`@unchecked Sendable` because
-/// the class is open to subclasses: its own state is behind a Mutex, and
-/// `timerIndex` under the pool's lock; a subclass adds Sendable constants,
-/// and says how any state of its own is kept safe, as `PooledCall` does.)
-class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @unchecked Sendable {
-    /// Who gets the outcome: a suspended submitter, a completion handler
-    /// (``WorkerPool/tryEnqueue(timeout:_:completion:)``), or the job's own
-    /// ``deliver(_:started:)``.
+/// is cancelled while queued is never started. (A node's calls are jobs of
+/// their own, `PooledCall`, with the same rules and no generic state.)
+final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @unchecked Sendable {
+    // @unchecked Sendable: its own state is behind a Mutex, `timerIndex` is
+    // touched only under the pool's lock, the rest is immutable.
+
+    /// Who gets the outcome: a suspended submitter, or a completion handler
+    /// (``WorkerPool/tryEnqueue(timeout:_:completion:)``).
     enum Continuation {
         case submitter(UnsafeContinuation<Result, any Error>)
         case handler(@Sendable (Swift.Result<Result, any Error>, Bool) -> Void)
-        case delivered
     }
 
     private enum State {
@@ -67,8 +62,7 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
     let deadline: Duration?
     // Safe: touched only under the pool's lock (see WorkerPoolDeadlines).
     nonisolated(unsafe) var timerIndex = -1
-    /// Nil in a subclass, which overrides ``perform(on:)``.
-    private let work: (@Sendable (Worker) async throws -> Result)?
+    private let work: @Sendable (Worker) async throws -> Result
     private let state: Mutex<State>
 
     init(deadline: Duration?, work: @escaping @Sendable (Worker) async throws -> Result) {
@@ -85,36 +79,10 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
         state = Mutex(.waiting(.handler(completion)))
     }
 
-    /// A subclass's job: it runs ``perform(on:)`` and its outcome goes to
-    /// ``deliver(_:started:)``; it waits from the start.
-    init(deadline: Duration?) {
-        self.deadline = deadline
-        work = nil
-        state = Mutex(.waiting(.delivered))
-    }
-
-    /// The work; a subclass made with ``init(deadline:)`` overrides it.
-    func perform(on worker: Worker) async throws -> Result {
-        guard let work else { preconditionFailure("a worker pool job without work") }
-        return try await work(worker)
-    }
-
-    /// Where a subclass made with ``init(deadline:)`` takes its outcome,
-    /// exactly once, on the thread that ended the job; `started` says
-    /// whether a worker began the work.
-    func deliver(_ outcome: Swift.Result<Result, any Error>, started: Bool) {}
-
-    // The node's calls (`PooledCall`) go through `start`, `run` and
-    // `resume`: specialized for its types, they find the metadata of `State`,
-    // `Continuation` and `Result` statically instead of looking it up at run
-    // time, on every call (callgrind, the node at 64 calls in flight: about
-    // 1,000 instructions a call fewer, of 71,000).
-    @_specialize(exported: false, where Worker == NodeServer.Replica, Result == CallOutcome)
     private func resume(_ continuation: Continuation, with outcome: Swift.Result<Result, any Error>, started: Bool) {
         switch continuation {
         case .submitter(let continuation): continuation.resume(with: outcome)
         case .handler(let completion): completion(outcome, started)
-        case .delivered: deliver(outcome, started: started)
         }
     }
 
@@ -138,7 +106,6 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
         return false
     }
 
-    @_specialize(exported: false, where Worker == NodeServer.Replica, Result == CallOutcome)
     func start(on runner: WorkerPoolRunner) -> Bool {
         state.withLock { state in
             guard case .waiting(let continuation) = state else { return false }
@@ -147,11 +114,10 @@ class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJob, @un
         }
     }
 
-    @_specialize(exported: false, where Worker == NodeServer.Replica, Result == CallOutcome)
     func run(on worker: Worker, beforeAnswering: () -> Void) async {
         let outcome: Swift.Result<Result, any Error>
         do {
-            outcome = .success(try await perform(on: worker))
+            outcome = .success(try await work(worker))
         } catch {
             outcome = .failure(error)
         }
