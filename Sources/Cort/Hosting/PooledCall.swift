@@ -38,13 +38,13 @@ final class PooledCall: WorkerPoolJob, @unchecked Sendable {
     let queued: Duration
     let deadline: Duration?
     // Safe: touched only under the pool's lock (see WorkerPoolDeadlines).
-    nonisolated(unsafe) var timerIndex = -1
+    @exclusivity(unchecked) nonisolated(unsafe) var timerIndex = -1
     private let phase = Mutex(Phase.waiting)
     /// Its outcome, from ``deliver(_:started:)`` until the node answers it.
     /// Written once by the thread that ended the job, before the call joins
     /// the node's ``NodeServer/FinishedCalls`` under their lock; read once by
     /// the node after it took the call from there under the same lock.
-    private nonisolated(unsafe) var ending: (Result<CallOutcome, any Error>, started: Bool)?
+    @exclusivity(unchecked) private nonisolated(unsafe) var ending: (Result<CallOutcome, any Error>, started: Bool)?
 
     init(server: NodeServer, key: NodeServer.CallKey, lane: Int, request: CallRequest, target: TargetCatalog.Target,
          context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration,

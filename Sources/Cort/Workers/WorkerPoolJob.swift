@@ -61,7 +61,7 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
 
     let deadline: Duration?
     // Safe: touched only under the pool's lock (see WorkerPoolDeadlines).
-    nonisolated(unsafe) var timerIndex = -1
+    @exclusivity(unchecked) nonisolated(unsafe) var timerIndex = -1
     private let work: @Sendable (Worker) async throws -> Result
     private let state: Mutex<State>
 
