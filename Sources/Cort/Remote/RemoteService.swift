@@ -31,32 +31,35 @@ actor RemoteService {
     /// of this size in a dictionary costs a heap-allocated accessor frame per
     /// update (two allocations a call, measured with uprobes on malloc).
     private final class Node {
+        // Its fields are not checked for exclusivity at run time: only this
+        // actor touches a node, and the check cost a runtime call at each of
+        // the several places a call reads or counts on its node.
         /// Its key in `nodes` (``connectionKey(_:)``).
         let key: String
         let instance: ServiceInstance
         /// The connection's number; its name on this ROUTER
         /// (`ZMQ_CONNECT_ROUTING_ID`) is `n<number>`. A new connection to
         /// the same node gets a new number, so frames of an old one are told apart.
-        var connection: Int {
+        @exclusivity(unchecked) var connection: Int {
             didSet { routingID = Self.routingID(connection) }
         }
         /// `n<connection>`, kept rather than built on every send.
-        private(set) var routingID: [UInt8]
-        var inFlight = 0
+        @exclusivity(unchecked) private(set) var routingID: [UInt8]
+        @exclusivity(unchecked) var inFlight = 0
         /// Discovery dropped it: no new calls, but the connection stays until
         /// the calls in flight on it are settled (a reply may still come).
-        var leaving = false
+        @exclusivity(unchecked) var leaving = false
         /// The incarnation that said it is draining: no new calls until
         /// another incarnation answers.
-        var draining: UInt64?
-        var health: NodeHealth
+        @exclusivity(unchecked) var draining: UInt64?
+        @exclusivity(unchecked) var health: NodeHealth
         /// The handshake of the current connection completed (libzmq said
         /// so, or a frame came): what was sent on it may have arrived.
-        var handshaken = false
+        @exclusivity(unchecked) var handshaken = false
         /// Why the last handshake with the node failed, while none has
         /// succeeded since: it takes no calls, and a call that finds no
         /// other node fails with this rather than wait for its deadline.
-        var handshakeFailure: String?
+        @exclusivity(unchecked) var handshakeFailure: String?
 
         var takesCalls: Bool { !leaving && draining == nil && health.takesCalls && handshakeFailure == nil }
 

@@ -189,8 +189,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     /// than one a call (a dictionary, a hash of its key). Written once, at
     /// the end of `init`, before the system is shared; only read after.
     /// (It keeps the system alive, as its node and its proxies do: a system
-    /// lives until the process ends; ``shutdown()`` stops its work.)
-    private nonisolated(unsafe) var resultDecoder = MessagePackDecoder()
+    /// lives until the process ends; ``shutdown()`` stops its work.) Not
+    /// checked for exclusivity at run time either: nothing writes it then.
+    @exclusivity(unchecked) private nonisolated(unsafe) var resultDecoder = MessagePackDecoder()
 
     private struct State {
         var localActors: [String: WeakActor] = [:]
