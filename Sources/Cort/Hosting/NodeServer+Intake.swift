@@ -99,15 +99,18 @@ extension NodeServer {
             }
         }
         peers.accept(callID: request.id, for: peer)
-        pump(lane)
+        pump(lane, now: now)
     }
 
-    /// Starts waiting calls of `lane`, caller by caller, while it has room.
-    func pump(_ lane: Int) {
+    /// Starts waiting calls of `lane`, caller by caller, while it has room;
+    /// `now`, when the caller just read the clock (the first call takes it).
+    func pump(_ lane: Int, now read: Duration? = nil) {
+        var read = read
         while lanes[lane].inFlight < lanes[lane].maxInFlight, let (_, key) = lanes[lane].queue.dequeue() {
             guard let index = calls.index(forKey: key) else { continue }
             let call = calls.values[index]
-            let now = system.clock.now
+            let now = read ?? system.clock.now
+            read = nil
             guard now < call.deadline else {
                 finish(key, .failed(CallFailure(
                     code: .deadlineExceeded, message: "\(call.target.method): the deadline passed before it started; it did not run")))
@@ -142,7 +145,7 @@ extension NodeServer {
                 // list of finished calls (see `answerFinishedCalls`).
                 let ticket = try pool.tryEnqueue(PooledCall(
                     server: self, key: key, lane: lane, request: request, target: target, context: context,
-                    interceptors: interceptors, queued: queued, deadline: pool.clock.now + timeout))
+                    interceptors: interceptors, queued: queued, deadline: now + timeout))
                 calls.values[index].running = .pooled(ticket)
                 lanes[lane].inFlight += 1
             } catch let error as WorkerPoolError {

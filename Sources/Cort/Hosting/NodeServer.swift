@@ -299,7 +299,9 @@ actor NodeServer {
         // reactor; the rest wait in the lane's fair queue.
         let pool = try WorkerPool<Replica>(
             configuration: .init(workers: replicas, queueCapacity: 2 * replicas),
-            clock: system.configuration.clock,
+            // The system's own clock: a call's deadline on the node is then
+            // the pool's as it is, with no reading of the pool's clock.
+            runtimeClock: system.clock,
             taskExecutor: executor.runsOnReactor ? reactor.taskExecutor : nil
         ) { index in
             let actor = try await CortSystem.$replicaName.withValue((name, index)) { try await make(system) }

@@ -66,16 +66,28 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     ///     there); nil for the global concurrent pool.
     ///   - makeWorker: makes worker `index` (0..<workers) when ``run()``
     ///     starts; if it throws, the pool stops and `run()` throws.
-    public init(
+    public convenience init(
         configuration: Configuration,
         clock: any Clock<Duration> = ContinuousClock(),
         taskExecutor: (any TaskExecutor)? = nil,
         makeWorker: @escaping @Sendable (Int) async throws -> Worker
     ) throws {
+        try self.init(configuration: configuration, runtimeClock: RuntimeClock(clock), taskExecutor: taskExecutor,
+                      makeWorker: makeWorker)
+    }
+
+    /// A pool on a clock already wrapped, for an owner that reads the same
+    /// one (a node): its times and the pool's deadlines are then on one scale.
+    init(
+        configuration: Configuration,
+        runtimeClock: RuntimeClock,
+        taskExecutor: (any TaskExecutor)?,
+        makeWorker: @escaping @Sendable (Int) async throws -> Worker
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
         self.makeWorker = makeWorker
-        self.clock = RuntimeClock(clock)
+        self.clock = runtimeClock
         self.taskExecutor = taskExecutor
         state = BlockingLock(WorkerPoolState(configuration: configuration))
     }
