@@ -15,6 +15,8 @@ alternates between rounds:
 | cort caller, C node | calls-latency | calls-window |
 | cort caller, cort node (the defaults) | calls-latency | calls-window |
 | cort caller on its reactor, cort node | - | calls-window-on-reactor |
+| prototype caller (LeanCaller), C node | lean-latency | lean-window |
+| prototype caller (LeanCaller), cort node | lean-latency | lean-window |
 
 Each pairing's time per call is divided by the baseline's in the same round;
 the median over rounds is printed, with p50 and p99 at one in flight. Build
@@ -43,6 +45,10 @@ PAIRINGS = [
     ("cort caller, C node", "cnode", "calls-latency", "calls-window"),
     ("cort caller, cort node", "node", "calls-latency", "calls-window"),
     ("cort caller on reactor, cort node", "node", None, "calls-window-on-reactor"),
+    # The prototype caller of issue 11's notes (one lock, one continuation;
+    # BenchmarkSupport/LeanCaller.swift): what that design would cost.
+    ("lean prototype caller, C node", "cnode", "lean-latency", "lean-window"),
+    ("lean prototype caller, cort node", "node", "lean-latency", "lean-window"),
 ]
 MODES = [("one in flight", 5000), ("64 in flight", 50000)]
 
