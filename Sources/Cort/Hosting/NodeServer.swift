@@ -365,7 +365,14 @@ actor NodeServer {
         while true {
             let message: ZeroMQMessage
             do {
-                message = try await socket.receive()
+                // What is queued is read without an async call (a frame and
+                // an executor switch each); the socket is waited for when
+                // nothing is.
+                if let queued = try socket.tryReceive() {
+                    message = queued
+                } else {
+                    message = try await socket.receiveAfterEmptyTry()
+                }
             } catch {
                 if !(error is CancellationError) {
                     logger.debug("the node stopped receiving", metadata: ["cort.error": "\(error)"])

@@ -20,6 +20,17 @@ extension ZeroMQSocket {
         }
     }
 
+    /// As ``receive(isolation:)``, for a caller whose ``tryReceive()`` just
+    /// found nothing: it waits first, rather than ask again at once (a
+    /// receive that finds nothing costs libzmq system calls).
+    package func receiveAfterEmptyTry(isolation: isolated (any Actor)? = #isolation) async throws -> ZeroMQMessage {
+        let reactor = try attachedReactor()
+        while true {
+            try await reactor.wait(for: self, events: Int16(ZMQ_POLLIN), deadline: nil, isolation: isolation)
+            if let message = try tryReceive() { return message }
+        }
+    }
+
     /// Sends `message`, suspending (not blocking) while the socket cannot take it.
     ///
     /// A full pipe is backpressure: the task waits until libzmq reports the socket
