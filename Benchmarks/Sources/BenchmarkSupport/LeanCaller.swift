@@ -143,29 +143,12 @@ public final class LeanCaller: @unchecked Sendable {
 
     /// `count` calls, one at a time: each one's time.
     public func latencies(_ count: Int) async throws -> [Duration] {
-        let clock = ContinuousClock()
-        var times: [Duration] = []
-        times.reserveCapacity(count)
-        for _ in 0..<count {
-            let started = clock.now
-            _ = try await call()
-            times.append(clock.now - started)
-        }
-        return times
+        try await CallLoops.latencies(count) { _ = try await call() }
     }
 
     /// `count` calls from `window` tasks on the global pool, each calling in turn.
     public func windowed(_ count: Int, window: Int) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<window {
-                let share = count / window + (lane < count % window ? 1 : 0)
-                guard share > 0 else { continue }
-                group.addTask {
-                    for _ in 0..<share { _ = try await self.call() }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await CallLoops.windowed(count, window: window) { _ = try await self.call() }
     }
 
     /// Stops the receiving thread.

@@ -45,18 +45,9 @@ public final class TypedCalls: Sendable {
         }
     }
 
-    /// `count` typed calls, one in flight, each timed (in this nonisolated
-    /// function, so the timing adds no hop to the caller's actor).
+    /// `count` typed calls, one in flight, each timed.
     public func latencies(_ count: Int) async throws -> [Duration] {
-        let clock = ContinuousClock()
-        var latencies: [Duration] = []
-        latencies.reserveCapacity(count)
-        for _ in 0..<count {
-            let start = clock.now
-            _ = try await echo.echo(payload)
-            latencies.append(clock.now - start)
-        }
-        return latencies
+        try await CallLoops.latencies(count) { [echo, payload] in _ = try await echo.echo(payload) }
     }
 
     /// `count` typed calls, one in flight, from a task on the caller
@@ -72,34 +63,14 @@ public final class TypedCalls: Sendable {
     /// `count` typed calls with `window` in flight: `window` tasks sharing
     /// the calls out between them.
     public func windowed(_ count: Int, window: Int) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<window {
-                let share = count / window + (lane < count % window ? 1 : 0)
-                guard share > 0 else { continue }
-                group.addTask { [echo, payload] in
-                    for _ in 0..<share {
-                        _ = try await echo.echo(payload)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await CallLoops.windowed(count, window: window) { [echo, payload] in _ = try await echo.echo(payload) }
     }
 
     /// `count` typed calls with `window` in flight, the `window` tasks on the
     /// caller system's reactor (``CortSystem/taskExecutor``).
     public func windowedOnReactor(_ count: Int, window: Int) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for lane in 0..<window {
-                let share = count / window + (lane < count % window ? 1 : 0)
-                guard share > 0 else { continue }
-                group.addTask(executorPreference: system.taskExecutor) { [echo, payload] in
-                    for _ in 0..<share {
-                        _ = try await echo.echo(payload)
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await CallLoops.windowed(count, window: window, executor: system.taskExecutor) { [echo, payload] in
+            _ = try await echo.echo(payload)
         }
     }
 
