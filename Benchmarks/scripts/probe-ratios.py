@@ -79,6 +79,13 @@ def main():
             servers[name] = start([os.path.join(directory, "cort-bench-node"),
                                    f"tcp://127.0.0.1:{arguments.port + offset}", "4"])
         servers["C"] = start([os.path.join(RELEASE, "cort-echo-server"), f"tcp://127.0.0.1:{arguments.port + 9}"])
+        # The base times each call as this build does when its probe can
+        # (a probe from before calls-latency cannot: it makes plain calls).
+        base_times_each = False
+        if "base" in builds:
+            environment = dict(os.environ, CORT_BENCH_NODE=servers["base"][1])
+            base_times_each = subprocess.run([os.path.join(builds["base"], "cort-probe"), "calls-latency", "10"],
+                                             env=environment, capture_output=True).returncode == 0
         results = {}
         kinds = list(builds) + ["C"]
         for round_number in range(arguments.rounds):
@@ -93,8 +100,8 @@ def main():
                     else:
                         probe, workload = os.path.join(builds[kind], "cort-probe"), typed
                         environment["CORT_BENCH_NODE"] = servers[kind][1]
-                        if kind == "base" and mode == "one in flight":
-                            workload = "calls"  # an older probe may not time each call
+                        if kind == "base" and mode == "one in flight" and not base_times_each:
+                            workload = "calls"
                     results.setdefault((kind, mode), []).append(run(probe, workload, count, environment))
             print(f"round {round_number + 1} done", flush=True)
     finally:
