@@ -83,6 +83,7 @@ final class DirectDispatch: Sendable {
     /// Runs the target on `actor`, its arguments read by `decoder`: the
     /// result's MessagePack bytes, or nil for `Void`. Throws what the method
     /// threw, or what the runtime refused (an `ExecuteDistributedTargetError`).
+    @inline(__always)
     func execute<D: DistributedTargetInvocationDecoder>(on actor: some DistributedActor,
                                                          decoder: inout D) async throws -> [UInt8]? {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(resultSize, 1), alignment: resultAlignment)
