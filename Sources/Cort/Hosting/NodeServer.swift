@@ -25,13 +25,12 @@ actor NodeServer {
         let actor: any DistributedActor
     }
 
+    /// (Its actor type and access rules are its lane's: ``Lane``.)
     struct HostedService {
         let lane: Int
         let pool: WorkerPool<Replica>
         let running: Task<Void, Never>
-        let actorType: String
         let instance: ServiceInstance
-        let access: ServiceAccess
         /// Lists the hosted type's distributed methods (read once, on the first `describe`).
         let listMethods: @Sendable () -> [MethodDescription]
     }
@@ -329,8 +328,7 @@ actor NodeServer {
                           queue: FairQueue(capacity: queueCapacity, byteCapacity: nodeLimits.queuedRequestBytes),
                           maxInFlight: 2 * replicas, metrics: metrics?.lane(name)))
         serviceLanes[name] = lane
-        services[name] = HostedService(lane: lane, pool: pool, running: running,
-                                       actorType: String(reflecting: Act.self), instance: instance, access: access,
+        services[name] = HostedService(lane: lane, pool: pool, running: running, instance: instance,
                                        listMethods: { DistributedMethods.of(Act.self) })
         do {
             try await system.configuration.discovery.register(instance)
@@ -506,14 +504,15 @@ actor NodeServer {
     /// (every one in plaintext, where no service has access rules).
     private func describe(for caller: CurveKey?) -> [ServiceDescription] {
         services.sorted { $0.key < $1.key }.compactMap { name, service in
-            let methods = methodLists[service.actorType] ?? {
+            let (actorType, access) = (lanes[service.lane].actorType, lanes[service.lane].access)
+            let methods = methodLists[actorType] ?? {
                 let methods = service.listMethods()
-                methodLists[service.actorType] = methods
+                methodLists[actorType] = methods
                 return methods
             }()
-            let allowed = methods.filter { service.access.allows(caller, method: $0.name) }
-            guard !allowed.isEmpty || service.access.allows(caller, method: "") else { return nil }
-            return ServiceDescription(name: name, actorType: service.actorType, methods: allowed)
+            let allowed = methods.filter { access.allows(caller, method: $0.name) }
+            guard !allowed.isEmpty || access.allows(caller, method: "") else { return nil }
+            return ServiceDescription(name: name, actorType: actorType, methods: allowed)
         }
     }
 
