@@ -643,21 +643,14 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             throw RemoteCallError(.unknownTarget, "\(id) is not reachable: its system serves no endpoint")
         }
         let name = id.isService ? id.service : id.endpoint ?? ""
-        let recent = try state.withLock { state -> RemoteService? in
+        return try state.withLock { state in
             if state.isShutDown {
                 throw RemoteCallError(.shuttingDown, "the actor system is shut down")
             }
             for entry in state.recentRemotes where entry.isService == id.isService && entry.name == name {
                 return entry.service
             }
-            return nil
-        }
-        if let recent { return recent }
-        let key = id.isService ? "service:\(name)" : "endpoint:\(name)"
-        return try state.withLock { state in
-            if state.isShutDown {
-                throw RemoteCallError(.shuttingDown, "the actor system is shut down")
-            }
+            let key = id.isService ? "service:\(name)" : "endpoint:\(name)"
             if let handle = state.remoteServices[key] {
                 if state.recentRemotes.count == Self.recentRemoteLimit { state.recentRemotes.removeFirst() }
                 state.recentRemotes.append((id.isService, name, handle.service))

@@ -13,11 +13,9 @@ extension ZeroMQSocket {
     ///   ``ZeroMQError/Code/reactorShutDown`` when the reactor shuts down,
     ///   `CancellationError` if the task is cancelled while waiting, or libzmq's error.
     public func receive(isolation: isolated (any Actor)? = #isolation) async throws -> ZeroMQMessage {
-        let reactor = try attachedReactor()
-        while true {
-            if let message = try tryReceive() { return message }
-            try await reactor.wait(for: self, events: Int16(ZMQ_POLLIN), deadline: nil, isolation: isolation)
-        }
+        _ = try attachedReactor()
+        if let message = try tryReceive() { return message }
+        return try await receiveAfterEmptyTry(isolation: isolation)
     }
 
     /// As ``receive(isolation:)``, for a caller whose ``tryReceive()`` just
