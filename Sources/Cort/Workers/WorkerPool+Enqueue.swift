@@ -39,7 +39,7 @@ extension WorkerPool {
             deadline: timeout.map { clock.now + $0 }, work: work, completion: completion))
     }
 
-    /// Queues a job made by its owner (a subclass that is its own work and
+    /// Queues a job made by its owner (a type of its own that is its work and
     /// completion) if the queue has room now; as the public one does.
     func tryEnqueue(_ job: some WorkerPoolJob<Worker>) throws -> Ticket {
         let (refusal, timerWakeup, handoff) = state.withLock {
