@@ -3,11 +3,10 @@ import Testing
 @testable import Cort
 
 @Suite struct RemoteServiceTests {
-    /// A caller on the global pool enters its remote service on its own
-    /// thread and sends there: its reactor, which only reads the answers, is
-    /// not handed a job per call. Before the remote service was a default
-    /// actor, every call hopped onto the reactor to send (one job enqueued
-    /// from another thread, and a wake-up, per call).
+    /// A caller on the global pool sends on its own thread: its reactor,
+    /// which only reads the answers, is not handed a job per call. When the
+    /// remote service ran on the reactor, every call hopped onto it to send
+    /// (one job enqueued from another thread, and a wake-up, per call).
     @Test func aCallerOnTheGlobalPoolSendsWithoutHoppingToItsReactor() async throws {
         try await withNodeAndCaller(
             node: { .init(name: "slot-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },
@@ -24,16 +23,17 @@ import Testing
             }
             let enqueued = caller.reactor.foreignEnqueues.load(ordering: .relaxed) - before
             print("FIGURE remoteService.reactorJobsFromOtherThreadsPerCall=\(Double(enqueued) / Double(calls))")
-            // Heartbeat timers and a call that finds the actor busy with the
-            // loop reading its answers may still hop (0.11 a call measured in a
-            // debug build, with other tests beside it); sending through the
-            // reactor was at least one a call.
+            // Heartbeat timers and reads after a send that found a whole
+            // turn waiting may still hop (0.11 a call measured in a debug
+            // build, with other tests beside it); sending through the reactor
+            // was at least one a call.
             #expect(enqueued < calls / 2, "\(enqueued) jobs enqueued from other threads for \(calls) calls")
         }
     }
 
-    /// Many callers at once on the global pool share the actor with the
-    /// loop reading their answers: each gets its own answer.
+    /// Many callers at once on the global pool share the remote service's
+    /// lock with the loop reading their answers (the steps of those that find
+    /// it taken are run by its holder): each gets its own answer.
     @Test func concurrentCallersOnTheGlobalPoolEachGetTheirOwnAnswer() async throws {
         try await withNodeAndCaller(
             node: { .init(name: "slot-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },

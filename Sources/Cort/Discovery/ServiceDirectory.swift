@@ -1,7 +1,7 @@
 import Logging
 
 /// The discovery actor: turns a ``Discovery`` backend's watches into node
-/// lists for the `RemoteService` actors.
+/// lists for the `RemoteService`s.
 ///
 /// One backend watch per service however many subscribers; it starts with
 /// the first subscriber and stops when the last one goes away. Lists are

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Call ids a node cannot guess: a counter sent through a keyed permutation
 /// of 64-bit numbers, so ids never repeat on one connection, and knowing
 /// some of them tells nothing of the next.
@@ -9,12 +11,15 @@
 /// call went out on, it can neither answer another node's calls nor predict
 /// them.
 ///
+/// Safe to share: the counter is atomic, so calls take ids on their own
+/// threads without a lock.
+///
 /// ```swift
-/// var ids = CallIDs()
+/// let ids = CallIDs()
 /// let first = ids.next()    // e.g. 0x5d1c_93a0_7e2b_44f1; never 0, never twice
 /// ```
-struct CallIDs {
-    private var counter: UInt64 = 0
+final class CallIDs: Sendable {
+    private let counter = Atomic<UInt64>(0)
     private let keys: (UInt64, UInt64, UInt64, UInt64)
 
     init() {
@@ -23,10 +28,9 @@ struct CallIDs {
     }
 
     /// The next id: unique for this generator (2^64 - 1 of them), never 0.
-    mutating func next() -> UInt64 {
+    func next() -> UInt64 {
         while true {
-            counter &+= 1
-            let id = permute(counter)
+            let id = permute(counter.wrappingAdd(1, ordering: .relaxed).newValue)
             if id != 0 { return id }
         }
     }

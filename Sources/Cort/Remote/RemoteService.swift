@@ -1,29 +1,433 @@
 import CortZeroMQ
 import DequeModule
 import Logging
+import Synchronization
 
 /// The caller's side of one remote service: one ROUTER connected to every
 /// node of the service, the node list with each node's health, and the
 /// calls in flight.
 ///
-/// A default actor: a caller's task enters it on its own thread and sends
-/// its request there, with no hop to the reactor and no wake-up of it (the
-/// reactor sleeps in poll(2) while a call is out). The reactor polls only
-/// the socket's descriptor and hands what arrives to ``run()``, which reads
-/// it in this actor on the reactor thread; a caller that prefers the reactor
-/// (``CortSystem/taskExecutor``) runs this actor there too. It is the
-/// ZeroMQ Guide's Freelance pattern: it pings quiet nodes (``NodeHealth``),
-/// sends calls to live nodes with room, and settles the calls of a node that
-/// fails by the rules of ``Failover``. While nodes it just connected to are
-/// joining, a node that answered takes no more than its share of the calls
-/// at hand (``JoiningShare``), so the first burst of a fresh caller is
-/// spread over its nodes rather than sent to the first one to answer.
-actor RemoteService {
+/// It is the ZeroMQ Guide's Freelance pattern: it pings quiet nodes
+/// (``NodeHealth``), sends calls to live nodes with room, and settles the
+/// calls of a node that fails by the rules of ``Failover``. While nodes it
+/// just connected to are joining, a node that answered takes no more than
+/// its share of the calls at hand (``JoiningShare``), so the first burst of
+/// a fresh caller is spread over its nodes rather than sent to the first one
+/// to answer.
+///
+/// All of its state, the socket with it, sits behind one lock
+/// (``RemoteServiceState``). A call suspends once for each attempt, on a
+/// continuation of its own: inside that suspension, under the lock, it picks
+/// a node, sends and files the continuation, or files it as waiting for a
+/// node; when the lock is taken, its holder does that for it
+/// (``submit(_:)``). Whoever ends the attempt (the answer, its deadline, the
+/// node's failure, a cancel) resumes the continuation after leaving the
+/// lock. The caller's task sends on its own thread, with no hop to the
+/// reactor and no wake-up of it; the reactor polls only the socket's
+/// descriptor and reads what arrives (``run()``). (It was an actor: a call
+/// entered it, left it to wait for its answer in a slot, and each answer
+/// was handed over through a job on the reactor.)
+final class RemoteService: Sendable {
     /// What a node answered.
     enum Answer: Sendable {
         case value([UInt8]?)
         case failure(CallFailure)
     }
+
+    /// How one attempt of a call ended.
+    enum AttemptResult: Sendable {
+        case notSent
+        case answered(Answer)
+        case nodeFailed(String)
+
+        var attempt: Failover.Attempt {
+            switch self {
+            case .notSent: .notSent
+            case .answered(.value): .answered(nil)
+            case .answered(.failure(let failure)): .answered(failure)
+            case .nodeFailed(let reason): .nodeFailed(reason: reason)
+            }
+        }
+
+        var outcome: CallAttempt.Outcome {
+            switch self {
+            case .notSent: .notSent
+            case .answered(.value): .answered
+            case .answered(.failure(let failure)): .failed(failure.code)
+            case .nodeFailed(let reason): .nodeFailed(reason)
+            }
+        }
+    }
+
+    /// How one step of an attempt ended, for the call waiting on it.
+    struct Step: Sendable {
+        /// Where and when the attempt was sent, once it was (even when the
+        /// send failed): the call records it.
+        let sent: Sent?
+        /// What the attempt came to; nil when the call waited for a node
+        /// and should look again.
+        let outcome: Result<AttemptResult, RemoteCallError>?
+    }
+
+    /// Where a call's task waits for one step of an attempt.
+    typealias Continuation = UnsafeContinuation<Step, Never>
+
+    /// A continuation to resume, and with what, once the lock is left.
+    struct Resumption: Sendable {
+        let continuation: Continuation
+        let step: Step
+
+        func resume() { continuation.resume(returning: step) }
+    }
+
+    /// The calls one holder of the lock settled: the first kept apart, so
+    /// that settling one call (the common case) fills no array.
+    struct Settled: Sendable {
+        var first: Resumption?
+        var more: [Resumption] = []
+
+        func resumeAll() {
+            first?.resume()
+            for resumption in more { resumption.resume() }
+        }
+    }
+
+    /// One step of an attempt, as its call hands it to whoever holds the
+    /// lock (see ``submit(_:)``).
+    struct Submission: Sendable {
+        let request: CallRequest
+        let id: UInt64
+        let deadline: Duration
+        let refused: Set<String>
+        let lastRefusal: CallFailure?
+        /// The call already counts among those looking for a node (it
+        /// waited for one and was woken to look again).
+        let acquiring: Bool
+        let continuation: Continuation
+    }
+
+    /// Where and when an attempt was sent (for ``CallAttempt``).
+    struct Sent: Sendable {
+        let node: String
+        /// When it was sent, on the system's clock.
+        let at: Duration
+
+        /// What the call's error or result says of this attempt, ended `now`.
+        func record(_ outcome: CallAttempt.Outcome, callStarted: Duration, now: Duration) -> CallAttempt {
+            CallAttempt(node: node, outcome: outcome, startedAfter: at - callStarted, duration: now - at)
+        }
+    }
+
+    let name: String
+    private let reactor: ZeroMQReactor
+    private let clock: RuntimeClock
+    private let logger: Logger
+    private let limits: WireLimits
+    /// The ROUTER's descriptor (`ZMQ_FD`), which ``run()`` waits on.
+    private let descriptor: Int32
+    /// Where libzmq reports connections that dropped (a node that died or
+    /// closed), so their calls are settled at once rather than after the
+    /// heartbeat's liveness timeout. Used by ``watchConnections()`` alone
+    /// once made (one task), hence unchecked.
+    private nonisolated(unsafe) let connectionEvents: ZeroMQSocket
+    /// Ids of calls: unguessable, so a node cannot answer calls it never
+    /// got; taken before the lock, so a cancel handler knows its call's.
+    private let callIDs = CallIDs()
+    private let state: Mutex<RemoteServiceState>
+    /// Steps of calls that found the lock taken, for its holder to run
+    /// before it lets go (see ``submit(_:)``), and how many there are.
+    private let inbox = Mutex<[Submission]>([])
+    private let inboxCount = Atomic<Int>(0)
+
+    /// `service` is the service it calls, for metrics (``CallMetrics/instances``
+    /// for a direct connection to the node of an actor instance).
+    init(name: String, service: String, system: CortSystem) throws {
+        self.name = name
+        reactor = system.reactor
+        clock = system.clock
+        logger = system.logger
+        limits = system.limits
+        let eventsEndpoint = "inproc://cort-remote-service-\(CortSystem.randomHex(8))"
+        let state = try RemoteServiceState(name: name, service: service, system: system, eventsEndpoint: eventsEndpoint)
+        descriptor = state.descriptor
+        connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)
+        try connectionEvents.set(.receiveHighWaterMark, 0)
+        try connectionEvents.connect(eventsEndpoint)
+        self.state = Mutex(state)
+        self.state.withLock { $0.owner = self }
+    }
+
+    /// Runs `body` under the lock, then resumes the calls it settled.
+    ///
+    /// Resumed after the lock is left, so a caller resumed on another
+    /// thread does not find the lock still taken by the one that read its
+    /// answer. The steps that calls left in the inbox run first: a cancel
+    /// then finds its call filed.
+    @inline(__always)
+    private func withState<Result: Sendable>(_ body: (RemoteServiceState) -> Result) -> Result {
+        let (result, settled) = state.withLock { state in
+            runInbox(on: state)
+            let result = body(state)
+            return (result, state.takeSettled())
+        }
+        settled.resumeAll()
+        if inboxFilled() { drainInbox() }
+        return result
+    }
+
+    /// Whether steps wait in the inbox, looked at after letting go of the
+    /// lock. The fence orders that letting go before this look, as the
+    /// filer's lock-free attempt is ordered after its filing: of a filer that
+    /// found the lock taken and a holder that let go, one sees the other.
+    @inline(__always)
+    private func inboxFilled() -> Bool {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        return inboxCount.load(ordering: .sequentiallyConsistent) > 0
+    }
+
+    /// Runs a call's step now, on the caller's thread, when the lock is
+    /// free; when it is taken, leaves the step to its holder, who runs it
+    /// before letting go, so the caller neither waits nor spins for the
+    /// lock (its task is suspended on the step's continuation either way).
+    ///
+    /// The lock's holders are the answer-reading loop on the reactor, other
+    /// callers, timers: under load, one of them sends the calls that came
+    /// meanwhile in one go, as an actor's queue did, where a plain lock made
+    /// each caller wait its turn (callgrind, 64 calls in flight: a caller
+    /// spun about 3,300 instructions a call for the lock).
+    private func submit(_ submission: Submission) {
+        let direct: Settled? = state.withLockIfAvailable { state in
+            runInbox(on: state)
+            state.start(submission, checksCancellation: true)
+            return state.takeSettled()
+        }
+        if let direct {
+            direct.resumeAll()
+        } else {
+            inbox.withLock { inbox in
+                inbox.append(submission)
+                inboxCount.add(1, ordering: .sequentiallyConsistent)
+            }
+            // The holder may have let go before the step was filed: one of
+            // the two runs it, whoever sees it second.
+            drainInbox()
+        }
+        if inboxFilled() { drainInbox() }
+    }
+
+    /// Runs the filed steps while the lock is free and some are filed.
+    private func drainInbox() {
+        while inboxFilled() {
+            let settled: Settled? = state.withLockIfAvailable { state in
+                runInbox(on: state)
+                return state.takeSettled()
+            }
+            // Taken: its holder runs them before it lets go, or after.
+            guard let settled else { return }
+            settled.resumeAll()
+        }
+    }
+
+    /// Runs every filed step, under the state's lock.
+    @inline(__always)
+    private func runInbox(on state: RemoteServiceState) {
+        guard inboxCount.load(ordering: .acquiring) > 0 else { return }
+        let submissions = inbox.withLock { inbox in
+            inboxCount.store(0, ordering: .releasing)
+            defer { inbox = [] }
+            return inbox
+        }
+        for submission in submissions {
+            // Its caller looks for a cancel itself, on its own task (see `attempt`).
+            state.start(submission, checksCancellation: false)
+        }
+    }
+
+    // MARK: Nodes
+
+    /// Connects to new nodes and lets the ones that left drain.
+    func update(nodes instances: [ServiceInstance]) {
+        withState { $0.update(nodes: instances) }
+    }
+
+    /// Discovery could not give a node list (Consul unreachable, a token it
+    /// refuses): the last list stays in use, and calls that find no node say why.
+    func discoveryFailed(_ error: any Error & Sendable) {
+        withState { $0.discoveryFailed(error) }
+    }
+
+    // MARK: Calls
+
+    /// Sends `request` to a node and waits for its answer until `deadline`,
+    /// moving it to another node when ``Failover`` says so.
+    ///
+    /// `recordsValues`: whether the attempts of a call answered with a value
+    /// are wanted (by interceptors); without them, such a call costs no
+    /// array and no clock reading for its record. Errors always carry theirs.
+    func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, recordsValues: Bool = true)
+        async throws -> (answer: Answer, attempts: [CallAttempt]) {
+        // Arguments over the limit on their own: refused before the lock is
+        // taken and the envelope encoded (megabytes, under the lock for as
+        // long as that takes, while its heartbeats and answers wait).
+        let argumentBytes = request.arguments.reduce(0) { $0 + $1.count }
+        if argumentBytes > limits.maxEnvelopeBytes {
+            throw RemoteCallError(.messageTooLarge, "\(request.method): the request's arguments have \(argumentBytes) bytes, "
+                                  + "over the limit of \(limits.maxEnvelopeBytes)")
+        }
+        let started = clock.now
+        var attempts: [CallAttempt] = []
+        do {
+            return (try await call(request, deadline: deadline, idempotent: idempotent, started: started,
+                                   recordsValues: recordsValues, attempts: &attempts), attempts)
+        } catch var error as RemoteCallError {
+            // Whatever ended the call, the error says what each attempt did.
+            error.attempts = attempts
+            throw error
+        }
+    }
+
+    private func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, started: Duration,
+                      recordsValues: Bool, attempts: inout [CallAttempt]) async throws -> Answer {
+        var refusedBy: Set<String> = []
+        var lastRefusal: CallFailure?
+        while true {
+            let (sent, result) = try await attempt(request, deadline: deadline, avoiding: refusedBy,
+                                                   lastRefusal: lastRefusal, started: started, attempts: &attempts)
+            let decision = Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: sent.node)
+            if !recordsValues, case .deliver = decision, case .answered(.value(let bytes)) = result {
+                return .value(bytes)
+            }
+            attempts.append(sent.record(result.outcome, callStarted: started, now: clock.now))
+            switch decision {
+            case .deliver:
+                guard case .answered(let answer) = result else { continue }
+                return answer
+            case .tryAnotherNode:
+                if case .answered(.failure(let refusal)) = result {
+                    refusedBy.insert(sent.node)
+                    lastRefusal = refusal
+                    if refusal.code == .overloaded {
+                        withState { $0.nodeRefused(sent.node) }
+                    }
+                }
+                logger.debug("moving a call to another node", metadata: [
+                    "cort.service": "\(name)", "cort.method": "\(request.method)", "cort.node": "\(sent.node)"])
+            case .fail(let code, let message):
+                throw RemoteCallError(code, message)
+            }
+        }
+    }
+
+    /// One attempt of a call: a node picked (waiting for one if need be),
+    /// the request sent to it, and its outcome. An error of an attempt that
+    /// was sent is recorded in `attempts` before it is thrown.
+    private func attempt(_ request: CallRequest, deadline: Duration, avoiding refused: Set<String>,
+                         lastRefusal: CallFailure?, started: Duration,
+                         attempts: inout [CallAttempt]) async throws -> (Sent, AttemptResult) {
+        // Whether the call counts among those looking for a node (it waited
+        // for one and was woken to look again).
+        var acquiring = false
+        while true {
+            let id = callIDs.next()
+            let step = await withTaskCancellationHandler {
+                await withUnsafeContinuation { (continuation: Continuation) in
+                    submit(Submission(request: request, id: id, deadline: deadline, refused: refused,
+                                      lastRefusal: lastRefusal, acquiring: acquiring, continuation: continuation))
+                    // A step run by the lock's holder did not look for a
+                    // cancel of this task; a cancel that came before this
+                    // look may have come before the step was filed, so it
+                    // is made here (after the step ran), and one after it
+                    // finds the step filed.
+                    if Task.isCancelled { withState { $0.cancel(id) } }
+                }
+            } onCancel: {
+                withState { $0.cancel(id) }
+            }
+            switch step.outcome {
+            case nil:
+                acquiring = true
+            case .failure(let error):
+                if let sent = step.sent {
+                    attempts.append(sent.record(.failed(error.code), callStarted: started, now: clock.now))
+                }
+                throw error
+            case .success(let result):
+                guard let sent = step.sent else { preconditionFailure("an attempt ended before it was sent") }
+                return (sent, result)
+            }
+        }
+    }
+
+    // MARK: Timer and frames
+
+    /// Expires deadlines and pings quiet nodes, when the state's timer fires.
+    func timerFired() {
+        withState { $0.timerFired() }
+    }
+
+    /// Reads what a use of the socket left after reading a whole turn (see `RemoteServiceState.socketUsed()`).
+    func readAfterUse() {
+        withState { $0.readAfterUse() }
+    }
+
+    /// Receives answers and hands them to their callers until the reactor
+    /// stops. Run it in a task that prefers the reactor
+    /// (`Task(executorPreference: reactor.taskExecutor)`): then what arrives
+    /// is read there, with no hop to the global pool.
+    func run() async {
+        while true {
+            switch withState({ $0.readTurn() }) {
+            case .stopped:
+                return
+            case .more:
+                // A node that floods this caller must not keep its timers
+                // (deadlines, heartbeats) from running: the task goes to the
+                // back of its executor's queue (the reactor's).
+                await Task.yield()
+            case .drained:
+                do {
+                    try await reactor.waitUntilReadable(descriptor, isolation: nil)
+                } catch {
+                    if !withState({ $0.isClosed }) && !(error is CancellationError) {
+                        logger.warning("the remote service stopped receiving", metadata: [
+                            "cort.service": "\(name)", "cort.error": "\(error)"])
+                    }
+                    return
+                }
+            }
+        }
+    }
+
+    /// Settles the calls of nodes whose connection dropped, and stops
+    /// waiting for joining nodes that cannot be connected to, until the
+    /// reactor stops.
+    func watchConnections() async {
+        while true {
+            let message: ZeroMQMessage
+            do {
+                message = try await connectionEvents.receiveOffReactor()
+            } catch {
+                return
+            }
+            guard let event = try? MonitorEvent(message) else { continue }
+            if withState({ $0.connectionEvent(event) }) { return }
+        }
+    }
+
+    /// Fails every waiting call and stops receiving.
+    func close() {
+        withState { $0.close() }
+    }
+}
+
+/// What a ``RemoteService`` keeps behind its lock: its socket, its nodes,
+/// the calls in flight and the calls waiting for a node. Every method runs
+/// under that lock (the state lives in a `Mutex`); what a method settles is
+/// collected in `settled` and resumed by the service after the lock.
+final class RemoteServiceState {
+    typealias Answer = RemoteService.Answer
+    typealias AttemptResult = RemoteService.AttemptResult
+    typealias Continuation = RemoteService.Continuation
 
     /// One connection: a node's instance at one endpoint. An instance that
     /// moves to another endpoint is a new connection while the old one drains.
@@ -31,8 +435,8 @@ actor RemoteService {
     /// of this size in a dictionary costs a heap-allocated accessor frame per
     /// update (two allocations a call, measured with uprobes on malloc).
     private final class Node {
-        // Its fields are not checked for exclusivity at run time: only this
-        // actor touches a node, and the check cost a runtime call at each of
+        // Its fields are not checked for exclusivity at run time: only the
+        // lock's holder touches a node, and the check cost a runtime call at each of
         // the several places a call reads or counts on its node.
         /// Its key in `nodes` (``connectionKey(_:)``).
         let key: String
@@ -73,51 +477,30 @@ actor RemoteService {
 
         static func routingID(_ connection: Int) -> [UInt8] { Array("n\(connection)".utf8) }
     }
-
-    /// How one attempt of a call ended.
-    enum AttemptResult: Sendable {
-        case notSent
-        case answered(Answer)
-        case nodeFailed(String)
-
-        var attempt: Failover.Attempt {
-            switch self {
-            case .notSent: .notSent
-            case .answered(.value): .answered(nil)
-            case .answered(.failure(let failure)): .answered(failure)
-            case .nodeFailed(let reason): .nodeFailed(reason: reason)
-            }
-        }
-
-        var outcome: CallAttempt.Outcome {
-            switch self {
-            case .notSent: .notSent
-            case .answered(.value): .answered
-            case .answered(.failure(let failure)): .failed(failure.code)
-            case .nodeFailed(let reason): .nodeFailed(reason)
-            }
-        }
-    }
-
     private struct PendingCall {
         /// Where its caller waits; resumed exactly once, by whoever takes the call out of `pending`.
-        let slot: AnswerSlot
+        let continuation: Continuation
         /// The node it went to (it stays in `nodes` while calls are in flight on it).
         let node: Node
         /// The connection it went out on: only that connection may answer it.
         let connection: Int
         let method: String
         let deadline: Duration
+        /// Where and when it was sent, for its call's record.
+        let sent: RemoteService.Sent
     }
 
-    /// A call waiting for a node to take it (no node list yet, no live node, or all full).
+    /// A call waiting for a node to take it (no node list yet, no live node,
+    /// or all full). It counts in `callsAcquiring` until it is sent or ends.
     private struct Waiter {
-        let continuation: CheckedContinuation<Void, any Error>
+        /// Resumed to look again, or with the error that ends the call.
+        let continuation: Continuation
         let deadline: Duration
+        let method: String
+        let refused: Set<String>
+        /// Why it waits: what its error says when its deadline passes.
+        let pick: Pick
     }
-
-    /// Thrown to a waiter whose deadline passed; the call turns it into the right error.
-    private struct WaitExpired: Error {}
 
     /// What ``pickNode(avoiding:deadline:)`` found.
     private enum Pick {
@@ -133,13 +516,24 @@ actor RemoteService {
         case handshakeFailed(String)
     }
 
+    /// What a turn of ``RemoteService/run()`` found.
+    enum Turn: Sendable {
+        /// The socket is empty: wait for its descriptor.
+        case drained
+        /// A whole turn was read: more may wait.
+        case more
+        /// Closed, or the socket failed.
+        case stopped
+    }
+
     let name: String
+    /// The service this state belongs to: its timers and follow-up reads
+    /// call it (weak: the service owns this).
+    weak var owner: RemoteService?
     private let reactor: ZeroMQReactor
     private let socket: ZeroMQSocket
-    /// Where libzmq reports connections that dropped (a node that died or
-    /// closed), so their calls are settled at once rather than after the
-    /// heartbeat's liveness timeout.
-    private let connectionEvents: ZeroMQSocket
+    /// The socket's descriptor (`ZMQ_FD`).
+    let descriptor: Int32
     private let clock: RuntimeClock
     private let logger: Logger
     private let limits: WireLimits
@@ -147,11 +541,11 @@ actor RemoteService {
     private let callLimits: CallLimits
 
     // The state every call touches, several times each, is not checked for
-    // exclusivity at run time (`@exclusivity(unchecked)`), as in
-    // `NodeServer`: the actor's isolation already keeps other threads out,
-    // the runtime's check sees overlaps on one thread only, and the checks
-    // cost about 2,000 instructions a call on the caller (callgrind, one
-    // call in flight: about 460 left with these unchecked).
+    // exclusivity at run time (`@exclusivity(unchecked)`): the lock already
+    // keeps other threads out, the runtime's check sees overlaps on one
+    // thread only, and the checks cost about 2,000 instructions a call on
+    // the caller (callgrind, one call in flight: about 460 left with these
+    // unchecked).
 
     /// Connections by ``connectionKey(_:)``.
     @exclusivity(unchecked) private var nodes: [String: Node] = [:]
@@ -171,8 +565,9 @@ actor RemoteService {
     @exclusivity(unchecked) private var nextNode = 0
     private var hasNodeList = false
     @exclusivity(unchecked) private var totalInFlight = 0
-    /// Calls in ``acquireNode(method:deadline:avoiding:lastRefusal:)``: with
-    /// those in flight, the calls at hand a node's ``JoiningShare`` is of.
+    /// Calls looking for a node: the one picking now and those waiting (or
+    /// woken to look again). With those in flight, the calls at hand a
+    /// node's ``JoiningShare`` is of.
     @exclusivity(unchecked) private var callsAcquiring = 0
     /// Whether a node may be joining; false once a look found none, so calls
     /// pay for looking only in the grace after nodes were connected to.
@@ -180,9 +575,6 @@ actor RemoteService {
     @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var waitOrder = Deque<UInt64>()
     @exclusivity(unchecked) private var pending: [UInt64: PendingCall] = [:]
-    /// Ids of calls: unguessable, so a node cannot answer calls it never got.
-    @exclusivity(unchecked) private var callIDs = CallIDs()
-    private var nextWaiterID: UInt64 = 0
     private var nextPingSequence: UInt64 = 0
     /// Deadlines of calls in flight and of calls waiting for a node (`waiter`).
     @exclusivity(unchecked) private var deadlines = DeadlineQueue()
@@ -195,7 +587,9 @@ actor RemoteService {
     @exclusivity(unchecked) private var timer: Task<Void, Never>?
     @exclusivity(unchecked) private var timerDeadline: Duration?
     @exclusivity(unchecked) private var buffer: [UInt8] = []
-    @exclusivity(unchecked) private var closed = false
+    @exclusivity(unchecked) private(set) var isClosed = false
+    /// Calls settled under the lock, resumed after it (``takeSettled()``).
+    @exclusivity(unchecked) private var settled = RemoteService.Settled()
 
     /// Replies whose call was no longer waited for (cancelled, timed out, or settled by failover).
     private(set) var lateReplies = 0
@@ -204,19 +598,13 @@ actor RemoteService {
     /// Counts the nodes' state changes, when the system records metrics.
     private let nodeStates: NodeStateMetrics?
 
-    /// Whether ``run()`` waits for the socket's descriptor now (see ``socketUsed()``).
+    /// Whether ``RemoteService/run()`` waits for the socket's descriptor now
+    /// (see ``socketUsed()``): from a turn that emptied the socket to the next.
     @exclusivity(unchecked) private var receiveLoopWaits = false
     /// Whether ``socketUsed()`` is reading now (what it handles may use the socket again).
     @exclusivity(unchecked) private var readingAfterUse = false
-    /// Whether ``run()`` is reading now: then answers wait in `readAnswers`.
-    @exclusivity(unchecked) private var runLoopReads = false
-    /// Answers ``run()`` read in this turn, handed to their callers when it
-    /// leaves the actor (see ``handOver()``).
-    @exclusivity(unchecked) private var readAnswers: [(AnswerSlot, AttemptResult)] = []
 
-    /// `service` is the service it calls, for metrics (``CallMetrics/instances``
-    /// for a direct connection to the node of an actor instance).
-    init(name: String, service: String, system: CortSystem) throws {
+    init(name: String, service: String, system: CortSystem, eventsEndpoint: String) throws {
         self.name = name
         nodeStates = NodeStateMetrics(service: service, factory: system.configuration.metricsFactory)
         reactor = system.reactor
@@ -248,21 +636,43 @@ actor RemoteService {
         // libzmq's default 100 ms; libzmq adds up to as much again): a node
         // whose link comes back is reached within 1.5 intervals, not at the
         // kernel's next SYN (1 s apart, 1, 3, 7 s… before Linux 6.5) or this
-        // actor's next renewal of the connection (every `liveness` intervals).
+        // service's next renewal of the connection (every `liveness` intervals).
         try socket.set(.connectTimeout, heartbeat.interval)
         try socket.set(.reconnectInterval, min(heartbeat.interval / 4, .milliseconds(100)))
-        let eventsEndpoint = "inproc://cort-remote-service-\(CortSystem.randomHex(8))"
         try socket.monitor(eventsEndpoint, events: [.disconnected, .connectRetried, .handshakeSucceeded, .handshakeFailed])
-        connectionEvents = try ZeroMQSocket(.pair, context: system.context, reactor: system.reactor)
-        try connectionEvents.set(.receiveHighWaterMark, 0)
-        try connectionEvents.connect(eventsEndpoint)
+        descriptor = try socket.get(.descriptor)
+    }
+
+    /// The calls settled since the last look, to resume after the lock.
+    @inline(__always)
+    func takeSettled() -> RemoteService.Settled {
+        guard settled.first != nil else { return RemoteService.Settled() }
+        defer { settled = RemoteService.Settled() }
+        return settled
+    }
+
+    /// Ends a step: `outcome`, or nil for a call that waited to look again.
+    private func settle(_ continuation: Continuation, _ outcome: Result<AttemptResult, RemoteCallError>?,
+                        sent: RemoteService.Sent? = nil) {
+        let resumption = RemoteService.Resumption(continuation: continuation,
+                                                  step: RemoteService.Step(sent: sent, outcome: outcome))
+        if settled.first == nil {
+            settled.first = resumption
+        } else {
+            settled.more.append(resumption)
+        }
+    }
+
+    /// Ends a call in flight with `outcome`.
+    private func settle(_ call: PendingCall, _ outcome: Result<AttemptResult, RemoteCallError>) {
+        settle(call.continuation, outcome, sent: call.sent)
     }
 
     // MARK: Nodes
 
     /// Connects to new nodes and lets the ones that left drain.
     func update(nodes instances: [ServiceInstance]) {
-        guard !closed else { return }
+        guard !isClosed else { return }
         discoveryFailure = nil
         let now = clock.now
         let incoming = Dictionary(instances.map { (Self.connectionKey($0), $0) }, uniquingKeysWith: { kept, _ in kept })
@@ -502,200 +912,125 @@ actor RemoteService {
 
     // MARK: Calls
 
-    /// Sends `request` to a node and waits for its answer until `deadline`,
-    /// moving it to another node when ``Failover`` says so.
+    /// One step of an attempt: picks a node and sends the request to it
+    /// under the step's id, filing its continuation for the answer; or, when
+    /// the only reason no node takes it may pass (no node list yet, no node
+    /// live yet, every node full when ``CallLimits/whenFull`` says wait, or
+    /// every node that takes calls holding its share while others join),
+    /// files it as waiting until its deadline, to look again when woken.
+    /// Anything else settles the step with the attempt's end.
     ///
-    /// Nonisolated: the caller's task enters this actor only to send each
-    /// attempt (``sendAttempt(_:deadline:avoiding:lastRefusal:)``), and waits
-    /// for the answer outside it, so an answer resumes the caller directly
-    /// rather than through this actor's queue (a hop to another thread).
-    ///
-    /// `recordsValues`: whether the attempts of a call answered with a value
-    /// are wanted (by interceptors); without them, such a call costs no
-    /// array and no clock reading for its record. Errors always carry theirs.
-    nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, recordsValues: Bool = true)
-        async throws -> (answer: Answer, attempts: [CallAttempt]) {
-        // Arguments over the limit on their own: refused before the actor is
-        // entered and the envelope encoded (megabytes, held in the actor for
-        // as long as that takes, while its heartbeats and answers wait).
-        let argumentBytes = request.arguments.reduce(0) { $0 + $1.count }
-        if argumentBytes > limits.maxEnvelopeBytes {
-            throw RemoteCallError(.messageTooLarge, "\(request.method): the request's arguments have \(argumentBytes) bytes, "
-                                  + "over the limit of \(limits.maxEnvelopeBytes)")
-        }
-        let started = clock.now
-        var attempts: [CallAttempt] = []
-        do {
-            return (try await call(request, deadline: deadline, idempotent: idempotent, started: started,
-                                   recordsValues: recordsValues, attempts: &attempts), attempts)
-        } catch var error as RemoteCallError {
-            // Whatever ended the call, the error says what each attempt did.
-            error.attempts = attempts
-            throw error
-        }
-    }
-
-    private nonisolated func call(_ request: CallRequest, deadline: Duration, idempotent: Bool, started: Duration,
-                                  recordsValues: Bool, attempts: inout [CallAttempt]) async throws -> Answer {
-        var refusedBy: Set<String> = []
-        var lastRefusal: CallFailure?
-        while true {
-            let sent = try await sendAttempt(request, deadline: deadline, avoiding: refusedBy, lastRefusal: lastRefusal)
-            let result: AttemptResult
-            switch sent.outcome {
-            case .notSent:
-                result = .notSent
-            case .failed(let error):
-                attempts.append(sent.record(.failed(error.code), callStarted: started, now: clock.now))
-                throw error
-            case .waiting(let id, let slot):
-                do {
-                    result = try await withTaskCancellationHandler {
-                        try await slot.wait()
-                    } onCancel: {
-                        // Runs on the cancelling thread: a task takes the call out of the actor.
-                        Task { await self.cancelCall(id) }
-                    }
-                } catch let error as RemoteCallError {
-                    attempts.append(sent.record(.failed(error.code), callStarted: started, now: clock.now))
-                    throw error
-                }
+    /// `checksCancellation`: it runs on the caller's own task, which may
+    /// look at its cancellation here, under the lock (see ``cancel(_:)``).
+    func start(_ submission: RemoteService.Submission, checksCancellation: Bool) {
+        let request = submission.request
+        let (id, deadline, continuation) = (submission.id, submission.deadline, submission.continuation)
+        if !submission.acquiring { callsAcquiring += 1 }
+        let node: Node
+        do throws(RemoteCallError) {
+            if isClosed { throw RemoteCallError(.shuttingDown, "the actor system is shut down") }
+            if checksCancellation && Task.isCancelled {
+                // Checked under the lock, so a cancel either is seen here or
+                // finds the call filed below.
+                throw submission.acquiring
+                    ? RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node")
+                    : RemoteCallError(.cancelled, "\(request.method): the caller was cancelled")
             }
-            let decision = Failover.decide(result.attempt, idempotent: idempotent, method: request.method, node: sent.node)
-            if !recordsValues, case .deliver = decision, case .answered(.value(let bytes)) = result {
-                return .value(bytes)
+            let pick = pickNode(avoiding: submission.refused, deadline: deadline)
+            guard let picked = try usableNode(pick, method: request.method, lastRefusal: submission.lastRefusal) else {
+                waiters[id] = Waiter(continuation: continuation, deadline: deadline, method: request.method,
+                                     refused: submission.refused, pick: pick)
+                waitOrder.append(id)
+                schedule(deadline: deadline, id: id, waiter: true)
+                return
             }
-            attempts.append(sent.record(result.outcome, callStarted: started, now: clock.now))
-            switch decision {
-            case .deliver:
-                guard case .answered(let answer) = result else { continue }
-                return answer
-            case .tryAnotherNode:
-                if case .answered(.failure(let refusal)) = result {
-                    refusedBy.insert(sent.node)
-                    lastRefusal = refusal
-                    if refusal.code == .overloaded {
-                        await nodeRefused(sent.node)
-                    }
-                }
-                logger.debug("moving a call to another node", metadata: [
-                    "cort.service": "\(name)", "cort.method": "\(request.method)", "cort.node": "\(sent.node)"])
-            case .fail(let code, let message):
-                throw RemoteCallError(code, message)
-            }
+            node = picked
+        } catch {
+            callsAcquiring -= 1
+            settle(continuation, .failure(error))
+            return
         }
-    }
-
-    /// One attempt of a call, as ``sendAttempt(_:deadline:avoiding:lastRefusal:)`` left it.
-    struct SentAttempt: Sendable {
-        enum Outcome: Sendable {
-            /// There was no connection under the node's name: the call never left.
-            case notSent
-            /// libzmq refused it (the attempt failed; the call fails with it).
-            case failed(RemoteCallError)
-            /// It is in flight; its answer comes in `slot`.
-            case waiting(id: UInt64, slot: AnswerSlot)
-        }
-        let node: String
-        /// When it was sent, on the system's clock.
-        let at: Duration
-        let outcome: Outcome
-
-        /// What the call's error or result says of this attempt, ended `now`.
-        func record(_ outcome: CallAttempt.Outcome, callStarted: Duration, now: Duration) -> CallAttempt {
-            CallAttempt(node: node, outcome: outcome, startedAfter: at - callStarted, duration: now - at)
-        }
-    }
-
-    /// Picks a node (waiting for one if need be), sends `request` to it and
-    /// registers the call, in one turn of this actor: its answer cannot be
-    /// read before the call is in `pending`.
-    private func sendAttempt(_ request: CallRequest, deadline: Duration, avoiding refused: Set<String>,
-                             lastRefusal: CallFailure?) async throws -> SentAttempt {
-        let node = try await acquireNode(method: request.method, deadline: deadline,
-                                         avoiding: refused, lastRefusal: lastRefusal)
+        callsAcquiring -= 1
         let now = clock.now
         if now >= deadline {
-            throw RemoteCallError(.deadlineExceeded, "\(request.method): the deadline passed before the call was sent")
+            settle(continuation, .failure(RemoteCallError(
+                .deadlineExceeded, "\(request.method): the deadline passed before the call was sent")))
+            return
         }
-        var request = request
-        let id = callIDs.next()
-        request.id = id
-        request.timeout = deadline - now
         buffer.removeAll(keepingCapacity: true)
-        WireCodec.encode(.request(request), into: &buffer)
+        var outgoing = request
+        outgoing.id = id
+        outgoing.timeout = deadline - now
+        WireCodec.encode(.request(outgoing), into: &buffer)
         if buffer.count > limits.maxEnvelopeBytes {
-            throw RemoteCallError(.messageTooLarge,
-                                  "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")
+            settle(continuation, .failure(RemoteCallError(
+                .messageTooLarge, "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")))
+            return
         }
+        let sent = RemoteService.Sent(node: node.key, at: now)
         // What was readable when the socket was used goes after the call is registered.
         defer { socketUsed() }
         let connection: Int
-        do {
+        do throws(RemoteCallError) {
             guard let sentOn = try send(buffer, to: node, method: request.method) else {
-                return SentAttempt(node: node.key, at: now, outcome: .notSent)
+                settle(continuation, .success(.notSent), sent: sent)
+                return
             }
             connection = sentOn
-        } catch let error as RemoteCallError {
-            return SentAttempt(node: node.key, at: now, outcome: .failed(error))
+        } catch {
+            settle(continuation, .failure(error), sent: sent)
+            return
         }
         node.inFlight += 1
         node.health.tookCall()
         totalInFlight += 1
-        let slot = AnswerSlot()
-        pending[id] = PendingCall(slot: slot, node: node, connection: connection,
-                                  method: request.method, deadline: deadline)
+        pending[id] = PendingCall(continuation: continuation, node: node, connection: connection,
+                                  method: request.method, deadline: deadline, sent: sent)
         schedule(deadline: deadline, id: id, waiter: false)
-        return SentAttempt(node: node.key, at: now, outcome: .waiting(id: id, slot: slot))
+    }
+
+    /// The node `pick` found, nil when the call should wait for one, or the
+    /// error that ends the call now.
+    private func usableNode(_ pick: Pick, method: String, lastRefusal: CallFailure?) throws(RemoteCallError) -> Node? {
+        switch pick {
+        case .node(let node):
+            return node
+        case .noNodes:
+            if let lastRefusal { throw RemoteCallError(lastRefusal.code, lastRefusal.message) }
+            if let (_, error) = unreachable.min(by: { $0.key < $1.key }) {
+                throw RemoteCallError(error.code, "\(method): \(error.message)", cause: error.cause)
+            }
+            throw RemoteCallError(.noNodes, "discovery knows no node for \(name)\(discoveryCause)",
+                                  cause: discoveryFailure)
+        case .allRefused:
+            let refusal = lastRefusal ?? CallFailure(code: .overloaded, message: "every node refused the call")
+            throw RemoteCallError(refusal.code, refusal.message)
+        case .full where callLimits.whenFull == .failFast:
+            throw RemoteCallError(.overloaded, "\(method): every node of \(name) is full "
+                                  + "(\(totalInFlight) calls in flight); the call was not sent")
+        case .handshakeFailed(let reason):
+            throw RemoteCallError(.transport, "\(method): \(reason)")
+        case .full, .noNodeList, .noneUsable, .joining:
+            return nil
+        }
     }
 
     /// A node refused a call for want of room: it counts as full until it says otherwise.
-    private func nodeRefused(_ key: String) {
+    func nodeRefused(_ key: String) {
         nodes[key]?.health.full()
     }
 
-    /// A node that may take the call now, waiting (until `deadline`) when the
-    /// only reason there is none may pass: no node list yet, no node live
-    /// yet, (when ``CallLimits/whenFull`` says wait) every node full, or
-    /// every node that takes calls holds its share while others join.
-    private func acquireNode(method: String, deadline: Duration, avoiding refused: Set<String>,
-                             lastRefusal: CallFailure?) async throws -> Node {
-        callsAcquiring += 1
-        defer { callsAcquiring -= 1 }
-        while true {
-            if closed { throw RemoteCallError(.shuttingDown, "the actor system is shut down") }
-            let pick = pickNode(avoiding: refused, deadline: deadline)
-            switch pick {
-            case .node(let node):
-                return node
-            case .noNodes:
-                if let lastRefusal { throw RemoteCallError(lastRefusal.code, lastRefusal.message) }
-                if let (_, error) = unreachable.min(by: { $0.key < $1.key }) {
-                    throw RemoteCallError(error.code, "\(method): \(error.message)", cause: error.cause)
-                }
-                throw RemoteCallError(.noNodes, "discovery knows no node for \(name)\(discoveryCause)",
-                                      cause: discoveryFailure)
-            case .allRefused:
-                let refusal = lastRefusal ?? CallFailure(code: .overloaded, message: "every node refused the call")
-                throw RemoteCallError(refusal.code, refusal.message)
-            case .full where callLimits.whenFull == .failFast:
-                throw RemoteCallError(.overloaded, "\(method): every node of \(name) is full "
-                                      + "(\(totalInFlight) calls in flight); the call was not sent")
-            case .handshakeFailed(let reason):
-                throw RemoteCallError(.transport, "\(method): \(reason)")
-            case .full, .noNodeList, .noneUsable, .joining:
-                break
-            }
-            do {
-                try await waitForChange(deadline: deadline)
-            } catch is WaitExpired {
-                // Nodes that failed while the call waited are the reason now;
-                // otherwise it is what the call waited for.
-                switch pickNode(avoiding: refused, deadline: deadline) {
-                case .node, .full: throw timeoutWhileWaiting(pick, method: method)
-                case let now: throw timeoutWhileWaiting(now, method: method)
-                }
-            }
+    /// The caller of the attempt `id` was cancelled: its call ends, in
+    /// flight (the node is told) or waiting for a node.
+    func cancel(_ id: UInt64) {
+        if let call = pending.removeValue(forKey: id) {
+            sendCancel(id, to: call.node.key)
+            callEnded(on: call.node)
+            settle(call, .failure(RemoteCallError(.cancelled, "\(call.method): the caller was cancelled")))
+        } else if let waiter = waiters.removeValue(forKey: id) {
+            callsAcquiring -= 1
+            settle(waiter.continuation, .failure(RemoteCallError(
+                .cancelled, "a call to \(name) was cancelled while it waited for a node")))
         }
     }
 
@@ -720,7 +1055,7 @@ actor RemoteService {
     /// on; nil when there is no connection under the node's name (the call
     /// never left, so any other node may take it). The caller calls
     /// ``socketUsed()`` after.
-    private func send(_ envelope: [UInt8], to node: Node, method: String) throws -> Int? {
+    private func send(_ envelope: [UInt8], to node: Node, method: String) throws(RemoteCallError) -> Int? {
         let key = node.key
         var message = ZeroMQMessage(frameCapacity: 2)
         message.append(node.routingID)
@@ -735,8 +1070,9 @@ actor RemoteService {
         } catch let error as ZeroMQError where error.code == .hostUnreachable {
             connectionGone(key)
             return nil
-        } catch let error as ZeroMQError {
-            throw RemoteCallError(.transport, "\(method): cannot send to node \(key)", cause: error)
+        } catch {
+            throw RemoteCallError(.transport, "\(method): cannot send to node \(key)",
+                                  cause: error as? ZeroMQError ?? ZeroMQError(.other, "\(error)"))
         }
     }
 
@@ -759,37 +1095,7 @@ actor RemoteService {
         return try socket.trySend(&message)
     }
 
-    private func cancelCall(_ id: UInt64) {
-        guard let call = pending.removeValue(forKey: id) else { return }
-        sendCancel(id, to: call.node.key)
-        callEnded(on: call.node)
-        call.slot.resume(throwing: RemoteCallError(.cancelled, "\(call.method): the caller was cancelled"))
-    }
-
-    private func cancelWait(_ id: UInt64) {
-        guard let waiter = waiters.removeValue(forKey: id) else { return }
-        waiter.continuation.resume(throwing: RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node"))
-    }
-
     // MARK: Waiting for a node
-
-    private func waitForChange(deadline: Duration) async throws {
-        nextWaiterID &+= 1
-        let id = nextWaiterID
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if Task.isCancelled {
-                    continuation.resume(throwing: RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node"))
-                    return
-                }
-                waiters[id] = Waiter(continuation: continuation, deadline: deadline)
-                waitOrder.append(id)
-                schedule(deadline: deadline, id: id, waiter: true)
-            }
-        } onCancel: {
-            Task { await self.cancelWait(id) }
-        }
-    }
 
     /// Lets as many waiting calls look for a node again as the usable nodes have room for.
     private func wakeWaitersForRoom() {
@@ -808,7 +1114,7 @@ actor RemoteService {
         var woken = 0
         while woken < count, let id = waitOrder.popFirst() {
             guard let waiter = waiters.removeValue(forKey: id) else { continue }
-            waiter.continuation.resume()
+            settle(waiter.continuation, nil)
             woken += 1
         }
     }
@@ -895,7 +1201,7 @@ actor RemoteService {
             for (id, call) in lost {
                 pending.removeValue(forKey: id)
                 callEnded(on: call.node)
-                call.slot.resume(returning: .nodeFailed(reason))
+                settle(call, .success(.nodeFailed(reason)))
             }
         }
     }
@@ -919,7 +1225,7 @@ actor RemoteService {
     }
 
     private func armTimer() {
-        guard !closed else { return }
+        guard !isClosed else { return }
         let next: Duration
         switch (deadlines.earliest, heartbeatDue) {
         case (let deadline?, let due?): next = min(deadline, due)
@@ -934,18 +1240,18 @@ actor RemoteService {
         // Its work (expiring deadlines, pings, reading what waits) runs on
         // the reactor, as the receive loop's does, rather than beside the
         // callers' own tasks on the global pool.
-        timer = Task(executorPreference: reactor.taskExecutor) {
+        timer = Task(executorPreference: reactor.taskExecutor) { [weak owner] in
             do {
                 try await clock.sleep(until: next)
             } catch {
                 return  // re-armed for an earlier time, or closed
             }
             guard !Task.isCancelled else { return }
-            await self.timerFired()
+            owner?.timerFired()
         }
     }
 
-    private func timerFired() {
+    func timerFired() {
         timerDeadline = nil
         expireDue()
         if let due = heartbeatDue, due <= clock.now {
@@ -958,105 +1264,54 @@ actor RemoteService {
         let now = clock.now
         for first in deadlines.popExpired(at: now) {
             if first.waiter {
-                waiters.removeValue(forKey: first.id)?.continuation.resume(throwing: WaitExpired())
+                guard let waiter = waiters.removeValue(forKey: first.id) else { continue }
+                // Nodes that failed while the call waited are the reason now;
+                // otherwise it is what the call waited for.
+                let error = switch pickNode(avoiding: waiter.refused, deadline: waiter.deadline) {
+                case .node, .full: timeoutWhileWaiting(waiter.pick, method: waiter.method)
+                case let now: timeoutWhileWaiting(now, method: waiter.method)
+                }
+                callsAcquiring -= 1
+                settle(waiter.continuation, .failure(error))
             } else if let call = pending.removeValue(forKey: first.id) {
                 sendCancel(first.id, to: call.node.key)
                 callEnded(on: call.node)
-                call.slot.resume(throwing: RemoteCallError(
-                    .deadlineExceeded, "\(call.method): no answer from node \(call.node.key) before the deadline"))
+                settle(call, .failure(RemoteCallError(
+                    .deadlineExceeded, "\(call.method): no answer from node \(call.node.key) before the deadline")))
             }
         }
     }
 
     // MARK: Frames from nodes
 
-    /// Receives answers and hands them to their callers until the reactor
-    /// stops. Run it in a task that prefers the reactor
-    /// (`Task(executorPreference: reactor.taskExecutor)`): then what arrives
-    /// is read there, with no hop to the global pool.
-    func run() async {
-        let descriptor: Int32
+    /// One turn of ``RemoteService/run()``: reads up to a turn of frames.
+    func readTurn() -> Turn {
+        guard !isClosed else { return .stopped }
+        receiveLoopWaits = false
+        var handled = 0
         do {
-            descriptor = try socket.get(.descriptor)
+            while handled < NodeServer.framesPerTurn, let message = try socket.tryReceive() {
+                handle(message)
+                handled += 1
+            }
         } catch {
-            logger.warning("the remote service cannot receive", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
-            return
+            logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
+            return .stopped
         }
-        while !closed {
-            var handled = 0
-            do {
-                runLoopReads = true
-                defer {
-                    runLoopReads = false
-                    handOver()
-                }
-                while handled < NodeServer.framesPerTurn, let message = try socket.tryReceive() {
-                    handle(message)
-                    handled += 1
-                }
-            } catch {
-                if !closed {
-                    logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
-                }
-                return
-            }
-            do {
-                if handled == NodeServer.framesPerTurn {
-                    // A node that floods this caller must not keep its timers
-                    // (deadlines, heartbeats) and its callers' sends from running.
-                    await reactor.yieldTurn(isolation: self)
-                    continue
-                }
-                receiveLoopWaits = true
-                defer { receiveLoopWaits = false }
-                try await reactor.waitUntilReadable(descriptor, isolation: self)
-            } catch {
-                if !closed && !(error is CancellationError) {
-                    logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
-                }
-                return
-            }
-        }
+        if handled == NodeServer.framesPerTurn { return .more }
+        receiveLoopWaits = true
+        return .drained
     }
 
-    /// Resumes the callers whose answers ``run()`` read, after this turn.
+    /// Reads what this service's own use of the socket left unsignalled.
     ///
-    /// On the reactor, through its queue: the job runs once ``run()`` has
-    /// left the actor, so a caller that goes on to its next call finds the
-    /// actor free and sends on its own thread. Resumed at once, it would
-    /// find the actor still taken, queue up behind ``run()``, and its send
-    /// would run on the reactor, then hop back to the global pool.
-    private func handOver() {
-        guard !readAnswers.isEmpty else { return }
-        guard reactor.isOnReactorThread else {
-            for (slot, result) in readAnswers { slot.resume(returning: result) }
-            readAnswers.removeAll(keepingCapacity: true)
-            return
-        }
-        if readAnswers.count == 1 {
-            // The common case at one call in flight: the closure's context
-            // is the only allocation, and the array keeps its storage.
-            let (slot, result) = readAnswers[0]
-            readAnswers.removeAll(keepingCapacity: true)
-            reactor.execute { slot.resume(returning: result) }
-        } else {
-            var taken: [(AnswerSlot, AttemptResult)] = []
-            swap(&taken, &readAnswers)
-            let answers = taken
-            reactor.execute {
-                for (slot, result) in answers { slot.resume(returning: result) }
-            }
-        }
-    }
-
-    /// Reads what this actor's own use of the socket left unsignalled.
-    ///
-    /// While ``run()`` waits, the reactor polls the socket's descriptor,
-    /// which signals only commands libzmq has not processed yet; a send, a
-    /// connect or a receive here processes them, so an answer they brought
-    /// is read here, on the caller's thread, or it would wait for the next
-    /// signal. A receive that finds nothing leaves the descriptor to signal
-    /// the next one. At most one turn of frames is read here; a task reads the rest.
+    /// While ``RemoteService/run()`` waits, the reactor polls the socket's
+    /// descriptor, which signals only commands libzmq has not processed yet;
+    /// a send, a connect or a receive here processes them, so an answer they
+    /// brought is read here, on the thread that used the socket, or it would
+    /// wait for the next signal. A receive that finds nothing leaves the
+    /// descriptor to signal the next one. At most one turn of frames is read
+    /// here; a task on the reactor reads the rest.
     private func socketUsed() {
         guard receiveLoopWaits, !readingAfterUse else { return }
         readingAfterUse = true
@@ -1065,51 +1320,47 @@ actor RemoteService {
             guard let message = try? socket.tryReceive() else { return }
             handle(message)
         }
-        Task(executorPreference: reactor.taskExecutor) { await self.socketUsed() }
+        Task(executorPreference: reactor.taskExecutor) { [weak owner] in owner?.readAfterUse() }
     }
 
-    /// Settles the calls of nodes whose connection dropped, and stops
-    /// waiting for joining nodes that cannot be connected to, until the
-    /// reactor stops.
-    func watchConnections() async {
-        while !closed {
-            let message: ZeroMQMessage
-            do {
-                message = try await connectionEvents.receiveOffReactor()
-            } catch {
-                return
+    /// The follow-up of a ``socketUsed()`` that read a whole turn.
+    func readAfterUse() {
+        socketUsed()
+    }
+
+    /// Acts on an event of the socket's monitor; true once closed.
+    func connectionEvent(_ event: MonitorEvent) -> Bool {
+        guard !isClosed else { return true }
+        // libzmq names the endpoint as it resolved it; cort's are literal
+        // addresses, so they match. A name that does not match is left to
+        // the heartbeats (and, for a joining node, to its grace).
+        switch event.event {
+        case .disconnected:
+            for (key, node) in nodes where node.instance.endpoint == event.endpoint && node.health.takesCalls {
+                logger.debug("connection dropped", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
+                connectionGone(key)
             }
-            guard let event = try? MonitorEvent(message) else { continue }
-            // libzmq names the endpoint as it resolved it; cort's are literal
-            // addresses, so they match. A name that does not match is left to
-            // the heartbeats (and, for a joining node, to its grace).
-            switch event.event {
-            case .disconnected:
-                for (key, node) in nodes where node.instance.endpoint == event.endpoint && node.health.takesCalls {
-                    logger.debug("connection dropped", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
-                    connectionGone(key)
-                }
-            case .connectRetried:
-                var stoppedJoining = false
-                for (key, node) in nodes where node.instance.endpoint == event.endpoint {
-                    guard nodes[key]?.health.connectFailed() == true else { continue }
-                    logger.debug("cannot connect to a joining node yet", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
-                    stoppedJoining = true
-                }
-                // Calls that waited for it go to the nodes that answered.
-                if stoppedJoining { wakeWaitersForRoom() }
-            case .handshakeSucceeded:
-                for (key, node) in nodes where node.instance.endpoint == event.endpoint {
-                    handshakeSucceeded(key)
-                }
-            case .handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth:
-                for (key, node) in nodes where node.instance.endpoint == event.endpoint && !node.handshaken {
-                    handshakeFailed(key, event)
-                }
-            default:
-                continue
+        case .connectRetried:
+            var stoppedJoining = false
+            for (key, node) in nodes where node.instance.endpoint == event.endpoint {
+                guard nodes[key]?.health.connectFailed() == true else { continue }
+                logger.debug("cannot connect to a joining node yet", metadata: ["cort.service": "\(name)", "cort.node": "\(key)"])
+                stoppedJoining = true
             }
+            // Calls that waited for it go to the nodes that answered.
+            if stoppedJoining { wakeWaitersForRoom() }
+        case .handshakeSucceeded:
+            for (key, node) in nodes where node.instance.endpoint == event.endpoint {
+                handshakeSucceeded(key)
+            }
+        case .handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth:
+            for (key, node) in nodes where node.instance.endpoint == event.endpoint && !node.handshaken {
+                handshakeFailed(key, event)
+            }
+        default:
+            break
         }
+        return false
     }
 
     /// The handshake of a node's connection completed: what is sent on it
@@ -1159,7 +1410,7 @@ actor RemoteService {
         for (id, call) in unsent {
             pending.removeValue(forKey: id)
             callEnded(on: call.node)
-            call.slot.resume(returning: .notSent)
+            settle(call, .success(.notSent))
         }
         // Calls waiting for it go elsewhere, or fail with the reason: all look again.
         wakeWaiters(waiters.count)
@@ -1245,28 +1496,23 @@ actor RemoteService {
         }
         pending.removeValue(forKey: id)
         callEnded(on: call.node)
-        if runLoopReads {
-            readAnswers.append((call.slot, .answered(answer)))
-        } else {
-            call.slot.resume(returning: .answered(answer))
-        }
+        settle(call, .success(.answered(answer)))
     }
 
     /// Fails every waiting call and stops receiving.
     func close() {
-        closed = true
+        isClosed = true
         timer?.cancel()
         try? socket.stopMonitoring()
-        let calls = pending
-        pending.removeAll()
-        for call in calls.values {
-            call.slot.resume(throwing: RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down"))
+        for call in pending.values {
+            settle(call, .failure(RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down")))
         }
-        let waiting = waiters
+        pending.removeAll()
+        for waiter in waiters.values {
+            settle(waiter.continuation, .failure(RemoteCallError(.shuttingDown, "the actor system shut down")))
+        }
+        callsAcquiring -= waiters.count
         waiters.removeAll()
         waitOrder.removeAll()
-        for waiter in waiting.values {
-            waiter.continuation.resume(throwing: RemoteCallError(.shuttingDown, "the actor system shut down"))
-        }
     }
 }

@@ -323,7 +323,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         await nodeTask?.value
         for remote in remotes {
             for task in remote.tasks { task.cancel() }
-            await remote.service.close()
+            remote.service.close()
         }
         for task in securityTasks {
             task.cancel()
@@ -669,14 +669,14 @@ public final class CortSystem: DistributedActorSystem, Sendable {
                 let node = ServiceInstance(
                     service: id.service, id: "direct@\(endpoint)", endpoint: endpoint,
                     metadata: id.nodeKey.map { [ServiceInstance.curveKeyMetadataKey: $0] } ?? [:])
-                feeding = Task { await remote.update(nodes: [node]) }
+                feeding = Task { remote.update(nodes: [node]) }
             } else {
                 let service = id.service
                 feeding = Task { [directory] in
                     for await update in await directory.updates(for: service) {
                         switch update {
-                        case .nodes(let nodes): await remote.update(nodes: nodes)
-                        case .failed(let error): await remote.discoveryFailed(error)
+                        case .nodes(let nodes): remote.update(nodes: nodes)
+                        case .failed(let error): remote.discoveryFailed(error)
                         }
                     }
                 }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct CallIDsTests {
     @Test func idsNeverRepeatAndAreNeverZero() async {
-        var ids = CallIDs()
+        let ids = CallIDs()
         var seen = Set<UInt64>()
         for index in 0..<100_000 {
             if index % 5_000 == 0 { await Task.yield() }  // leaves the cooperative pool to the tests beside it
@@ -15,13 +15,30 @@ import Testing
     }
 
     @Test func consecutiveIdsAreNotConsecutiveNumbersAndGeneratorsDiffer() {
-        var first = CallIDs()
-        var second = CallIDs()
+        let first = CallIDs()
+        let second = CallIDs()
         let a = (0..<16).map { _ in first.next() }
         let b = (0..<16).map { _ in second.next() }
         #expect(a != b)
         let steps = zip(a, a.dropFirst()).map { $1 &- $0 }
         #expect(Set(steps).count > 1, "ids do not advance by a fixed step")
         #expect(a.filter { $0 < 1 << 32 }.count < 4, "ids use the whole 64 bits")
+    }
+
+    /// Calls take their ids on their own threads, outside the remote
+    /// service's lock: ids taken at once from several tasks never repeat.
+    @Test func idsTakenConcurrentlyNeverRepeat() async {
+        let ids = CallIDs()
+        let taken = await withTaskGroup(of: [UInt64].self) { group in
+            for _ in 0..<8 {
+                group.addTask { (0..<5_000).map { _ in ids.next() } }
+            }
+            var all: [UInt64] = []
+            for await part in group { all += part }
+            return all
+        }
+        #expect(taken.count == 40_000)
+        #expect(Set(taken).count == 40_000)
+        #expect(!taken.contains(0))
     }
 }
