@@ -5,6 +5,7 @@
 #   scripts/callgrind-calls.sh echo   [N]   # the C echo server under callgrind, called by the C client
 #   scripts/callgrind-calls.sh caller [N]   # cort-probe's typed calls under callgrind, to a cort-bench-node
 #   scripts/callgrind-calls.sh cclient [N]  # the C client under callgrind, to the C echo server
+#   scripts/callgrind-calls.sh lean   [N]   # the prototype caller (LeanCaller) under callgrind, to a cort-bench-node
 #
 # CORT_CALLGRIND_WINDOW=64 (or 256) keeps that many calls in flight instead
 # of one (the probe's calls-window and cecho-remote-window workloads).
@@ -61,8 +62,9 @@ node|echo)
     wait
     one=$(total "$work/server.out.1"); two=$(total "$work/server.out.2")
     ;;
-caller|cclient)
-    if [ "$side" = caller ]; then server=cort-bench-node; workload=calls$suffix; variable=CORT_BENCH_NODE; args=("$endpoint" 4)
+caller|cclient|lean)
+    if [ "$side" = caller ] || [ "$side" = lean ]; then server=cort-bench-node; workload=calls$suffix; variable=CORT_BENCH_NODE; args=("$endpoint" 4)
+        [ "$side" = lean ] && workload=lean${suffix:--latency}
     else server=cort-echo-server; workload=cecho-remote$suffix; variable=CORT_BENCH_ECHO; args=("$endpoint"); fi
     mkfifo "$work/in"
     "$work/$server" "${args[@]}" < "$work/in" > "$work/server.log" 2>&1 &
@@ -75,6 +77,6 @@ caller|cclient)
     wait
     one=$(total "$work/one.out"); two=$(total "$work/two.out")
     ;;
-*) echo "usage: $0 node|echo|caller|cclient [N]" >&2; exit 2 ;;
+*) echo "usage: $0 node|echo|caller|cclient|lean [N]" >&2; exit 2 ;;
 esac
 echo "$side: $(( (two - one) / N )) instructions per call ($window in flight, N=$N; $one at N, $two at 2N; profiles in $work)"

@@ -526,7 +526,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             // time (or less, when it asks for less).
             timeout = options.timeout.map { min($0, served.timeRemaining) } ?? served.timeRemaining
         }
-        let deadline = clock.now + timeout
+        let now = clock.now
+        let deadline = now + timeout
         var flags = CallFlags()
         if idempotent { flags.insert(.idempotent) }
         let request = CallRequest(
@@ -537,8 +538,13 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         let chain = clientChain
         let service = outgoing.errorsDeclaredBy
         guard chain.isActive else {
-            return try await send(request, to: remote, deadline: deadline, idempotent: idempotent,
-                                  errorsDeclaredBy: service, recordsValues: false).bytes
+            // The caller's own thread takes the remote service's lock and
+            // sends: no hop to the reactor. Its answer resumes it on the
+            // global pool (or on the reactor, for a caller that prefers it).
+            // No interceptor reads a successful call's attempts.
+            let (answer, attempts) = try await remote.call(request, started: now, deadline: deadline,
+                                                           idempotent: idempotent, recordsValues: false)
+            return try result(of: answer, attempts: attempts, errorsDeclaredBy: service).bytes
         }
         let call = ClientCall(service: id.service, method: outgoing.method, metadata: options.metadata,
                               timeout: timeout, isIdempotent: idempotent, isInstanceCall: !id.isService)
@@ -547,8 +553,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             request.metadata = call.metadata
             request.timeout = call.timeout
             request.flags = call.isIdempotent ? [.idempotent] : []
-            return try await send(request, to: remote, deadline: clock.now + call.timeout,
-                                  idempotent: call.isIdempotent, errorsDeclaredBy: service)
+            let now = clock.now
+            let (answer, attempts) = try await remote.call(request, started: now, deadline: now + call.timeout,
+                                                           idempotent: call.isIdempotent)
+            return try result(of: answer, attempts: attempts, errorsDeclaredBy: service)
         }.bytes
     }
 
@@ -561,17 +569,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         }
     }
 
-    /// Sends a request and turns its answer into a result or an error.
-    /// `recordsValues`: false when nobody reads a successful call's
-    /// attempts (no interceptor is active); see ``RemoteService/call(_:deadline:idempotent:recordsValues:)``.
-    private func send(_ request: CallRequest, to remote: RemoteService, deadline: Duration,
-                      idempotent: Bool, errorsDeclaredBy declaring: (any CortService.Type)?,
-                      recordsValues: Bool = true) async throws -> ClientCallResult {
-        // The caller's own thread enters the remote service and sends: no
-        // hop to the reactor. Its answer resumes it on the global pool (or
-        // on the reactor, for a caller that prefers it).
-        let (answer, attempts) = try await remote.call(request, deadline: deadline, idempotent: idempotent,
-                                                       recordsValues: recordsValues)
+    /// A call's answer as a result, or as the error it carries. Not async:
+    /// each async function a call passes through costs it a frame and a
+    /// switch check.
+    private func result(of answer: RemoteService.Answer, attempts: [CallAttempt],
+                        errorsDeclaredBy declaring: (any CortService.Type)?) throws -> ClientCallResult {
         switch answer {
         case .value(let bytes):
             return ClientCallResult(bytes: bytes, attempts: attempts)
