@@ -912,7 +912,6 @@ final class RemoteServiceState {
     /// `checksCancellation`: it runs on the caller's own task, which may
     /// look at its cancellation here, under the lock (see ``cancel(_:)``).
     func start(_ submission: RemoteService.Submission, checksCancellation: Bool) {
-        let request = submission.request
         let (id, deadline, continuation) = (submission.id, submission.deadline, submission.continuation)
         if !submission.acquiring { callsAcquiring += 1 }
         let node: Node
@@ -923,11 +922,11 @@ final class RemoteServiceState {
                 // finds the call filed below.
                 throw submission.acquiring
                     ? RemoteCallError(.cancelled, "a call to \(name) was cancelled while it waited for a node")
-                    : RemoteCallError(.cancelled, "\(request.method): the caller was cancelled")
+                    : RemoteCallError(.cancelled, "\(submission.request.method): the caller was cancelled")
             }
             let pick = pickNode(avoiding: submission.refused, deadline: deadline)
-            guard let picked = try usableNode(pick, method: request.method, lastRefusal: submission.lastRefusal) else {
-                waiters[id] = Waiter(continuation: continuation, deadline: deadline, method: request.method,
+            guard let picked = try usableNode(pick, method: submission.request.method, lastRefusal: submission.lastRefusal) else {
+                waiters[id] = Waiter(continuation: continuation, deadline: deadline, method: submission.request.method,
                                      refused: submission.refused, pick: pick)
                 waitOrder.append(id)
                 schedule(deadline: deadline, id: id, waiter: true)
@@ -943,17 +942,14 @@ final class RemoteServiceState {
         let now = clock.now
         if now >= deadline {
             settle(continuation, .failure(RemoteCallError(
-                .deadlineExceeded, "\(request.method): the deadline passed before the call was sent")))
+                .deadlineExceeded, "\(submission.request.method): the deadline passed before the call was sent")))
             return
         }
         buffer.removeAll(keepingCapacity: true)
-        var outgoing = request
-        outgoing.id = id
-        outgoing.timeout = deadline - now
-        WireCodec.encode(.request(outgoing), into: &buffer)
+        WireCodec.encodeRequest(submission.request, id: id, timeout: deadline - now, into: &buffer)
         if buffer.count > limits.maxEnvelopeBytes {
             settle(continuation, .failure(RemoteCallError(
-                .messageTooLarge, "\(request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")))
+                .messageTooLarge, "\(submission.request.method): the request has \(buffer.count) bytes, over the limit of \(limits.maxEnvelopeBytes)")))
             return
         }
         let sent = RemoteService.Sent(node: node.key, at: now)
@@ -961,7 +957,7 @@ final class RemoteServiceState {
         defer { socketUsed() }
         let connection: Int
         do throws(RemoteCallError) {
-            guard let sentOn = try send(buffer, to: node, method: request.method) else {
+            guard let sentOn = try send(buffer, to: node, method: submission.request.method) else {
                 settle(continuation, .success(.notSent), sent: sent)
                 return
             }
@@ -974,7 +970,7 @@ final class RemoteServiceState {
         node.health.tookCall()
         totalInFlight += 1
         pending[id] = PendingCall(continuation: continuation, node: node, connection: connection,
-                                  method: request.method, deadline: deadline, sent: sent)
+                                  method: submission.request.method, deadline: deadline, sent: sent)
         schedule(deadline: deadline, id: id, waiter: false)
     }
 
@@ -1488,11 +1484,17 @@ final class RemoteServiceState {
     /// Hands `answer` to the call `id`, if it is in flight on `connection`:
     /// a node answers only the calls sent to it.
     private func settle(_ id: UInt64, with answer: Answer, from connection: Int) {
-        guard let call = pending[id], call.connection == connection else {
+        // One lookup: taken out, and put back in the rare case of an answer
+        // from another connection than the call's.
+        guard let call = pending.removeValue(forKey: id) else {
             lateReplies += 1
             return
         }
-        pending.removeValue(forKey: id)
+        guard call.connection == connection else {
+            pending[id] = call
+            lateReplies += 1
+            return
+        }
         callEnded(on: call.node)
         settle(call, .success(.answered(answer)))
     }

@@ -491,7 +491,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         var errorsDeclaredBy: (any CortService.Type)?
     }
 
-    private func outgoing<Act: DistributedActor>(on id: ActorID, of actorType: Act.Type, target: RemoteCallTarget,
+    private func outgoing<Act: DistributedActor>(on id: consuming ActorID, of actorType: Act.Type, target: RemoteCallTarget,
                                                  invocation: inout InvocationEncoder) throws -> OutgoingCall {
         try invocation.doneRecording()
         let options = id.callOptions.map { CallOptions.current.merged(over: $0) } ?? CallOptions.current
@@ -519,7 +519,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     }
 
     private func perform(_ outgoing: OutgoingCall) async throws -> [UInt8]? {
-        let (id, options, idempotent) = (outgoing.id, outgoing.options, outgoing.idempotent)
+        // Read in place rather than copied out (an id is five strings: a
+        // copy is five retains and, later, five releases).
+        let options = outgoing.options
+        let idempotent = outgoing.idempotent
         var timeout = options.timeout ?? configuration.defaultTimeout
         if let served = CallContext.current {
             // A call made while serving one has what is left of that one's
@@ -531,10 +534,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         var flags = CallFlags()
         if idempotent { flags.insert(.idempotent) }
         let request = CallRequest(
-            id: 0, service: id.service, actor: id.instance, target: outgoing.target,
+            id: 0, service: outgoing.id.service, actor: outgoing.id.instance, target: outgoing.target,
             method: outgoing.method, timeout: timeout, flags: flags,
             metadata: options.metadata, arguments: outgoing.arguments)
-        let remote = try remoteService(for: id)
+        let remote = try remoteService(for: outgoing.id)
         let chain = clientChain
         let service = outgoing.errorsDeclaredBy
         guard chain.isActive else {
@@ -546,8 +549,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
                                                            idempotent: idempotent, recordsValues: false)
             return try result(of: answer, attempts: attempts, errorsDeclaredBy: service).bytes
         }
-        let call = ClientCall(service: id.service, method: outgoing.method, metadata: options.metadata,
-                              timeout: timeout, isIdempotent: idempotent, isInstanceCall: !id.isService)
+        let call = ClientCall(service: outgoing.id.service, method: outgoing.method, metadata: options.metadata,
+                              timeout: timeout, isIdempotent: idempotent, isInstanceCall: !outgoing.id.isService)
         return try await Self.run(call, through: chain.interceptors[...]) { call in
             var request = request
             request.metadata = call.metadata

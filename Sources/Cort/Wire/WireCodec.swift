@@ -19,7 +19,7 @@ package enum WireCodec {
     package static func encode(_ envelope: Envelope, into buffer: inout [UInt8]) {
         switch envelope {
         case .request(let request):
-            encodeRequest(request, into: &buffer)
+            encodeRequest(request, id: request.id, timeout: request.timeout, into: &buffer)
         case .reply(let id, let result):
             let size =
                 1 + 2 + WireWriter.uintSize(id) + (result.map { WireWriter.binSize($0.count) } ?? 1)
@@ -76,11 +76,15 @@ package enum WireCodec {
         }
     }
 
-    private static func encodeRequest(_ request: CallRequest, into buffer: inout [UInt8]) {
-        let timeout = request.timeout.wireNanoseconds
+    /// Appends the request envelope of `request` sent as call `id` with
+    /// `timeout` left (its own `id` and `timeout` are not read): a caller
+    /// sends each attempt under its own id without copying the request.
+    package static func encodeRequest(_ request: borrowing CallRequest, id: UInt64, timeout: Duration,
+                                      into buffer: inout [UInt8]) {
+        let timeout = timeout.wireNanoseconds
         let flags = UInt64(request.flags.intersection(.known).rawValue)
         var size =
-            1 + 2 + WireWriter.uintSize(request.id)
+            1 + 2 + WireWriter.uintSize(id)
             + WireWriter.stringSize(request.service.utf8.count)
             + (request.actor.map { WireWriter.stringSize($0.utf8.count) } ?? 1)
             + WireWriter.stringSize(request.target.utf8.count)
@@ -98,7 +102,7 @@ package enum WireCodec {
             writer.writeArrayHeader(11)
             writer.writeUInt(WireFormat.version)
             writer.writeUInt(WireFormat.Kind.request.rawValue)
-            writer.writeUInt(request.id)
+            writer.writeUInt(id)
             writer.writeString(request.service)
             writer.writeOptionalString(request.actor)
             writer.writeString(request.target)
