@@ -1,4 +1,6 @@
 import CortZeroMQ
+import Foundation
+import Synchronization
 import Testing
 @testable import Cort
 
@@ -53,6 +55,81 @@ import Testing
             }
             #expect(answers.count == calls)
             #expect(answers.allSatisfy { $0.value == "Hello, \($0.key)!" })
+        }
+    }
+
+    /// A caller cancelled while its call runs on the node: the call ends at
+    /// once with `cancelled`, and the node is told (its method sees the
+    /// cancellation), long before the call's own 60 s.
+    @Test func aCallerCancelledWhileItsCallRunsEndsAtOnceAndTheNodeIsTold() async throws {
+        let key = "cancel-running-\(UUID())"
+        try await withNodeAndCaller(
+            node: { .init(name: "cancel-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },
+            caller: { .init(name: "cancel-caller", discovery: $0, defaultTimeout: .seconds(60), drainGrace: .zero) },
+            host: { node in try await node.host("worker", replicas: 1) { Worker(actorSystem: $0) } }
+        ) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            let call = Task { try await worker.wait(key, seconds: 60) }
+            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
+            call.cancel()
+            await #expect(throws: RemoteCallError.self) { try await call.value }
+            do {
+                _ = try await call.value
+            } catch let error as RemoteCallError {
+                #expect(error.code == .cancelled)
+                #expect(error.attempts.count == 1, "the attempt that was sent is recorded")
+            }
+            #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" }, "the node's method saw the cancel")
+        }
+    }
+
+    /// Calls cancelled in a burst, some running and most waiting for room
+    /// (four a node at most), while the remote service's lock is contended:
+    /// each ends with `cancelled`, and the room they held is given back, so
+    /// the next call runs.
+    @Test func callsCancelledInABurstEndCancelledAndGiveBackTheirRoom() async throws {
+        let key = "cancel-burst-\(UUID())"
+        try await withNodeAndCaller(
+            node: { .init(name: "burst-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },
+            caller: {
+                .init(name: "burst-caller", discovery: $0, defaultTimeout: .seconds(60),
+                      callLimits: CallLimits(perNode: 4, perService: 4, whenFull: .wait), drainGrace: .zero)
+            },
+            host: { node in try await node.host("worker", replicas: 4) { Worker(actorSystem: $0) } }
+        ) { _, caller in
+            let worker = try Worker.resolve(id: .service("worker"), using: caller)
+            let calls = (0..<40).map { _ in Task { try await worker.wait(key, seconds: 60) } }
+            // The four that hold the room are running on the node; the others wait for it.
+            let started = StartCount()
+            #expect(await Observations.shared.waitFor(key) { $0 == "started" && started.increment() == 4 })
+            for call in calls { call.cancel() }
+            var codes: [RemoteCallError.Code] = []
+            for call in calls {
+                do {
+                    _ = try await call.value
+                } catch let error as RemoteCallError {
+                    codes.append(error.code)
+                }
+            }
+            #expect(codes.count == 40)
+            #expect(codes.allSatisfy { $0 == .cancelled }, "\(codes)")
+            // The room is free again: a call runs at once rather than waiting 60 s.
+            let after = try await CallOptions.$current.withValue(CallOptions(timeout: .seconds(30))) {
+                try await worker.wait(key + "-after", seconds: 0)
+            }
+            #expect(after == "done")
+        }
+    }
+}
+
+/// Counts events a predicate sees (`Observations.waitFor` calls it from one task).
+private final class StartCount: Sendable {
+    private let count = Mutex(0)
+
+    func increment() -> Int {
+        count.withLock { count in
+            count += 1
+            return count
         }
     }
 }
