@@ -195,7 +195,9 @@ final class RemoteService: Sendable {
     /// meanwhile in one go, as an actor's queue did, where a plain lock made
     /// each caller wait its turn (callgrind, 64 calls in flight: a caller
     /// spun about 3,300 instructions a call for the lock).
-    private func submit(_ submission: Submission) {
+    /// Returns whether the step ran here, on the caller's own task.
+    @discardableResult
+    private func submit(_ submission: Submission) -> Bool {
         let direct: Settled? = state.withLockIfAvailable { state in
             runInbox(on: state)
             state.start(submission, checksCancellation: true)
@@ -213,6 +215,7 @@ final class RemoteService: Sendable {
             drainInbox()
         }
         if inboxFilled() { drainInbox() }
+        return direct != nil
     }
 
     /// Runs the filed steps while the lock is free and some are filed.
@@ -290,14 +293,15 @@ final class RemoteService: Sendable {
             let (refused, refusal, counted) = (refusedBy, lastRefusal, acquiring)
             let step = await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: Continuation) in
-                    submit(Submission(request: request, id: id, deadline: deadline, refused: refused,
-                                      lastRefusal: refusal, acquiring: counted, continuation: continuation))
+                    let ranHere = submit(Submission(request: request, id: id, deadline: deadline, refused: refused,
+                                                    lastRefusal: refusal, acquiring: counted,
+                                                    continuation: continuation))
                     // A step run by the lock's holder did not look for a
                     // cancel of this task; a cancel that came before this
                     // look may have come before the step was filed, so it
                     // is made here (after the step ran), and one after it
-                    // finds the step filed.
-                    if Task.isCancelled { withState { $0.cancel(id) } }
+                    // finds the step filed. A step run here looked itself.
+                    if !ranHere && Task.isCancelled { withState { $0.cancel(id) } }
                 }
             } onCancel: {
                 withState { $0.cancel(id) }
