@@ -195,6 +195,7 @@ final class RemoteService: Sendable {
     /// meanwhile in one go, as an actor's queue did, where a plain lock made
     /// each caller wait its turn (callgrind, 64 calls in flight: a caller
     /// spun about 3,300 instructions a call for the lock).
+    ///
     /// Returns whether the step ran here, on the caller's own task.
     @discardableResult
     private func submit(_ submission: Submission) -> Bool {
@@ -241,7 +242,7 @@ final class RemoteService: Sendable {
             return inbox
         }
         for submission in submissions {
-            // Its caller looks for a cancel itself, on its own task (see `attempt`).
+            // Its caller looks for a cancel itself, on its own task (see `call`).
             state.start(submission, checksCancellation: false)
         }
     }
