@@ -171,7 +171,7 @@ final class RemoteService: Sendable {
             return (result, state.takeSettled())
         }
         settled.resumeAll()
-        if inboxFilled() { drainInbox() }
+        drainInbox()
         return result
     }
 
@@ -211,11 +211,11 @@ final class RemoteService: Sendable {
                 inbox.append(submission)
                 inboxCount.add(1, ordering: .sequentiallyConsistent)
             }
-            // The holder may have let go before the step was filed: one of
-            // the two runs it, whoever sees it second.
-            drainInbox()
         }
-        if inboxFilled() { drainInbox() }
+        // Filed: the holder may have let go before the step was, so one of
+        // the two runs it, whoever sees it second. Run here: steps filed
+        // meanwhile by others.
+        drainInbox()
         return direct != nil
     }
 
@@ -1280,15 +1280,9 @@ final class RemoteServiceState {
     func readTurn() -> Turn {
         guard !isClosed else { return .stopped }
         receiveLoopWaits = false
-        var handled = 0
-        var now: Duration?
+        let handled: Int
         do {
-            while handled < NodeServer.framesPerTurn, let message = try socket.tryReceive() {
-                let readAt = now ?? clock.now
-                now = readAt
-                handle(message, at: readAt)
-                handled += 1
-            }
+            handled = try readFrames()
         } catch {
             logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
             return .stopped
@@ -1311,14 +1305,22 @@ final class RemoteServiceState {
         guard receiveLoopWaits, !readingAfterUse else { return }
         readingAfterUse = true
         defer { readingAfterUse = false }
+        guard (try? readFrames()) == NodeServer.framesPerTurn else { return }
+        Task(executorPreference: reactor.taskExecutor) { [weak owner] in owner?.readAfterUse() }
+    }
+
+    /// Reads and handles up to a turn of frames; how many it read. The
+    /// frames read in one go share one clock reading.
+    private func readFrames() throws -> Int {
+        var handled = 0
         var now: Duration?
-        for _ in 0..<NodeServer.framesPerTurn {
-            guard let message = try? socket.tryReceive() else { return }
+        while handled < NodeServer.framesPerTurn, let message = try socket.tryReceive() {
             let readAt = now ?? clock.now
             now = readAt
             handle(message, at: readAt)
+            handled += 1
         }
-        Task(executorPreference: reactor.taskExecutor) { [weak owner] in owner?.readAfterUse() }
+        return handled
     }
 
     /// The follow-up of a ``socketUsed()`` that read a whole turn.
