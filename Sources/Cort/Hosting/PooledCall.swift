@@ -123,78 +123,44 @@ final class PooledCall: WorkerPoolJob, @unchecked Sendable {
 
 extension NodeServer {
     /// Calls whose workers finished, waiting for the node to answer them,
-    /// and the node's task that answers them when it waits for more.
+    /// and the job that answers them.
     struct FinishedCalls: ~Copyable {
         var calls: [PooledCall] = []
-        var waiter: UnsafeContinuation<Void, Never>?
-        var stopped = false
-
-        /// The waiting task, taken out to be resumed.
-        mutating func takeWaiter() -> UnsafeContinuation<Void, Never>? {
-            defer { waiter = nil }
-            return waiter
-        }
+        /// A job to answer them is queued on the reactor.
+        var scheduled = false
+        /// Answers them on the reactor (``answerFinishedCalls()``); nil
+        /// before the node runs and after it stopped.
+        var answer: (@Sendable () -> Void)?
     }
 
     /// A worker finished `call` (on its thread: the reactor's, or the
     /// global pool's): the node answers it in its next batch.
     nonisolated func finished(_ call: PooledCall) {
-        let waiter = finishedCalls.withLock { finished in
+        let answer = finishedCalls.withLock { finished -> (@Sendable () -> Void)? in
             finished.calls.append(call)
-            return finished.takeWaiter()
+            guard !finished.scheduled, let answer = finished.answer else { return nil }
+            finished.scheduled = true
+            return answer
         }
-        waiter?.resume()
+        // One job for every call that finishes before it runs: at 64 calls
+        // in flight one job answers many, and a call comes back by joining
+        // a list (no allocation).
+        if let answer { reactor.execute(answer) }
     }
 
-    /// Answers the calls whose workers finished, all that are in at each
-    /// turn, and starts the next ones; until the node's task is cancelled.
-    ///
-    /// One task in a loop rather than a job per call: a call comes back by
-    /// joining a list (no allocation), and at 64 calls in flight one turn of
-    /// the reactor answers many.
-    func answerFinishedCalls() async {
-        var batch: [PooledCall] = []
-        var batchesSinceYield = 0
-        // Bounded: each turn either answers calls or waits; cancelling the
-        // node's task stops it.
-        while true {
-            let stopped = finishedCalls.withLock { finished in
-                swap(&batch, &finished.calls)
-                return finished.stopped
-            }
-            for call in batch {
-                guard let (outcome, started) = call.takeOutcome() else { continue }
-                completed(call.key, in: call.lane, outcome, started: started)
-            }
-            if !batch.isEmpty {
-                batch.removeAll(keepingCapacity: true)
-                batchesSinceYield += 1
-                if batchesSinceYield == Self.framesPerTurn {
-                    // Workers on the global pool may keep finishing calls as
-                    // fast as this answers them: let the reactor read too.
-                    batchesSinceYield = 0
-                    await reactor.yieldTurn(isolation: self)
-                }
-                continue
-            }
-            batchesSinceYield = 0
-            if stopped { return }
-            await withTaskCancellationHandler {
-                await withUnsafeContinuation { continuation in
-                    let ready = finishedCalls.withLock { finished in
-                        guard finished.calls.isEmpty, !finished.stopped else { return true }
-                        finished.waiter = continuation
-                        return false
-                    }
-                    if ready { continuation.resume() }
-                }
-            } onCancel: {
-                let waiter = finishedCalls.withLock { finished in
-                    finished.stopped = true
-                    return finished.takeWaiter()
-                }
-                waiter?.resume()
-            }
+    /// Answers the calls whose workers finished, all that are in, and
+    /// starts the next ones. Calls that finish meanwhile queue another job,
+    /// behind what the reactor has queued: workers on the global pool that
+    /// finish calls as fast as this answers them do not keep it from reading.
+    func answerFinishedCalls() {
+        finishedCalls.withLock { finished in
+            swap(&finishedBatch, &finished.calls)
+            finished.scheduled = false
         }
+        for call in finishedBatch {
+            guard let (outcome, started) = call.takeOutcome() else { continue }
+            completed(call.key, in: call.lane, outcome, started: started)
+        }
+        finishedBatch.removeAll(keepingCapacity: true)
     }
 }

@@ -142,6 +142,14 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         let continuation: UnsafeContinuation<Void, any Error>
     }
 
+    /// A socket the loop reads itself (``read(_:isolation:turn:)``).
+    private struct Reader {
+        let id: UInt64
+        let socket: UnsafeMutableRawPointer
+        let activity: SocketActivity
+        let turn: @Sendable () -> ReaderTurn
+    }
+
     /// The instant waiters' deadlines are measured from.
     private let epoch = ContinuousClock.now
 
@@ -178,6 +186,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     // these belong to the loop's thread alone.
     @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var nextWaiterID: UInt64 = 0
+    /// The sockets the loop reads itself, in the order they were added.
+    @exclusivity(unchecked) private var readers: [Reader] = []
     /// The sockets that have waiters, for one loop iteration.
     @exclusivity(unchecked) private var polledSockets: [PolledSocket] = []
     @exclusivity(unchecked) private var socketIndex: [UnsafeMutableRawPointer: Int] = [:]
@@ -382,15 +392,19 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     /// Suspends until `socket` is ready for `events`, or until `deadline` when `events`
     /// is empty. Must run on the reactor thread (the socket checks).
+    ///
+    /// `id` names the waiter when the caller took one from `nextWaiterID` itself.
     func wait(for socket: ZeroMQSocket, events: Int16, deadline: ContinuousClock.Instant?,
-              isolation: isolated (any Actor)?) async throws {
+              isolation: isolated (any Actor)?, id given: UInt64? = nil) async throws {
         // The raw handle: going through `handle` would count as a use of the socket.
         let (handle, activity) = (socket.rawHandle, socket.activity)
         if isStopping {
             throw ZeroMQError(.reactorShutDown, "the reactor is shut down")
         }
-        nextWaiterID &+= 1
-        let id = nextWaiterID
+        let id = given ?? {
+            nextWaiterID &+= 1
+            return nextWaiterID
+        }()
         // A resumed continuation goes to the task's executor preference, else to
         // the global pool (and from there hops back to the actor: two thread
         // switches and a wake-up). Preferring this reactor's task executor makes
@@ -458,18 +472,82 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
     }
 
-    /// Runs `body`, which calls actors on this reactor that suspend it and
-    /// resume it themselves (a remote call waiting for its answer), so that
-    /// each resumption comes back in this loop's queue and the task carries
-    /// on in the actor.
+    /// What a reader's turn (``read(_:isolation:turn:)``) left behind.
+    package enum ReaderTurn {
+        /// It read until the socket had nothing more (its last receive found nothing).
+        case drained
+        /// It stopped at its bound with messages maybe left: call it again
+        /// after the jobs that are queued.
+        case more
+        /// It is done (the socket failed): do not call it again.
+        case stop
+    }
+
+    /// Reads `socket` on the loop's own thread, without a task per wake-up,
+    /// until the calling task is cancelled or the reactor shuts down.
     ///
-    /// A resumed continuation otherwise goes to the global pool and from
-    /// there hops back to the actor: two thread switches and a wake-up more.
-    /// The preference must be in place before the task enters the actor: set
-    /// inside, it would make the task leave the actor and come back (a
-    /// suspension between the actor's check and its wait).
-    package func resumingHere<T>(_ body: () async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(waitExecutor, isolation: nil, operation: body)
+    /// Whenever the socket is readable, the loop calls `turn` between two
+    /// jobs, on its thread, where code isolated to this executor may run
+    /// (`assumeIsolated`): no task is resumed, no job is queued, and nothing
+    /// is registered or removed per wake-up. A `turn` reads a bounded number
+    /// of messages and says what it left (``ReaderTurn``); one that stopped
+    /// at its bound is called again after the jobs queued meanwhile, so a
+    /// flood on one socket does not starve the rest of the loop. The call
+    /// returns once the reader is removed; `turn` is not called after that.
+    ///
+    /// Call it from an actor whose executor is this reactor.
+    ///
+    /// - Throws: ``ZeroMQError/Code/wrongThread`` off the reactor thread,
+    ///   ``ZeroMQError/Code/reactorShutDown`` when the reactor is shut down.
+    package func read(_ socket: ZeroMQSocket, isolation: isolated (any Actor)?,
+                      turn: @escaping @Sendable () -> ReaderTurn) async throws {
+        guard isOnReactorThread else {
+            throw ZeroMQError(.wrongThread, "a reader is added on the reactor's thread")
+        }
+        if isStopping {
+            throw ZeroMQError(.reactorShutDown, "the reactor is shut down")
+        }
+        nextWaiterID &+= 1
+        let id = nextWaiterID
+        readers.append(Reader(id: id, socket: socket.rawHandle, activity: socket.activity, turn: turn))
+        defer { removeReader(id) }
+        // A wait that nothing resumes but a cancel, the shutdown or a turn
+        // that stops (no events, no deadline), under the reader's id: the
+        // reader lives as long as it.
+        do {
+            try await wait(for: socket, events: 0, deadline: nil, isolation: isolation, id: id)
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    /// The number of readers (read on the reactor thread).
+    package func readerCount() async -> Int {
+        await withCheckedContinuation { continuation in
+            execute { continuation.resume(returning: self.readers.count) }
+        }
+    }
+
+    /// Forgets reader `id` (on the loop's thread; after it ended, on the one draining the queue).
+    private func removeReader(_ id: UInt64) {
+        readers.removeAll { $0.id == id }
+    }
+
+    /// Calls the readers whose socket `ready` says is readable, with what
+    /// they enqueue going to `resumed` (run first next turn); drops those
+    /// that stopped.
+    private func callReaders(where ready: (Reader) -> Bool) {
+        guard !readers.isEmpty else { return }
+        feeder.store(Self.currentThreadID(), ordering: .relaxed)
+        defer { feeder.store(0, ordering: .relaxed) }
+        // A copy: a turn may add or remove readers.
+        for reader in readers where ready(reader) && readers.contains(where: { $0.id == reader.id }) {
+            if reader.turn() == .stop {
+                removeReader(reader.id)
+                // Its `read` returns.
+                waiters.removeValue(forKey: reader.id)?.continuation.resume()
+            }
+        }
     }
 
     /// `Task.yield()` for an actor on this reactor: the jobs queued now run
@@ -791,6 +869,7 @@ extension ZeroMQReactor {
             if stopping {
                 if !isStopping {
                     isStopping = true
+                    readers.removeAll()
                     failAllWaiters()
                 }
                 let drained = batch.isEmpty && resumed.isEmpty
@@ -822,6 +901,7 @@ extension ZeroMQReactor {
                 // ETERM (a context was shut down) or worse: wake every waiter so
                 // each retries its operation and gets the real error.
                 resumeWaiters { _ in true }
+                callReaders { _ in true }
             } else {
                 let after: Duration? = waiters.values.contains { $0.deadline != nil } ? epoch.duration(to: .now) : nil
                 resumeWaiters { waiter in
@@ -829,6 +909,10 @@ extension ZeroMQReactor {
                     if waiter.descriptor >= 0 { return self.readableDescriptors.contains(waiter.descriptor) }
                     guard waiter.events != 0, let socket = waiter.socket, let index = self.socketIndex[socket] else { return false }
                     return self.polledSockets[index].ready & waiter.events != 0
+                }
+                callReaders { reader in
+                    guard let index = self.socketIndex[reader.socket] else { return false }
+                    return self.polledSockets[index].ready & Int16(ZMQ_POLLIN) != 0
                 }
             }
         }
@@ -941,7 +1025,7 @@ extension ZeroMQReactor {
         }
     }
 
-    /// One polled socket per socket with waiters, with what they wait for.
+    /// One polled socket per socket with waiters or a reader, with what they wait for.
     /// Returns the time now (from ``epoch``) if any waiter has a deadline.
     private func collectPolledSockets() -> Duration? {
         polledSockets.removeAll(keepingCapacity: true)
@@ -961,6 +1045,15 @@ extension ZeroMQReactor {
             } else {
                 socketIndex[socket] = polledSockets.count
                 polledSockets.append(PolledSocket(socket: socket, activity: activity, events: waiter.events))
+            }
+        }
+        for reader in readers {
+            if let index = socketIndex[reader.socket] {
+                polledSockets[index].events |= Int16(ZMQ_POLLIN)
+            } else {
+                socketIndex[reader.socket] = polledSockets.count
+                polledSockets.append(PolledSocket(socket: reader.socket, activity: reader.activity,
+                                                  events: Int16(ZMQ_POLLIN)))
             }
         }
         return hasDeadline ? epoch.duration(to: .now) : nil

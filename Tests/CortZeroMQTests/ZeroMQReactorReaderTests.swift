@@ -1,0 +1,226 @@
+import Testing
+@testable import CortZeroMQ
+
+/// A socket the reactor's loop reads itself (`ZeroMQReactor.read(_:isolation:turn:)`),
+/// as a node reads its ROUTER.
+@Suite struct ZeroMQReactorReaderTests {
+    /// Every message is read, in order, on the loop's thread, at most a
+    /// turn's bound at a time; a job queued during a flood runs before the
+    /// flood is read to its end.
+    @Test func aReaderReadsEveryMessageInBoundedTurnsBesideOtherJobs() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let node = ReadingActor(reactor: reactor, perTurn: 4)
+        try await node.open(context: context, bind: endpoint)
+        let push = try ZeroMQSocket(.push, context: context)
+        try push.set(.sendHighWaterMark, 0)
+        try push.connect(endpoint)
+        let count = 1000
+        // Queued before the reader starts: one readable edge for all of them.
+        for index in 0..<count {
+            #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
+        }
+        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: count) } }
+        let report = try await reading.value
+        #expect(report.frames.count == count)
+        #expect(report.frames.elementsEqual((0..<count).map { bytes("\($0)") }))
+        #expect(report.allOnLoopThread)
+        #expect(report.mostInATurn <= 4)
+        #expect(report.turns >= count / 4)
+        // Queued by the first turn: it ran while most of the flood was still unread.
+        let jobRanAt = try #require(report.jobRanAtTurn)
+        #expect(jobRanAt < report.turns / 2, "the job ran at turn \(jobRanAt) of \(report.turns)")
+        #expect(await reactor.readerCount() == 0)
+    }
+
+    /// Messages that arrive while the reader waits are read as they come.
+    @Test func aReaderReadsMessagesThatArriveLater() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let node = ReadingActor(reactor: reactor, perTurn: 16)
+        try await node.open(context: context, bind: endpoint)
+        let push = try ZeroMQSocket(.push, context: context)
+        try push.connect(endpoint)
+        let count = 200
+        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: count) } }
+        try await waitForReaders(reactor, count: 1)
+        for index in 0..<count {
+            #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
+        }
+        let report = try await reading.value
+        #expect(report.frames.count == count)
+        #expect(report.frames.elementsEqual((0..<count).map { bytes("\($0)") }))
+        #expect(report.allOnLoopThread)
+    }
+
+    /// Cancelling the reading task removes the reader: the next message
+    /// stays in the socket for an ordinary receive.
+    @Test func cancellingTheReadingTaskRemovesTheReader() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let node = ReadingActor(reactor: reactor, perTurn: 16)
+        try await node.open(context: context, bind: endpoint)
+        let push = try ZeroMQSocket(.push, context: context)
+        try push.connect(endpoint)
+        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
+        try await waitForReaders(reactor, count: 1)
+        reading.cancel()
+        let report = try await reading.value
+        #expect(report.frames.isEmpty)
+        #expect(await reactor.readerCount() == 0)
+        #expect(await reactor.waiterCount() == 0)
+        #expect(try push.trySend(ZeroMQMessage([bytes("after")])) == nil)
+        #expect(try await cancelledAfter(.seconds(30)) { try await node.receiveOne() } == [bytes("after")])
+        #expect(await node.turns == 0)
+    }
+
+    /// A turn that says `.stop` is not called again, and its `read` returns.
+    @Test func aTurnThatStopsEndsTheRead() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let node = ReadingActor(reactor: reactor, perTurn: 16, stopAfterTurns: 1)
+        try await node.open(context: context, bind: endpoint)
+        let push = try ZeroMQSocket(.push, context: context)
+        try push.connect(endpoint)
+        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
+        try await waitForReaders(reactor, count: 1)
+        #expect(try push.trySend(ZeroMQMessage([bytes("one")])) == nil)
+        let report = try await reading.value
+        #expect(report.turns == 1)
+        #expect(await reactor.readerCount() == 0)
+        #expect(try push.trySend(ZeroMQMessage([bytes("two")])) == nil)
+        #expect(try await cancelledAfter(.seconds(30)) { try await node.receiveOne() } == [bytes("two")])
+        #expect(await node.turns == 1)
+    }
+
+    /// The shutdown ends a read with `reactorShutDown`.
+    @Test func shutdownEndsARead() async throws {
+        let reactor = try ZeroMQReactor.start()
+        let context = try ZeroMQContext()
+        let node = ReadingActor(reactor: reactor, perTurn: 16)
+        try await node.open(context: context, bind: uniqueInproc())
+        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
+        try await waitForReaders(reactor, count: 1)
+        await reactor.stop()
+        do {
+            _ = try await reading.value
+            Issue.record("the read survived the shutdown")
+        } catch let error as ZeroMQError {
+            #expect(error.code == .reactorShutDown)
+        }
+    }
+
+    @Test func aReadOffTheReactorThreadThrows() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let socket = try ZeroMQSocket(.pull, context: context, reactor: reactor)
+        do {
+            try await reactor.read(socket, isolation: nil) { .drained }
+            Issue.record("a read ran off the reactor")
+        } catch let error as ZeroMQError {
+            #expect(error.code == .wrongThread)
+        }
+    }
+}
+
+/// What a reader read, and how.
+struct ReaderReport: Sendable {
+    var frames: [[UInt8]] = []
+    var turns = 0
+    var mostInATurn = 0
+    var allOnLoopThread = true
+    /// The turn during which a job queued by the first turn had run.
+    var jobRanAtTurn: Int?
+}
+
+/// An actor on the reactor with a PULL socket that its loop reads.
+actor ReadingActor {
+    let reactor: ZeroMQReactor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
+    let perTurn: Int
+    let stopAfterTurns: Int?
+    private var socket: ZeroMQSocket?
+    private var report = ReaderReport()
+    private var target = 0
+    private var jobRan = false
+
+    init(reactor: ZeroMQReactor, perTurn: Int, stopAfterTurns: Int? = nil) {
+        self.reactor = reactor
+        self.perTurn = perTurn
+        self.stopAfterTurns = stopAfterTurns
+    }
+
+    var turns: Int { report.turns }
+
+    func open(context: ZeroMQContext, bind endpoint: String) throws {
+        let socket = try ZeroMQSocket(.pull, context: context, reactor: reactor)
+        try socket.set(.receiveHighWaterMark, 0)
+        try socket.bind(endpoint)
+        self.socket = socket
+    }
+
+    /// Reads until `count` frames came (the turn then stops the read), the
+    /// task is cancelled, or the reactor shuts down; returns what it saw.
+    func read(until count: Int) async throws -> ReaderReport {
+        target = count
+        try await reactor.read(socket!, isolation: self) { [self] in self.assumeIsolated { $0.turn() } }
+        return report
+    }
+
+    private func turn() -> ZeroMQReactor.ReaderTurn {
+        report.turns += 1
+        report.allOnLoopThread = report.allOnLoopThread && reactor.isOnReactorThread
+        if report.turns == 1 {
+            // A closure job on the loop's thread: isolated to this actor too.
+            reactor.execute { [self] in self.assumeIsolated { $0.jobRan = true } }
+        }
+        if report.jobRanAtTurn == nil, jobRan { report.jobRanAtTurn = report.turns }
+        var read = 0
+        defer { report.mostInATurn = max(report.mostInATurn, read) }
+        while read < perTurn {
+            guard let message = try? socket!.tryReceive() else { break }
+            report.frames.append(message.frame(at: 0))
+            read += 1
+        }
+        if report.frames.count >= target { return .stop }
+        if let stopAfterTurns, report.turns >= stopAfterTurns { return .stop }
+        return read < perTurn ? .drained : .more
+    }
+
+    /// One message by an ordinary receive.
+    func receiveOne() async throws -> [[UInt8]] {
+        let message = try await socket!.receive()
+        return (0..<message.count).map { message.frame(at: $0) }
+    }
+}
+
+/// Waits until the reactor has `count` readers, at most 30 s.
+func waitForReaders(_ reactor: ZeroMQReactor, count: Int) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
+        if await reactor.readerCount() == count { return }
+        await Task.yield()
+    }
+    Issue.record("the reactor never had \(count) reader(s)")
+}
+
+/// Runs `body`, cancelled if it runs past `timeout`: a read that is never
+/// called ends then, with what it saw, and the test's checks fail.
+func cancelledAfter<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let task = Task { try await body() }
+    let timer = Task {
+        try await Task.sleep(for: timeout)
+        task.cancel()
+    }
+    defer { timer.cancel() }
+    return try await task.value
+}
