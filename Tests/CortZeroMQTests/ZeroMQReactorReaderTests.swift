@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import CortZeroMQ
 
@@ -213,8 +214,9 @@ func waitForReaders(_ reactor: ZeroMQReactor, count: Int) async throws {
     Issue.record("the reactor never had \(count) reader(s)")
 }
 
-/// Runs `body`, cancelled if it runs past `timeout`: a read that is never
-/// called ends then, with what it saw, and the test's checks fail.
+/// Runs `body`, cancelled with the calling task or if it runs past
+/// `timeout`: a read that is never called ends then, with what it saw, and
+/// the test's checks fail.
 func cancelledAfter<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
     let task = Task { try await body() }
     let timer = Task {
@@ -222,5 +224,114 @@ func cancelledAfter<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendabl
         task.cancel()
     }
     defer { timer.cancel() }
-    return try await task.value
+    return try await withTaskCancellationHandler {
+        try await task.value
+    } onCancel: {
+        task.cancel()
+    }
+}
+
+/// A socket owned off the reactor, read through its descriptor
+/// (`ZeroMQReactor.read(descriptor:isolation:turn:)`), as a caller's
+/// `RemoteService` reads its ROUTER.
+@Suite struct ZeroMQReactorDescriptorReaderTests {
+    /// The descriptor signals once for all that is queued: a turn that
+    /// stopped at its bound is called again anyway, until all is read.
+    @Test func aDescriptorReaderReadsEverythingInBoundedTurns() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let owner = try LockedPull(context: context, bind: endpoint, perTurn: 4, stopAt: 300)
+        let push = try ZeroMQSocket(.push, context: context)
+        try push.set(.sendHighWaterMark, 0)
+        try push.connect(endpoint)
+        for index in 0..<300 {
+            #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
+        }
+        try await cancelledAfter(.seconds(30)) {
+            try await reactor.read(descriptor: owner.descriptor, isolation: nil) { owner.turn(reactor) }
+        }
+        let report = owner.report
+        #expect(report.frames.count == 300)
+        #expect(report.frames.elementsEqual((0..<300).map { bytes("\($0)") }))
+        #expect(report.mostInATurn <= 4)
+        #expect(report.allOnLoopThread)
+        #expect(await reactor.readerCount() == 0)
+        #expect(await reactor.waiterCount() == 0)
+    }
+
+    /// Cancelling the reading task removes the reader and its wait.
+    @Test func cancellingADescriptorReadRemovesTheReader() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let owner = try LockedPull(context: context, bind: uniqueInproc(), perTurn: 4, stopAt: .max)
+        let reading = Task {
+            try await cancelledAfter(.seconds(30)) {
+                try await reactor.read(descriptor: owner.descriptor, isolation: nil) { owner.turn(reactor) }
+            }
+        }
+        try await waitForReaders(reactor, count: 1)
+        reading.cancel()
+        try await reading.value
+        #expect(await reactor.readerCount() == 0)
+        #expect(await reactor.waiterCount() == 0)
+    }
+
+    /// The shutdown ends a descriptor read with `reactorShutDown`.
+    @Test func shutdownEndsADescriptorRead() async throws {
+        let reactor = try ZeroMQReactor.start()
+        let context = try ZeroMQContext()
+        let owner = try LockedPull(context: context, bind: uniqueInproc(), perTurn: 4, stopAt: .max)
+        let reading = Task {
+            try await cancelledAfter(.seconds(30)) {
+                try await reactor.read(descriptor: owner.descriptor, isolation: nil) { owner.turn(reactor) }
+            }
+        }
+        try await waitForReaders(reactor, count: 1)
+        await reactor.stop()
+        do {
+            try await reading.value
+            Issue.record("the read survived the shutdown")
+        } catch let error as ZeroMQError {
+            #expect(error.code == .reactorShutDown)
+        }
+    }
+}
+
+/// A PULL socket without a reactor, behind a lock, and what its turns read.
+final class LockedPull: Sendable {
+    let descriptor: Int32
+    private let perTurn: Int
+    private let stopAt: Int
+    private let state: Mutex<(socket: ZeroMQSocket, report: ReaderReport)>
+
+    init(context: ZeroMQContext, bind endpoint: String, perTurn: Int, stopAt: Int) throws {
+        let socket = try ZeroMQSocket(.pull, context: context)
+        try socket.set(.receiveHighWaterMark, 0)
+        try socket.bind(endpoint)
+        descriptor = try socket.get(.descriptor)
+        self.perTurn = perTurn
+        self.stopAt = stopAt
+        state = Mutex((socket, ReaderReport()))
+    }
+
+    var report: ReaderReport { state.withLock { $0.report } }
+
+    func turn(_ reactor: ZeroMQReactor) -> ZeroMQReactor.ReaderTurn {
+        state.withLock { state in
+            state.report.turns += 1
+            state.report.allOnLoopThread = state.report.allOnLoopThread && reactor.isOnReactorThread
+            var read = 0
+            defer { state.report.mostInATurn = max(state.report.mostInATurn, read) }
+            while read < perTurn {
+                guard let message = try? state.socket.tryReceive() else { break }
+                state.report.frames.append(message.frame(at: 0))
+                read += 1
+            }
+            if state.report.frames.count >= stopAt { return .stop }
+            return read < perTurn ? .drained : .more
+        }
+    }
 }

@@ -92,6 +92,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         /// A waiter of ``waitUntilReadable(_:isolation:)`` to register (no
         /// closure, so no allocation).
         case registerWaiter(UInt64, Int32, UnsafeContinuation<Void, any Error>)
+        /// A reader of ``read(descriptor:isolation:turn:)`` to register, with the wait its `read` is in.
+        case registerReader(UInt64, Int32, @Sendable () -> ReaderTurn, UnsafeContinuation<Void, any Error>)
     }
 
     private enum State { case running, stopping, stopped }
@@ -144,10 +146,20 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     /// A socket the loop reads itself (``read(_:isolation:turn:)``).
     private struct Reader {
+        enum Source {
+            /// A socket of an owner on this reactor: the loop asks it what it is ready for.
+            case socket(UnsafeMutableRawPointer, SocketActivity)
+            /// The descriptor (`ZMQ_FD`) of a socket owned off the reactor, which the loop never touches.
+            case descriptor(Int32)
+        }
+
         let id: UInt64
-        let socket: UnsafeMutableRawPointer
-        let activity: SocketActivity
+        let source: Source
         let turn: @Sendable () -> ReaderTurn
+        /// Its last turn stopped at its bound: it is called again next
+        /// iteration, readable or not (a descriptor that signalled once
+        /// does not signal again for what is left).
+        var pending = false
     }
 
     /// The instant waiters' deadlines are measured from.
@@ -509,7 +521,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
         nextWaiterID &+= 1
         let id = nextWaiterID
-        readers.append(Reader(id: id, socket: socket.rawHandle, activity: socket.activity, turn: turn))
+        readers.append(Reader(id: id, source: .socket(socket.rawHandle, socket.activity), turn: turn))
         defer { removeReader(id) }
         // A wait that nothing resumes but a cancel, the shutdown or a turn
         // that stops (no events, no deadline), under the reader's id: the
@@ -528,6 +540,53 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
     }
 
+    /// ``read(_:isolation:turn:)`` for a socket whose owner does not run on
+    /// this reactor (an object on the global pool that guards its socket
+    /// with a lock): the loop polls only its `descriptor` (`ZMQ_FD`) and
+    /// calls `turn` when it signals, or again after a turn that stopped at
+    /// its bound; `turn` does the receiving, under its owner's lock. The
+    /// owner's concern, as for ``waitUntilReadable(_:isolation:)``: its own
+    /// uses of the socket may process the commands that announced a message,
+    /// so after each it reads what became readable itself.
+    ///
+    /// Callable from any thread: the reader is registered through the loop's
+    /// queue (a job of a task preferring the reactor may lose the loop to
+    /// another thread at any moment, see ``handOffAfter``).
+    ///
+    /// - Throws: ``ZeroMQError/Code/reactorShutDown`` when the reactor shuts down.
+    package func read(descriptor: Int32, isolation: isolated (any Actor)?,
+                      turn: @escaping @Sendable () -> ReaderTurn) async throws {
+        let id = foreignWaiterIDs.add(1, ordering: .relaxed).newValue
+        do {
+            try await withTaskCancellationHandler {
+                try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
+                    submit(.registerReader(id, descriptor, turn, continuation))
+                    // As in `waitUntilReadable`: a cancel before this check
+                    // may have come before the registration.
+                    if Task.isCancelled { execute { self.cancelWaiter(id) } }
+                }
+            } onCancel: {
+                self.execute { self.cancelWaiter(id) }
+            }
+        } catch is CancellationError {
+            return
+        }
+    }
+
+    /// Registers a reader of ``read(descriptor:isolation:turn:)``, on the loop's thread.
+    private func registerReader(_ id: UInt64, _ descriptor: Int32, _ turn: @escaping @Sendable () -> ReaderTurn,
+                                _ continuation: UnsafeContinuation<Void, any Error>) {
+        if isStopping {
+            continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor is shut down"))
+            return
+        }
+        // A first turn at once: what arrived before it was registered has
+        // signalled already, or was left to the reader by the owner.
+        readers.append(Reader(id: id, source: .descriptor(descriptor), turn: turn, pending: true))
+        // Resumed by a cancel, the shutdown or a turn that stops, never by readiness.
+        waiters[id] = Waiter(socket: nil, activity: nil, events: 0, deadline: nil, continuation: continuation)
+    }
+
     /// Forgets reader `id` (on the loop's thread; after it ended, on the one draining the queue).
     private func removeReader(_ id: UInt64) {
         readers.removeAll { $0.id == id }
@@ -541,11 +600,15 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         feeder.store(Self.currentThreadID(), ordering: .relaxed)
         defer { feeder.store(0, ordering: .relaxed) }
         // A copy: a turn may add or remove readers.
-        for reader in readers where ready(reader) && readers.contains(where: { $0.id == reader.id }) {
-            if reader.turn() == .stop {
+        for reader in readers where reader.pending || ready(reader) {
+            guard readers.contains(where: { $0.id == reader.id }) else { continue }
+            let left = reader.turn()
+            if left == .stop {
                 removeReader(reader.id)
                 // Its `read` returns.
                 waiters.removeValue(forKey: reader.id)?.continuation.resume()
+            } else if let index = readers.firstIndex(where: { $0.id == reader.id }) {
+                readers[index].pending = left == .more
             }
         }
     }
@@ -564,6 +627,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     }
 
     private func cancelWaiter(_ id: UInt64) {
+        removeReader(id)
         waiters.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
     }
 
@@ -681,6 +745,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
         case .closure(let body): body()
         case .registerWaiter(let id, let descriptor, let continuation): register(id, descriptor, continuation)
+        case .registerReader(let id, let descriptor, let turn, let continuation):
+            registerReader(id, descriptor, turn, continuation)
         }
         return true
     }
@@ -887,7 +953,8 @@ extension ZeroMQReactor {
             // deadline is due, or another thread enqueues work.
             let now = collectPolledSockets()
             var failed = !readSocketEvents(beforeSleeping: true) { _ in true }
-            if !failed && !polledSockets.contains(where: { $0.ready != 0 }) {
+            let readerPending = readers.contains { $0.pending }
+            if !failed && !readerPending && !polledSockets.contains(where: { $0.ready != 0 }) {
                 failed = !sleepInPoll(timeout: pollTimeout(now: now))
             } else if !failed && !waitedDescriptors.isEmpty {
                 // A socket is ready, so the loop does not sleep; the waited
@@ -911,8 +978,13 @@ extension ZeroMQReactor {
                     return self.polledSockets[index].ready & waiter.events != 0
                 }
                 callReaders { reader in
-                    guard let index = self.socketIndex[reader.socket] else { return false }
-                    return self.polledSockets[index].ready & Int16(ZMQ_POLLIN) != 0
+                    switch reader.source {
+                    case .socket(let socket, _):
+                        guard let index = self.socketIndex[socket] else { return false }
+                        return self.polledSockets[index].ready & Int16(ZMQ_POLLIN) != 0
+                    case .descriptor(let descriptor):
+                        return self.readableDescriptors.contains(descriptor)
+                    }
                 }
             }
         }
@@ -1048,12 +1120,16 @@ extension ZeroMQReactor {
             }
         }
         for reader in readers {
-            if let index = socketIndex[reader.socket] {
-                polledSockets[index].events |= Int16(ZMQ_POLLIN)
-            } else {
-                socketIndex[reader.socket] = polledSockets.count
-                polledSockets.append(PolledSocket(socket: reader.socket, activity: reader.activity,
-                                                  events: Int16(ZMQ_POLLIN)))
+            switch reader.source {
+            case .socket(let socket, let activity):
+                if let index = socketIndex[socket] {
+                    polledSockets[index].events |= Int16(ZMQ_POLLIN)
+                } else {
+                    socketIndex[socket] = polledSockets.count
+                    polledSockets.append(PolledSocket(socket: socket, activity: activity, events: Int16(ZMQ_POLLIN)))
+                }
+            case .descriptor(let descriptor):
+                waitedDescriptors.append(descriptor)
             }
         }
         return hasDeadline ? epoch.duration(to: .now) : nil
