@@ -130,13 +130,21 @@ extension NodeServer {
         var scheduled = false
         /// Answers them on the reactor (``answerFinishedCalls()``); nil
         /// before the node runs and after it stopped.
-        var answer: (@Sendable () -> Void)?
+        var answer: AnswerJob?
+    }
+
+    /// The job that answers finished calls, as an object: taken out of the
+    /// lock as a reference, where a closure taken out through `withLock`'s
+    /// generic result was reabstracted (two allocations a call).
+    final class AnswerJob: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
     /// A worker finished `call` (on its thread: the reactor's, or the
     /// global pool's): the node answers it in its next batch.
     nonisolated func finished(_ call: PooledCall) {
-        let answer = finishedCalls.withLock { finished -> (@Sendable () -> Void)? in
+        let answer = finishedCalls.withLock { finished -> AnswerJob? in
             finished.calls.append(call)
             guard !finished.scheduled, let answer = finished.answer else { return nil }
             finished.scheduled = true
@@ -145,7 +153,7 @@ extension NodeServer {
         // One job for every call that finishes before it runs: at 64 calls
         // in flight one job answers many, and a call comes back by joining
         // a list (no allocation).
-        if let answer { reactor.execute(answer) }
+        if let answer { reactor.execute(answer.run) }
     }
 
     /// Answers the calls whose workers finished, all that are in, and

@@ -599,15 +599,23 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         guard !readers.isEmpty else { return }
         feeder.store(Self.currentThreadID(), ordering: .relaxed)
         defer { feeder.store(0, ordering: .relaxed) }
-        // A copy: a turn may add or remove readers.
-        for reader in readers where reader.pending || ready(reader) {
-            guard readers.contains(where: { $0.id == reader.id }) else { continue }
+        // By position, holding no copy of the array (a change to it would
+        // then copy it): a turn may add or remove readers, so each is found
+        // again by its id after its turn.
+        var position = 0
+        while position < readers.count {
+            let reader = readers[position]
+            position += 1
+            guard reader.pending || ready(reader) else { continue }
             let left = reader.turn()
+            guard let index = readers.firstIndex(where: { $0.id == reader.id }) else { continue }
+            position = index + 1
             if left == .stop {
-                removeReader(reader.id)
+                readers.remove(at: index)
+                position = index
                 // Its `read` returns.
                 waiters.removeValue(forKey: reader.id)?.continuation.resume()
-            } else if let index = readers.firstIndex(where: { $0.id == reader.id }) {
+            } else {
                 readers[index].pending = left == .more
             }
         }
