@@ -15,14 +15,9 @@ import Testing
         let endpoint = uniqueInproc()
         let node = ReadingActor(reactor: reactor, perTurn: 4)
         try await node.open(context: context, bind: endpoint)
-        let push = try ZeroMQSocket(.push, context: context)
-        try push.set(.sendHighWaterMark, 0)
-        try push.connect(endpoint)
         let count = 1000
         // Queued before the reader starts: one readable edge for all of them.
-        for index in 0..<count {
-            #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
-        }
+        _ = try pusher(context, to: endpoint, queuing: count)
         let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: count) } }
         let report = try await reading.value
         #expect(report.frames.count == count)
@@ -44,14 +39,11 @@ import Testing
         let endpoint = uniqueInproc()
         let node = ReadingActor(reactor: reactor, perTurn: 16)
         try await node.open(context: context, bind: endpoint)
-        let push = try ZeroMQSocket(.push, context: context)
-        try push.connect(endpoint)
+        let push = try pusher(context, to: endpoint)
         let count = 200
         let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: count) } }
         try await waitForReaders(reactor, count: 1)
-        for index in 0..<count {
-            #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
-        }
+        try queue(count, on: push)
         let report = try await reading.value
         #expect(report.frames.count == count)
         #expect(report.frames.elementsEqual((0..<count).map { bytes("\($0)") }))
@@ -67,8 +59,7 @@ import Testing
         let endpoint = uniqueInproc()
         let node = ReadingActor(reactor: reactor, perTurn: 16)
         try await node.open(context: context, bind: endpoint)
-        let push = try ZeroMQSocket(.push, context: context)
-        try push.connect(endpoint)
+        let push = try pusher(context, to: endpoint)
         let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
         try await waitForReaders(reactor, count: 1)
         reading.cancel()
@@ -89,8 +80,7 @@ import Testing
         let endpoint = uniqueInproc()
         let node = ReadingActor(reactor: reactor, perTurn: 16, stopAfterTurns: 1)
         try await node.open(context: context, bind: endpoint)
-        let push = try ZeroMQSocket(.push, context: context)
-        try push.connect(endpoint)
+        let push = try pusher(context, to: endpoint)
         let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
         try await waitForReaders(reactor, count: 1)
         #expect(try push.trySend(ZeroMQMessage([bytes("one")])) == nil)
@@ -143,6 +133,36 @@ struct ReaderReport: Sendable {
     var jobRanAtTurn: Int?
 }
 
+extension ReaderReport {
+    /// Reads up to `bound` frames from `socket`, as one turn; how many it read.
+    mutating func read(_ socket: ZeroMQSocket, upTo bound: Int) -> Int {
+        var read = 0
+        while read < bound, let message = try? socket.tryReceive() {
+            frames.append(message.frame(at: 0))
+            read += 1
+        }
+        mostInATurn = max(mostInATurn, read)
+        return read
+    }
+}
+
+/// A PUSH without a reactor connected to `endpoint`, with `count` messages
+/// ("0", "1", …) queued on it.
+func pusher(_ context: ZeroMQContext, to endpoint: String, queuing count: Int = 0) throws -> ZeroMQSocket {
+    let push = try ZeroMQSocket(.push, context: context)
+    try push.set(.sendHighWaterMark, 0)
+    try push.connect(endpoint)
+    try queue(count, on: push)
+    return push
+}
+
+/// Queues messages "0" to "count - 1" on `push`.
+func queue(_ count: Int, on push: ZeroMQSocket) throws {
+    for index in 0..<count {
+        #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
+    }
+}
+
 /// An actor on the reactor with a PULL socket that its loop reads.
 actor ReadingActor {
     let reactor: ZeroMQReactor
@@ -185,13 +205,7 @@ actor ReadingActor {
             reactor.execute { [self] in self.assumeIsolated { $0.jobRan = true } }
         }
         if report.jobRanAtTurn == nil, jobRan { report.jobRanAtTurn = report.turns }
-        var read = 0
-        defer { report.mostInATurn = max(report.mostInATurn, read) }
-        while read < perTurn {
-            guard let message = try? socket!.tryReceive() else { break }
-            report.frames.append(message.frame(at: 0))
-            read += 1
-        }
+        let read = report.read(socket!, upTo: perTurn)
         if report.frames.count >= target { return .stop }
         if let stopAfterTurns, report.turns >= stopAfterTurns { return .stop }
         return read < perTurn ? .drained : .more
@@ -243,12 +257,7 @@ func cancelledAfter<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendabl
         let context = try ZeroMQContext()
         let endpoint = uniqueInproc()
         let owner = try LockedPull(context: context, bind: endpoint, perTurn: 4, stopAt: 300)
-        let push = try ZeroMQSocket(.push, context: context)
-        try push.set(.sendHighWaterMark, 0)
-        try push.connect(endpoint)
-        for index in 0..<300 {
-            #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
-        }
+        _ = try pusher(context, to: endpoint, queuing: 300)
         try await cancelledAfter(.seconds(30)) {
             try await reactor.read(descriptor: owner.descriptor, isolation: nil) { owner.turn(reactor) }
         }
@@ -323,13 +332,7 @@ final class LockedPull: Sendable {
         state.withLock { state in
             state.report.turns += 1
             state.report.allOnLoopThread = state.report.allOnLoopThread && reactor.isOnReactorThread
-            var read = 0
-            defer { state.report.mostInATurn = max(state.report.mostInATurn, read) }
-            while read < perTurn {
-                guard let message = try? state.socket.tryReceive() else { break }
-                state.report.frames.append(message.frame(at: 0))
-                read += 1
-            }
+            let read = state.report.read(state.socket, upTo: perTurn)
             if state.report.frames.count >= stopAt { return .stop }
             return read < perTurn ? .drained : .more
         }
