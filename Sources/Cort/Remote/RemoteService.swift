@@ -591,7 +591,7 @@ final class RemoteServiceState {
     /// Counts the nodes' state changes, when the system records metrics.
     private let nodeStates: NodeStateMetrics?
 
-    /// Whether ``RemoteService/run()`` waits for the socket's descriptor now
+    /// Whether the reactor waits for the socket's descriptor for ``RemoteService/run()`` now
     /// (see ``socketUsed()``): from a turn that emptied the socket to the next.
     @exclusivity(unchecked) private var receiveLoopWaits = false
     /// Whether ``socketUsed()`` is reading now (what it handles may use the socket again).
@@ -1229,7 +1229,7 @@ final class RemoteServiceState {
         timerDeadline = next
         let clock = self.clock
         // Its work (expiring deadlines, pings, reading what waits) runs on
-        // the reactor, as the receive loop's does, rather than beside the
+        // the reactor, as the reading of answers does, rather than beside the
         // callers' own tasks on the global pool.
         timer = Task(executorPreference: reactor.taskExecutor) { [weak owner] in
             do {
