@@ -125,6 +125,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         var events: Int16
         /// Which of those it is ready for.
         var ready: Int16 = 0
+        /// Its `ZMQ_FD`, once asked for (-1 before).
+        var descriptor: Int32 = -1
     }
 
     private struct Waiter {
@@ -196,10 +198,23 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     // check cost about 150 instructions, some 40 a call in a node's loop
     // (callgrind). The runtime's check sees only overlaps on one thread;
     // these belong to the loop's thread alone.
-    @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
+    @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:] {
+        didSet { pollSetChanged = true }
+    }
     @exclusivity(unchecked) private var nextWaiterID: UInt64 = 0
     /// The sockets the loop reads itself, in the order they were added.
-    @exclusivity(unchecked) private var readers: [Reader] = []
+    @exclusivity(unchecked) private var readers: [Reader] = [] {
+        didSet { pollSetChanged = true }
+    }
+    /// The waiters or readers changed since `polledSockets`,
+    /// `waitedDescriptors` and `pollSetHasDeadline` were collected: at a
+    /// steady state (a node's reader and its monitor, a caller's reader)
+    /// they are kept from one iteration to the next, with each socket's
+    /// descriptor, instead of collected anew (hashing every socket) and
+    /// asked for again (a call into libzmq each).
+    @exclusivity(unchecked) private var pollSetChanged = true
+    /// Whether a waiter had a deadline when the poll set was last collected.
+    @exclusivity(unchecked) private var pollSetHasDeadline = false
     /// The sockets that have waiters, for one loop iteration.
     @exclusivity(unchecked) private var polledSockets: [PolledSocket] = []
     @exclusivity(unchecked) private var socketIndex: [UnsafeMutableRawPointer: Int] = [:]
@@ -615,7 +630,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
                 position = index
                 // Its `read` returns.
                 waiters.removeValue(forKey: reader.id)?.continuation.resume()
-            } else {
+            } else if readers[index].pending != (left == .more) {
+                // Only on a change: any write to `readers` makes the loop collect its poll set anew.
                 readers[index].pending = left == .more
             }
         }
@@ -1049,11 +1065,14 @@ extension ZeroMQReactor {
     private func sleepInPoll(timeout dueTimeout: Int) -> Bool {
         pollDescriptors.removeAll(keepingCapacity: true)
         pollDescriptors.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
-        for polled in polledSockets {
-            var descriptor: Int32 = -1
-            var size = MemoryLayout<Int32>.size
-            guard zmq_getsockopt(polled.socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
-            pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
+        for index in polledSockets.indices {
+            if polledSockets[index].descriptor < 0 {
+                var descriptor: Int32 = -1
+                var size = MemoryLayout<Int32>.size
+                guard zmq_getsockopt(polledSockets[index].socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
+                polledSockets[index].descriptor = descriptor
+            }
+            pollDescriptors.append(pollfd(fd: polledSockets[index].descriptor, events: Int16(POLLIN), revents: 0))
         }
         appendWaitedDescriptors()
         let backlog = !batch.isEmpty || !resumed.isEmpty
@@ -1105,13 +1124,18 @@ extension ZeroMQReactor {
         }
     }
 
-    /// One polled socket per socket with waiters or a reader, with what they wait for.
+    /// One polled socket per socket with waiters or a reader, with what they
+    /// wait for (kept as they were while no waiter or reader changed).
     /// Returns the time now (from ``epoch``) if any waiter has a deadline.
     private func collectPolledSockets() -> Duration? {
+        readableDescriptors.removeAll(keepingCapacity: true)
+        guard pollSetChanged else {
+            return pollSetHasDeadline ? epoch.duration(to: .now) : nil
+        }
+        pollSetChanged = false
         polledSockets.removeAll(keepingCapacity: true)
         socketIndex.removeAll(keepingCapacity: true)
         waitedDescriptors.removeAll(keepingCapacity: true)
-        readableDescriptors.removeAll(keepingCapacity: true)
         var hasDeadline = false
         for waiter in waiters.values {
             if waiter.deadline != nil { hasDeadline = true }
@@ -1140,6 +1164,7 @@ extension ZeroMQReactor {
                 waitedDescriptors.append(descriptor)
             }
         }
+        pollSetHasDeadline = hasDeadline
         return hasDeadline ? epoch.duration(to: .now) : nil
     }
 
