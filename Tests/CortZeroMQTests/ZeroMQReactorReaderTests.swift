@@ -9,10 +9,9 @@ import Testing
     /// turn's bound at a time; a job queued during a flood runs before the
     /// flood is read to its end.
     @Test func aReaderReadsEveryMessageInBoundedTurnsBesideOtherJobs() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
-        let endpoint = uniqueInproc()
+        let rig = try ReaderRig()
+        defer { rig.reactor.shutdown() }
+        let (reactor, context, endpoint) = (rig.reactor, rig.context, rig.endpoint)
         let node = ReadingActor(reactor: reactor, perTurn: 4)
         try await node.open(context: context, bind: endpoint)
         let count = 1000
@@ -33,16 +32,11 @@ import Testing
 
     /// Messages that arrive while the reader waits are read as they come.
     @Test func aReaderReadsMessagesThatArriveLater() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
-        let endpoint = uniqueInproc()
-        let node = ReadingActor(reactor: reactor, perTurn: 16)
-        try await node.open(context: context, bind: endpoint)
-        let push = try pusher(context, to: endpoint)
+        let rig = try ReaderRig()
+        defer { rig.reactor.shutdown() }
+        let (node, push) = try await rig.readingActor(perTurn: 16)
         let count = 200
-        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: count) } }
-        try await waitForReaders(reactor, count: 1)
+        let reading = try await startReading(node, until: count)
         try queue(count, on: push)
         let report = try await reading.value
         #expect(report.frames.count == count)
@@ -53,53 +47,42 @@ import Testing
     /// Cancelling the reading task removes the reader: the next message
     /// stays in the socket for an ordinary receive.
     @Test func cancellingTheReadingTaskRemovesTheReader() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
-        let endpoint = uniqueInproc()
-        let node = ReadingActor(reactor: reactor, perTurn: 16)
-        try await node.open(context: context, bind: endpoint)
-        let push = try pusher(context, to: endpoint)
-        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
-        try await waitForReaders(reactor, count: 1)
+        let rig = try ReaderRig()
+        defer { rig.reactor.shutdown() }
+        let reactor = rig.reactor
+        let (node, push) = try await rig.readingActor(perTurn: 16)
+        let reading = try await startReading(node, until: .max)
         reading.cancel()
         let report = try await reading.value
         #expect(report.frames.isEmpty)
         #expect(await reactor.readerCount() == 0)
         #expect(await reactor.waiterCount() == 0)
-        #expect(try push.trySend(ZeroMQMessage([bytes("after")])) == nil)
-        #expect(try await cancelledAfter(.seconds(30)) { try await node.receiveOne() } == [bytes("after")])
+        try await expectOrdinaryReceive(of: "after", from: push, by: node)
         #expect(await node.turns == 0)
     }
 
     /// A turn that says `.stop` is not called again, and its `read` returns.
     @Test func aTurnThatStopsEndsTheRead() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
-        let endpoint = uniqueInproc()
-        let node = ReadingActor(reactor: reactor, perTurn: 16, stopAfterTurns: 1)
-        try await node.open(context: context, bind: endpoint)
-        let push = try pusher(context, to: endpoint)
-        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
-        try await waitForReaders(reactor, count: 1)
+        let rig = try ReaderRig()
+        defer { rig.reactor.shutdown() }
+        let reactor = rig.reactor
+        let (node, push) = try await rig.readingActor(perTurn: 16, stopAfterTurns: 1)
+        let reading = try await startReading(node, until: .max)
         #expect(try push.trySend(ZeroMQMessage([bytes("one")])) == nil)
         let report = try await reading.value
         #expect(report.turns == 1)
         #expect(await reactor.readerCount() == 0)
-        #expect(try push.trySend(ZeroMQMessage([bytes("two")])) == nil)
-        #expect(try await cancelledAfter(.seconds(30)) { try await node.receiveOne() } == [bytes("two")])
+        try await expectOrdinaryReceive(of: "two", from: push, by: node)
         #expect(await node.turns == 1)
     }
 
     /// The shutdown ends a read with `reactorShutDown`.
     @Test func shutdownEndsARead() async throws {
-        let reactor = try ZeroMQReactor.start()
-        let context = try ZeroMQContext()
+        let rig = try ReaderRig()
+        let (reactor, context) = (rig.reactor, rig.context)
         let node = ReadingActor(reactor: reactor, perTurn: 16)
         try await node.open(context: context, bind: uniqueInproc())
-        let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: .max) } }
-        try await waitForReaders(reactor, count: 1)
+        let reading = try await startReading(node, until: .max)
         await reactor.stop()
         do {
             _ = try await reading.value
@@ -110,9 +93,9 @@ import Testing
     }
 
     @Test func aReadOffTheReactorThreadThrows() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
+        let rig = try ReaderRig()
+        defer { rig.reactor.shutdown() }
+        let (reactor, context) = (rig.reactor, rig.context)
         let socket = try ZeroMQSocket(.pull, context: context, reactor: reactor)
         do {
             try await reactor.read(socket, isolation: nil) { .drained }
@@ -120,6 +103,25 @@ import Testing
         } catch let error as ZeroMQError {
             #expect(error.code == .wrongThread)
         }
+    }
+}
+
+/// A reactor, a context and an inproc endpoint, for one test.
+struct ReaderRig {
+    let reactor: ZeroMQReactor
+    let context: ZeroMQContext
+    let endpoint = uniqueInproc()
+
+    init() throws {
+        reactor = try ZeroMQReactor.start()
+        context = try ZeroMQContext()
+    }
+
+    /// A ``ReadingActor`` bound at `endpoint`, and a PUSH connected to it.
+    func readingActor(perTurn: Int, stopAfterTurns: Int? = nil) async throws -> (ReadingActor, ZeroMQSocket) {
+        let node = ReadingActor(reactor: reactor, perTurn: perTurn, stopAfterTurns: stopAfterTurns)
+        try await node.open(context: context, bind: endpoint)
+        return (node, try pusher(context, to: endpoint))
     }
 }
 
@@ -218,6 +220,21 @@ actor ReadingActor {
     }
 }
 
+/// Starts `node.read(until:)` in a task, bounded by 30 s, and waits until
+/// its reader is registered.
+func startReading(_ node: ReadingActor, until count: Int) async throws -> Task<ReaderReport, any Error> {
+    let reading = Task { try await cancelledAfter(.seconds(30)) { try await node.read(until: count) } }
+    try await waitForReaders(node.reactor, count: 1)
+    return reading
+}
+
+/// Sends `text` on `push` and expects an ordinary receive of `node` to get
+/// it: no reader took it.
+func expectOrdinaryReceive(of text: String, from push: ZeroMQSocket, by node: ReadingActor) async throws {
+    #expect(try push.trySend(ZeroMQMessage([bytes(text)])) == nil)
+    #expect(try await cancelledAfter(.seconds(30)) { try await node.receiveOne() } == [bytes(text)])
+}
+
 /// Waits until the reactor has `count` readers, at most 30 s.
 func waitForReaders(_ reactor: ZeroMQReactor, count: Int) async throws {
     let deadline = ContinuousClock.now + .seconds(30)
@@ -252,15 +269,12 @@ func cancelledAfter<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendabl
     /// The descriptor signals once for all that is queued: a turn that
     /// stopped at its bound is called again anyway, until all is read.
     @Test func aDescriptorReaderReadsEverythingInBoundedTurns() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
-        let endpoint = uniqueInproc()
+        let rig = try ReaderRig()
+        defer { rig.reactor.shutdown() }
+        let (reactor, context, endpoint) = (rig.reactor, rig.context, rig.endpoint)
         let owner = try LockedPull(context: context, bind: endpoint, perTurn: 4, stopAt: 300)
         _ = try pusher(context, to: endpoint, queuing: 300)
-        try await cancelledAfter(.seconds(30)) {
-            try await reactor.read(descriptor: owner.descriptor, isolation: nil) { owner.turn(reactor) }
-        }
+        try await owner.read(on: reactor)
         let report = owner.report
         #expect(report.frames.count == 300)
         #expect(report.frames.elementsEqual((0..<300).map { bytes("\($0)") }))
@@ -272,16 +286,11 @@ func cancelledAfter<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendabl
 
     /// Cancelling the reading task removes the reader and its wait.
     @Test func cancellingADescriptorReadRemovesTheReader() async throws {
-        let reactor = try ZeroMQReactor.start()
-        defer { reactor.shutdown() }
-        let context = try ZeroMQContext()
+        let rig = try ReaderRig()
+        defer { rig.reactor.shutdown() }
+        let (reactor, context) = (rig.reactor, rig.context)
         let owner = try LockedPull(context: context, bind: uniqueInproc(), perTurn: 4, stopAt: .max)
-        let reading = Task {
-            try await cancelledAfter(.seconds(30)) {
-                try await reactor.read(descriptor: owner.descriptor, isolation: nil) { owner.turn(reactor) }
-            }
-        }
-        try await waitForReaders(reactor, count: 1)
+        let reading = try await owner.startReading(on: reactor)
         reading.cancel()
         try await reading.value
         #expect(await reactor.readerCount() == 0)
@@ -290,15 +299,10 @@ func cancelledAfter<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendabl
 
     /// The shutdown ends a descriptor read with `reactorShutDown`.
     @Test func shutdownEndsADescriptorRead() async throws {
-        let reactor = try ZeroMQReactor.start()
-        let context = try ZeroMQContext()
+        let rig = try ReaderRig()
+        let (reactor, context) = (rig.reactor, rig.context)
         let owner = try LockedPull(context: context, bind: uniqueInproc(), perTurn: 4, stopAt: .max)
-        let reading = Task {
-            try await cancelledAfter(.seconds(30)) {
-                try await reactor.read(descriptor: owner.descriptor, isolation: nil) { owner.turn(reactor) }
-            }
-        }
-        try await waitForReaders(reactor, count: 1)
+        let reading = try await owner.startReading(on: reactor)
         await reactor.stop()
         do {
             try await reading.value
@@ -327,6 +331,20 @@ final class LockedPull: Sendable {
     }
 
     var report: ReaderReport { state.withLock { $0.report } }
+
+    /// Reads through `reactor` until a turn stops, bounded by 30 s.
+    func read(on reactor: ZeroMQReactor) async throws {
+        try await cancelledAfter(.seconds(30)) {
+            try await reactor.read(descriptor: self.descriptor, isolation: nil) { self.turn(reactor) }
+        }
+    }
+
+    /// ``read(on:)`` in a task, once its reader is registered.
+    func startReading(on reactor: ZeroMQReactor) async throws -> Task<Void, any Error> {
+        let reading = Task { try await read(on: reactor) }
+        try await waitForReaders(reactor, count: 1)
+        return reading
+    }
 
     func turn(_ reactor: ZeroMQReactor) -> ZeroMQReactor.ReaderTurn {
         state.withLock { state in
