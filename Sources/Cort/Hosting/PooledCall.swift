@@ -161,11 +161,14 @@ extension NodeServer {
     /// behind what the reactor has queued: workers on the global pool that
     /// finish calls as fast as this answers them do not keep it from reading.
     func answerFinishedCalls() {
-        finishedCalls.withLock { finished in
+        let running = finishedCalls.withLock { finished in
             swap(&finishedBatch, &finished.calls)
             finished.scheduled = false
+            return finished.answer != nil
         }
-        for call in finishedBatch {
+        // A job queued before the node stopped answers nothing after it, as
+        // the node's answering task did not.
+        for call in finishedBatch where running {
             guard let (outcome, started) = call.takeOutcome() else { continue }
             completed(call.key, in: call.lane, outcome, started: started)
         }
