@@ -376,13 +376,7 @@ final class RemoteService: Sendable {
     /// heartbeats), not before.
     func run() async {
         do {
-            try await reactor.read(descriptor: descriptor, isolation: nil) { [self] in
-                switch withState({ $0.readTurn() }) {
-                case .stopped: .stop
-                case .more: .more
-                case .drained: .drained
-                }
-            }
+            try await reactor.read(descriptor: descriptor, isolation: nil) { [self] in withState { $0.readTurn() } }
         } catch {
             if !withState({ $0.isClosed }) {
                 logger.warning("the remote service stopped receiving", metadata: [
@@ -507,16 +501,6 @@ final class RemoteServiceState {
         case joining
         /// No node takes calls, and the handshake with one failed (this, for people).
         case handshakeFailed(String)
-    }
-
-    /// What a turn of ``RemoteService/run()`` found.
-    enum Turn: Sendable {
-        /// The socket is empty: wait for its descriptor.
-        case drained
-        /// A whole turn was read: more may wait.
-        case more
-        /// Closed, or the socket failed.
-        case stopped
     }
 
     let name: String
@@ -1276,15 +1260,15 @@ final class RemoteServiceState {
     // MARK: Frames from nodes
 
     /// One turn of ``RemoteService/run()``: reads up to a turn of frames.
-    func readTurn() -> Turn {
-        guard !isClosed else { return .stopped }
+    func readTurn() -> ZeroMQReactor.ReaderTurn {
+        guard !isClosed else { return .stop }
         receiveLoopWaits = false
         let handled: Int
         do {
             handled = try readFrames()
         } catch {
             logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
-            return .stopped
+            return .stop
         }
         if handled == NodeServer.framesPerTurn { return .more }
         receiveLoopWaits = true

@@ -92,8 +92,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         /// A waiter of ``waitUntilReadable(_:isolation:)`` to register (no
         /// closure, so no allocation).
         case registerWaiter(UInt64, Int32, UnsafeContinuation<Void, any Error>)
-        /// A reader of ``read(descriptor:isolation:turn:)`` to register, with the wait its `read` is in.
-        case registerReader(UInt64, Int32, @Sendable () -> ReaderTurn, UnsafeContinuation<Void, any Error>)
+        /// A reader of ``read(_:isolation:turn:)`` or ``read(descriptor:isolation:turn:)``
+        /// to register, with the wait its `read` is in (one reference: every
+        /// case's payload is copied with each piece of work the loop runs).
+        case registerReader(ReaderRegistration)
     }
 
     private enum State { case running, stopping, stopped }
@@ -148,11 +150,17 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     /// A socket the loop reads itself (``read(_:isolation:turn:)``).
     private struct Reader {
-        enum Source {
+        // @unchecked: the socket's handle is a raw pointer, touched only by
+        // the loop's thread once the reader is registered.
+        enum Source: @unchecked Sendable {
             /// A socket of an owner on this reactor: the loop asks it what it is ready for.
             case socket(UnsafeMutableRawPointer, SocketActivity)
             /// The descriptor (`ZMQ_FD`) of a socket owned off the reactor, which the loop never touches.
             case descriptor(Int32)
+
+            var isDescriptor: Bool {
+                if case .descriptor = self { true } else { false }
+            }
         }
 
         let id: UInt64
@@ -162,6 +170,17 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         /// iteration, readable or not (a descriptor that signalled once
         /// does not signal again for what is left).
         var pending = false
+    }
+
+    /// A reader and the continuation of its `read`, on their way to the loop.
+    private final class ReaderRegistration: Sendable {
+        let reader: Reader
+        let continuation: UnsafeContinuation<Void, any Error>
+
+        init(_ reader: Reader, _ continuation: UnsafeContinuation<Void, any Error>) {
+            self.reader = reader
+            self.continuation = continuation
+        }
     }
 
     /// The instant waiters' deadlines are measured from.
@@ -419,19 +438,15 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     /// Suspends until `socket` is ready for `events`, or until `deadline` when `events`
     /// is empty. Must run on the reactor thread (the socket checks).
-    ///
-    /// `id` names the waiter when the caller took one from `nextWaiterID` itself.
     func wait(for socket: ZeroMQSocket, events: Int16, deadline: ContinuousClock.Instant?,
-              isolation: isolated (any Actor)?, id given: UInt64? = nil) async throws {
+              isolation: isolated (any Actor)?) async throws {
         // The raw handle: going through `handle` would count as a use of the socket.
         let (handle, activity) = (socket.rawHandle, socket.activity)
         if isStopping {
             throw ZeroMQError(.reactorShutDown, "the reactor is shut down")
         }
-        let id = given ?? {
-            nextWaiterID &+= 1
-            return nextWaiterID
-        }()
+        nextWaiterID &+= 1
+        let id = nextWaiterID
         // A resumed continuation goes to the task's executor preference, else to
         // the global pool (and from there hops back to the actor: two thread
         // switches and a wake-up). Preferring this reactor's task executor makes
@@ -469,16 +484,26 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// - Throws: ``ZeroMQError/Code/reactorShutDown`` when the reactor shuts
     ///   down, `CancellationError` when the task is cancelled while waiting.
     package func waitUntilReadable(_ descriptor: Int32, isolation: isolated (any Actor)?) async throws {
+        try await waitRegisteredThroughQueue(isolation: isolation) { .registerWaiter($0, descriptor, $1) }
+    }
+
+    /// Suspends in a wait that `registration` registers through the loop's
+    /// queue under a new id, from any thread; a cancel removes it again.
+    ///
+    /// Always through the queue, even from the loop's thread: the task
+    /// waiting here may run in a job of a task preferring the reactor, which
+    /// the watchdog can take the loop from at any moment (see
+    /// ``handOffAfter``); this thread would then touch `waiters` beside the
+    /// loop's new one. The loop runs the registration before it polls again,
+    /// so nothing is missed.
+    private func waitRegisteredThroughQueue(
+        isolation: isolated (any Actor)?,
+        _ registration: (UInt64, UnsafeContinuation<Void, any Error>) -> Work
+    ) async throws {
         let id = foreignWaiterIDs.add(1, ordering: .relaxed).newValue
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
-                // Always through the queue, even from the loop's thread: the
-                // actor waiting here may run in a job of a task preferring
-                // the reactor, which the watchdog can take the loop from at
-                // any moment (see ``handOffAfter``); this thread would then
-                // touch `waiters` beside the loop's new one. The loop runs the
-                // registration before it polls again, so nothing is missed.
-                submit(.registerWaiter(id, descriptor, continuation))
+                submit(registration(id, continuation))
                 // Checked after registering: a cancel before the check
                 // may have come before the registration, so this removes
                 // it again; a cancel after the check lands behind it.
@@ -489,18 +514,23 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         }
     }
 
-    /// Registers a waiter of ``waitUntilReadable(_:isolation:)``, on the loop's thread.
-    private func register(_ id: UInt64, _ descriptor: Int32, _ continuation: UnsafeContinuation<Void, any Error>) {
+    /// Registers, on the loop's thread, a waiter of
+    /// ``waitUntilReadable(_:isolation:)`` (a `descriptor`), or the wait of a
+    /// reader's `read` (a `reader`, whose wait only a cancel, the shutdown or
+    /// a turn that stops ends).
+    private func register(_ id: UInt64, descriptor: Int32 = -1, reader: Reader? = nil,
+                          _ continuation: UnsafeContinuation<Void, any Error>) {
         if isStopping {
             continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor is shut down"))
-        } else {
-            waiters[id] = Waiter(socket: nil, activity: nil, events: 0, descriptor: descriptor,
-                                 deadline: nil, continuation: continuation)
+            return
         }
+        if let reader { readers.append(reader) }
+        waiters[id] = Waiter(socket: nil, activity: nil, events: 0, descriptor: descriptor,
+                             deadline: nil, continuation: continuation)
     }
 
     /// What a reader's turn (``read(_:isolation:turn:)``) left behind.
-    package enum ReaderTurn {
+    package enum ReaderTurn: Sendable {
         /// It read until the socket had nothing more (its last receive found nothing).
         case drained
         /// It stopped at its bound with messages maybe left: call it again
@@ -531,28 +561,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         guard isOnReactorThread else {
             throw ZeroMQError(.wrongThread, "a reader is added on the reactor's thread")
         }
-        if isStopping {
-            throw ZeroMQError(.reactorShutDown, "the reactor is shut down")
-        }
-        nextWaiterID &+= 1
-        let id = nextWaiterID
-        readers.append(Reader(id: id, source: .socket(socket.rawHandle, socket.activity), turn: turn))
-        defer { removeReader(id) }
-        // A wait that nothing resumes but a cancel, the shutdown or a turn
-        // that stops (no events, no deadline), under the reader's id: the
-        // reader lives as long as it.
-        do {
-            try await wait(for: socket, events: 0, deadline: nil, isolation: isolation, id: id)
-        } catch is CancellationError {
-            return
-        }
-    }
-
-    /// The number of readers (read on the reactor thread).
-    package func readerCount() async -> Int {
-        await withCheckedContinuation { continuation in
-            execute { continuation.resume(returning: self.readers.count) }
-        }
+        try await read(.socket(socket.rawHandle, socket.activity), isolation: isolation, turn: turn)
     }
 
     /// ``read(_:isolation:turn:)`` for a socket whose owner does not run on
@@ -571,35 +580,26 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// - Throws: ``ZeroMQError/Code/reactorShutDown`` when the reactor shuts down.
     package func read(descriptor: Int32, isolation: isolated (any Actor)?,
                       turn: @escaping @Sendable () -> ReaderTurn) async throws {
-        let id = foreignWaiterIDs.add(1, ordering: .relaxed).newValue
+        try await read(.descriptor(descriptor), isolation: isolation, turn: turn)
+    }
+
+    /// Adds a reader of `source` through the loop's queue and waits, under
+    /// the reader's id, until a cancel (the call returns), the shutdown (it
+    /// throws) or a turn that stops (it returns) removes it. A descriptor's
+    /// reader has its first turn at once: what arrived before it was
+    /// registered has signalled already, or was left to the reader by the
+    /// socket's owner. A socket's is called once the loop finds the socket
+    /// readable, as it asks every polled socket before it sleeps.
+    private func read(_ source: Reader.Source, isolation: isolated (any Actor)?,
+                      turn: @escaping @Sendable () -> ReaderTurn) async throws {
         do {
-            try await withTaskCancellationHandler {
-                try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<Void, any Error>) in
-                    submit(.registerReader(id, descriptor, turn, continuation))
-                    // As in `waitUntilReadable`: a cancel before this check
-                    // may have come before the registration.
-                    if Task.isCancelled { execute { self.cancelWaiter(id) } }
-                }
-            } onCancel: {
-                self.execute { self.cancelWaiter(id) }
+            try await waitRegisteredThroughQueue(isolation: isolation) { id, continuation in
+                .registerReader(ReaderRegistration(Reader(id: id, source: source, turn: turn, pending: source.isDescriptor),
+                                                   continuation))
             }
         } catch is CancellationError {
             return
         }
-    }
-
-    /// Registers a reader of ``read(descriptor:isolation:turn:)``, on the loop's thread.
-    private func registerReader(_ id: UInt64, _ descriptor: Int32, _ turn: @escaping @Sendable () -> ReaderTurn,
-                                _ continuation: UnsafeContinuation<Void, any Error>) {
-        if isStopping {
-            continuation.resume(throwing: ZeroMQError(.reactorShutDown, "the reactor is shut down"))
-            return
-        }
-        // A first turn at once: what arrived before it was registered has
-        // signalled already, or was left to the reader by the owner.
-        readers.append(Reader(id: id, source: .descriptor(descriptor), turn: turn, pending: true))
-        // Resumed by a cancel, the shutdown or a turn that stops, never by readiness.
-        waiters[id] = Waiter(socket: nil, activity: nil, events: 0, deadline: nil, continuation: continuation)
     }
 
     /// Forgets reader `id` (on the loop's thread; after it ended, on the one draining the queue).
@@ -660,15 +660,23 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     /// The number of pending socket waits (read on the reactor thread).
     package func waiterCount() async -> Int {
-        await withCheckedContinuation { continuation in
-            execute { continuation.resume(returning: self.waiters.count) }
-        }
+        await valueOnLoop { self.waiters.count }
+    }
+
+    /// The number of readers (read on the reactor thread).
+    package func readerCount() async -> Int {
+        await valueOnLoop { self.readers.count }
     }
 
     /// The CPU time the reactor thread has used so far.
     package func threadCPUTime() async -> Duration {
+        await valueOnLoop { .nanoseconds(cort_thread_cpu_nanoseconds()) }
+    }
+
+    /// What `read` gives, read on the loop's thread after the jobs queued before it.
+    private func valueOnLoop<T: Sendable>(_ read: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            execute { continuation.resume(returning: .nanoseconds(cort_thread_cpu_nanoseconds())) }
+            execute { continuation.resume(returning: read()) }
         }
     }
 
@@ -768,9 +776,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             // in this same queue, no wake-up).
             job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
         case .closure(let body): body()
-        case .registerWaiter(let id, let descriptor, let continuation): register(id, descriptor, continuation)
-        case .registerReader(let id, let descriptor, let turn, let continuation):
-            registerReader(id, descriptor, turn, continuation)
+        case .registerWaiter(let id, let descriptor, let continuation): register(id, descriptor: descriptor, continuation)
+        case .registerReader(let registration):
+            register(registration.reader.id, reader: registration.reader, registration.continuation)
         }
         return true
     }
@@ -1144,28 +1152,26 @@ extension ZeroMQReactor {
                 continue
             }
             guard waiter.events != 0, let socket = waiter.socket, let activity = waiter.activity else { continue }
-            if let index = socketIndex[socket] {
-                polledSockets[index].events |= waiter.events
-            } else {
-                socketIndex[socket] = polledSockets.count
-                polledSockets.append(PolledSocket(socket: socket, activity: activity, events: waiter.events))
-            }
+            addPolled(socket, activity, for: waiter.events)
         }
         for reader in readers {
             switch reader.source {
-            case .socket(let socket, let activity):
-                if let index = socketIndex[socket] {
-                    polledSockets[index].events |= Int16(ZMQ_POLLIN)
-                } else {
-                    socketIndex[socket] = polledSockets.count
-                    polledSockets.append(PolledSocket(socket: socket, activity: activity, events: Int16(ZMQ_POLLIN)))
-                }
-            case .descriptor(let descriptor):
-                waitedDescriptors.append(descriptor)
+            case .socket(let socket, let activity): addPolled(socket, activity, for: Int16(ZMQ_POLLIN))
+            case .descriptor(let descriptor): waitedDescriptors.append(descriptor)
             }
         }
         pollSetHasDeadline = hasDeadline
         return hasDeadline ? epoch.duration(to: .now) : nil
+    }
+
+    /// Adds `events` to what `socket` is polled for, adding the socket first if it is not polled yet.
+    private func addPolled(_ socket: UnsafeMutableRawPointer, _ activity: SocketActivity, for events: Int16) {
+        if let index = socketIndex[socket] {
+            polledSockets[index].events |= events
+        } else {
+            socketIndex[socket] = polledSockets.count
+            polledSockets.append(PolledSocket(socket: socket, activity: activity, events: events))
+        }
     }
 
     /// -1 (sleep until an event) unless a waiter has a deadline.
