@@ -69,16 +69,9 @@ import Testing
             host: { node in try await node.host("worker", replicas: 1) { Worker(actorSystem: $0) } }
         ) { _, caller in
             let worker = try Worker.resolve(id: .service("worker"), using: caller)
-            let call = Task { try await worker.wait(key, seconds: 60) }
-            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
-            call.cancel()
-            do {
-                _ = try await call.value
-                Issue.record("the cancelled call returned a value")
-            } catch let error as RemoteCallError {
-                #expect(error.code == .cancelled)
-                #expect(error.attempts.count == 1, "the attempt that was sent is recorded")
-            }
+            let error = await cancelWhileRunning(worker, key: key, seconds: 60)
+            #expect(error?.code == .cancelled)
+            #expect(error?.attempts.count == 1, "the attempt that was sent is recorded")
             #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" }, "the node's method saw the cancel")
         }
     }

@@ -101,15 +101,8 @@ final class Gates: Sendable {
             try await node.host("worker", executor: executor) { Worker(actorSystem: $0) }
         }) { _, caller in
             let worker = try Worker.resolve(id: .service("worker"), using: caller)
-            let call = Task { try await worker.wait(key, seconds: 30) }
-            #expect(await Observations.shared.waitFor(key) { $0 == "started" })
-            call.cancel()
-            do {
-                _ = try await call.value
-                Issue.record("expected cancelled")
-            } catch let error as RemoteCallError {
-                #expect(error.code == .cancelled)
-            }
+            let error = await cancelWhileRunning(worker, key: key, seconds: 30)
+            #expect(error?.code == .cancelled)
             #expect(await Observations.shared.waitFor(key) { $0 == "cancelled" })
         }
     }

@@ -1,6 +1,7 @@
 import Cort
 import Distributed
 import Foundation
+import Testing
 
 /// The greeter of the README.
 distributed actor Greeter {
@@ -111,6 +112,28 @@ distributed actor Worker {
     distributed func fail() throws -> Int {
         throw Unregistered()
     }
+}
+
+/// Calls `worker.wait(key, seconds:)`, cancels the calling task once the
+/// method has started, and returns the error the call ended with (nil,
+/// recorded as an issue, when it returned a value or did not start).
+func cancelWhileRunning(_ worker: Worker, key: String, seconds: Double) async -> RemoteCallError? {
+    let call = Task { try await worker.wait(key, seconds: seconds) }
+    guard await Observations.shared.waitFor(key, { $0 == "started" }) else {
+        Issue.record("the method never started")
+        call.cancel()
+        return nil
+    }
+    call.cancel()
+    do {
+        _ = try await call.value
+        Issue.record("the cancelled call returned a value")
+    } catch let error as RemoteCallError {
+        return error
+    } catch {
+        Issue.record("the cancelled call threw \(error)")
+    }
+    return nil
 }
 
 /// A type that is never hosted under its own name: calling its methods on a
