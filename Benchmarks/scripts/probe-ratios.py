@@ -11,6 +11,10 @@ alternating which goes first:
   (`calls-window-256` / `cecho-remote-window-256`): time per call, whose
   inverse is the throughput.
 
+The headline row, "cort", is the caller with the defaults; OPTION_ROWS adds
+the same caller with an option changed (CORT_BENCH_ANSWER_POLLING=0: no
+polling for answers before the reactor sleeps), against the same node.
+
 Each round's ratio cort / C is taken inside the round; the median over rounds
 is printed. --base DIR adds another build of the benchmarks (its
 .build/release directory, for instance a checkout of an older commit) as a
@@ -30,6 +34,11 @@ import subprocess
 HERE = os.path.dirname(os.path.abspath(__file__))
 RELEASE = os.path.join(HERE, "..", ".build", "release")
 MODES = [("one in flight", 5000), ("64 in flight", 50000), ("256 in flight", 50000)]
+# Rows of this build's caller with an option other than the default, beside
+# the headline row ("cort", the defaults), against the same node.
+OPTION_ROWS = {
+    "cort, answerPolling .zero": {"CORT_BENCH_ANSWER_POLLING": "0"},
+}
 WORKLOADS = {
     "one in flight": ("calls-latency", "cecho-remote-latency"),
     "64 in flight": ("calls-window", "cecho-remote-window"),
@@ -87,7 +96,7 @@ def main():
             base_times_each = subprocess.run([os.path.join(builds["base"], "cort-probe"), "calls-latency", "10"],
                                              env=environment, capture_output=True).returncode == 0
         results = {}
-        kinds = list(builds) + ["C"]
+        kinds = list(builds) + list(OPTION_ROWS) + ["C"]
         for round_number in range(arguments.rounds):
             for mode, count in MODES:
                 order = kinds if round_number % 2 == 0 else kinds[::-1]
@@ -97,6 +106,10 @@ def main():
                     if kind == "C":
                         probe, workload = os.path.join(RELEASE, "cort-probe"), baseline
                         environment["CORT_BENCH_ECHO"] = servers["C"][1]
+                    elif kind in OPTION_ROWS:
+                        probe, workload = os.path.join(RELEASE, "cort-probe"), typed
+                        environment["CORT_BENCH_NODE"] = servers["cort"][1]
+                        environment.update(OPTION_ROWS[kind])
                     else:
                         probe, workload = os.path.join(builds[kind], "cort-probe"), typed
                         environment["CORT_BENCH_NODE"] = servers[kind][1]
@@ -110,18 +123,19 @@ def main():
     for mode, _ in MODES:
         c = results[("C", mode)]
         print(f"{mode}: C echo, median {statistics.median(x[0] for x in c):.1f} µs per call")
-        for kind in builds:
+        for kind in list(builds) + list(OPTION_ROWS):
             rows = results[(kind, mode)]
             ratios = [a[0] / b[0] for a, b in zip(rows, c)]
             median = statistics.median(ratios)
             print(f"  {kind}: median {statistics.median(x[0] for x in rows):.1f} µs per call; / C per round "
                   f"{', '.join(f'{r:.2f}' for r in ratios)}; median {median:.2f} (throughput {100 / median:.1f} % of C)")
         if mode == "one in flight":
-            for index, name in ((1, "p50"), (2, "p99")):
-                rows = results[("cort", mode)]
-                ratios = [a[index] / b[index] for a, b in zip(rows, c) if a[index] and b[index]]
-                print(f"  cort {name} / C {name} per round {', '.join(f'{r:.2f}' for r in ratios)}; "
-                      f"median {statistics.median(ratios):.2f}")
+            for kind in ["cort"] + list(OPTION_ROWS):
+                for index, name in ((1, "p50"), (2, "p99")):
+                    rows = results[(kind, mode)]
+                    ratios = [a[index] / b[index] for a, b in zip(rows, c) if a[index] and b[index]]
+                    print(f"  {kind} {name} / C {name} per round {', '.join(f'{r:.2f}' for r in ratios)}; "
+                          f"median {statistics.median(ratios):.2f}")
         if "base" in builds:
             ratios = [a[0] / b[0] for a, b in zip(results[("cort", mode)], results[("base", mode)])]
             print(f"  cort / base per round {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.3f}")

@@ -33,6 +33,7 @@ import Testing
             "CORT_NODE_LIMITS_INSTANCE_CALLS_IN_FLIGHT": "8",
             "CORT_NODE_LIMITS_KNOWN_TARGETS": "256",
             "CORT_LOG_LEVEL": "debug",
+            "CORT_ANSWER_POLLING": "150us",
         ])
         #expect(configuration.name == "orders-1")
         #expect(configuration.endpoint == "tcp://0.0.0.0:5555")
@@ -52,6 +53,15 @@ import Testing
         #expect(configuration.nodeLimits.instanceCallsInFlight == 8)
         #expect(configuration.nodeLimits.knownTargets == 256)
         #expect(configuration.logger.logLevel == .debug)
+        #expect(configuration.answerPolling == .microseconds(150))
+    }
+
+    @Test func answerPollingIsOnByDefaultAndZeroTurnsItOff() throws {
+        #expect(try Self.configuration(["CORT_NAME": "n"]).answerPolling == .microseconds(200))
+        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_ANSWER_POLLING": "0s"]).answerPolling == .zero)
+        // A negative one is an error (see aValueThatDoesNotParseIsAnErrorNamingIt); in code, a negative window is no polling.
+        #expect(CortSystem.Configuration(name: "n", discovery: LocalDiscovery(), answerPolling: .milliseconds(-1))
+            .answerPolling == .zero)
     }
 
     @Test func whatIsNotSetKeepsTheDefaultsAndCodeWins() throws {
@@ -87,6 +97,7 @@ import Testing
         (["CORT_NAME": "n", "CORT_QUEUE_CAPACITY": "0"], "queueCapacity is 0"),
         (["CORT_NAME": "n", "CORT_HEARTBEAT_INTERVAL": "soon"], "heartbeat.interval is 'soon'"),
         (["CORT_NAME": "n", "CORT_DEFAULT_TIMEOUT": "-1s"], "defaultTimeout is"),
+        (["CORT_NAME": "n", "CORT_ANSWER_POLLING": "-5us"], "answerPolling is"),
         (["CORT_NAME": "n", "CORT_CALL_LIMITS_WHEN_FULL": "panic"], "callLimits.whenFull is 'panic'"),
         (["CORT_NAME": "n", "CORT_LOG_LEVEL": "loud"], "log.level is 'loud'"),
     ] as [([String: String], String)])

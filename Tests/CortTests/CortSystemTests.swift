@@ -14,6 +14,8 @@ import Testing
             let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
             #expect(try await greeter.hello(name: "Ada") == "Hello, Ada!")
             #expect(try await greeter.hello(name: "Grace") == "Hello, Grace!")
+            // Each call's answer is no longer awaited (the reactor polls for awaited ones).
+            #expect(caller.reactor.requestsAwaited == 0)
         }
     }
 
@@ -131,6 +133,8 @@ import Testing
             #expect(Observations.shared.events(key + "-c").isEmpty)
             running.cancel()
             _ = await running.result
+            // Refused, expired, cancelled: none is awaited any more.
+            #expect(caller.reactor.requestsAwaited == 0)
         }
     }
 

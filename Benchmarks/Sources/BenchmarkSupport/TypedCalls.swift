@@ -19,13 +19,18 @@ public final class TypedCalls: Sendable {
     /// after the call's deadline). With CURVE `security`, `endpoint` carries
     /// the node's public key (`tcp://…|<key>`, as a CURVE `cort-bench-node`
     /// prints it). `instrumented: false` turns cort's own tracing and
-    /// metrics interceptors off (`CortSystem.Configuration.instrumented`).
+    /// metrics interceptors off (`CortSystem.Configuration.instrumented`);
+    /// `answerPolling` replaces the default's (`CortSystem.Configuration.answerPolling`).
     public static func connect(
-        to endpoint: String, payloadSize: Int, security: Security = .plaintext, instrumented: Bool = true
+        to endpoint: String, payloadSize: Int, security: Security = .plaintext, instrumented: Bool = true,
+        answerPolling: Duration? = nil
     ) async throws -> TypedCalls {
         let discovery = try StaticDiscovery([Echo.serviceName: [endpoint]])
-        let system = try CortSystem.start(.init(name: "bench-caller", discovery: discovery, defaultTimeout: .seconds(5),
-                                                security: security, instrumented: instrumented))
+        var configuration = CortSystem.Configuration(name: "bench-caller", discovery: discovery,
+                                                     defaultTimeout: .seconds(5), security: security,
+                                                     instrumented: instrumented)
+        if let answerPolling { configuration.answerPolling = answerPolling }
+        let system = try CortSystem.start(configuration)
         do {
             let echo = try Echo.resolve(id: .service(Echo.serviceName), using: system)
             let calls = TypedCalls(system: system, echo: echo, payloadSize: payloadSize)

@@ -113,8 +113,11 @@ func typedCalls() async throws -> (TypedCalls, ServerProcess?) {
     // off, CORT_BENCH_METRICS=prometheus bootstraps a backend first.
     let environment = ProcessInfo.processInfo.environment
     if environment[BenchInstrumentation.metricsVariable] == "prometheus" { BenchInstrumentation.bootstrapPrometheus() }
+    // CORT_BENCH_ANSWER_POLLING (microseconds; 0 turns it off) replaces the default's answer polling.
+    let polling = environment["CORT_BENCH_ANSWER_POLLING"].flatMap { Int64($0) }.map { Duration.microseconds($0) }
     let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize, security: security,
-                                             instrumented: BenchInstrumentation.instrumented(in: environment))
+                                             instrumented: BenchInstrumentation.instrumented(in: environment),
+                                             answerPolling: polling)
     try await calls.roundTrips(100)
     return (calls, server)
 }

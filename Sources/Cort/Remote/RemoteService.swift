@@ -759,6 +759,7 @@ final class RemoteServiceState {
     /// whose last call it was is let go. The node itself, not its key: no lookup.
     private func callEnded(on node: Node) {
         totalInFlight -= 1
+        reactor.requestEnded()
         node.inFlight -= 1
         node.health.releasedCall()
         if node.leaving { disconnectIfDone(node.key) }
@@ -957,6 +958,7 @@ final class RemoteServiceState {
         node.inFlight += 1
         node.health.tookCall()
         totalInFlight += 1
+        reactor.requestSent()
         pending[id] = PendingCall(continuation: continuation, node: node, connection: connection,
                                   method: submission.request.method, deadline: deadline, sent: sent)
         schedule(deadline: deadline, id: id, waiter: false)
@@ -1495,6 +1497,7 @@ final class RemoteServiceState {
         timer?.cancel()
         try? socket.stopMonitoring()
         for call in pending.values {
+            reactor.requestEnded()
             settle(call, .failure(RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down")))
         }
         pending.removeAll()

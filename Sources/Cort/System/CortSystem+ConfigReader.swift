@@ -5,7 +5,7 @@ import Logging
 extension CortSystem.Configuration {
     /// A configuration read from `config` (environment variables, a JSON or
     /// YAML file, … through apple/swift-configuration), with the defaults of
-    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:security:clientInterceptors:serverInterceptors:metricsFactory:tracer:instrumented:)``
+    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:security:clientInterceptors:serverInterceptors:metricsFactory:tracer:instrumented:answerPolling:)``
     /// for the keys it does not have. Set a property afterwards to decide it
     /// in code: code wins over the environment.
     ///
@@ -23,6 +23,7 @@ extension CortSystem.Configuration {
     /// - `defaultTimeout` (duration, `10s`), `queueCapacity` (int, 1024),
     ///   `drainGrace` (duration, `250ms`), `maxMessageBytes` (int, 4 MiB).
     /// - `heartbeat.interval` (duration, `1s`), `heartbeat.liveness` (int, 3).
+    /// - `answerPolling` (duration, `200us`; `0s` never polls): see ``answerPolling``.
     /// - `callLimits.perNode` (int, 1024), `callLimits.perService` (int, 16384),
     ///   `callLimits.whenFull` (`wait` or `failFast`).
     /// - `nodeLimits.maxCallDuration` (duration, `5m`), `nodeLimits.maxCallers`,
@@ -58,6 +59,7 @@ extension CortSystem.Configuration {
         defaultTimeout = try read.duration("defaultTimeout") ?? defaultTimeout
         queueCapacity = try read.int("queueCapacity", atLeast: 1) ?? queueCapacity
         drainGrace = try read.duration("drainGrace") ?? drainGrace
+        answerPolling = try read.duration("answerPolling", allowingZero: true) ?? answerPolling
         maxMessageBytes = try read.int("maxMessageBytes", atLeast: 1024) ?? maxMessageBytes
         heartbeat = HeartbeatConfiguration(
             interval: try read.duration("heartbeat.interval") ?? heartbeat.interval,
@@ -132,7 +134,7 @@ private struct SettingReader {
         return value
     }
 
-    func duration(_ key: String) throws -> Duration? {
+    func duration(_ key: String, allowingZero: Bool = false) throws -> Duration? {
         let duration: Duration
         if let text = config.string(forKey: ConfigKey(key)) {
             let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -148,8 +150,9 @@ private struct SettingReader {
         } else {
             return nil
         }
-        guard duration > .zero else {
-            throw ConfigurationError(.invalidValue, "\(key) is \(duration); it must be more than zero")
+        guard duration > .zero || (allowingZero && duration == .zero) else {
+            throw ConfigurationError(.invalidValue, "\(key) is \(duration); it must be "
+                                     + (allowingZero ? "zero or more" : "more than zero"))
         }
         return duration
     }

@@ -269,6 +269,28 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// reading and sending go on while a flood of other jobs waits.
     @exclusivity(unchecked) private var resumed = Deque<Work>()
 
+    /// The requests sent through this reactor's sockets whose answers are
+    /// awaited (the low 32 bits), and those that ended so far (the rest,
+    /// wrapping): one atomic, so that a call's end is one operation. Kept by
+    /// the callers with ``requestSent()`` and ``requestEnded()``; the loop
+    /// reads it before it sleeps (see ``IdleSpin``).
+    private let requests = Atomic<UInt64>(0)
+    /// The count of ended requests `requests` had when the loop last went idle.
+    @exclusivity(unchecked) private var endedAtLastIdle: UInt64 = 0
+    /// How long the loop polls before it sleeps, while answers are awaited.
+    @exclusivity(unchecked) private var idleSpin = IdleSpin(maximum: .zero)
+    /// Above this many answers awaited the loop does not poll before
+    /// sleeping: answers then come in batches, each wake-up is shared by
+    /// many calls (fewer than 0.3 context switches a call at 64 in flight),
+    /// and polling would only take the CPU from the threads doing the work
+    /// (measured without this bound: 7 % fewer calls a second at 64 in flight
+    /// on 2 cores).
+    static let pollingInFlightLimit: UInt64 = 4
+
+    /// Times the loop polled before sleeping because answers were awaited (see ``IdleSpin``).
+    package let idlePolls = Atomic<Int>(0)
+    /// Times something came while the loop polled before sleeping.
+    package let idlePollsAnswered = Atomic<Int>(0)
     /// Loop iterations so far (each runs the queue and polls once).
     package let loopIterations = Atomic<Int>(0)
     /// Writes to the wake-up descriptor so far.
@@ -320,13 +342,38 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     /// Creates a reactor and starts its thread.
     ///
-    /// - Parameter name: the thread's name (Linux keeps the first 15 bytes).
+    /// - Parameters:
+    ///   - name: the thread's name (Linux keeps the first 15 bytes).
+    ///   - answerPolling: the longest the loop polls, instead of sleeping,
+    ///     while a few answers to requests sent through its sockets are
+    ///     awaited (counted with ``requestSent()`` and ``requestEnded()``);
+    ///     the window adapts to how soon they come (see ``IdleSpin``).
+    ///     Zero (the default) never polls.
     /// - Throws: ``ZeroMQError`` if the wake-up descriptor or the thread cannot be created.
-    public static func start(name: String = "cort-reactor") throws -> ZeroMQReactor {
+    public static func start(name: String = "cort-reactor", answerPolling: Duration = .zero) throws -> ZeroMQReactor {
         let reactor = try ZeroMQReactor()
         reactor.threadName = name
+        reactor.idleSpin = IdleSpin(maximum: answerPolling)
         try reactor.spawnThread(.loop)
         return reactor
+    }
+
+    /// A request was sent through one of this reactor's sockets and its
+    /// answer is awaited (see `answerPolling` in ``start(name:answerPolling:)``).
+    /// Balance each with one ``requestEnded()``.
+    public func requestSent() {
+        requests.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A request counted by ``requestSent()`` ended: answered, failed, timed out or abandoned.
+    public func requestEnded() {
+        // One more ended (the high bits), one fewer awaited (the low ones).
+        requests.wrappingAdd((1 << 32) - 1, ordering: .relaxed)
+    }
+
+    /// Answers awaited now: requests sent less those that ended.
+    package var requestsAwaited: Int {
+        Int(requests.load(ordering: .relaxed) & 0xFFFF_FFFF)
     }
 
     /// Fails every pending socket wait with ``ZeroMQError/Code/reactorShutDown``, runs the
@@ -1084,12 +1131,31 @@ extension ZeroMQReactor {
         }
         appendWaitedDescriptors()
         let backlog = !batch.isEmpty || !resumed.isEmpty
-        let timeout = shared.withLock { shared -> Int in
-            if backlog || !shared.queue.isEmpty || shared.state != .running { return 0 }
-            if dueTimeout != 0 { shared.sleeping = true }
-            return dueTimeout
+        // A few answers awaited, or one that came since the loop last went
+        // idle (its caller is likely to send the next call at once): poll
+        // for up to the spin's window before sleeping (see IdleSpin).
+        let counts = requests.load(ordering: .relaxed)
+        let awaited = counts & 0xFFFF_FFFF
+        let ended = counts >> 32
+        let polls = dueTimeout != 0 && !backlog && idleSpin.maximum > .zero
+            && awaited <= Self.pollingInFlightLimit && (awaited > 0 || ended != endedAtLastIdle)
+        endedAtLastIdle = ended
+        let idleSince = polls ? ContinuousClock.now : nil
+        var result: Int32 = 0
+        if let idleSince, idleSpin.window > .zero {
+            idlePolls.add(1, ordering: .relaxed)
+            result = pollWithoutSleeping(until: idleSince + idleSpin.window)
+            if result != 0 { idlePollsAnswered.add(1, ordering: .relaxed) }
         }
-        let result = poll(&pollDescriptors, nfds_t(pollDescriptors.count), Int32(clamping: timeout))
+        if result == 0 {
+            let timeout = shared.withLock { shared -> Int in
+                if backlog || !shared.queue.isEmpty || shared.state != .running { return 0 }
+                if dueTimeout != 0 { shared.sleeping = true }
+                return dueTimeout
+            }
+            result = poll(&pollDescriptors, nfds_t(pollDescriptors.count), Int32(clamping: timeout))
+        }
+        if let idleSince { idleSpin.idled(for: ContinuousClock.now - idleSince) }
         let pending = shared.withLock { shared -> Bool in
             shared.sleeping = false
             defer { shared.wakePending = false }
@@ -1107,6 +1173,25 @@ extension ZeroMQReactor {
         noteReadableDescriptors(from: polledSockets.count + 1)
         // Descriptor 0 is the wake-up one; socket `index` has `index + 1`.
         return readSocketEvents { self.pollDescriptors[$0 + 1].revents != 0 }
+    }
+
+    /// Polls `pollDescriptors` without sleeping until one signals (the
+    /// result of `poll`), work is queued or the loop is asked to stop, or
+    /// `end` passes (0 for those two).
+    private func pollWithoutSleeping(until end: ContinuousClock.Instant) -> Int32 {
+        while true {
+            let result = poll(&pollDescriptors, nfds_t(pollDescriptors.count), 0)
+            if result != 0 { return result }
+            // Nothing writes the wake-up descriptor while the loop is not
+            // marked sleeping: look at the queue itself.
+            if shared.withLock({ !$0.queue.isEmpty || $0.state != .running }) { return 0 }
+            if ContinuousClock.now >= end { return 0 }
+            // A thread woken on this CPU meanwhile (a libzmq I/O thread, a
+            // thread of the pool) runs now, not when the scheduler next
+            // preempts: measured without it, p99 at one call in flight went
+            // from 1.0× the C echo's to 2.1×.
+            sched_yield()
+        }
     }
 
     /// Notes which waited descriptors are readable now, without sleeping.

@@ -1,0 +1,116 @@
+import Synchronization
+import Testing
+@testable import CortZeroMQ
+
+/// The window of ``IdleSpin``, on numbers: haltpoll's rule.
+@Suite struct IdleSpinTests {
+    @Test func theWindowOpensAtGrowStartAndDoublesUpToTheMaximum() {
+        var spin = IdleSpin(maximum: .microseconds(200), growStart: .microseconds(50))
+        #expect(spin.window == .zero)
+        // Idle longer than the window, but within the maximum: polling longer would have caught it.
+        spin.idled(for: .microseconds(120))
+        #expect(spin.window == .microseconds(50))
+        spin.idled(for: .microseconds(120))
+        #expect(spin.window == .microseconds(100))
+        spin.idled(for: .microseconds(120))
+        #expect(spin.window == .microseconds(200))
+        spin.idled(for: .microseconds(199))
+        #expect(spin.window == .microseconds(200))
+    }
+
+    @Test func somethingThatCameWithinTheWindowKeepsIt() {
+        var spin = IdleSpin(maximum: .microseconds(200), growStart: .microseconds(50))
+        spin.idled(for: .microseconds(120))
+        spin.idled(for: .microseconds(120))
+        #expect(spin.window == .microseconds(100))
+        spin.idled(for: .microseconds(30))
+        #expect(spin.window == .microseconds(100))
+    }
+
+    @Test func idlesPastTheMaximumHalveTheWindowAndCloseItBelowGrowStart() {
+        var spin = IdleSpin(maximum: .microseconds(200), growStart: .microseconds(50))
+        for _ in 0..<3 { spin.idled(for: .microseconds(150)) }
+        #expect(spin.window == .microseconds(200))
+        spin.idled(for: .milliseconds(3))
+        #expect(spin.window == .microseconds(100))
+        spin.idled(for: .milliseconds(3))
+        #expect(spin.window == .microseconds(50))
+        spin.idled(for: .milliseconds(3))
+        #expect(spin.window == .zero)
+        // And it opens again when answers come soon again.
+        spin.idled(for: .microseconds(80))
+        #expect(spin.window == .microseconds(50))
+    }
+
+    @Test func aZeroMaximumNeverOpens() {
+        var spin = IdleSpin(maximum: .zero)
+        for idle in [Duration.nanoseconds(1), .microseconds(10), .milliseconds(5)] {
+            spin.idled(for: idle)
+            #expect(spin.window == .zero)
+        }
+    }
+}
+
+/// A reactor's loop polls before it sleeps only while answers to requests
+/// sent through it are awaited, or one just ended (`answerPolling`).
+@Suite struct ZeroMQReactorAnswerPollingTests {
+    /// Wakes the loop with a job `count` times, awaiting each: the loop goes
+    /// idle after every one.
+    private func idleRounds(_ reactor: ZeroMQReactor, _ count: Int) async {
+        for _ in 0..<count { _ = await reactor.waiterCount() }
+    }
+
+    private func polls(_ reactor: ZeroMQReactor) -> Int { reactor.idlePolls.load(ordering: .relaxed) }
+
+    @Test func theLoopPollsOnlyWhileAnswersAreAwaitedOrOneJustEnded() async throws {
+        let reactor = try ZeroMQReactor.start(answerPolling: .milliseconds(200))
+        defer { reactor.shutdown() }
+        await idleRounds(reactor, 20)
+        #expect(polls(reactor) == 0, "nothing awaited")
+
+        reactor.requestSent()
+        #expect(reactor.requestsAwaited == 1)
+        await idleRounds(reactor, 20)
+        // The window opens after the first short idle; each later one polls.
+        #expect(polls(reactor) >= 10)
+
+        reactor.requestEnded()
+        #expect(reactor.requestsAwaited == 0)
+        // The first idle after the end still polls (the caller may send its next call at once).
+        await idleRounds(reactor, 3)
+        let afterTheEnd = polls(reactor)
+        await idleRounds(reactor, 20)
+        #expect(polls(reactor) == afterTheEnd, "nothing awaited, and no answer came since")
+    }
+
+    @Test func aReactorStartedWithoutAnswerPollingNeverPolls() async throws {
+        let reactor = try ZeroMQReactor.start()
+        defer { reactor.shutdown() }
+        reactor.requestSent()
+        await idleRounds(reactor, 20)
+        #expect(polls(reactor) == 0)
+        reactor.requestEnded()
+    }
+
+    @Test func aMessageThatComesWhileTheLoopPollsIsReadWithoutSleeping() async throws {
+        let reactor = try ZeroMQReactor.start(answerPolling: .milliseconds(200))
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let endpoint = uniqueInproc()
+        let node = ReadingActor(reactor: reactor, perTurn: 16)
+        try await node.open(context: context, bind: endpoint)
+        let push = try pusher(context, to: endpoint)
+        let count = 50
+        let reading = try await startReading(node, until: count)
+        reactor.requestSent()
+        for index in 0..<count {
+            // Sent just after the loop went idle, while it polls (once its window opened).
+            await idleRounds(reactor, 1)
+            #expect(try push.trySend(ZeroMQMessage([bytes("\(index)")])) == nil)
+        }
+        let report = try await reading.value
+        #expect(report.frames.elementsEqual((0..<count).map { bytes("\($0)") }))
+        #expect(reactor.idlePollsAnswered.load(ordering: .relaxed) >= 1)
+        reactor.requestEnded()
+    }
+}
