@@ -92,6 +92,30 @@ import Testing
         reactor.requestEnded()
     }
 
+    /// Timed waits of 30 ms while an answer is awaited: each idle is within
+    /// the maximum (5 s) and past the window, so the window doubles every
+    /// time, past the waits' deadlines; polling stops at a deadline all the same.
+    @Test func pollingNeverRunsPastAWaitersDeadline() async throws {
+        let reactor = try ZeroMQReactor.start(answerPolling: .seconds(5))
+        defer { reactor.shutdown() }
+        let context = try ZeroMQContext()
+        let socket = try ZeroMQSocket(.pull, context: context, reactor: reactor)
+        reactor.requestSent()
+        // On the reactor's thread, as `wait(for:)` must run.
+        let longest = try await Task(executorPreference: reactor.taskExecutor) {
+            var longest = Duration.zero
+            for _ in 0..<20 {
+                let start = ContinuousClock.now
+                try await reactor.wait(for: socket, events: 0, deadline: .now + .milliseconds(30), isolation: nil)
+                longest = max(longest, ContinuousClock.now - start)
+            }
+            return longest
+        }.value
+        reactor.requestEnded()
+        #expect(longest < .seconds(1), "a 30 ms wait took \(longest)")
+        #expect(polls(reactor) >= 10)
+    }
+
     @Test func aMessageThatComesWhileTheLoopPollsIsReadWithoutSleeping() async throws {
         let reactor = try ZeroMQReactor.start(answerPolling: .milliseconds(200))
         defer { reactor.shutdown() }
