@@ -4,42 +4,31 @@ import Testing
 
 /// The window of ``IdleSpin``, on numbers: haltpoll's rule.
 @Suite struct IdleSpinTests {
-    @Test func theWindowOpensAtGrowStartAndDoublesUpToTheMaximum() {
+    /// The window after each of `idles` (in µs), from a spin of at most 200 µs opening at 50 µs.
+    private func windows(after idles: [Int64]) -> [Duration] {
         var spin = IdleSpin(maximum: .microseconds(200), growStart: .microseconds(50))
         #expect(spin.window == .zero)
-        // Idle longer than the window, but within the maximum: polling longer would have caught it.
-        spin.idled(for: .microseconds(120))
-        #expect(spin.window == .microseconds(50))
-        spin.idled(for: .microseconds(120))
-        #expect(spin.window == .microseconds(100))
-        spin.idled(for: .microseconds(120))
-        #expect(spin.window == .microseconds(200))
-        spin.idled(for: .microseconds(199))
-        #expect(spin.window == .microseconds(200))
+        return idles.map { idle in
+            spin.idled(for: .microseconds(idle))
+            return spin.window
+        }
+    }
+
+    private func microseconds(_ values: [Int64]) -> [Duration] { values.map { .microseconds($0) } }
+
+    /// Idle longer than the window but within the maximum: polling longer would have caught it.
+    @Test func theWindowOpensAtGrowStartAndDoublesUpToTheMaximum() {
+        #expect(windows(after: [120, 120, 120, 199]) == microseconds([50, 100, 200, 200]))
     }
 
     @Test func somethingThatCameWithinTheWindowKeepsIt() {
-        var spin = IdleSpin(maximum: .microseconds(200), growStart: .microseconds(50))
-        spin.idled(for: .microseconds(120))
-        spin.idled(for: .microseconds(120))
-        #expect(spin.window == .microseconds(100))
-        spin.idled(for: .microseconds(30))
-        #expect(spin.window == .microseconds(100))
+        #expect(windows(after: [120, 120, 30, 100]) == microseconds([50, 100, 100, 100]))
     }
 
+    /// Past the maximum, polling was wasted; the window opens again when answers come soon again.
     @Test func idlesPastTheMaximumHalveTheWindowAndCloseItBelowGrowStart() {
-        var spin = IdleSpin(maximum: .microseconds(200), growStart: .microseconds(50))
-        for _ in 0..<3 { spin.idled(for: .microseconds(150)) }
-        #expect(spin.window == .microseconds(200))
-        spin.idled(for: .milliseconds(3))
-        #expect(spin.window == .microseconds(100))
-        spin.idled(for: .milliseconds(3))
-        #expect(spin.window == .microseconds(50))
-        spin.idled(for: .milliseconds(3))
-        #expect(spin.window == .zero)
-        // And it opens again when answers come soon again.
-        spin.idled(for: .microseconds(80))
-        #expect(spin.window == .microseconds(50))
+        #expect(windows(after: [150, 150, 150, 3000, 3000, 3000, 80])
+            == microseconds([50, 100, 200, 100, 50, 0, 50]))
     }
 
     @Test func aZeroMaximumNeverOpens() {
