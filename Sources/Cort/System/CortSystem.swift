@@ -287,10 +287,12 @@ public final class CortSystem: DistributedActorSystem, Sendable {
 
     /// An executor for tasks that should run on this system's reactor thread.
     ///
-    /// A caller task on the global pool crosses threads twice per remote call
-    /// (to the reactor that sends, and back when the reply resumes it). A
-    /// latency-critical caller that mostly awaits calls, and computes little
-    /// between them, can run on the reactor instead and cross none:
+    /// A caller task on the global pool sends on its own thread and crosses
+    /// threads once per remote call, when the reply read on the reactor
+    /// resumes it (with a few calls out, ``Configuration/answerPolling``
+    /// keeps that crossing short). A caller that mostly awaits calls, and
+    /// computes little between them, can run on the reactor instead and
+    /// cross none:
     ///
     /// ```swift
     /// let greeting = try await Task(executorPreference: system.taskExecutor) {
