@@ -6,8 +6,9 @@ import Synchronization
 // server in another process on loopback: `cort-bench-node` (the `Echo`
 // service on 4 replicas, hosted as README shows: `host(_:replicas:)` with its
 // defaults) and `cort-echo-server`. The headline rows call from tasks on the
-// global pool, as a user's code does; the "on the reactor" rows are the
-// option (`CortSystem.taskExecutor`) beside them. Each benchmark runs in a
+// global pool, as a user's code does; the "on the reactor" rows
+// (`CortSystem.taskExecutor`) and the "answerPolling .zero" row (polling for
+// answers off) are options beside them. Each benchmark runs in a
 // process of its own; its setup starts the server it needs and waits for it
 // to answer, its teardown stops it (and a server also exits when this
 // process goes away, as its standard input closes).
@@ -30,6 +31,19 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
     } setup: {
         try await fixture.startTyped()
+    } teardown: {
+        await fixture.stop()
+    }
+
+    // The same calls with the reactor sleeping as soon as it is idle
+    // (answerPolling: .zero): what the default's polling for answers saves.
+    Benchmark("calls: typed round trip, answerPolling .zero, one in flight") { benchmark in
+        let calls = try fixture.typedCalls()
+        benchmark.startMeasurement()
+        try await calls.roundTrips(benchmark.scaledIterations.count)
+        benchmark.stopMeasurement()
+    } setup: {
+        try await fixture.startTyped(answerPolling: .zero)
     } teardown: {
         await fixture.stop()
     }
@@ -146,10 +160,12 @@ final class CallFixture: Sendable {
 
     /// Starts a `cort-bench-node` (or `server` with `arguments`) and a
     /// typed caller, and warms them up.
-    func startTyped(server name: String = "cort-bench-node", arguments: [String] = []) async throws {
+    func startTyped(server name: String = "cort-bench-node", arguments: [String] = [],
+                    answerPolling: Duration? = nil) async throws {
         let server = try ServerProcess(executable: ServerProcess.executable(named: name), arguments: arguments)
         do {
-            let calls = try await TypedCalls.connect(to: server.endpoint, payloadSize: PingPongDefaults.payloadSize)
+            let calls = try await TypedCalls.connect(to: server.endpoint, payloadSize: PingPongDefaults.payloadSize,
+                                                     answerPolling: answerPolling)
             state.withLock {
                 $0.server = server
                 $0.typed = calls
