@@ -60,16 +60,17 @@ import Testing
         reactor.requestSent()
         #expect(reactor.requestsAwaited == 1)
         await idleRounds(reactor, 20)
-        // The window opens after the first short idle; each later one polls.
-        #expect(polls(reactor) >= 10)
+        // The window opens after the first short idle; the later ones poll.
+        // (Not all 20: the loop may run the next round's job before it goes idle.)
+        #expect(polls(reactor) >= 5)
 
         reactor.requestEnded()
         #expect(reactor.requestsAwaited == 0)
-        // The first idle after the end still polls (the caller may send its next call at once).
-        await idleRounds(reactor, 3)
-        let afterTheEnd = polls(reactor)
+        let atTheEnd = polls(reactor)
         await idleRounds(reactor, 20)
-        #expect(polls(reactor) == afterTheEnd, "nothing awaited, and no answer came since")
+        // At most the first idle after the end polls (the caller may send
+        // its next call at once); then nothing is awaited and nothing ended.
+        #expect(polls(reactor) - atTheEnd <= 1)
     }
 
     @Test func aReactorStartedWithoutAnswerPollingNeverPolls() async throws {

@@ -1185,11 +1185,11 @@ extension ZeroMQReactor {
 
     /// Polls `pollDescriptors` without sleeping until one signals (the
     /// result of `poll`), work is queued or the loop is asked to stop, or
-    /// `end` passes (0 for those two).
+    /// `end` passes (0 for those two). A failed poll (EINTR) is polled again.
     private func pollWithoutSleeping(until end: ContinuousClock.Instant) -> Int32 {
         while true {
             let result = poll(&pollDescriptors, nfds_t(pollDescriptors.count), 0)
-            if result != 0 { return result }
+            if result > 0 { return result }
             // Nothing writes the wake-up descriptor while the loop is not
             // marked sleeping: look at the queue itself.
             if shared.withLock({ !$0.queue.isEmpty || $0.state != .running }) { return 0 }
