@@ -114,7 +114,13 @@ func typedCalls() async throws -> (TypedCalls, ServerProcess?) {
     let environment = ProcessInfo.processInfo.environment
     if environment[BenchInstrumentation.metricsVariable] == "prometheus" { BenchInstrumentation.bootstrapPrometheus() }
     // CORT_BENCH_ANSWER_POLLING (microseconds; 0 turns it off) replaces the default's answer polling.
-    let polling = environment["CORT_BENCH_ANSWER_POLLING"].flatMap { Int64($0) }.map { Duration.microseconds($0) }
+    var polling: Duration?
+    if let text = environment["CORT_BENCH_ANSWER_POLLING"] {
+        guard let microseconds = Int64(text), microseconds >= 0 else {
+            throw BenchmarkFailure("CORT_BENCH_ANSWER_POLLING is '\(text)', not a number of microseconds")
+        }
+        polling = .microseconds(microseconds)
+    }
     let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize, security: security,
                                              instrumented: BenchInstrumentation.instrumented(in: environment),
                                              answerPolling: polling)

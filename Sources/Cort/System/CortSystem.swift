@@ -118,11 +118,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         /// A sleeping thread is woken through its CPU, and a CPU that halted
         /// (most of them on a virtual machine) takes tens of microseconds to
         /// wake: about 25 µs on the 2-core machine of `Benchmarks/`, where
-        /// this took one call in flight from 1.6–1.8× the C echo's time to
-        /// 1.0–1.3×. The price is CPU: polling keeps the reactor's thread
-        /// busy while such calls are out, up to the whole round trip of
-        /// back-to-back calls (the caller's CPU per call went from 63 to
-        /// 146 µs there). The window adapts as Linux's haltpoll governor
+        /// this took one call in flight from 1.6× the C echo's time to
+        /// 1.0× (p99 from 1.7× to 1.0–1.3×). The price is CPU: polling keeps
+        /// the reactor's thread on its CPU while such calls are out, up to
+        /// the whole round trip of back-to-back calls (the caller's CPU per
+        /// call went from 70 to 118 µs there). The window adapts as Linux's haltpoll governor
         /// does: it grows while answers come within 200 µs of the loop going
         /// idle, and shrinks to nothing while they take longer, so a caller
         /// whose calls take milliseconds, or that calls now and then, does

@@ -1142,20 +1142,21 @@ extension ZeroMQReactor {
         endedAtLastIdle = ended
         let idleSince = polls ? ContinuousClock.now : nil
         var result: Int32 = 0
+        var dueTimeout = dueTimeout
         if let idleSince, idleSpin.window > .zero {
             idlePolls.add(1, ordering: .relaxed)
             // Never past a waiter's deadline (`dueTimeout` in milliseconds, -1 for none).
             let window = dueTimeout > 0 ? min(idleSpin.window, .milliseconds(dueTimeout)) : idleSpin.window
             result = pollWithoutSleeping(until: idleSince + window)
-            if result != 0 { idlePollsAnswered.add(1, ordering: .relaxed) }
-        }
-        if result == 0 {
-            var dueTimeout = dueTimeout
-            if dueTimeout > 0, let idleSince, idleSpin.window > .zero {
+            if result != 0 {
+                idlePollsAnswered.add(1, ordering: .relaxed)
+            } else if dueTimeout > 0 {
                 // What the polling took comes off the sleep, rounded up as pollTimeout does.
                 let left = Duration.milliseconds(dueTimeout) - (ContinuousClock.now - idleSince)
                 dueTimeout = left <= .zero ? 0 : Int(clamping: (left + .microseconds(999)).wholeMilliseconds)
             }
+        }
+        if result == 0 {
             let timeout = shared.withLock { shared -> Int in
                 if backlog || !shared.queue.isEmpty || shared.state != .running { return 0 }
                 if dueTimeout != 0 { shared.sleeping = true }
