@@ -9,7 +9,7 @@ private final class DeadlineOnlyJob: WorkerPoolJob {
     nonisolated(unsafe) var timerIndex = -1
     init(_ seconds: Int) { deadline = .seconds(seconds) }
     func start(on runner: WorkerPoolRunner) -> Bool { false }
-    func run(on worker: Int, beforeAnswering: () -> Void) async {}
+    nonisolated(nonsending) func run(on worker: Int, beforeAnswering: () -> Void) async {}
     func fail(_ error: any Error) {}
     func expire() {}
 }

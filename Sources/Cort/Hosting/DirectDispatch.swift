@@ -84,8 +84,9 @@ final class DirectDispatch: Sendable {
     /// result's MessagePack bytes, or nil for `Void`. Throws what the method
     /// threw, or what the runtime refused (an `ExecuteDistributedTargetError`).
     @inline(__always)
-    func execute<D: DistributedTargetInvocationDecoder>(on actor: some DistributedActor,
-                                                         decoder: inout D) async throws -> [UInt8]? {
+    nonisolated(nonsending) func execute<D: DistributedTargetInvocationDecoder & Sendable>(
+        on actor: some DistributedActor, decoder: inout D
+    ) async throws -> [UInt8]? {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(resultSize, 1), alignment: resultAlignment)
         defer { buffer.deallocate() }
         try await _cortExecuteDistributedTarget(

@@ -68,7 +68,7 @@ final class PooledCall: WorkerPoolJob, @unchecked Sendable {
         }
     }
 
-    func run(on replica: NodeServer.Replica, beforeAnswering: () -> Void) async {
+    nonisolated(nonsending) func run(on replica: NodeServer.Replica, beforeAnswering: () -> Void) async {
         let outcome = await server.system.execute(request, target: target, on: replica.actor, context: context,
                                                   interceptors: interceptors, queued: queued,
                                                   arguments: server.argumentDecoder)
@@ -161,17 +161,23 @@ extension NodeServer {
     /// behind what the reactor has queued: workers on the global pool that
     /// finish calls as fast as this answers them do not keep it from reading.
     func answerFinishedCalls() {
+        // The batch's storage goes in and out through a local: the closure
+        // does not touch the actor's state, or it would be checked to run on
+        // the actor's executor, each batch.
+        var batch = finishedBatch
+        finishedBatch = []
         let running = finishedCalls.withLock { finished in
-            swap(&finishedBatch, &finished.calls)
+            swap(&batch, &finished.calls)
             finished.scheduled = false
             return finished.answer != nil
         }
         // A job queued before the node stopped answers nothing after it, as
         // the node's answering task did not.
-        for call in finishedBatch where running {
+        for call in batch where running {
             guard let (outcome, started) = call.takeOutcome() else { continue }
             completed(call.key, in: call.lane, outcome, started: started)
         }
-        finishedBatch.removeAll(keepingCapacity: true)
+        batch.removeAll(keepingCapacity: true)
+        finishedBatch = batch
     }
 }

@@ -2,7 +2,7 @@ import CortMessagePack
 import Distributed
 
 /// Reads a call's arguments, in order, for the node that runs it.
-public struct CortInvocationDecoder: DistributedTargetInvocationDecoder {
+public struct CortInvocationDecoder: DistributedTargetInvocationDecoder, Sendable {
     public typealias SerializationRequirement = Codable
 
     private let arguments: [[UInt8]]

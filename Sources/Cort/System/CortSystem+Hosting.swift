@@ -97,9 +97,10 @@ extension CortSystem {
     // Inlined into its callers (a pooled call's job, the instance lane's
     // task): one async frame and one executor switch fewer a call.
     @inline(__always)
-    func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
-                 context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration,
-                 arguments: MessagePackDecoder) async -> CallOutcome {
+    nonisolated(nonsending) func execute(
+        _ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor, context: CallContext,
+        interceptors: InterceptorChain<any ServerInterceptor>, queued: Duration, arguments: MessagePackDecoder
+    ) async -> CallOutcome {
         // Skipped when only cort's own interceptors are there, with nothing to record to.
         guard interceptors.isActive else {
             return await execute(request, target: target, on: actor, context: context, arguments: arguments)
@@ -133,8 +134,10 @@ extension CortSystem {
     // task's executor preference (node, callgrind: 74,700 -> 72,800
     // instructions a call for the two).
     @inline(__always)
-    private func execute(_ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
-                         context: CallContext, arguments: MessagePackDecoder) async -> CallOutcome {
+    private nonisolated(nonsending) func execute(
+        _ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor, context: CallContext,
+        arguments: MessagePackDecoder
+    ) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, decoder: arguments)
         if let dispatch = target.dispatch {
             return await execute(dispatch, target: target, on: actor, context: context, decoder: &decoder)
@@ -172,8 +175,10 @@ extension CortSystem {
 
     /// Runs a target the node has run before, through its ``DirectDispatch``.
     @inline(__always)
-    private func execute(_ dispatch: DirectDispatch, target: TargetCatalog.Target, on actor: some DistributedActor,
-                         context: CallContext, decoder: inout CortInvocationDecoder) async -> CallOutcome {
+    private nonisolated(nonsending) func execute(
+        _ dispatch: DirectDispatch, target: TargetCatalog.Target, on actor: some DistributedActor, context: CallContext,
+        decoder: inout CortInvocationDecoder
+    ) async -> CallOutcome {
         do {
             let bytes = try await CallContext.$current.withValue(context) {
                 try await dispatch.execute(on: actor, decoder: &decoder)

@@ -112,7 +112,7 @@ extension WorkerPool {
     /// and a job sent meanwhile is handed to it directly. Not cancellable:
     /// a worker's task is cancelled only while it runs a job (see
     /// ``WorkerPoolRunner``); closing the channel ends every wait.
-    private func next() async -> (any WorkerPoolJob<Worker>)? {
+    private nonisolated(nonsending) func next() async -> (any WorkerPoolJob<Worker>)? {
         await withUnsafeContinuation { (worker: IdleWorker) in
             if let taken = state.withLock({ $0.take(orPark: worker) }) {
                 worker.resume(returning: taken)

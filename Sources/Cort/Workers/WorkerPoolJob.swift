@@ -22,8 +22,9 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
     func start(on runner: WorkerPoolRunner) -> Bool
 
     /// Runs the work on `worker`, calls `beforeAnswering`, then hands the
-    /// outcome to the submitter unless the submitter already has one.
-    func run(on worker: Worker, beforeAnswering: () -> Void) async
+    /// outcome to the submitter unless the submitter already has one. On
+    /// the worker loop's actor, if it has one (see ``WorkerPool/isolation``).
+    nonisolated(nonsending) func run(on worker: Worker, beforeAnswering: () -> Void) async
 
     /// Ends the job with `error` unless it already has an outcome; a running
     /// job's task is cancelled (the work sees `Task.isCancelled`).
@@ -114,7 +115,7 @@ final class WorkerPoolTypedJob<Worker: Sendable, Result: Sendable>: WorkerPoolJo
         }
     }
 
-    func run(on worker: Worker, beforeAnswering: () -> Void) async {
+    nonisolated(nonsending) func run(on worker: Worker, beforeAnswering: () -> Void) async {
         let outcome: Swift.Result<Result, any Error>
         do {
             outcome = .success(try await work(worker))

@@ -83,6 +83,16 @@ struct PeerTable {
         return entry
     }
 
+    /// What answering `ref` needs of its entry: its ledger and whether it
+    /// stopped reading; nil when it is gone. (The entry itself is not
+    /// copied out, as the subscript does.)
+    func answering(_ ref: Ref) -> (ledger: SendLedger, notReading: Bool)? {
+        guard ref.slot < slots.count, slots[ref.slot]?.generation == ref.generation,
+              let ledger = slots[ref.slot]?.ledger, let notReading = slots[ref.slot]?.notReading
+        else { return nil }
+        return (ledger, notReading)
+    }
+
     /// A frame arrived from `routingID` (on `connection`, when known).
     /// Returns the caller, or nil when the table is full of callers with calls.
     mutating func heard(_ routingID: [UInt8], on connection: Connection? = nil, at now: Duration) -> Ref? {
