@@ -11,15 +11,34 @@
  * (the echo's result is its argument, encoded the same way). Nothing else
  * is checked: it is a baseline, not a node.
  *
+ * CORT_ECHO_WORK_NS=N in the environment makes it spend N nanoseconds of
+ * its thread's CPU (a busy wait) on each message it echoes, before the echo:
+ * a server as fast as C in everything but the time each message takes, to
+ * see what that time alone costs a pair (scripts/server-time.py).
+ *
  * It prints "ready <endpoint>" once bound, and exits on SIGTERM (the default
  * action) or when its standard input reaches end-of-file, so that it never
  * outlives the benchmark that started it, even one that crashed. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
+
+/* CORT_ECHO_WORK_NS (see the top); 0 for none. */
+static long work_ns;
+
+static void work(void) {
+    if (work_ns <= 0) return;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < work_ns);
+}
 
 static void *watch_stdin(void *arg) {
     (void)arg;
@@ -124,6 +143,7 @@ static void serve_as_node(void *router) {
             if (zmq_recv(router, request, 0, 0) < 0 && errno != EINTR) return;
         }
         if (routing_length > (int)sizeof routing || request_length > (int)sizeof request) continue;
+        work();
         size_t answer_length = answer_as_node(request, (size_t)request_length, answer, sizeof answer);
         if (answer_length == 0) continue;
         if (zmq_send(router, routing, (size_t)routing_length, ZMQ_SNDMORE) < 0
@@ -140,6 +160,17 @@ int main(int argc, char **argv) {
     if (argc > 2 && !as_node && strcmp(argv[2], "echo") != 0) {
         fprintf(stderr, "usage: cort-echo-server [ENDPOINT] [echo|cort]\n");
         return 2;
+    }
+    const char *work_setting = getenv("CORT_ECHO_WORK_NS");
+    if (work_setting) {
+        char *end = NULL;
+        errno = 0;
+        work_ns = strtol(work_setting, &end, 10);
+        if (errno != 0 || end == work_setting || *end != '\0' || work_ns < 0 || work_ns > 1000000000L) {
+            fprintf(stderr, "cort-echo-server: CORT_ECHO_WORK_NS must be nanoseconds from 0 to 1000000000, not '%s'\n",
+                    work_setting);
+            return 2;
+        }
     }
     void *context = zmq_ctx_new();
     void *router = zmq_socket(context, ZMQ_ROUTER);
@@ -173,6 +204,7 @@ int main(int argc, char **argv) {
             break;
         }
         int more = zmq_msg_more(&part);
+        if (!more) work();
         if (zmq_msg_send(&part, router, more ? ZMQ_SNDMORE : 0) < 0) {
             zmq_msg_close(&part);
             if (errno == EINTR) continue;
