@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import CompilerPluginSupport
 import PackageDescription
 
 // Debian's libzmq.pc pulls in krb5-gssapi's `-isystem /usr/include/mit-krb5`
@@ -49,6 +50,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         // `swift package generate-documentation --target Cort` (DocC); a plugin, nothing is linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // The `@CortService` macro (CortMacros), which writes a hosted type's dispatch.
+        .package(url: "https://github.com/swiftlang/swift-syntax", "600.0.0"..<"604.0.0"),
     ],
     targets: [
         // C libraries, found through pkg-config. Debian's libmsgpack-dev ships
@@ -82,9 +85,21 @@ let package = Package(
             ]
         ),
 
+        // `@CortService`: generates a hosted type's dispatch (see CortDispatching).
+        .macro(
+            name: "CortMacros",
+            dependencies: [
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+            ]
+        ),
+
         .target(
             name: "Cort",
             dependencies: [
+                "CortMacros",
                 "CortMessagePack",
                 "CortZeroMQ",
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -252,6 +267,14 @@ let package = Package(
             dependencies: [
                 "Cort", "CortConsul", "CortTesting", "ExampleServices", "ReliabilityServices",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        .testTarget(
+            name: "CortMacrosTests",
+            dependencies: [
+                "CortMacros",
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
             ]
         ),
         .testTarget(

@@ -10,6 +10,7 @@ public struct Greeting: Codable, Sendable {
 /// The example service: a distributed actor whose methods are typed remote
 /// calls, hosted and found as "greeter" (the name other processes and
 /// `CORT_STATIC_SERVICES` use).
+@CortService
 public distributed actor Greeter: CortService {
     public typealias ActorSystem = CortSystem
     public static let serviceName = "greeter"

@@ -7,6 +7,7 @@ import Testing
 @testable import Cort
 
 /// Reports where its calls run, and blocks its thread on request.
+@CortService
 distributed actor Placement {
     typealias ActorSystem = CortSystem
 

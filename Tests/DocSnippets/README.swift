@@ -6,7 +6,8 @@
 import Cort
 import Distributed
 
-distributed actor Greeter: CortService {
+@CortService
+distributed actor Greeter {
     typealias ActorSystem = CortSystem
     distributed func hello(name: String) -> String { "Hello, \(name)!" }
 }

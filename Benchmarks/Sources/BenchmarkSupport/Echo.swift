@@ -15,6 +15,7 @@ import Foundation
 /// let echo = try Echo.resolve(id: .service(Echo.serviceName), using: system)
 /// let reply = try await echo.echo([1, 2, 3])   // [1, 2, 3]
 /// ```
+@CortService
 public distributed actor Echo: IdempotentMethods {
     public typealias ActorSystem = CortSystem
 

@@ -23,6 +23,10 @@ actor NodeServer {
     /// One replica of a hosted service, as a pool's worker owns it.
     struct Replica: Sendable {
         let actor: any DistributedActor
+        /// The same actor, as its worker's loop runs on it; nil without `dispatch`.
+        let isolation: (any Actor)?
+        /// Its type's generated dispatch (`@CortService`), if it has one.
+        let dispatch: ReplicaDispatch?
     }
 
     /// (Its actor type and access rules are its lane's: ``Lane``.)
@@ -303,10 +307,17 @@ actor NodeServer {
             // The system's own clock: a call's deadline on the node is then
             // the pool's as it is, with no reading of the pool's clock.
             runtimeClock: system.clock,
-            taskExecutor: executor.runsOnReactor ? reactor.taskExecutor : nil
+            taskExecutor: executor.runsOnReactor ? reactor.taskExecutor : nil,
+            // A replica with a generated dispatch has its worker's loop run
+            // on it: a call then enters the replica once, when its worker
+            // takes it, and calls the method there without a switch.
+            isolation: { $0.isolation }
         ) { index in
             let actor = try await CortSystem.$replicaName.withValue((name, index)) { try await make(system) }
-            return Replica(actor: actor)
+            guard let dispatch = await ReplicaDispatch.of(actor) else {
+                return Replica(actor: actor, isolation: nil, dispatch: nil)
+            }
+            return Replica(actor: actor, isolation: await actor.whenLocal { $0.asLocalActor }, dispatch: dispatch)
         }
         let logger = self.logger
         let running = Task {

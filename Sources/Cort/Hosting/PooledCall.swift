@@ -69,7 +69,8 @@ final class PooledCall: WorkerPoolJob, @unchecked Sendable {
     }
 
     nonisolated(nonsending) func run(on replica: NodeServer.Replica, beforeAnswering: () -> Void) async {
-        let outcome = await server.system.execute(request, target: target, on: replica.actor, context: context,
+        let outcome = await server.system.execute(request, target: target, on: replica.actor,
+                                                  dispatch: replica.dispatch, context: context,
                                                   interceptors: interceptors, queued: queued,
                                                   arguments: server.argumentDecoder)
         beforeAnswering()

@@ -34,6 +34,9 @@ final class TargetCatalog: Sendable {
         let identifier: String
         /// The readable name (`Greeter.hello(name:)`), this node's own reading.
         let method: String
+        /// The method's name and labels (`hello(name:)`), as a generated
+        /// dispatch (`@CortService`) names it.
+        let dispatchKey: String
         /// How many arguments the method takes.
         let parameterCount: Int
         /// Runs it without reading its types again; set once the runtime ran it.
@@ -44,6 +47,11 @@ final class TargetCatalog: Sendable {
             self.actorType = actorType
             self.identifier = identifier
             self.method = method
+            // `Greeter.hello(name:)` → `hello(name:)`: after the last dot
+            // before the parameters (labels hold no dots).
+            let parameters = method.firstIndex(of: "(") ?? method.endIndex
+            let dot = method[..<parameters].lastIndex(of: ".")
+            dispatchKey = String(method[(dot.map { method.index(after: $0) } ?? method.startIndex)...])
             self.parameterCount = parameterCount
             self.dispatch = dispatch
         }

@@ -93,6 +93,7 @@ extension WorkerPool {
     /// replaced whenever a job's cancellation cancelled it.
     private func runWorker(_ index: Int) async throws {
         let worker = try await makeWorker(index)
+        let actor = isolation?(worker)
         // Bounded: one round per cancelled job, and the channel ends.
         while true {
             let runner = WorkerPoolRunner()
@@ -101,7 +102,9 @@ extension WorkerPool {
             // cancel the whole pool (nor reach a worker waiting on the
             // channel: only closing the channel ends that wait). The group's
             // task awaits it, so it never outlives run().
-            let task = Task(executorPreference: taskExecutor) { await self.serve(worker, slot: index, runner: runner) }
+            let task = Task(executorPreference: taskExecutor) {
+                await self.serve(worker, slot: index, runner: runner, isolation: actor)
+            }
             runner.attach(task)
             if await task.value { return }
         }
@@ -120,9 +123,11 @@ extension WorkerPool {
         }
     }
 
-    /// Runs jobs from the channel one at a time; true when the channel
-    /// ended, false when a job's cancellation cancelled this task.
-    private func serve(_ worker: Worker, slot: Int, runner: WorkerPoolRunner) async -> Bool {
+    /// Runs jobs from the channel one at a time, on `isolation` (see
+    /// ``isolation``); true when the channel ended, false when a job's
+    /// cancellation cancelled this task.
+    private func serve(_ worker: Worker, slot: Int, runner: WorkerPoolRunner,
+                       isolation: isolated (any Actor)?) async -> Bool {
         // Bounded by the channel, which is closed at shutdown or stop.
         while let job = await next() {
             let (refusal, handoff) = state.withLock { state -> (WorkerPoolError?, Handoff?) in

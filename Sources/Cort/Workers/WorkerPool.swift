@@ -44,6 +44,9 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
     let clock: RuntimeClock
     /// Where the workers' tasks run; nil for the global pool.
     let taskExecutor: (any TaskExecutor)?
+    /// The actor a worker's loop runs on, if any (see
+    /// ``init(configuration:runtimeClock:taskExecutor:isolation:makeWorker:)``).
+    let isolation: (@Sendable (Worker) -> (any Actor)?)?
     /// Everything the pool knows, the channel from submitters to workers
     /// included (``WorkerPoolState/queue``, bounded by `permits` to
     /// `queueCapacity`): a job enters it under the same lock that admits it,
@@ -78,10 +81,19 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
 
     /// A pool on a clock already wrapped, for an owner that reads the same
     /// one (a node): its times and the pool's deadlines are then on one scale.
+    ///
+    /// `isolation` names the actor a worker's loop runs on, for a worker
+    /// that stands for an actor (a node's replica with a generated
+    /// dispatch): the loop then takes its jobs and runs them on that actor,
+    /// and its calls into the actor switch nothing. With a task executor,
+    /// every change of actor is a job queued on that executor (the runtime
+    /// cannot switch in place there), so entering the actor and leaving it
+    /// again cost two such jobs a job.
     init(
         configuration: Configuration,
         runtimeClock: RuntimeClock,
         taskExecutor: (any TaskExecutor)?,
+        isolation: (@Sendable (Worker) -> (any Actor)?)? = nil,
         makeWorker: @escaping @Sendable (Int) async throws -> Worker
     ) throws {
         try configuration.validate()
@@ -89,6 +101,7 @@ public final class WorkerPool<Worker: Sendable>: Sendable {
         self.makeWorker = makeWorker
         self.clock = runtimeClock
         self.taskExecutor = taskExecutor
+        self.isolation = isolation
         state = BlockingLock(WorkerPoolState(configuration: configuration))
     }
 

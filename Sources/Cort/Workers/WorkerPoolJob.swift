@@ -23,7 +23,7 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
 
     /// Runs the work on `worker`, calls `beforeAnswering`, then hands the
     /// outcome to the submitter unless the submitter already has one. On
-    /// the worker loop's actor, if it has one (see ``WorkerPool/isolation``).
+    /// the worker loop's executor (its actor, if it has one: see ``WorkerPool/isolation``).
     nonisolated(nonsending) func run(on worker: Worker, beforeAnswering: () -> Void) async
 
     /// Ends the job with `error` unless it already has an outcome; a running

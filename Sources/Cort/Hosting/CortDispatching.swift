@@ -1,0 +1,82 @@
+import CortMessagePack
+import Distributed
+
+/// Conforms a distributed actor to ``CortService`` and lets a node run its
+/// distributed methods directly, on the replica, without the runtime's
+/// generic path (see ``CortDispatching``).
+///
+/// ```swift
+/// @CortService
+/// distributed actor Greeter {
+///     typealias ActorSystem = CortSystem
+///     distributed func hello(name: String) -> String { "Hello, \(name)!" }
+/// }
+/// ```
+///
+/// Callers see no difference: the wire, the errors and the deadlines are the
+/// same. A hosted type without it is served by the runtime's path, as before.
+@attached(extension, conformances: CortService, CortDispatching, names: named(_cortDispatch))
+public macro CortService() = #externalMacro(module: "CortMacros", type: "CortServiceMacro")
+
+/// A hosted type that runs its own distributed methods by name: what
+/// `@CortService` writes. Not meant to be written by hand.
+///
+/// A node hosting it runs each replica's worker on the replica itself and
+/// calls the method there as a plain isolated call: a call then enters and
+/// leaves the replica once per worker rather than once per call, which on a
+/// task executor (the node's reactor) costs a round trip through its queue
+/// each way; and the arguments are decoded by their known types, without the
+/// runtime reading the target's types.
+public protocol CortDispatching: DistributedActor where ActorSystem == CortSystem {
+    /// Runs `method` (`hello(name:)`) on `actor`, its arguments read from
+    /// `arguments` in order; the result's MessagePack bytes, nil for `Void`.
+    /// Throws ``CortDispatchMiss`` for a method it does not run.
+    static func _cortDispatch(_ actor: isolated Self, method: String, arguments: inout CortInvocationDecoder)
+        async throws -> [UInt8]?
+}
+
+extension CortDispatching {
+    /// The result's bytes, as the runtime's path encodes them.
+    public static func _cortEncode<Result: Encodable>(_ result: Result) throws -> [UInt8] {
+        do {
+            return try MessagePackEncoder().encode(result)
+        } catch {
+            throw DirectDispatch.UnencodableResult(type: "\(Result.self)", error: error)
+        }
+    }
+}
+
+/// The generated dispatch has no case for the method: the node runs it
+/// through the runtime instead.
+public struct CortDispatchMiss: Error {
+    public init() {}
+}
+
+/// A replica's generated dispatch, as its worker calls it: isolated to the
+/// replica, so a worker running on the replica calls it without a switch.
+final class ReplicaDispatch: @unchecked Sendable {
+    // @unchecked: `run` is isolated to the replica it was made for, so
+    // every call runs there, whoever makes it.
+    let run: @isolated(any) (String, inout CortInvocationDecoder) async throws -> [UInt8]?
+
+    private init(_ run: @escaping @isolated(any) (String, inout CortInvocationDecoder) async throws -> [UInt8]?) {
+        self.run = run
+    }
+
+    /// The dispatch of `actor`, if its type has one and it is local.
+    static func of(_ actor: any DistributedActor) async -> ReplicaDispatch? {
+        guard let dispatching = actor as? any CortDispatching else { return nil }
+        return await make(dispatching)
+    }
+
+    private static func make<Act: CortDispatching>(_ actor: Act) async -> ReplicaDispatch? {
+        // Made inside `whenLocal`: only there is the actor known to be
+        // local, which an isolated call on it needs; the closure, formed
+        // there, is isolated to it.
+        await actor.whenLocal { local in
+            ReplicaDispatch { method, arguments in
+                try await Act._cortDispatch(local, method: method, arguments: &arguments)
+            }
+        }
+    }
+}

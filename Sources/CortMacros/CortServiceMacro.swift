@@ -1,0 +1,141 @@
+import SwiftDiagnostics
+import SwiftSyntax
+import SwiftSyntaxMacros
+
+/// `@CortService` on a distributed actor: conforms it to `CortService` (if it
+/// does not already) and to `CortDispatching`, whose one method runs each of
+/// its distributed methods by name, on the actor, with its arguments decoded
+/// as the runtime would decode them.
+///
+/// A method is left to the runtime's own path (the generated `switch` has no
+/// case for it) when it is generic, has a variadic or opaque (`some`)
+/// parameter, or shares its name and labels with another method.
+public struct CortServiceMacro: ExtensionMacro {
+    public static func expansion(
+        of node: AttributeSyntax,
+        attachedTo declaration: some DeclGroupSyntax,
+        providingExtensionsOf type: some TypeSyntaxProtocol,
+        conformingTo protocols: [TypeSyntax],
+        in context: some MacroExpansionContext
+    ) throws -> [ExtensionDeclSyntax] {
+        guard let actor = declaration.as(ActorDeclSyntax.self),
+              actor.modifiers.contains(where: { $0.name.tokenKind == .keyword(.distributed) })
+        else {
+            context.diagnose(Diagnostic(node: Syntax(node), message: CortServiceDiagnostic.notADistributedActor))
+            return []
+        }
+        let methods = dispatchableMethods(of: actor)
+        var cases = ""
+        for method in methods {
+            cases += "        case \(stringLiteral(method.key)):\n"
+            for (index, parameter) in method.parameterTypes.enumerated() {
+                cases += "            let argument\(index): \(parameter) = try arguments.nextArgument()\n"
+            }
+            let call = "\(method.isAsync ? "await " : "")actor.\(method.name)(\(method.argumentList))"
+            if method.returnsVoid {
+                cases += "            \(method.throwsErrors ? "try " : "")\(call)\n"
+                cases += "            return nil\n"
+            } else {
+                cases += "            return try Self._cortEncode(\(call))\n"
+            }
+        }
+        let conformances = protocols.map(\.trimmedDescription)
+        let adopted = ["CortService", "CortDispatching"].filter { name in
+            conformances.contains { $0 == name || $0.hasSuffix(".\(name)") }
+        }
+        let clause = adopted.isEmpty ? "" : ": " + adopted.map { "Cort.\($0)" }.joined(separator: ", ")
+        let source: DeclSyntax = """
+            extension \(type.trimmed)\(raw: clause) {
+                /// Runs `method` (its name and labels, as in `hello(name:)`) on
+                /// `actor`; written by `@CortService`.
+                public static func _cortDispatch(
+                    _ actor: isolated \(type.trimmed),
+                    method: String,
+                    arguments: inout Cort.CortInvocationDecoder
+                ) async throws -> [UInt8]? {
+                    switch method {
+            \(raw: cases)        default:
+                        throw Cort.CortDispatchMiss()
+                    }
+                }
+            }
+            """
+        guard let extensionDecl = source.as(ExtensionDeclSyntax.self) else { return [] }
+        return [extensionDecl]
+    }
+
+    /// One distributed method the dispatch runs.
+    struct Method {
+        /// `hello(name:)`: how the node names the target.
+        let key: String
+        let name: String
+        let parameterTypes: [String]
+        /// `name: argument0, argument1`
+        let argumentList: String
+        let isAsync: Bool
+        let throwsErrors: Bool
+        let returnsVoid: Bool
+    }
+
+    static func dispatchableMethods(of actor: ActorDeclSyntax) -> [Method] {
+        var methods: [Method] = []
+        for member in actor.memberBlock.members {
+            guard let function = member.decl.as(FunctionDeclSyntax.self),
+                  function.modifiers.contains(where: { $0.name.tokenKind == .keyword(.distributed) }),
+                  !function.modifiers.contains(where: { $0.name.tokenKind == .keyword(.static) }),
+                  function.genericParameterClause == nil, function.genericWhereClause == nil
+            else { continue }
+            let parameters = function.signature.parameterClause.parameters
+            guard !parameters.contains(where: { $0.ellipsis != nil || $0.type.is(SomeOrAnyTypeSyntax.self)
+                    && $0.type.as(SomeOrAnyTypeSyntax.self)?.someOrAnySpecifier.tokenKind == .keyword(.some) })
+            else { continue }
+            let name = function.name.trimmedDescription
+            let bareName = name.trimmingBackticks
+            var labels = ""
+            var arguments: [String] = []
+            var types: [String] = []
+            for (index, parameter) in parameters.enumerated() {
+                let label = parameter.firstName.trimmedDescription
+                labels += (label == "_" ? "_" : label.trimmingBackticks) + ":"
+                // A keyword needs no backticks as an argument's label, but these three.
+                let argumentLabel = ["inout", "var", "let"].contains(label.trimmingBackticks) ? label : label.trimmingBackticks
+                arguments.append(label == "_" ? "argument\(index)" : "\(argumentLabel): argument\(index)")
+                types.append(parameter.type.trimmedDescription)
+            }
+            let effects = function.signature.effectSpecifiers
+            let returned = function.signature.returnClause?.type.trimmedDescription
+            methods.append(Method(
+                key: "\(bareName)(\(labels))", name: name, parameterTypes: types,
+                argumentList: arguments.joined(separator: ", "),
+                isAsync: effects?.asyncSpecifier != nil, throwsErrors: effects?.throwsClause != nil,
+                returnsVoid: returned == nil || returned == "Void" || returned == "()"))
+        }
+        // Overloads by type share a name: the node could not tell them apart.
+        let counts = Dictionary(methods.map { ($0.key, 1) }, uniquingKeysWith: +)
+        return methods.filter { counts[$0.key] == 1 }
+    }
+
+    /// A key as a string literal (names and labels are identifiers: no quote or backslash to escape).
+    static func stringLiteral(_ text: String) -> String {
+        "\"" + text + "\""
+    }
+}
+
+enum CortServiceDiagnostic: String, DiagnosticMessage {
+    case notADistributedActor
+
+    var message: String {
+        switch self {
+        case .notADistributedActor: "@CortService applies to a distributed actor"
+        }
+    }
+
+    var diagnosticID: MessageID { MessageID(domain: "CortMacros", id: rawValue) }
+    var severity: DiagnosticSeverity { .error }
+}
+
+extension String {
+    var trimmingBackticks: String {
+        hasPrefix("`") && hasSuffix("`") && count >= 2 ? String(dropFirst().dropLast()) : self
+    }
+}

@@ -1,0 +1,7 @@
+import SwiftCompilerPlugin
+import SwiftSyntaxMacros
+
+@main
+struct CortMacrosPlugin: CompilerPlugin {
+    let providingMacros: [any Macro.Type] = [CortServiceMacro.self]
+}

@@ -1,0 +1,87 @@
+import CortMacros
+import SwiftSyntaxMacroExpansion
+import SwiftSyntaxMacrosGenericTestSupport
+import Testing
+
+/// What `@CortService` writes, as source.
+@Suite struct CortServiceMacroExpansionTests {
+    let macros: [String: MacroSpec] = [
+        "CortService": MacroSpec(type: CortServiceMacro.self, conformances: ["CortService", "CortDispatching"]),
+    ]
+
+    func failure(_ spec: TestFailureSpec) {
+        Issue.record(Comment(rawValue: spec.message),
+                     sourceLocation: SourceLocation(fileID: spec.location.fileID, filePath: spec.location.filePath,
+                                                    line: spec.location.line, column: spec.location.column))
+    }
+
+    @Test func aCasePerMethodWithItsEffectsAndNoneForOverloadsOrGenerics() {
+        assertMacroExpansion(
+            """
+            @CortService
+            distributed actor Greeter {
+                distributed func hello(name: String, `default`: Int) async throws -> String { name }
+                distributed func reset() {}
+                distributed func stop() async throws -> Void {}
+                distributed func value(_ x: Int) -> Int { x }
+                distributed func value(_ x: String) -> String { x }
+                distributed func same<T: Codable>(_ x: T) -> T { x }
+                func local() {}
+            }
+            """,
+            expandedSource: """
+            distributed actor Greeter {
+                distributed func hello(name: String, `default`: Int) async throws -> String { name }
+                distributed func reset() {}
+                distributed func stop() async throws -> Void {}
+                distributed func value(_ x: Int) -> Int { x }
+                distributed func value(_ x: String) -> String { x }
+                distributed func same<T: Codable>(_ x: T) -> T { x }
+                func local() {}
+            }
+
+            extension Greeter: Cort.CortService, Cort.CortDispatching {
+                /// Runs `method` (its name and labels, as in `hello(name:)`) on
+                /// `actor`; written by `@CortService`.
+                public static func _cortDispatch(
+                    _ actor: isolated Greeter,
+                    method: String,
+                    arguments: inout Cort.CortInvocationDecoder
+                ) async throws -> [UInt8]? {
+                    switch method {
+                    case "hello(name:default:)":
+                        let argument0: String = try arguments.nextArgument()
+                        let argument1: Int = try arguments.nextArgument()
+                        return try Self._cortEncode(await actor.hello(name: argument0, default: argument1))
+                    case "reset()":
+                        actor.reset()
+                        return nil
+                    case "stop()":
+                        try await actor.stop()
+                        return nil
+                    default:
+                        throw Cort.CortDispatchMiss()
+                    }
+                }
+            }
+            """,
+            macroSpecs: macros,
+            failureHandler: failure)
+    }
+
+    @Test func onAnythingButADistributedActorItIsAnError() {
+        assertMacroExpansion(
+            """
+            @CortService
+            actor Plain {
+            }
+            """,
+            expandedSource: """
+            actor Plain {
+            }
+            """,
+            diagnostics: [DiagnosticSpec(message: "@CortService applies to a distributed actor", line: 1, column: 1)],
+            macroSpecs: macros,
+            failureHandler: failure)
+    }
+}
