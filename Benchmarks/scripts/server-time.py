@@ -25,7 +25,6 @@ same round; medians over rounds are printed. Build first:
 import argparse
 import importlib.util
 import os
-import re
 import statistics
 import subprocess
 
@@ -34,27 +33,9 @@ _spec = importlib.util.spec_from_file_location("probe_ratios", os.path.join(HERE
 probe_ratios = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(probe_ratios)
 RELEASE = probe_ratios.RELEASE
-
-
-def threads(pid):
-    """{thread name: [user ticks, system ticks, voluntary, involuntary switches]} of a process."""
-    totals = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as stat_file:
-                stat = stat_file.read()
-            with open(f"/proc/{pid}/task/{tid}/status") as status_file:
-                status = status_file.read()
-        except OSError:
-            continue  # the thread ended
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        voluntary = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))
-        involuntary = int(re.search(r"^nonvoluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))
-        row = totals.setdefault(name, [0, 0, 0, 0])
-        for index, value in enumerate((int(fields[11]), int(fields[12]), voluntary, involuntary)):
-            row[index] += value
-    return totals
+_spec = importlib.util.spec_from_file_location("threads", os.path.join(HERE, "threads.py"))
+threads = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(threads)
 
 
 def main():
@@ -94,13 +75,12 @@ def main():
                 environment = dict(os.environ)
                 if key == "node":
                     environment["CORT_BENCH_NODE"] = servers[key][1]
-                    before = threads(node_pid)
+                    before = threads.snapshot(node_pid)
                     times[key].append(probe_ratios.run(probe, "cnode-window", count, environment)[0])
-                    after = threads(node_pid)
-                    for name, values in after.items():
+                    for name, values in threads.by_name(before, threads.snapshot(node_pid)).items():
                         row = node_threads.setdefault(name, [0, 0, 0, 0, 0])
                         for index in range(4):
-                            row[index] += values[index] - before.get(name, [0, 0, 0, 0])[index]
+                            row[index] += values[index]
                         row[4] += count
                 else:
                     environment["CORT_BENCH_ECHO"] = servers[key][1]

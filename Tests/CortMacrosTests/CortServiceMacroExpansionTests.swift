@@ -15,30 +15,27 @@ import Testing
                                                     line: spec.location.line, column: spec.location.column))
     }
 
+    /// An actor with a method of each kind the macro tells apart.
+    let greeter = """
+        distributed actor Greeter {
+            distributed func hello(name: String, `default`: Int) async throws -> String { name }
+            distributed func reset() {}
+            distributed func stop() async throws -> Void {}
+            distributed func value(_ x: Int) -> Int { x }
+            distributed func value(_ x: String) -> String { x }
+            distributed func same<T: Codable>(_ x: T) -> T { x }
+            func local() {}
+        }
+        """
+
     @Test func aCasePerMethodWithItsEffectsAndNoneForOverloadsOrGenerics() {
         assertMacroExpansion(
             """
             @CortService
-            distributed actor Greeter {
-                distributed func hello(name: String, `default`: Int) async throws -> String { name }
-                distributed func reset() {}
-                distributed func stop() async throws -> Void {}
-                distributed func value(_ x: Int) -> Int { x }
-                distributed func value(_ x: String) -> String { x }
-                distributed func same<T: Codable>(_ x: T) -> T { x }
-                func local() {}
-            }
+            \(greeter)
             """,
             expandedSource: """
-            distributed actor Greeter {
-                distributed func hello(name: String, `default`: Int) async throws -> String { name }
-                distributed func reset() {}
-                distributed func stop() async throws -> Void {}
-                distributed func value(_ x: Int) -> Int { x }
-                distributed func value(_ x: String) -> String { x }
-                distributed func same<T: Codable>(_ x: T) -> T { x }
-                func local() {}
-            }
+            \(greeter)
 
             extension Greeter: Cort.CortService, Cort.CortDispatching {
                 /// Runs `method` (its name and labels, as in `hello(name:)`) on
