@@ -79,10 +79,16 @@ public struct CortServiceMacro: ExtensionMacro {
 
     static func dispatchableMethods(of actor: ActorDeclSyntax) -> [Method] {
         var methods: [Method] = []
+        // Every distributed method's key, those left out included: a key two
+        // methods share (an overload, generic or not) is left to the runtime,
+        // which tells them apart by their types.
+        var keys: [String: Int] = [:]
         for member in actor.memberBlock.members {
             guard let function = member.decl.as(FunctionDeclSyntax.self),
-                  function.modifiers.contains(where: { $0.name.tokenKind == .keyword(.distributed) }),
-                  !function.modifiers.contains(where: { $0.name.tokenKind == .keyword(.static) }),
+                  function.modifiers.contains(where: { $0.name.tokenKind == .keyword(.distributed) })
+            else { continue }
+            keys[key(of: function), default: 0] += 1
+            guard !function.modifiers.contains(where: { $0.name.tokenKind == .keyword(.static) }),
                   function.genericParameterClause == nil, function.genericWhereClause == nil
             else { continue }
             let parameters = function.signature.parameterClause.parameters
@@ -90,13 +96,10 @@ public struct CortServiceMacro: ExtensionMacro {
                     && $0.type.as(SomeOrAnyTypeSyntax.self)?.someOrAnySpecifier.tokenKind == .keyword(.some) })
             else { continue }
             let name = function.name.trimmedDescription
-            let bareName = name.trimmingBackticks
-            var labels = ""
             var arguments: [String] = []
             var types: [String] = []
             for (index, parameter) in parameters.enumerated() {
                 let label = parameter.firstName.trimmedDescription
-                labels += (label == "_" ? "_" : label.trimmingBackticks) + ":"
                 // A keyword needs no backticks as an argument's label, but these three.
                 let argumentLabel = ["inout", "var", "let"].contains(label.trimmingBackticks) ? label : label.trimmingBackticks
                 arguments.append(label == "_" ? "argument\(index)" : "\(argumentLabel): argument\(index)")
@@ -105,14 +108,21 @@ public struct CortServiceMacro: ExtensionMacro {
             let effects = function.signature.effectSpecifiers
             let returned = function.signature.returnClause?.type.trimmedDescription
             methods.append(Method(
-                key: "\(bareName)(\(labels))", name: name, parameterTypes: types,
+                key: key(of: function), name: name, parameterTypes: types,
                 argumentList: arguments.joined(separator: ", "),
                 isAsync: effects?.asyncSpecifier != nil, throwsErrors: effects?.throwsClause != nil,
                 returnsVoid: returned == nil || returned == "Void" || returned == "()"))
         }
-        // Overloads by type share a name: the node could not tell them apart.
-        let counts = Dictionary(methods.map { ($0.key, 1) }, uniquingKeysWith: +)
-        return methods.filter { counts[$0.key] == 1 }
+        return methods.filter { keys[$0.key] == 1 }
+    }
+
+    /// `hello(name:)`: a method's name and labels, as the node names its target.
+    static func key(of function: FunctionDeclSyntax) -> String {
+        let labels = function.signature.parameterClause.parameters.map { parameter in
+            let label = parameter.firstName.trimmedDescription
+            return (label == "_" ? "_" : label.trimmingBackticks) + ":"
+        }
+        return "\(function.name.trimmedDescription.trimmingBackticks)(\(labels.joined()))"
     }
 
     /// A key as a string literal (names and labels are identifiers: no quote or backslash to escape).

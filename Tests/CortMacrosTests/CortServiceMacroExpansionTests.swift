@@ -24,10 +24,14 @@ import Testing
             distributed func value(_ x: Int) -> Int { x }
             distributed func value(_ x: String) -> String { x }
             distributed func same<T: Codable>(_ x: T) -> T { x }
+            distributed func pick(_ x: Int) -> Int { x }
+            distributed func pick<T: Codable>(_ x: T) -> T { x }
             func local() {}
         }
         """
 
+    /// `pick(_:)` has a generic overload: a request naming the generic one
+    /// must not run the other, so neither gets a case.
     @Test func aCasePerMethodWithItsEffectsAndNoneForOverloadsOrGenerics() {
         assertMacroExpansion(
             """
