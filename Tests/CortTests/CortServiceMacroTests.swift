@@ -19,7 +19,8 @@ struct Unencodable: Codable, Sendable {
 }
 
 /// A service with a generated dispatch: methods of every shape the macro
-/// writes a case for, and two it leaves to the runtime (an overload pair).
+/// writes a case for, and some it leaves to the runtime (an overload pair,
+/// and a method that shares its key with one of an extension).
 @CortService
 distributed actor Abacus {
     typealias ActorSystem = CortSystem
@@ -61,6 +62,14 @@ distributed actor Abacus {
 
     distributed func value(_ number: Int) -> Int { number }
     distributed func value(_ text: String) -> String { text }
+
+    /// Shares its name and label with a method of an extension, which the macro does not see.
+    distributed func size(_ number: Int) -> Int { number }
+}
+
+extension Abacus {
+    /// Would be run as the body's `size(_:)` (an Int64 reads as an Int) if the node trusted the macro alone.
+    distributed func size(_ number: Int64) -> String { "extension \(number)" }
 }
 
 /// `@CortService` writes a dispatch the node runs a hosted type's methods
@@ -90,6 +99,9 @@ distributed actor Abacus {
             // An overload pair shares a name: the runtime's path runs both.
             #expect(try await tally.value(7) == 7)
             #expect(try await tally.value("seven") == "seven")
+            // So do a method and one of an extension with the same key.
+            #expect(try await tally.size(Int64(5)) == "extension 5")
+            #expect(try await tally.size(5) == 5)
             #expect(nodes[0].dispatchedCalls.load(ordering: .relaxed) - before == 10)
         }
     }

@@ -58,8 +58,15 @@ final class ReplicaDispatch: @unchecked Sendable {
     // @unchecked: `run` is isolated to the replica it was made for, so
     // every call runs there, whoever makes it.
     let run: @isolated(any) (String, inout CortInvocationDecoder) async throws -> [UInt8]?
+    /// The keys (`hello(name:)`) the dispatch may run: those of exactly one
+    /// of the type's distributed methods as the runtime lists them. The
+    /// macro sees the type's body only; a method of an extension that shares
+    /// a key with one in the body would otherwise run the body's.
+    let keys: Set<String>
 
-    private init(_ run: @escaping @isolated(any) (String, inout CortInvocationDecoder) async throws -> [UInt8]?) {
+    private init(keys: Set<String>,
+                 _ run: @escaping @isolated(any) (String, inout CortInvocationDecoder) async throws -> [UInt8]?) {
+        self.keys = keys
         self.run = run
     }
 
@@ -70,11 +77,16 @@ final class ReplicaDispatch: @unchecked Sendable {
     }
 
     private static func make<Act: CortDispatching>(_ actor: Act) async -> ReplicaDispatch? {
+        var counts: [String: Int] = [:]
+        for method in DistributedMethods.of(Act.self) {
+            counts[TargetCatalog.Target.dispatchKey(of: method.name), default: 0] += 1
+        }
+        let keys = Set(counts.filter { $0.value == 1 }.keys)
         // Made inside `whenLocal`: only there is the actor known to be
         // local, which an isolated call on it needs; the closure, formed
         // there, is isolated to it.
-        await actor.whenLocal { local in
-            ReplicaDispatch { method, arguments in
+        return await actor.whenLocal { local in
+            ReplicaDispatch(keys: keys) { method, arguments in
                 try await Act._cortDispatch(local, method: method, arguments: &arguments)
             }
         }

@@ -142,8 +142,9 @@ extension CortSystem {
         isolation: isolated (any Actor)? = #isolation
     ) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, decoder: arguments)
-        if let replicaDispatch, let outcome = await execute(replicaDispatch, target: target, on: actor,
-                                                           context: context, decoder: &decoder) {
+        if let replicaDispatch, replicaDispatch.keys.contains(target.dispatchKey),
+           let outcome = await execute(replicaDispatch, target: target, on: actor, context: context,
+                                       decoder: &decoder) {
             return outcome
         }
         if let dispatch = target.dispatch {
