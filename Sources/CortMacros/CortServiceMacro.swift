@@ -34,9 +34,9 @@ public struct CortServiceMacro: ExtensionMacro {
             let call = "\(method.isAsync ? "await " : "")actor.\(method.name)(\(method.argumentList))"
             if method.returnsVoid {
                 cases += "            \(method.throwsErrors ? "try " : "")\(call)\n"
-                cases += "            return nil\n"
+                cases += "            return .returned(nil)\n"
             } else {
-                cases += "            return try Self._cortEncode(\(call))\n"
+                cases += "            return .returned(try Self._cortEncode(\(call)))\n"
             }
         }
         let conformances = protocols.map(\.trimmedDescription)
@@ -52,10 +52,10 @@ public struct CortServiceMacro: ExtensionMacro {
                     _ actor: isolated \(type.trimmed),
                     method: String,
                     arguments: inout Cort.CortInvocationDecoder
-                ) async throws -> [UInt8]? {
+                ) async throws -> Cort.CortDispatchResult {
                     switch method {
             \(raw: cases)        default:
-                        throw Cort.CortDispatchMiss()
+                        return .notDispatched
                     }
                 }
             }

@@ -48,20 +48,20 @@ import Testing
                     _ actor: isolated Greeter,
                     method: String,
                     arguments: inout Cort.CortInvocationDecoder
-                ) async throws -> [UInt8]? {
+                ) async throws -> Cort.CortDispatchResult {
                     switch method {
                     case "hello(name:default:)":
                         let argument0: String = try arguments.nextArgument()
                         let argument1: Int = try arguments.nextArgument()
-                        return try Self._cortEncode(await actor.hello(name: argument0, default: argument1))
+                        return .returned(try Self._cortEncode(await actor.hello(name: argument0, default: argument1)))
                     case "reset()":
                         actor.reset()
-                        return nil
+                        return .returned(nil)
                     case "stop()":
                         try await actor.stop()
-                        return nil
+                        return .returned(nil)
                     default:
-                        throw Cort.CortDispatchMiss()
+                        return .notDispatched
                     }
                 }
             }

@@ -29,10 +29,20 @@ public macro CortService() = #externalMacro(module: "CortMacros", type: "CortSer
 /// runtime reading the target's types.
 public protocol CortDispatching: DistributedActor where ActorSystem == CortSystem {
     /// Runs `method` (`hello(name:)`) on `actor`, its arguments read from
-    /// `arguments` in order; the result's MessagePack bytes, nil for `Void`.
-    /// Throws ``CortDispatchMiss`` for a method it does not run.
+    /// `arguments` in order; ``CortDispatchResult/notDispatched`` for a
+    /// method it does not run (before reading anything). Throws what the
+    /// method threw or what reading its arguments or encoding its result threw.
     static func _cortDispatch(_ actor: isolated Self, method: String, arguments: inout CortInvocationDecoder)
-        async throws -> [UInt8]?
+        async throws -> CortDispatchResult
+}
+
+/// What a generated dispatch did with a call.
+public enum CortDispatchResult: Sendable {
+    /// It ran the method: its result's MessagePack bytes, nil for `Void`.
+    case returned([UInt8]?)
+    /// It has no case for the method (the runtime's path runs it). A value,
+    /// not an error: nothing a method throws can be taken for it.
+    case notDispatched
 }
 
 extension CortDispatching {
@@ -46,18 +56,12 @@ extension CortDispatching {
     }
 }
 
-/// The generated dispatch has no case for the method: the node runs it
-/// through the runtime instead.
-public struct CortDispatchMiss: Error {
-    public init() {}
-}
-
 /// A replica's generated dispatch, as its worker calls it: isolated to the
 /// replica, so a worker running on the replica calls it without a switch.
 final class ReplicaDispatch: @unchecked Sendable {
     // @unchecked: `run` is isolated to the replica it was made for, so
     // every call runs there, whoever makes it.
-    let run: @isolated(any) (String, inout CortInvocationDecoder) async throws -> [UInt8]?
+    let run: @isolated(any) (String, inout CortInvocationDecoder) async throws -> CortDispatchResult
     /// The keys (`hello(name:)`) the dispatch may run: those of exactly one
     /// of the type's distributed methods as the runtime lists them. The
     /// macro sees the type's body only; a method of an extension that shares
@@ -65,7 +69,7 @@ final class ReplicaDispatch: @unchecked Sendable {
     let keys: Set<String>
 
     private init(keys: Set<String>,
-                 _ run: @escaping @isolated(any) (String, inout CortInvocationDecoder) async throws -> [UInt8]?) {
+                 _ run: @escaping @isolated(any) (String, inout CortInvocationDecoder) async throws -> CortDispatchResult) {
         self.keys = keys
         self.run = run
     }

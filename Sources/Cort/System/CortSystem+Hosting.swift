@@ -193,16 +193,15 @@ extension CortSystem {
         context: CallContext, decoder: inout CortInvocationDecoder, isolation: isolated (any Actor)? = #isolation
     ) async -> CallOutcome? {
         do {
-            let bytes = try await CallContext.$current.withValue(context) {
+            let result = try await CallContext.$current.withValue(context) {
                 // Naming `isolation` makes the closure isolated to it.
                 _ = isolation
                 return try await dispatch.run(target.dispatchKey, &decoder)
             }
+            guard case .returned(let bytes) = result else { return nil }
             dispatchedCalls.add(1, ordering: .relaxed)
             targets.confirm(target)
             return .returned(bytes)
-        } catch is CortDispatchMiss {
-            return nil
         } catch let error as DirectDispatch.UnencodableResult {
             dispatchedCalls.add(1, ordering: .relaxed)
             targets.confirm(target)
