@@ -62,35 +62,46 @@ final class ReplicaDispatch: @unchecked Sendable {
     // @unchecked: `run` is isolated to the replica it was made for, so
     // every call runs there, whoever makes it.
     let run: @isolated(any) (String, inout CortInvocationDecoder) async throws -> CortDispatchResult
-    /// The keys (`hello(name:)`) the dispatch may run: those of exactly one
-    /// of the type's distributed methods as the runtime lists them. The
-    /// macro sees the type's body only; a method of an extension that shares
-    /// a key with one in the body would otherwise run the body's.
+    /// The replica as an actor: where its worker's loop runs (see `WorkerPool.isolation`).
+    let isolation: any Actor
+    /// The keys (`hello(name:)`) the dispatch may run (see ``keys(of:)``).
     let keys: Set<String>
 
-    private init(keys: Set<String>,
+    private init(isolation: any Actor, keys: Set<String>,
                  _ run: @escaping @isolated(any) (String, inout CortInvocationDecoder) async throws -> CortDispatchResult) {
+        self.isolation = isolation
         self.keys = keys
         self.run = run
     }
 
-    /// The dispatch of `actor`, if its type has one and it is local.
-    static func of(_ actor: any DistributedActor) async -> ReplicaDispatch? {
-        guard let dispatching = actor as? any CortDispatching else { return nil }
-        return await make(dispatching)
+    /// The keys a generated dispatch of `type` may run, nil when the type
+    /// has none: those of exactly one of its distributed methods as the
+    /// runtime lists them. The macro sees the type's body only; a method of
+    /// an extension that shares a key with one in the body would otherwise
+    /// run the body's. Read once per hosted type (it reads every distributed
+    /// method of the process).
+    static func keys<Act: DistributedActor>(of type: Act.Type) -> Set<String>? {
+        guard type is any CortDispatching.Type else { return nil }
+        var counts: [String: Int] = [:]
+        for method in DistributedMethods.of(type) {
+            counts[methodNameWithoutType(method.name), default: 0] += 1
+        }
+        return Set(counts.filter { $0.value == 1 }.keys)
     }
 
-    private static func make<Act: CortDispatching>(_ actor: Act) async -> ReplicaDispatch? {
-        var counts: [String: Int] = [:]
-        for method in DistributedMethods.of(Act.self) {
-            counts[TargetCatalog.Target.dispatchKey(of: method.name), default: 0] += 1
-        }
-        let keys = Set(counts.filter { $0.value == 1 }.keys)
+    /// The dispatch of `actor`, if its type has one (`keys`, from
+    /// ``keys(of:)``) and it is local.
+    static func of(_ actor: any DistributedActor, keys: Set<String>?) async -> ReplicaDispatch? {
+        guard let keys, let dispatching = actor as? any CortDispatching else { return nil }
+        return await make(dispatching, keys: keys)
+    }
+
+    private static func make<Act: CortDispatching>(_ actor: Act, keys: Set<String>) async -> ReplicaDispatch? {
         // Made inside `whenLocal`: only there is the actor known to be
         // local, which an isolated call on it needs; the closure, formed
         // there, is isolated to it.
-        return await actor.whenLocal { local in
-            ReplicaDispatch(keys: keys) { method, arguments in
+        await actor.whenLocal { local in
+            ReplicaDispatch(isolation: local.asLocalActor, keys: keys) { method, arguments in
                 try await Act._cortDispatch(local, method: method, arguments: &arguments)
             }
         }

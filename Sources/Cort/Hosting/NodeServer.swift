@@ -23,8 +23,6 @@ actor NodeServer {
     /// One replica of a hosted service, as a pool's worker owns it.
     struct Replica: Sendable {
         let actor: any DistributedActor
-        /// The same actor, as its worker's loop runs on it; nil without `dispatch`.
-        let isolation: (any Actor)?
         /// Its type's generated dispatch (`@CortService`), if it has one.
         let dispatch: ReplicaDispatch?
     }
@@ -311,13 +309,10 @@ actor NodeServer {
             // A replica with a generated dispatch has its worker's loop run
             // on it: a call then enters the replica once, when its worker
             // takes it, and calls the method there without a switch.
-            isolation: { $0.isolation }
-        ) { index in
+            isolation: { $0.dispatch?.isolation }
+        ) { [dispatchKeys = ReplicaDispatch.keys(of: Act.self)] index in
             let actor = try await CortSystem.$replicaName.withValue((name, index)) { try await make(system) }
-            guard let dispatch = await ReplicaDispatch.of(actor) else {
-                return Replica(actor: actor, isolation: nil, dispatch: nil)
-            }
-            return Replica(actor: actor, isolation: await actor.whenLocal { $0.asLocalActor }, dispatch: dispatch)
+            return Replica(actor: actor, dispatch: await ReplicaDispatch.of(actor, keys: dispatchKeys))
         }
         let logger = self.logger
         let running = Task {

@@ -42,20 +42,12 @@ final class TargetCatalog: Sendable {
         /// Runs it without reading its types again; set once the runtime ran it.
         let dispatch: DirectDispatch?
 
-        /// `Greeter.hello(name:)` → `hello(name:)`: what follows the last
-        /// dot before the parameters (labels hold no dots).
-        static func dispatchKey(of method: String) -> String {
-            let parameters = method.firstIndex(of: "(") ?? method.endIndex
-            let dot = method[..<parameters].lastIndex(of: ".")
-            return String(method[(dot.map { method.index(after: $0) } ?? method.startIndex)...])
-        }
-
         init(actorType: String, identifier: String, method: String, parameterCount: Int,
              dispatch: DirectDispatch? = nil) {
             self.actorType = actorType
             self.identifier = identifier
             self.method = method
-            dispatchKey = Self.dispatchKey(of: method)
+            dispatchKey = methodNameWithoutType(method)
             self.parameterCount = parameterCount
             self.dispatch = dispatch
         }
