@@ -192,31 +192,21 @@ extension CortSystem {
         _ dispatch: ReplicaDispatch, target: TargetCatalog.Target, on actor: some DistributedActor,
         context: CallContext, decoder: inout CortInvocationDecoder, isolation: isolated (any Actor)? = #isolation
     ) async -> CallOutcome? {
+        let result: CortDispatchResult
         do {
-            let result = try await CallContext.$current.withValue(context) {
+            result = try await CallContext.$current.withValue(context) {
                 // Naming `isolation` makes the closure isolated to it.
                 _ = isolation
                 return try await dispatch.run(target.dispatchKey, &decoder)
             }
-            guard case .returned(let bytes) = result else { return nil }
-            dispatchedCalls.add(1, ordering: .relaxed)
-            targets.confirm(target)
-            return .returned(bytes)
-        } catch let error as DirectDispatch.UnencodableResult {
-            dispatchedCalls.add(1, ordering: .relaxed)
-            targets.confirm(target)
-            return .failed(CallFailure(
-                code: .remoteApplicationError,
-                message: "\(target.method): the result (\(error.type)) could not be encoded: \(error.error)"))
         } catch {
             dispatchedCalls.add(1, ordering: .relaxed)
-            if let failure = decoder.failure {
-                return .failed(CallFailure(code: failure.code, message: "\(target.method): \(failure.message)"))
-            }
-            targets.confirm(target)
-            if let service = type(of: actor) as? any CortService.Type { registerErrors(declaredBy: service) }
-            return .failed(errors.failure(for: error, method: target.method))
+            return outcome(thrown: error, by: target, on: actor, decoder: decoder)
         }
+        guard case .returned(let bytes) = result else { return nil }
+        dispatchedCalls.add(1, ordering: .relaxed)
+        targets.confirm(target)
+        return .returned(bytes)
     }
 
     /// Runs a target the node has run before, through its ``DirectDispatch``.
@@ -230,20 +220,33 @@ extension CortSystem {
                 try await dispatch.execute(on: actor, decoder: &decoder)
             }
             return .returned(bytes)
-        } catch let error as DirectDispatch.UnencodableResult {
+        } catch {
+            return outcome(thrown: error, by: target, on: actor, decoder: decoder)
+        }
+    }
+
+    /// The answer when running `target` directly (a ``DirectDispatch`` or a
+    /// generated dispatch) threw `error`: a result it could not encode, an
+    /// argument it could not read (the method did not run), the runtime's
+    /// refusal, or the method's own error. Confirms the target when the
+    /// method ran (a no-op for one already confirmed).
+    private func outcome(thrown error: any Error, by target: TargetCatalog.Target, on actor: some DistributedActor,
+                         decoder: CortInvocationDecoder) -> CallOutcome {
+        if let error = error as? DirectDispatch.UnencodableResult {
+            targets.confirm(target)
             return .failed(CallFailure(
                 code: .remoteApplicationError,
                 message: "\(target.method): the result (\(error.type)) could not be encoded: \(error.error)"))
-        } catch {
-            if let failure = decoder.failure {
-                return .failed(CallFailure(code: failure.code, message: "\(target.method): \(failure.message)"))
-            }
-            if let error = error as? ExecuteDistributedTargetError {
-                return .failed(Self.failure(for: error, target: target))
-            }
-            if let service = type(of: actor) as? any CortService.Type { registerErrors(declaredBy: service) }
-            return .failed(errors.failure(for: error, method: target.method))
         }
+        if let failure = decoder.failure {
+            return .failed(CallFailure(code: failure.code, message: "\(target.method): \(failure.message)"))
+        }
+        if let error = error as? ExecuteDistributedTargetError {
+            return .failed(Self.failure(for: error, target: target))
+        }
+        targets.confirm(target)
+        if let service = type(of: actor) as? any CortService.Type { registerErrors(declaredBy: service) }
+        return .failed(errors.failure(for: error, method: target.method))
     }
 
     /// The answer for a failure of the runtime's own: the method did not run.
