@@ -92,8 +92,10 @@ public struct CortServiceMacro: ExtensionMacro {
                   function.genericParameterClause == nil, function.genericWhereClause == nil
             else { continue }
             let parameters = function.signature.parameterClause.parameters
-            guard !parameters.contains(where: { $0.ellipsis != nil || $0.type.is(SomeOrAnyTypeSyntax.self)
-                    && $0.type.as(SomeOrAnyTypeSyntax.self)?.someOrAnySpecifier.tokenKind == .keyword(.some) })
+            guard !parameters.contains(where: { parameter in
+                parameter.ellipsis != nil
+                    || parameter.type.as(SomeOrAnyTypeSyntax.self)?.someOrAnySpecifier.tokenKind == .keyword(.some)
+            })
             else { continue }
             let name = function.name.trimmedDescription
             var arguments: [String] = []

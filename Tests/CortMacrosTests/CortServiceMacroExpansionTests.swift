@@ -26,12 +26,15 @@ import Testing
             distributed func same<T: Codable>(_ x: T) -> T { x }
             distributed func pick(_ x: Int) -> Int { x }
             distributed func pick<T: Codable>(_ x: T) -> T { x }
+            distributed func sum(_ xs: Int...) -> Int { xs.reduce(0, +) }
+            distributed func opaque(_ x: some Codable) {}
             func local() {}
         }
         """
 
     /// `pick(_:)` has a generic overload: a request naming the generic one
-    /// must not run the other, so neither gets a case.
+    /// must not run the other, so neither gets a case; nor do methods
+    /// with a variadic or an opaque (`some`) parameter.
     @Test func aCasePerMethodWithItsEffectsAndNoneForOverloadsOrGenerics() {
         assertMacroExpansion(
             """
