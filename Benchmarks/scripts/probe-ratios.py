@@ -16,7 +16,10 @@ the same caller with an option changed (CORT_BENCH_ANSWER_POLLING=0: no
 polling for answers before the reactor sleeps), against the same node.
 
 Each round's ratio cort / C is taken inside the round; the median over rounds
-is printed. --base DIR adds another build of the benchmarks (its
+is printed. --cpus LIST runs every process (servers and probes) on those
+CPUs only (`taskset -c LIST`): with `--cpus 0`, both sides of each pair share
+one CPU, so a call's time is the CPU all its threads spend on it, without the
+wake-ups of idle CPUs that two CPUs add. --base DIR adds another build of the benchmarks (its
 .build/release directory, for instance a checkout of an older commit) as a
 third column, with the ratio new / base. Build first:
 
@@ -46,7 +49,11 @@ WORKLOADS = {
 }
 
 
+PIN = []
+
+
 def start(command):
+    command = PIN + command
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     line = process.stdout.readline().split()
@@ -63,7 +70,7 @@ def stop(servers):
 
 
 def run(probe, workload, count, environment):
-    output = subprocess.run([probe, workload, str(count)], env=environment, capture_output=True, text=True,
+    output = subprocess.run(PIN + [probe, workload, str(count)], env=environment, capture_output=True, text=True,
                             check=True).stdout
     mean = re.search(r"([0-9.e-]+) seconds per call", output)
     latency = re.search(r"p50 ([0-9.]+) µs, p99 ([0-9.]+) µs", output)
@@ -77,7 +84,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--base", help="another build's .build/release directory, measured beside this one")
     parser.add_argument("--port", type=int, default=47700, help="first of the loopback ports used")
+    parser.add_argument("--cpus", help="run every process on these CPUs only (taskset -c), e.g. 0")
     arguments = parser.parse_args()
+    if arguments.cpus:
+        PIN.extend(["taskset", "-c", arguments.cpus])
 
     builds = {"cort": RELEASE}
     if arguments.base:

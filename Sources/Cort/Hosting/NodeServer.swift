@@ -99,6 +99,15 @@ actor NodeServer {
     struct CallKey: Hashable {
         let peer: PeerTable.Ref
         let id: UInt64
+
+        /// The peer's slot and the id, not its generation as well: one round
+        /// of the hasher fewer, and a call looks its key up about five times.
+        /// Only a departed peer's calls, being dropped, share a live one's
+        /// slot; equality still tells them apart.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(peer.slot)
+            hasher.combine(id)
+        }
     }
 
     /// A call being run, so a cancel frame can stop it.

@@ -142,7 +142,7 @@ extension CortSystem {
         isolation: isolated (any Actor)? = #isolation
     ) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, decoder: arguments)
-        if let replicaDispatch, replicaDispatch.keys.contains(target.dispatchKey),
+        if let replicaDispatch, target.isGenerated(in: replicaDispatch.keys),
            let outcome = await execute(replicaDispatch, target: target, on: actor, context: context,
                                        decoder: &decoder) {
             return outcome
