@@ -3,9 +3,10 @@ import SwiftSyntax
 import SwiftSyntaxMacros
 
 /// `@CortService` on a distributed actor: conforms it to `CortService` (if it
-/// does not already) and to `CortDispatching`, whose one method runs each of
-/// its distributed methods by name, on the actor, with its arguments decoded
-/// as the runtime would decode them.
+/// does not already) and to `CortDispatching`, whose `_cortDispatch` runs each
+/// of its distributed methods by name, on the actor, with its arguments
+/// decoded as the runtime would decode them; `_cortDispatchSync` does the same
+/// for the methods that are not `async`, without an async call.
 ///
 /// A method is left to the runtime's own path (the generated `switch` has no
 /// case for it) when it is generic, has a variadic or opaque (`some`)
@@ -25,20 +26,25 @@ public struct CortServiceMacro: ExtensionMacro {
             return []
         }
         let methods = dispatchableMethods(of: actor)
-        var cases = ""
-        for method in methods {
-            cases += "        case \(stringLiteral(method.key)):\n"
-            for (index, parameter) in method.parameterTypes.enumerated() {
-                cases += "            let argument\(index): \(parameter) = try arguments.nextArgument()\n"
-            }
-            let call = "\(method.isAsync ? "await " : "")actor.\(method.name)(\(method.argumentList))"
-            if method.returnsVoid {
-                cases += "            \(method.throwsErrors ? "try " : "")\(call)\n"
-                cases += "            return .returned(nil)\n"
-            } else {
-                cases += "            return .returned(try Self._cortEncode(\(call)))\n"
-            }
-        }
+        let cases = switchCases(methods)
+        // The methods that are not `async` also get a synchronous dispatch,
+        // which a node calls without an async frame or a switch.
+        let synchronous = methods.filter { !$0.isAsync }
+        let synchronousDispatch = synchronous.isEmpty ? "" : "\n" + """
+
+                /// Runs `method` on `actor` when it is not `async`, as
+                /// `_cortDispatch` does; written by `@CortService`.
+                public static func _cortDispatchSync(
+                    _ actor: isolated \(type.trimmed),
+                    method: String,
+                    arguments: inout Cort.CortInvocationDecoder
+                ) throws -> Cort.CortDispatchResult {
+                    switch method {
+            \(switchCases(synchronous))        default:
+                        return .notDispatched
+                    }
+                }
+            """
         let conformances = protocols.map(\.trimmedDescription)
         let adopted = ["CortService", "CortDispatching"].filter { name in
             conformances.contains { $0 == name || $0.hasSuffix(".\(name)") }
@@ -57,11 +63,30 @@ public struct CortServiceMacro: ExtensionMacro {
             \(raw: cases)        default:
                         return .notDispatched
                     }
-                }
+                }\(raw: synchronousDispatch)
             }
             """
         guard let extensionDecl = source.as(ExtensionDeclSyntax.self) else { return [] }
         return [extensionDecl]
+    }
+
+    /// The `case`s of a dispatch's `switch`, one for each of `methods`.
+    static func switchCases(_ methods: [Method]) -> String {
+        var cases = ""
+        for method in methods {
+            cases += "        case \(stringLiteral(method.key)):\n"
+            for (index, parameter) in method.parameterTypes.enumerated() {
+                cases += "            let argument\(index): \(parameter) = try arguments.nextArgument()\n"
+            }
+            let call = "\(method.isAsync ? "await " : "")actor.\(method.name)(\(method.argumentList))"
+            if method.returnsVoid {
+                cases += "            \(method.throwsErrors ? "try " : "")\(call)\n"
+                cases += "            return .returned(nil)\n"
+            } else {
+                cases += "            return .returned(try Self._cortEncode(\(call)))\n"
+            }
+        }
+        return cases
     }
 
     /// One distributed method the dispatch runs.

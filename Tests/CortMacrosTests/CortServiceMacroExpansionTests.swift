@@ -34,7 +34,8 @@ import Testing
 
     /// `pick(_:)` has a generic overload: a request naming the generic one
     /// must not run the other, so neither gets a case; nor do methods
-    /// with a variadic or an opaque (`some`) parameter.
+    /// with a variadic or an opaque (`some`) parameter. The methods that
+    /// are not `async` get a case in the synchronous dispatch too.
     @Test func aCasePerMethodWithItsEffectsAndNoneForOverloadsOrGenerics() {
         assertMacroExpansion(
             """
@@ -63,6 +64,59 @@ import Testing
                     case "stop()":
                         try await actor.stop()
                         return .returned(nil)
+                    default:
+                        return .notDispatched
+                    }
+                }
+
+                /// Runs `method` on `actor` when it is not `async`, as
+                /// `_cortDispatch` does; written by `@CortService`.
+                public static func _cortDispatchSync(
+                    _ actor: isolated Greeter,
+                    method: String,
+                    arguments: inout Cort.CortInvocationDecoder
+                ) throws -> Cort.CortDispatchResult {
+                    switch method {
+                    case "reset()":
+                        actor.reset()
+                        return .returned(nil)
+                    default:
+                        return .notDispatched
+                    }
+                }
+            }
+            """,
+            macroSpecs: macros,
+            failureHandler: failure)
+    }
+
+    /// With every method `async`, no synchronous dispatch is written (the
+    /// protocol's default has no case).
+    @Test func noSynchronousDispatchWhenEveryMethodIsAsync() {
+        let clock = """
+            distributed actor Clock {
+                distributed func now() async -> Int { 0 }
+            }
+            """
+        assertMacroExpansion(
+            """
+            @CortService
+            \(clock)
+            """,
+            expandedSource: """
+            \(clock)
+
+            extension Clock: Cort.CortService, Cort.CortDispatching {
+                /// Runs `method` (its name and labels, as in `hello(name:)`) on
+                /// `actor`; written by `@CortService`.
+                public static func _cortDispatch(
+                    _ actor: isolated Clock,
+                    method: String,
+                    arguments: inout Cort.CortInvocationDecoder
+                ) async throws -> Cort.CortDispatchResult {
+                    switch method {
+                    case "now()":
+                        return .returned(try Self._cortEncode(await actor.now()))
                     default:
                         return .notDispatched
                     }

@@ -81,6 +81,7 @@ extension Abacus {
         }) { nodes, caller in
             let tally = try Abacus.resolve(id: .service("tally"), using: caller)
             let before = nodes[0].dispatchedCalls.load(ordering: .relaxed)
+            let synchronousBefore = nodes[0].synchronouslyDispatchedCalls.load(ordering: .relaxed)
             #expect(try await tally.add(2, to: "x") == "x=2")
             #expect(try await tally.add(3, to: "y") == "y=5")
             #expect(try await tally.doubled(default: 21) == 42)
@@ -95,6 +96,8 @@ extension Abacus {
             #expect(broken?.code == .remoteApplicationError && broken?.message.contains("could not be encoded") == true,
                     "\(String(describing: broken))")
             #expect(nodes[0].dispatchedCalls.load(ordering: .relaxed) - before == 10)
+            // All but `doubled` and `resetLater` (async) ran without an async call.
+            #expect(nodes[0].synchronouslyDispatchedCalls.load(ordering: .relaxed) - synchronousBefore == 8)
 
             // An overload pair shares a name: the runtime's path runs both.
             #expect(try await tally.value(7) == 7)
@@ -137,10 +140,12 @@ extension Abacus {
         }) { nodes, caller in
             let placement = try Placement.resolve(id: .service("placement"), using: caller)
             let before = nodes[0].dispatchedCalls.load(ordering: .relaxed)
+            let synchronousBefore = nodes[0].synchronouslyDispatchedCalls.load(ordering: .relaxed)
             for _ in 0..<10 {
                 #expect(try await placement.runsOnReactor())
             }
             #expect(nodes[0].dispatchedCalls.load(ordering: .relaxed) - before == 10)
+            #expect(nodes[0].synchronouslyDispatchedCalls.load(ordering: .relaxed) - synchronousBefore == 10)
             // A call that outlives its deadline ends with deadlineExceeded.
             let key = "macro-deadline-\(UUID())"
             defer { Gates.shared.gate(key).signal() }

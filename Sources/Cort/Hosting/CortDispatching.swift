@@ -15,7 +15,7 @@ import Distributed
 ///
 /// Callers see no difference: the wire, the errors and the deadlines are the
 /// same. A hosted type without it is served by the runtime's path, as before.
-@attached(extension, conformances: CortService, CortDispatching, names: named(_cortDispatch))
+@attached(extension, conformances: CortService, CortDispatching, names: named(_cortDispatch), named(_cortDispatchSync))
 public macro CortService() = #externalMacro(module: "CortMacros", type: "CortServiceMacro")
 
 /// A hosted type that runs its own distributed methods by name: what
@@ -34,6 +34,20 @@ public protocol CortDispatching: DistributedActor where ActorSystem == CortSyste
     /// method threw or what reading its arguments or encoding its result threw.
     static func _cortDispatch(_ actor: isolated Self, method: String, arguments: inout CortInvocationDecoder)
         async throws -> CortDispatchResult
+
+    /// The same for the methods that are not `async`, called without an
+    /// async frame or a switch; ``CortDispatchResult/notDispatched`` for the
+    /// others, which ``_cortDispatch(_:method:arguments:)`` runs.
+    static func _cortDispatchSync(_ actor: isolated Self, method: String, arguments: inout CortInvocationDecoder)
+        throws -> CortDispatchResult
+}
+
+extension CortDispatching {
+    /// No method runs synchronously (a type whose methods are all `async`).
+    public static func _cortDispatchSync(_ actor: isolated Self, method: String,
+                                         arguments: inout CortInvocationDecoder) throws -> CortDispatchResult {
+        .notDispatched
+    }
 }
 
 /// What a generated dispatch did with a call.
@@ -66,12 +80,31 @@ final class ReplicaDispatch: @unchecked Sendable {
     let isolation: any Actor
     /// The keys (`hello(name:)`) the dispatch may run (see ``keys(of:)``).
     let keys: Set<String>
+    /// `_cortDispatchSync` on the replica, with its isolation taken as given:
+    /// call it only through ``runSync(_:_:on:)``.
+    private let unisolatedSync: @Sendable (String, inout CortInvocationDecoder) throws -> CortDispatchResult
 
     private init(isolation: any Actor, keys: Set<String>,
+                 sync: @escaping @Sendable (String, inout CortInvocationDecoder) throws -> CortDispatchResult,
                  _ run: @escaping @isolated(any) (String, inout CortInvocationDecoder) async throws -> CortDispatchResult) {
         self.isolation = isolation
         self.keys = keys
+        self.unisolatedSync = sync
         self.run = run
+    }
+
+    /// Runs `method` through the type's synchronous dispatch, when the
+    /// caller is isolated to this replica (`isolation`, which is then the
+    /// replica itself: a worker's loop on it); nil when it is not, which
+    /// does not happen for a worker of this replica's pool.
+    ///
+    /// A plain call, where `run` is an async call: no frame from the task's
+    /// allocator and no switch, each of which looks up the task's executor
+    /// preference under its status-record lock.
+    func runSync(_ method: String, _ arguments: inout CortInvocationDecoder,
+                 on isolation: isolated (any Actor)?) throws -> CortDispatchResult? {
+        guard let isolation, isolation === self.isolation else { return nil }
+        return try unisolatedSync(method, &arguments)
     }
 
     /// The keys a generated dispatch of `type` may run, nil when the type
@@ -101,7 +134,20 @@ final class ReplicaDispatch: @unchecked Sendable {
         // local, which an isolated call on it needs; the closure, formed
         // there, is isolated to it.
         await actor.whenLocal { local in
-            ReplicaDispatch(isolation: local.asLocalActor, keys: keys) { method, arguments in
+            // As `DistributedActor.assumeIsolated` runs its closure: a
+            // synchronous function isolated to an actor has the calling
+            // convention of one that is not. `runSync` calls it only where
+            // the caller is statically isolated to this very replica, so no
+            // run-time check of the executor is needed.
+            typealias Isolated = @Sendable (isolated Act, String, inout CortInvocationDecoder) throws -> CortDispatchResult
+            typealias Unisolated = @Sendable (Act, String, inout CortInvocationDecoder) throws -> CortDispatchResult
+            let isolated: Isolated = { actor, method, arguments in
+                try Act._cortDispatchSync(actor, method: method, arguments: &arguments)
+            }
+            let unisolated = unsafeBitCast(isolated, to: Unisolated.self)
+            return ReplicaDispatch(isolation: local.asLocalActor, keys: keys,
+                                   sync: { method, arguments in try unisolated(local, method, &arguments) }) {
+                method, arguments in
                 try await Act._cortDispatch(local, method: method, arguments: &arguments)
             }
         }

@@ -44,6 +44,9 @@ final class TargetCatalog: Sendable {
         /// Whether a generated dispatch runs it: 0 not decided yet, 1 yes, 2 no
         /// (see ``isGenerated(in:)``).
         private let generated = Atomic<UInt8>(0)
+        /// Whether the generated dispatch runs it without an async call (the
+        /// method is not `async`): 0 not known yet, 1 yes, 2 no.
+        private let synchronous = Atomic<UInt8>(0)
 
         init(actorType: String, identifier: String, method: String, parameterCount: Int,
              dispatch: DirectDispatch? = nil) {
@@ -69,6 +72,15 @@ final class TargetCatalog: Sendable {
                 generated.store(found ? 1 : 2, ordering: .relaxed)
                 return found
             }
+        }
+
+        /// False once a generated dispatch's synchronous half said it has no
+        /// case for this target (its method is `async`).
+        var mayRunSynchronously: Bool { synchronous.load(ordering: .relaxed) != 2 }
+
+        /// What the synchronous half did with this target's first call.
+        func noteSynchronous(_ ran: Bool) {
+            if synchronous.load(ordering: .relaxed) == 0 { synchronous.store(ran ? 1 : 2, ordering: .relaxed) }
         }
     }
 

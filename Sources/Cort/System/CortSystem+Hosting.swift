@@ -142,10 +142,16 @@ extension CortSystem {
         isolation: isolated (any Actor)? = #isolation
     ) async -> CallOutcome {
         var decoder = CortInvocationDecoder(arguments: request.arguments, decoder: arguments)
-        if let replicaDispatch, target.isGenerated(in: replicaDispatch.keys),
-           let outcome = await execute(replicaDispatch, target: target, on: actor, context: context,
-                                       decoder: &decoder) {
-            return outcome
+        if let replicaDispatch, target.isGenerated(in: replicaDispatch.keys) {
+            if target.mayRunSynchronously,
+               let outcome = executeSynchronously(replicaDispatch, target: target, on: actor, context: context,
+                                                  decoder: &decoder, isolation: isolation) {
+                return outcome
+            }
+            if let outcome = await execute(replicaDispatch, target: target, on: actor, context: context,
+                                           decoder: &decoder) {
+                return outcome
+            }
         }
         if let dispatch = target.dispatch {
             return await execute(dispatch, target: target, on: actor, context: context, decoder: &decoder)
@@ -205,6 +211,38 @@ extension CortSystem {
         }
         guard case .returned(let bytes) = result else { return nil }
         dispatchedCalls.add(1, ordering: .relaxed)
+        targets.confirm(target)
+        return .returned(bytes)
+    }
+
+    /// Runs a target whose method is not `async` through the synchronous
+    /// half of the replica's generated dispatch; nil when that half has no
+    /// case for it (the async half, or the runtime's path, runs it).
+    @inline(__always)
+    private func executeSynchronously(
+        _ dispatch: ReplicaDispatch, target: TargetCatalog.Target, on actor: some DistributedActor,
+        context: CallContext, decoder: inout CortInvocationDecoder, isolation: isolated (any Actor)?
+    ) -> CallOutcome? {
+        let result: CortDispatchResult?
+        do {
+            result = try CallContext.$current.withValue(context) {
+                try dispatch.runSync(target.dispatchKey, &decoder, on: isolation)
+            }
+        } catch {
+            target.noteSynchronous(true)
+            dispatchedCalls.add(1, ordering: .relaxed)
+            synchronouslyDispatchedCalls.add(1, ordering: .relaxed)
+            return outcome(thrown: error, by: target, on: actor, decoder: decoder)
+        }
+        // Not on the replica: the async half runs it there.
+        guard let result else { return nil }
+        guard case .returned(let bytes) = result else {
+            target.noteSynchronous(false)
+            return nil
+        }
+        target.noteSynchronous(true)
+        dispatchedCalls.add(1, ordering: .relaxed)
+        synchronouslyDispatchedCalls.add(1, ordering: .relaxed)
         targets.confirm(target)
         return .returned(bytes)
     }

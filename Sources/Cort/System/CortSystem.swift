@@ -206,6 +206,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     let targets: TargetCatalog
     /// Calls this node ran through a replica's generated dispatch (`@CortService`); for tests.
     package let dispatchedCalls = Atomic<Int>(0)
+    /// Those of them run by its synchronous half (methods that are not `async`); for tests.
+    package let synchronouslyDispatchedCalls = Atomic<Int>(0)
     /// Reads every call's result: its `userInfo` holds this system, so actor
     /// references in a result resolve through it. One for the system rather
     /// than one a call (a dictionary, a hash of its key). Written once, at
