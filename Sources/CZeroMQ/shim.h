@@ -119,4 +119,30 @@ static inline long long cort_thread_cpu_nanoseconds(void) {
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Linux's SCHED_BATCH (glibc defines it only under _GNU_SOURCE; the value is
+   the kernel's ABI), or -1 where there is no such policy. */
+#ifdef __linux__
+#define CORT_SCHED_BATCH 3
+#else
+#define CORT_SCHED_BATCH -1
+#endif
+
+static void *cort_sched_batch_probe_main(void *result) {
+    struct sched_param parameters = {0};
+    *(int *)result = pthread_setschedparam(pthread_self(), CORT_SCHED_BATCH, &parameters);
+    return NULL;
+}
+
+/* Whether a new thread of this process may switch itself to SCHED_BATCH, as
+   libzmq's threads do when a context asks for it: libzmq aborts the process
+   when that fails, so a context asks only after a throwaway thread could. */
+static inline int cort_sched_batch_allowed(void) {
+    if (CORT_SCHED_BATCH < 0) return 0;
+    pthread_t thread;
+    int result = -1;
+    if (pthread_create(&thread, NULL, cort_sched_batch_probe_main, &result) != 0) return 0;
+    pthread_join(thread, NULL);
+    return result == 0;
+}
+
 #endif

@@ -34,6 +34,7 @@ import Testing
             "CORT_NODE_LIMITS_KNOWN_TARGETS": "256",
             "CORT_LOG_LEVEL": "debug",
             "CORT_ANSWER_POLLING": "150us",
+            "CORT_IO_THREAD_SCHEDULING": "inherited",
         ])
         #expect(configuration.name == "orders-1")
         #expect(configuration.endpoint == "tcp://0.0.0.0:5555")
@@ -54,6 +55,12 @@ import Testing
         #expect(configuration.nodeLimits.knownTargets == 256)
         #expect(configuration.logger.logLevel == .debug)
         #expect(configuration.answerPolling == .microseconds(150))
+        #expect(configuration.ioThreadScheduling == .inherited)
+    }
+
+    @Test func ioThreadsAreBatchScheduledByDefault() throws {
+        #expect(try Self.configuration(["CORT_NAME": "n"]).ioThreadScheduling == .batch)
+        #expect(CortSystem.Configuration(name: "n", discovery: LocalDiscovery()).ioThreadScheduling == .batch)
     }
 
     @Test func answerPollingIsOnByDefaultAndZeroTurnsItOff() throws {
@@ -99,6 +106,7 @@ import Testing
         (["CORT_NAME": "n", "CORT_DEFAULT_TIMEOUT": "-1s"], "defaultTimeout is"),
         (["CORT_NAME": "n", "CORT_ANSWER_POLLING": "-5us"], "answerPolling is"),
         (["CORT_NAME": "n", "CORT_CALL_LIMITS_WHEN_FULL": "panic"], "callLimits.whenFull is 'panic'"),
+        (["CORT_NAME": "n", "CORT_IO_THREAD_SCHEDULING": "fifo"], "ioThreadScheduling is 'fifo'"),
         (["CORT_NAME": "n", "CORT_LOG_LEVEL": "loud"], "log.level is 'loud'"),
     ] as [([String: String], String)])
     func aValueThatDoesNotParseIsAnErrorNamingIt(environment: [String: String], message: String) {

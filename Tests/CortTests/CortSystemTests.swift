@@ -178,6 +178,22 @@ import Testing
         await system.shutdown()
     }
 
+    /// A system's libzmq threads are batch-scheduled unless it asks not to
+    /// (which threads those are: ZeroMQContextTests).
+    @Test func aSystemsIOThreadsAreBatchScheduledUnlessItAsksNot() async throws {
+        let batch = try CortSystem.start(.init(name: "batch", discovery: LocalDiscovery()))
+        let inherited = try CortSystem.start(.init(name: "inherited", discovery: LocalDiscovery(),
+                                                   ioThreadScheduling: .inherited))
+        #if os(Linux)
+        #expect(batch.context.threadScheduling == .batch)
+        #else
+        #expect(batch.context.threadScheduling == .inherited)
+        #endif
+        #expect(inherited.context.threadScheduling == .inherited)
+        await batch.shutdown()
+        await inherited.shutdown()
+    }
+
     @Test func aNodeThatCannotBeConnectedToIsATransportError() async throws {
         let discovery = LocalDiscovery()
         // An endpoint that discovery accepts and libzmq cannot connect to.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CortZeroMQ
 
@@ -36,6 +37,44 @@ import Testing
             #expect(error.code == .terminated)
         }
     }
+
+    #if os(Linux)
+    /// libzmq's threads of a `.batch` context run under SCHED_BATCH, those of
+    /// an `.inherited` one under the policy of the thread that made them.
+    @Test func batchSchedulingAppliesToTheContextsIOThread() throws {
+        let prefix = Int32.random(in: 1000...9999)
+        let batch = try ZeroMQContext(threadScheduling: .batch, threadNamePrefix: prefix)
+        #expect(batch.threadScheduling == .batch)
+        let inherited = try ZeroMQContext(threadScheduling: .inherited, threadNamePrefix: prefix + 1)
+        #expect(inherited.threadScheduling == .inherited)
+        // A message over TCP has passed through each context's I/O thread,
+        // which names itself and takes its policy before its loop runs.
+        for context in [batch, inherited] {
+            let server = try ZeroMQSocket(.pull, context: context)
+            let client = try ZeroMQSocket(.push, context: context)
+            try client.connect(try server.bind("tcp://127.0.0.1:*"))
+            #expect(try client.trySend(ZeroMQMessage([bytes("ran")])) == nil)
+            #expect(try receiveFrames(server) == [bytes("ran")])
+        }
+        #expect(try schedulingPolicy(ofThread: "\(prefix)/ZMQbg/IO/0") == 3)
+        #expect(try schedulingPolicy(ofThread: "\(prefix + 1)/ZMQbg/IO/0") == 0)
+    }
+
+    /// The scheduling policy (field 41 of `/proc/…/stat`) of this process's
+    /// thread named `name` (SCHED_OTHER is 0, SCHED_BATCH 3).
+    private func schedulingPolicy(ofThread name: String) throws -> Int? {
+        for thread in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
+            let comm = try? String(contentsOfFile: "/proc/self/task/\(thread)/comm", encoding: .utf8)
+            guard comm?.trimmingCharacters(in: .newlines) == name else { continue }
+            let stat = try String(contentsOfFile: "/proc/self/task/\(thread)/stat", encoding: .utf8)
+            // Fields after the name (which may hold spaces) start at field 3.
+            let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+            return Int(fields[41 - 3])
+        }
+        Issue.record("no thread named \(name)")
+        return nil
+    }
+    #endif
 
     @Test func invalidIOThreadCountIsAnError() {
         #expect(throws: ZeroMQError.self) { _ = try ZeroMQContext(ioThreads: -1) }

@@ -5,7 +5,7 @@ import Logging
 extension CortSystem.Configuration {
     /// A configuration read from `config` (environment variables, a JSON or
     /// YAML file, … through apple/swift-configuration), with the defaults of
-    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:security:clientInterceptors:serverInterceptors:metricsFactory:tracer:instrumented:answerPolling:)``
+    /// ``init(name:discovery:endpoint:defaultTimeout:queueCapacity:clock:logger:heartbeat:callLimits:drainGrace:maxMessageBytes:nodeLimits:security:clientInterceptors:serverInterceptors:metricsFactory:tracer:instrumented:answerPolling:ioThreadScheduling:)``
     /// for the keys it does not have. Set a property afterwards to decide it
     /// in code: code wins over the environment.
     ///
@@ -24,6 +24,7 @@ extension CortSystem.Configuration {
     ///   `drainGrace` (duration, `250ms`), `maxMessageBytes` (int, 4 MiB).
     /// - `heartbeat.interval` (duration, `1s`), `heartbeat.liveness` (int, 3).
     /// - `answerPolling` (duration, `200us`; `0s` never polls): see ``answerPolling``.
+    /// - `ioThreadScheduling` (`batch` or `inherited`, `batch`): see ``ioThreadScheduling``.
     /// - `callLimits.perNode` (int, 1024), `callLimits.perService` (int, 16384),
     ///   `callLimits.whenFull` (`wait` or `failFast`).
     /// - `nodeLimits.maxCallDuration` (duration, `5m`), `nodeLimits.maxCallers`,
@@ -60,6 +61,12 @@ extension CortSystem.Configuration {
         queueCapacity = try read.int("queueCapacity", atLeast: 1) ?? queueCapacity
         drainGrace = try read.duration("drainGrace") ?? drainGrace
         answerPolling = try read.duration("answerPolling", allowingZero: true) ?? answerPolling
+        if let scheduling = read.string("ioThreadScheduling") {
+            guard let value = CortSystem.IOThreadScheduling(rawValue: scheduling) else {
+                throw ConfigurationError(.invalidValue, "ioThreadScheduling is '\(scheduling)'; it is 'batch' or 'inherited'")
+            }
+            ioThreadScheduling = value
+        }
         maxMessageBytes = try read.int("maxMessageBytes", atLeast: 1024) ?? maxMessageBytes
         heartbeat = HeartbeatConfiguration(
             interval: try read.duration("heartbeat.interval") ?? heartbeat.interval,

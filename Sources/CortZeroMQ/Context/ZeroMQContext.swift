@@ -25,18 +25,51 @@ public final class ZeroMQContext: Sendable {
     // (zmq_socket, zmq_ctx_shutdown, zmq_ctx_term), so sharing it is safe.
     nonisolated(unsafe) let handle: UnsafeMutableRawPointer
 
-    /// Creates a context with `ioThreads` background I/O threads (libzmq's `ZMQ_IO_THREADS`).
+    /// How libzmq's threads of a context are scheduled.
+    public enum ThreadScheduling: Sendable, Equatable {
+        /// As the thread that made them (libzmq's default).
+        case inherited
+        /// Linux's `SCHED_BATCH`: an I/O thread woken by a send or by the
+        /// network does not preempt the thread running on its CPU, so it runs
+        /// once that thread blocks or its time slice ends, and moves what
+        /// came meanwhile in one go. Otherwise it is scheduled as any thread
+        /// (same weight, no privilege needed). Where the system has no such
+        /// policy, or refuses it, the threads stay ``inherited``.
+        case batch
+    }
+
+    /// How this context's threads are scheduled: what was asked, or
+    /// ``ThreadScheduling/inherited`` when `batch` was asked and the
+    /// system does not allow it.
+    public let threadScheduling: ThreadScheduling
+
+    /// Creates a context with `ioThreads` background I/O threads (libzmq's
+    /// `ZMQ_IO_THREADS`), scheduled as `threadScheduling` says, and named
+    /// `<threadNamePrefix>/ZMQbg/IO/0`… when a prefix is given (libzmq's
+    /// `ZMQ_THREAD_NAME_PREFIX`, a number in its stable API; a thread's
+    /// name holds 15 bytes).
     ///
-    /// - Throws: ``ZeroMQError`` if libzmq cannot create the context or rejects the thread count.
-    public init(ioThreads: Int = 1) throws {
+    /// - Throws: ``ZeroMQError`` if libzmq cannot create the context or rejects an option.
+    public init(ioThreads: Int = 1, threadScheduling: ThreadScheduling = .inherited,
+                threadNamePrefix: Int32? = nil) throws {
         let handle = try ZeroMQCall.pointer("zmq_ctx_new") { zmq_ctx_new() }
+        // libzmq aborts the process if a thread it starts cannot take the
+        // policy, so it is asked for only once a throwaway thread could.
+        let scheduling: ThreadScheduling = threadScheduling == .batch && cort_sched_batch_allowed() != 0 ? .batch : .inherited
         do {
             try ZeroMQCall.int("zmq_ctx_set") { zmq_ctx_set(handle, ZMQ_IO_THREADS, Int32(clamping: ioThreads)) }
+            if scheduling == .batch {
+                try ZeroMQCall.int("zmq_ctx_set") { zmq_ctx_set(handle, ZMQ_THREAD_SCHED_POLICY, CORT_SCHED_BATCH) }
+            }
+            if let threadNamePrefix {
+                try ZeroMQCall.int("zmq_ctx_set") { zmq_ctx_set(handle, ZMQ_THREAD_NAME_PREFIX, threadNamePrefix) }
+            }
         } catch {
             _ = zmq_ctx_term(handle)
             throw error
         }
         self.handle = handle
+        self.threadScheduling = scheduling
     }
 
     /// Makes blocking calls on this context's sockets fail with ``ZeroMQError/Code/terminated``
