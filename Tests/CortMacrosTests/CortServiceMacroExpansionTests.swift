@@ -15,6 +15,21 @@ import Testing
                                                     line: spec.location.line, column: spec.location.column))
     }
 
+    /// The start of what the macro writes for `type`, up to its first `case`.
+    func opening(_ type: String) -> String {
+        """
+        extension \(type): Cort.CortService, Cort.CortDispatching {
+            /// Runs `method` (its name and labels, as in `hello(name:)`) on
+            /// `actor`; written by `@CortService`.
+            public static func _cortDispatch(
+                _ actor: isolated \(type),
+                method: String,
+                arguments: inout Cort.CortInvocationDecoder
+            ) async throws -> Cort.CortDispatchResult {
+                switch method {
+        """
+    }
+
     /// An actor with a method of each kind the macro tells apart.
     let greeter = """
         distributed actor Greeter {
@@ -45,15 +60,7 @@ import Testing
             expandedSource: """
             \(greeter)
 
-            extension Greeter: Cort.CortService, Cort.CortDispatching {
-                /// Runs `method` (its name and labels, as in `hello(name:)`) on
-                /// `actor`; written by `@CortService`.
-                public static func _cortDispatch(
-                    _ actor: isolated Greeter,
-                    method: String,
-                    arguments: inout Cort.CortInvocationDecoder
-                ) async throws -> Cort.CortDispatchResult {
-                    switch method {
+            \(opening("Greeter"))
                     case "hello(name:default:)":
                         let argument0: String = try arguments.nextArgument()
                         let argument1: Int = try arguments.nextArgument()
@@ -106,15 +113,7 @@ import Testing
             expandedSource: """
             \(clock)
 
-            extension Clock: Cort.CortService, Cort.CortDispatching {
-                /// Runs `method` (its name and labels, as in `hello(name:)`) on
-                /// `actor`; written by `@CortService`.
-                public static func _cortDispatch(
-                    _ actor: isolated Clock,
-                    method: String,
-                    arguments: inout Cort.CortInvocationDecoder
-                ) async throws -> Cort.CortDispatchResult {
-                    switch method {
+            \(opening("Clock"))
                     case "now()":
                         return .returned(try Self._cortEncode(await actor.now()))
                     default:
