@@ -73,6 +73,22 @@ final class PooledCall: WorkerPoolJob, @unchecked Sendable {
                                                   dispatch: replica.dispatch, context: context,
                                                   interceptors: interceptors, queued: queued,
                                                   arguments: server.argumentDecoder)
+        ran(outcome, beforeAnswering: beforeAnswering)
+    }
+
+    /// A method that is not `async`, run through the replica's generated
+    /// dispatch without an async call (see ``CortSystem/executeSynchronously``).
+    func runSynchronously(on replica: NodeServer.Replica, isolation: isolated (any Actor)?,
+                          beforeAnswering: () -> Void) -> Bool {
+        guard let outcome = server.system.executeSynchronously(
+            request, target: target, on: replica.actor, dispatch: replica.dispatch, context: context,
+            interceptors: interceptors, arguments: server.argumentDecoder, isolation: isolation)
+        else { return false }
+        ran(outcome, beforeAnswering: beforeAnswering)
+        return true
+    }
+
+    private func ran(_ outcome: CallOutcome, beforeAnswering: () -> Void) {
         beforeAnswering()
         let mine = phase.withLock { phase in
             guard case .running = phase else { return false }

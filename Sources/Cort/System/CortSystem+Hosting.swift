@@ -122,6 +122,24 @@ extension CortSystem {
         }
     }
 
+    /// What ``execute(_:target:on:dispatch:context:interceptors:queued:arguments:)``
+    /// answers, without an async call, when the call takes the synchronous
+    /// half of the replica's generated dispatch (no interceptor has anything
+    /// to do, and the method is not `async`); nil when it does not, having
+    /// run nothing.
+    func executeSynchronously(
+        _ request: CallRequest, target: TargetCatalog.Target, on actor: some DistributedActor,
+        dispatch: ReplicaDispatch?, context: CallContext, interceptors: InterceptorChain<any ServerInterceptor>,
+        arguments: MessagePackDecoder, isolation: isolated (any Actor)?
+    ) -> CallOutcome? {
+        guard let dispatch, target.mayRunSynchronously, target.isGenerated(in: dispatch.keys),
+              !interceptors.isActive
+        else { return nil }
+        var decoder = CortInvocationDecoder(arguments: request.arguments, decoder: arguments)
+        return executeSynchronously(dispatch, target: target, on: actor, context: context, decoder: &decoder,
+                                    isolation: isolation)
+    }
+
     /// Runs `call` through `interceptors`, the first outermost, and `body` inside them all.
     static func run(_ call: ServerCall, through interceptors: ArraySlice<any ServerInterceptor>,
                     _ body: (ServerCall) async throws -> ServerCallResult) async throws -> ServerCallResult {

@@ -153,7 +153,9 @@ extension WorkerPool {
                 release(job, slot: slot)
                 job.fail(WorkerPoolError.expiredBeforeStart)
             } else if job.start(on: runner) {
-                await job.run(on: worker) { release(job, slot: slot) }
+                if !job.runSynchronously(on: worker, isolation: isolation, beforeAnswering: { release(job, slot: slot) }) {
+                    await job.run(on: worker) { release(job, slot: slot) }
+                }
             } else {
                 release(job, slot: slot)
             }

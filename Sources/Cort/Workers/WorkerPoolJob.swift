@@ -26,9 +26,23 @@ protocol WorkerPoolJob<Worker>: AnyObject, Sendable {
     /// the worker loop's executor (its actor, if it has one: see ``WorkerPool/isolation``).
     nonisolated(nonsending) func run(on worker: Worker, beforeAnswering: () -> Void) async
 
+    /// Does what ``run(on:beforeAnswering:)`` does without suspending, when
+    /// the job's work can be done that way on the worker loop's isolation;
+    /// false, having done nothing, when it cannot (the loop then calls `run`).
+    /// A call into an async function costs a frame and, with a task executor
+    /// preference, a look-up of it under the task's lock.
+    func runSynchronously(on worker: Worker, isolation: isolated (any Actor)?, beforeAnswering: () -> Void) -> Bool
+
     /// Ends the job with `error` unless it already has an outcome; a running
     /// job's task is cancelled (the work sees `Task.isCancelled`).
     func fail(_ error: any Error)
+}
+
+extension WorkerPoolJob {
+    /// Work that always suspends: ``run(on:beforeAnswering:)`` does it.
+    func runSynchronously(on worker: Worker, isolation: isolated (any Actor)?, beforeAnswering: () -> Void) -> Bool {
+        false
+    }
 }
 
 /// A job with its result type, its work and its submitter's continuation.
