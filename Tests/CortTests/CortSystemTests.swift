@@ -178,20 +178,25 @@ import Testing
         await system.shutdown()
     }
 
-    /// A system's libzmq threads are batch-scheduled unless it asks not to
-    /// (which threads those are: ZeroMQContextTests).
-    @Test func aSystemsIOThreadsAreBatchScheduledUnlessItAsksNot() async throws {
-        let batch = try CortSystem.start(.init(name: "batch", discovery: LocalDiscovery()))
-        let inherited = try CortSystem.start(.init(name: "inherited", discovery: LocalDiscovery(),
-                                                   ioThreadScheduling: .inherited))
+    /// By default a node's libzmq threads are batch-scheduled and a
+    /// caller's are not; either can ask (which threads those are:
+    /// ZeroMQContextTests).
+    @Test func aNodesIOThreadsAreBatchScheduledByDefaultAndACallersNot() async throws {
+        let node = try CortSystem.start(.init(name: "node", discovery: LocalDiscovery(), endpoint: "tcp://127.0.0.1:0"))
+        let caller = try CortSystem.start(.init(name: "caller", discovery: LocalDiscovery()))
+        let batchCaller = try CortSystem.start(.init(name: "batch", discovery: LocalDiscovery(), ioThreadScheduling: .batch))
+        let inheritedNode = try CortSystem.start(.init(name: "inherited", discovery: LocalDiscovery(),
+                                                       endpoint: "tcp://127.0.0.1:0", ioThreadScheduling: .inherited))
         #if os(Linux)
-        #expect(batch.context.threadScheduling == .batch)
+        #expect(node.context.threadScheduling == .batch)
+        #expect(batchCaller.context.threadScheduling == .batch)
         #else
-        #expect(batch.context.threadScheduling == .inherited)
+        #expect(node.context.threadScheduling == .inherited)
+        #expect(batchCaller.context.threadScheduling == .inherited)
         #endif
-        #expect(inherited.context.threadScheduling == .inherited)
-        await batch.shutdown()
-        await inherited.shutdown()
+        #expect(caller.context.threadScheduling == .inherited)
+        #expect(inheritedNode.context.threadScheduling == .inherited)
+        for system in [node, caller, batchCaller, inheritedNode] { await system.shutdown() }
     }
 
     @Test func aNodeThatCannotBeConnectedToIsATransportError() async throws {
