@@ -38,6 +38,12 @@ public final class ZeroMQContext: Sendable {
         case batch
     }
 
+    /// Whether this process's threads may take `SCHED_BATCH`: libzmq aborts
+    /// the process if a thread it starts cannot take the policy, so it is
+    /// asked for only once a throwaway thread could. Tried once a process
+    /// (a thread started and joined), not once a context.
+    private static let batchAllowed = cort_sched_batch_allowed() != 0
+
     /// How this context's threads are scheduled: what was asked, or
     /// ``ThreadScheduling/inherited`` when `batch` was asked and the
     /// system does not allow it.
@@ -53,9 +59,7 @@ public final class ZeroMQContext: Sendable {
     public init(ioThreads: Int = 1, threadScheduling: ThreadScheduling = .inherited,
                 threadNamePrefix: Int32? = nil) throws {
         let handle = try ZeroMQCall.pointer("zmq_ctx_new") { zmq_ctx_new() }
-        // libzmq aborts the process if a thread it starts cannot take the
-        // policy, so it is asked for only once a throwaway thread could.
-        let scheduling: ThreadScheduling = threadScheduling == .batch && cort_sched_batch_allowed() != 0 ? .batch : .inherited
+        let scheduling: ThreadScheduling = threadScheduling == .batch && Self.batchAllowed ? .batch : .inherited
         do {
             try ZeroMQCall.int("zmq_ctx_set") { zmq_ctx_set(handle, ZMQ_IO_THREADS, Int32(clamping: ioThreads)) }
             if scheduling == .batch {
