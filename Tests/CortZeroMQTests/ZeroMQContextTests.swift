@@ -42,7 +42,9 @@ import Testing
     /// libzmq's threads of a `.batch` context run under SCHED_BATCH, those of
     /// an `.inherited` one under the policy of the thread that made them.
     @Test func batchSchedulingAppliesToTheContextsIOThread() throws {
-        let prefix = Int32.random(in: 1000...9999)
+        // Both names fit a thread's 15 bytes ("9999/ZMQbg/IO/0"); a prefix
+        // of 10000 would lose the name's last byte, and the thread its name.
+        let prefix = Int32.random(in: 1000...9998)
         let batch = try ZeroMQContext(threadScheduling: .batch, threadNamePrefix: prefix)
         #expect(batch.threadScheduling == .batch)
         let inherited = try ZeroMQContext(threadScheduling: .inherited, threadNamePrefix: prefix + 1)
