@@ -7,9 +7,13 @@
 #include <pthread.h>
 #include <time.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <dirent.h>
 #endif
 
 /* A wake-up channel for the reactor: an eventfd on Linux (one descriptor),
@@ -143,6 +147,86 @@ static inline int cort_sched_batch_allowed(void) {
     if (pthread_create(&thread, NULL, cort_sched_batch_probe_main, &result) != 0) return 0;
     pthread_join(thread, NULL);
     return result == 0;
+}
+
+/* The ids of this process's threads whose name starts with `prefix`, at most
+   `capacity` of them into `ids`; how many matched, or -1 where threads cannot
+   be listed (not Linux, no /proc). */
+static inline int cort_threads_named(const char *prefix, int *ids, int capacity) {
+#ifdef __linux__
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) return -1;
+    size_t length = strlen(prefix);
+    int found = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", entry->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        char name[32];
+        ssize_t count = read(fd, name, sizeof name - 1);
+        close(fd);
+        if (count <= 0) continue;
+        name[count] = 0;
+        if (strncmp(name, prefix, length) != 0) continue;
+        if (found < capacity) ids[found] = atoi(entry->d_name);
+        found++;
+    }
+    closedir(tasks);
+    return found;
+#else
+    (void)prefix; (void)ids; (void)capacity;
+    return -1;
+#endif
+}
+
+/* What the scheduler says of thread `tid` of this process: whether it is
+   runnable now (running or waiting for a CPU), and so far the time it ran,
+   the time it waited on a run queue (counted when a wait ends, as the thread
+   gets a CPU) and how many times it got a CPU. */
+typedef struct {
+    int runnable;
+    long long ran_ns;
+    long long waited_ns;
+    long long slices;
+} cort_thread_sample;
+
+/* Reads `out` from /proc/self/task/<tid>/stat and .../schedstat; 0, or -1
+   when unknown (no such thread, no scheduler statistics, not Linux). */
+static inline int cort_thread_sample_read(int tid, cort_thread_sample *out) {
+#ifdef __linux__
+    char path[64];
+    char text[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t count = read(fd, text, 96);
+    close(fd);
+    if (count <= 0) return -1;
+    text[count] = 0;
+    unsigned long long ran = 0, waited = 0, slices = 0;
+    if (sscanf(text, "%llu %llu %llu", &ran, &waited, &slices) != 3) return -1;
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    count = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (count <= 0) return -1;
+    text[count] = 0;
+    /* "tid (name) S ...": the name may hold spaces and parentheses. */
+    char *end = strrchr(text, ')');
+    if (end == NULL || end[1] != ' ' || end[2] == 0) return -1;
+    out->runnable = end[2] == 'R';
+    out->ran_ns = (long long)ran;
+    out->waited_ns = (long long)waited;
+    out->slices = (long long)slices;
+    return 0;
+#else
+    (void)tid; (void)out;
+    return -1;
+#endif
 }
 
 #endif

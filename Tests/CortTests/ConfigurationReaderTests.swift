@@ -58,10 +58,12 @@ import Testing
         #expect(configuration.ioThreadScheduling == .inherited)
     }
 
-    @Test func ioThreadsAreBatchScheduledWhenServingByDefault() throws {
-        #expect(try Self.configuration(["CORT_NAME": "n"]).ioThreadScheduling == .batchWhenServing)
-        #expect(CortSystem.Configuration(name: "n", discovery: LocalDiscovery()).ioThreadScheduling == .batchWhenServing)
-        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_IO_THREAD_SCHEDULING": "batch"]).ioThreadScheduling == .batch)
+    @Test func ioThreadsAreBatchScheduledByDefault() throws {
+        #expect(try Self.configuration(["CORT_NAME": "n"]).ioThreadScheduling == .batch)
+        #expect(CortSystem.Configuration(name: "n", discovery: LocalDiscovery()).ioThreadScheduling == .batch)
+        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_IO_THREAD_SCHEDULING": "batchWhenServing"]).ioThreadScheduling
+                == .batchWhenServing)
+        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_IO_THREAD_SCHEDULING": "inherited"]).ioThreadScheduling == .inherited)
     }
 
     @Test func answerPollingIsOnByDefaultAndZeroTurnsItOff() throws {

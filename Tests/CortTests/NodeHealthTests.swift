@@ -74,6 +74,47 @@ import Testing
         #expect(health.state == .dead)
     }
 
+    /// Time this caller's I/O thread waited for a CPU is cut out of a
+    /// node's silence: frames from it may have waited in the kernel that
+    /// long, and pings to it in libzmq's queue.
+    @Test func theCallersIOThreadWaitingForACPUIsNotTheNodesSilence() {
+        var health = NodeHealth(now: at(0))
+        _ = health.heard(at: at(0), configuration: configuration)
+        _ = health.tick(at: at(100), configuration: configuration)
+        health.pinged(at: at(100), configuration: configuration)
+        #expect(health.state == .suspect)
+        // 300 ms of silence, 250 of them this caller's I/O thread waiting:
+        // 50 ms of its own, not dead; worth saying once.
+        let early = health.ioThreadWaited(.milliseconds(100), at: at(200), configuration: configuration)
+        #expect(!early, "200 ms of silence would not have killed it")
+        let spared = health.ioThreadWaited(.milliseconds(150), at: at(300), configuration: configuration)
+        #expect(spared, "300 ms would have")
+        #expect(health.lastHeard == at(250))
+        #expect(health.forgivenForIOThread == .milliseconds(250))
+        #expect(health.tick(at: at(300), configuration: configuration).change == nil)
+        #expect(health.state == .suspect)
+        // Then silent for its liveness with the wait cut out: dead, as much later.
+        #expect(health.tick(at: at(549), configuration: configuration).change == nil)
+        #expect(health.tick(at: at(550), configuration: configuration).change == .died(reason: "it was silent for 0.3 seconds"))
+        // Never heard later than now, however long the wait; nothing without one.
+        var other = NodeHealth(now: at(0))
+        _ = other.heard(at: at(100), configuration: configuration)
+        _ = other.ioThreadWaited(.seconds(5), at: at(200), configuration: configuration)
+        #expect(other.lastHeard == at(200))
+        #expect(other.forgivenForIOThread == .milliseconds(100))
+        _ = other.ioThreadWaited(.zero, at: at(400), configuration: configuration)
+        #expect(other.lastHeard == at(200))
+        _ = other.heard(at: at(450), configuration: configuration)
+        #expect(other.forgivenForIOThread == .zero, "a new silence starts with nothing cut out")
+        // A dead node's renewal of its connection moves as late.
+        let again = health.ioThreadWaited(.milliseconds(100), at: at(700), configuration: configuration)
+        #expect(!again, "said once a silence")
+        #expect(health.tick(at: at(849), configuration: configuration).change == nil)
+        #expect(health.state == .dead)
+        #expect(health.tick(at: at(949), configuration: configuration).reconnect == false)
+        #expect(health.tick(at: at(950), configuration: configuration).reconnect)
+    }
+
     @Test func anyFrameRevivesASuspectOrDeadNode() {
         var health = NodeHealth(now: at(0))
         _ = health.heard(at: at(0), configuration: configuration)

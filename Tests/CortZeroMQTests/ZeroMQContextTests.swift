@@ -44,7 +44,8 @@ import Testing
     @Test func batchSchedulingAppliesToTheContextsIOThread() throws {
         // Both names fit a thread's 15 bytes ("9999/ZMQbg/IO/0"); a prefix
         // of 10000 would lose the name's last byte, and the thread its name.
-        let prefix = Int32.random(in: 1000...9998)
+        // Apart from the other tests' prefixes (CortSystem's run to 999).
+        let prefix = Int32.random(in: 1000...5998)
         let batch = try ZeroMQContext(threadScheduling: .batch, threadNamePrefix: prefix)
         #expect(batch.threadScheduling == .batch)
         let inherited = try ZeroMQContext(threadScheduling: .inherited, threadNamePrefix: prefix + 1)
@@ -60,6 +61,43 @@ import Testing
         }
         #expect(try schedulingPolicy(ofThread: "\(prefix)/ZMQbg/IO/0") == 3)
         #expect(try schedulingPolicy(ofThread: "\(prefix + 1)/ZMQbg/IO/0") == 0)
+    }
+
+    /// A context named apart finds its one I/O thread and reads how long it
+    /// waited for a CPU; one without a name, or whose name another context
+    /// shares, reads nothing rather than another context's waits.
+    @Test func aNamedContextReadsItsIOThreadsWaitForACPU() throws {
+        // Apart from the other tests' prefixes (see above).
+        let prefix = Int32.random(in: 6000...9999)
+        let named = try ZeroMQContext(threadNamePrefix: prefix)
+        #expect(named.ioThreadRunQueueWait() == nil, "no thread before the first socket")
+        let server = try ZeroMQSocket(.pull, context: named)
+        let client = try ZeroMQSocket(.push, context: named)
+        try client.connect(try server.bind("tcp://127.0.0.1:*"))
+        #expect(try client.trySend(ZeroMQMessage([bytes("ran")])) == nil)
+        #expect(try receiveFrames(server) == [bytes("ran")])
+        #expect(named.ioThreadIDs().count == 1)
+        let first = try #require(named.ioThreadRunQueueWait())
+        #expect(first >= .zero)
+        for _ in 0..<20 { #expect(try client.trySend(ZeroMQMessage([bytes("more")])) == nil) }
+        for _ in 0..<20 { #expect(try receiveFrames(server) == [bytes("more")]) }
+        #expect(try #require(named.ioThreadRunQueueWait()) >= first, "a running total")
+
+        let unnamed = try ZeroMQContext()
+        let unnamedSocket = try ZeroMQSocket(.pull, context: unnamed)
+        _ = try unnamedSocket.bind("tcp://127.0.0.1:*")
+        #expect(unnamed.ioThreadRunQueueWait() == nil)
+
+        // A message through it: its I/O thread has named itself by then.
+        let twin = try ZeroMQContext(threadNamePrefix: prefix)
+        let twinServer = try ZeroMQSocket(.pull, context: twin)
+        let twinClient = try ZeroMQSocket(.push, context: twin)
+        try twinClient.connect(try twinServer.bind("tcp://127.0.0.1:*"))
+        #expect(try twinClient.trySend(ZeroMQMessage([bytes("twin")])) == nil)
+        #expect(try receiveFrames(twinServer) == [bytes("twin")])
+        #expect(twin.ioThreadIDs().count == 2, "both contexts' threads have the name")
+        #expect(twin.ioThreadRunQueueWait() == nil)
+        _ = (server, client, unnamedSocket)
     }
 
     /// The scheduling policy (field 41 of `/proc/…/stat`) of this process's

@@ -63,6 +63,11 @@ struct NodeHealth: Sendable, Equatable {
     /// When the node's grace to answer for the first time ends, while it is
     /// joining; nil once it answered, failed to connect, or the grace ended.
     private(set) var joiningUntil: Duration?
+    /// How much of the node's silence since it was last heard was cut out
+    /// for this caller's I/O thread waiting for a CPU (``ioThreadWaited(_:at:configuration:)``).
+    private(set) var forgivenForIOThread: Duration = .zero
+    /// That silence has already been reported as spared.
+    private var sparedReported = false
 
     /// A node first connected to at `now`, joining for `grace` (none by default).
     init(now: Duration, joiningFor grace: Duration = .zero) {
@@ -85,6 +90,8 @@ struct NodeHealth: Sendable, Equatable {
     /// Any frame from the node arrived.
     mutating func heard(at now: Duration, configuration: HeartbeatConfiguration) -> Change? {
         lastHeard = now
+        forgivenForIOThread = .zero
+        sparedReported = false
         deadSince = nil
         joiningUntil = nil
         nextPing = now + configuration.interval
@@ -154,6 +161,28 @@ struct NodeHealth: Sendable, Equatable {
         guard pause > .zero else { return }
         lastHeard = min(lastHeard + pause, now)
         if let deadSince { self.deadSince = min(deadSince + pause, now) }
+    }
+
+    /// This caller's I/O thread waited `waited` for a CPU since the last
+    /// tick, runnable but not running: frames from the node may have waited
+    /// as long in this machine's kernel, and pings to it in libzmq's queue.
+    /// So much of the node's silence is this caller's delay and is cut out,
+    /// as a pause of the caller is (``heartbeatRanLate(due:at:configuration:)``).
+    /// A node that is really gone is declared dead as much later.
+    ///
+    /// Returns true once a silence, the first time that what was cut out of
+    /// it is what keeps a live node from being declared dead: worth a line
+    /// in the log.
+    mutating func ioThreadWaited(_ waited: Duration, at now: Duration, configuration: HeartbeatConfiguration) -> Bool {
+        guard waited > .zero else { return false }
+        let before = lastHeard
+        lastHeard = min(lastHeard + waited, now)
+        forgivenForIOThread += lastHeard - before
+        if let deadSince { self.deadSince = min(deadSince + waited, now) }
+        guard !sparedReported, state == .live || state == .suspect,
+              now - lastHeard + forgivenForIOThread >= configuration.deadAfter else { return false }
+        sparedReported = true
+        return true
     }
 
     /// What ``tick(at:configuration:)`` asks for.

@@ -130,29 +130,28 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         /// container with a fraction of a CPU).
         public var answerPolling: Duration
         /// How libzmq's I/O threads of this system are scheduled:
-        /// ``IOThreadScheduling/batchWhenServing`` by default (Linux's
-        /// `SCHED_BATCH` for a node, where the system allows it; a system
-        /// that only calls keeps libzmq's default).
+        /// ``IOThreadScheduling/batch`` by default (Linux's `SCHED_BATCH`,
+        /// where the system allows it).
         ///
         /// An I/O thread is woken for every message that finds its queue
         /// empty, by the thread that sent it or by the network; under
         /// `SCHED_BATCH` it does not preempt the thread running on its CPU,
         /// so it runs when that thread blocks or its time slice ends, and
         /// then moves what came meanwhile in one go. On the 2-core machine of
-        /// `Benchmarks/`, with a node so scheduled and its caller not, 64
-        /// typed calls in flight took 22 % less time a call with both
-        /// processes on one CPU, and 4 % on two CPUs, where the gain moves
-        /// with the machine; one call in flight took no more. It needs no
-        /// privilege; otherwise the threads are
-        /// scheduled as any other (same weight). ``IOThreadScheduling/inherited``
+        /// `Benchmarks/`, with both processes on one CPU, 64 typed calls in
+        /// flight took 22 % less time a call with the node's threads so
+        /// scheduled, and about 5 % less again with the caller's too; on two
+        /// CPUs the gain moves with the machine. One call in flight took no
+        /// more. It needs no privilege; otherwise the threads are scheduled
+        /// as any other (same weight). ``IOThreadScheduling/inherited``
         /// leaves them as libzmq makes them.
         ///
-        /// Not for a caller by default: an I/O thread that does not preempt
-        /// also gets no more than its share of a saturated CPU, and a caller
-        /// flooding nodes with 100,000 calls beside two CPU hogs fell behind
-        /// reading their answers for longer than its heartbeats allowed
-        /// (100 ms × 3 there), and so took live nodes for dead (2 runs of 7
-        /// under `SCHED_BATCH`, none of 4 without).
+        /// Such a thread also gets no more than its share of a saturated
+        /// CPU. A caller does not count the time its I/O thread waited for a
+        /// CPU as its nodes' silence (a caller flooding nodes beside two CPU
+        /// hogs waited up to 200 ms of any 300, and took live nodes for dead
+        /// until it stopped counting that); ``IOThreadScheduling/batchWhenServing``
+        /// keeps a caller's threads as libzmq makes them all the same.
         public var ioThreadScheduling: IOThreadScheduling
 
         /// Creates a configuration.
@@ -176,7 +175,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             tracer: (any Tracer)? = nil,
             instrumented: Bool = true,
             answerPolling: Duration = .microseconds(200),
-            ioThreadScheduling: IOThreadScheduling = .batchWhenServing
+            ioThreadScheduling: IOThreadScheduling = .batch
         ) {
             self.name = name
             self.discovery = discovery
@@ -266,6 +265,18 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     /// How many remote services ``State/recentRemotes`` holds.
     private static let recentRemoteLimit = 4
 
+    /// Numbers the systems of this process, to name each one's libzmq
+    /// threads apart (`<n>/ZMQbg/IO/0`, within a thread name's 15 bytes).
+    /// It wraps after 999: a context whose name another one shares finds
+    /// more threads than it has, and reads no waits (see
+    /// ``ZeroMQContext/ioThreadRunQueueWait()``).
+    private static let contextsMade = Atomic<UInt32>(0)
+
+    /// The next context's thread name prefix, from 1 to 999.
+    private static func nextThreadNamePrefix() -> Int32 {
+        Int32(contextsMade.wrappingAdd(1, ordering: .relaxed).newValue % 999 + 1)
+    }
+
     private struct RemoteServiceHandle {
         let service: RemoteService
         let tasks: [Task<Void, Never>]
@@ -300,7 +311,8 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         let system: CortSystem
         do {
             let context = try ZeroMQContext(
-                threadScheduling: configuration.ioThreadScheduling.contextScheduling(serving: configuration.endpoint != nil))
+                threadScheduling: configuration.ioThreadScheduling.contextScheduling(serving: configuration.endpoint != nil),
+                threadNamePrefix: nextThreadNamePrefix())
             system = CortSystem(configuration: configuration, reactor: reactor, context: context)
             do {
                 try system.startAuthenticating()
@@ -766,11 +778,11 @@ extension CortSystem {
     /// ``Configuration/ioThreadScheduling``).
     public enum IOThreadScheduling: String, Sendable, CaseIterable {
         /// ``batch`` for a system that serves (has an endpoint), ``inherited``
-        /// for one that only calls (the default).
+        /// for one that only calls.
         case batchWhenServing
-        /// Linux's `SCHED_BATCH`: a woken I/O thread does not preempt the
-        /// running thread, and moves messages in bursts. Where the system
-        /// has no such policy or refuses it, as ``inherited``.
+        /// Linux's `SCHED_BATCH` (the default): a woken I/O thread does not
+        /// preempt the running thread, and moves messages in bursts. Where
+        /// the system has no such policy or refuses it, as ``inherited``.
         case batch
         /// As the thread that started the system (libzmq's own default).
         case inherited

@@ -4,6 +4,8 @@
 package struct RuntimeClock: Sendable {
     private let nowFunction: @Sendable () -> Duration
     private let sleepFunction: @Sendable (Duration) async throws -> Void
+    /// Whether this is the machine's own clock (`ContinuousClock`), not a test's virtual one.
+    package let isContinuous: Bool
 
     package init<C: Clock>(_ clock: C) where C.Duration == Duration {
         if let continuous = clock as? ContinuousClock {
@@ -13,11 +15,13 @@ package struct RuntimeClock: Sendable {
             let start = continuous.now
             nowFunction = { start.duration(to: ContinuousClock.now) }
             sleepFunction = { offset in try await continuous.sleep(until: start.advanced(by: offset), tolerance: nil) }
+            isContinuous = true
             return
         }
         let start = clock.now
         nowFunction = { start.duration(to: clock.now) }
         sleepFunction = { offset in try await clock.sleep(until: start.advanced(by: offset), tolerance: nil) }
+        isContinuous = false
     }
 
     /// Time since the clock was made.

@@ -1,4 +1,5 @@
 internal import CZeroMQ
+import Synchronization
 
 /// A libzmq context: the I/O threads and the inproc namespace that sockets share.
 ///
@@ -49,6 +50,15 @@ public final class ZeroMQContext: Sendable {
     /// system does not allow it.
     public let threadScheduling: ThreadScheduling
 
+    /// The number libzmq puts before its threads' names (`<prefix>/ZMQbg/IO/0`), if one was given.
+    public let threadNamePrefix: Int32?
+
+    /// How many I/O threads libzmq runs for this context (`ZMQ_IO_THREADS`).
+    public let ioThreads: Int
+
+    /// The ids of this context's I/O threads, once found (see ``ioThreadRunQueueWait()``).
+    private let cachedIOThreadIDs = Mutex<[Int32]>([])
+
     /// Creates a context with `ioThreads` background I/O threads (libzmq's
     /// `ZMQ_IO_THREADS`), scheduled as `threadScheduling` says, and named
     /// `<threadNamePrefix>/ZMQbg/IO/0`… when a prefix is given (libzmq's
@@ -74,6 +84,89 @@ public final class ZeroMQContext: Sendable {
         }
         self.handle = handle
         self.threadScheduling = scheduling
+        self.threadNamePrefix = threadNamePrefix
+        self.ioThreads = max(ioThreads, 0)
+    }
+
+    /// What Linux's scheduler says of one thread (``ioThreadSamples()``).
+    public struct ThreadSample: Sendable, Equatable {
+        /// Running, or waiting for a CPU, now.
+        public var isRunnable: Bool
+        /// CPU time so far.
+        public var ran: Duration
+        /// Time spent waiting for a CPU so far, counted when each wait ends
+        /// (as the thread gets a CPU): a wait going on is not in it yet.
+        public var waited: Duration
+        /// Times the thread got a CPU so far.
+        public var timesScheduled: Int64
+
+        public init(isRunnable: Bool, ran: Duration, waited: Duration, timesScheduled: Int64) {
+            self.isRunnable = isRunnable
+            self.ran = ran
+            self.waited = waited
+            self.timesScheduled = timesScheduled
+        }
+    }
+
+    /// What the scheduler says of each of this context's I/O threads now
+    /// (`/proc/self/task/<id>/stat` and `schedstat`); nil where that is
+    /// unknown: without a ``threadNamePrefix`` (the threads cannot be told
+    /// from those of other contexts), when the prefix names more threads
+    /// than this context has (another context took the same one), before
+    /// the threads start (with the first socket), or off Linux.
+    ///
+    /// An I/O thread moves every frame between libzmq and the kernel: while
+    /// it waits for a CPU, frames from peers wait in the kernel and frames to
+    /// them in libzmq's queues. A failure detector need not count that time
+    /// as a peer's silence. Reads two small files per thread (the threads
+    /// are looked up by name once).
+    public func ioThreadSamples() -> [ThreadSample]? {
+        guard let threadNamePrefix else { return nil }
+        return cachedIOThreadIDs.withLock { ids -> [ThreadSample]? in
+            for attempt in 0..<2 {
+                if ids.isEmpty || attempt == 1 {
+                    ids = Self.threads(named: "\(threadNamePrefix)/ZMQbg/IO/")
+                    guard !ids.isEmpty, ids.count == ioThreads else {
+                        ids = []
+                        return nil
+                    }
+                }
+                var samples: [ThreadSample] = []
+                samples.reserveCapacity(ids.count)
+                for id in ids {
+                    var raw = cort_thread_sample()
+                    guard cort_thread_sample_read(id, &raw) == 0 else { break }
+                    samples.append(ThreadSample(isRunnable: raw.runnable != 0, ran: .nanoseconds(raw.ran_ns),
+                                                waited: .nanoseconds(raw.waited_ns), timesScheduled: raw.slices))
+                }
+                if samples.count == ids.count { return samples }
+            }
+            return nil
+        }
+    }
+
+    /// How long this context's I/O threads have waited for a CPU so far,
+    /// in waits that ended (see ``ioThreadSamples()``); nil when unknown.
+    public func ioThreadRunQueueWait() -> Duration? {
+        ioThreadSamples()?.reduce(.zero) { $0 + $1.waited }
+    }
+
+    /// The ids of this context's I/O threads, looked up by name now (empty
+    /// without a ``threadNamePrefix``, before the first socket, or off Linux).
+    package func ioThreadIDs() -> [Int32] {
+        guard let threadNamePrefix else { return [] }
+        return Self.threads(named: "\(threadNamePrefix)/ZMQbg/IO/")
+    }
+
+    /// The ids of this process's threads whose name starts with `prefix`
+    /// (none when more than 64 do).
+    private static func threads(named prefix: String) -> [Int32] {
+        var ids = [Int32](repeating: 0, count: 64)
+        let found = ids.withUnsafeMutableBufferPointer { buffer in
+            cort_threads_named(prefix, buffer.baseAddress, Int32(buffer.count))
+        }
+        guard found > 0, found <= ids.count else { return [] }
+        return Array(ids.prefix(Int(found)))
     }
 
     /// Makes blocking calls on this context's sockets fail with ``ZeroMQError/Code/terminated``

@@ -1,0 +1,42 @@
+import CortZeroMQ
+import Testing
+@testable import Cort
+
+/// How long the I/O threads waited for a CPU between two ticks, from what
+/// the scheduler said of them at each (the arithmetic alone).
+@Suite struct IOThreadWaitsTests {
+    typealias Sample = ZeroMQContext.ThreadSample
+
+    func at(_ milliseconds: Int) -> Duration { .milliseconds(milliseconds) }
+
+    func sample(runnable: Bool, ran: Int, waited: Int, scheduled: Int64) -> Sample {
+        Sample(isRunnable: runnable, ran: .milliseconds(ran), waited: .milliseconds(waited), timesScheduled: scheduled)
+    }
+
+    @Test func waitsThatEndedAreCountedOnceAndAWaitGoingOnAtOnce() {
+        var waits = IOThreadWaits()
+        #expect(waits.waited([sample(runnable: false, ran: 10, waited: 5, scheduled: 100)], at: at(0)) == .zero,
+                "the first reading is the baseline")
+        // It ran and slept again; 3 ms of waits ended meanwhile.
+        #expect(waits.waited([sample(runnable: false, ran: 12, waited: 8, scheduled: 110)], at: at(100)) == at(3))
+        // Runnable, and not on a CPU since: waiting, counted before the wait ends.
+        #expect(waits.waited([sample(runnable: true, ran: 12, waited: 8, scheduled: 110)], at: at(200)) == at(100))
+        #expect(waits.waited([sample(runnable: true, ran: 12, waited: 8, scheduled: 110)], at: at(300)) == at(100))
+        // The wait ended (230 ms in all): only what was not counted yet.
+        #expect(waits.waited([sample(runnable: false, ran: 13, waited: 238, scheduled: 111)], at: at(400)) == at(30))
+        // A thread that ran all along is not waiting, though runnable.
+        #expect(waits.waited([sample(runnable: true, ran: 113, waited: 238, scheduled: 111)], at: at(500)) == .zero)
+    }
+
+    @Test func theLongestWaitOfSeveralThreadsCounts() {
+        var waits = IOThreadWaits()
+        _ = waits.waited([sample(runnable: false, ran: 0, waited: 0, scheduled: 1),
+                          sample(runnable: false, ran: 0, waited: 0, scheduled: 1)], at: at(0))
+        #expect(waits.waited([sample(runnable: false, ran: 1, waited: 20, scheduled: 2),
+                              sample(runnable: false, ran: 1, waited: 50, scheduled: 2)], at: at(100)) == at(50))
+        // Threads that changed (another count): a new baseline.
+        #expect(waits.waited([sample(runnable: true, ran: 1, waited: 90, scheduled: 2)], at: at(200)) == .zero)
+        // A clock that did not move: nothing.
+        #expect(waits.waited([sample(runnable: true, ran: 1, waited: 90, scheduled: 2)], at: at(200)) == .zero)
+    }
+}
