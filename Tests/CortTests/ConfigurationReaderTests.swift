@@ -58,11 +58,10 @@ import Testing
         #expect(configuration.ioThreadScheduling == .inherited)
     }
 
-    @Test func ioThreadsAreBatchScheduledByDefault() throws {
-        #expect(try Self.configuration(["CORT_NAME": "n"]).ioThreadScheduling == .batch)
-        #expect(CortSystem.Configuration(name: "n", discovery: LocalDiscovery()).ioThreadScheduling == .batch)
-        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_IO_THREAD_SCHEDULING": "batchWhenServing"]).ioThreadScheduling
-                == .batchWhenServing)
+    @Test func ioThreadsAreBatchScheduledWhenServingByDefault() throws {
+        #expect(try Self.configuration(["CORT_NAME": "n"]).ioThreadScheduling == .batchWhenServing)
+        #expect(CortSystem.Configuration(name: "n", discovery: LocalDiscovery()).ioThreadScheduling == .batchWhenServing)
+        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_IO_THREAD_SCHEDULING": "batch"]).ioThreadScheduling == .batch)
         #expect(try Self.configuration(["CORT_NAME": "n", "CORT_IO_THREAD_SCHEDULING": "inherited"]).ioThreadScheduling == .inherited)
     }
 

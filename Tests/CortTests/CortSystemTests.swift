@@ -178,32 +178,26 @@ import Testing
         await system.shutdown()
     }
 
-    /// By default the libzmq threads of a node and of a caller are
-    /// batch-scheduled; `batchWhenServing` keeps a caller's as libzmq makes
-    /// them, `inherited` a node's (which threads those are:
+    /// By default a node's libzmq threads are batch-scheduled and a
+    /// caller's are not; either can ask (which threads those are:
     /// ZeroMQContextTests). Each system names its threads apart, so it can
     /// read its own I/O thread's waits for a CPU.
-    @Test func ioThreadsAreBatchScheduledByDefaultAndEitherSideCanAskOtherwise() async throws {
+    @Test func aNodesIOThreadsAreBatchScheduledByDefaultAndACallersNot() async throws {
         let node = try CortSystem.start(.init(name: "node", discovery: LocalDiscovery(), endpoint: "tcp://127.0.0.1:0"))
         let caller = try CortSystem.start(.init(name: "caller", discovery: LocalDiscovery()))
-        let servingOnly = try CortSystem.start(.init(name: "serving-only", discovery: LocalDiscovery(),
-                                                     ioThreadScheduling: .batchWhenServing))
-        let servingOnlyNode = try CortSystem.start(.init(name: "serving-only-node", discovery: LocalDiscovery(),
-                                                         endpoint: "tcp://127.0.0.1:0", ioThreadScheduling: .batchWhenServing))
+        let batchCaller = try CortSystem.start(.init(name: "batch", discovery: LocalDiscovery(), ioThreadScheduling: .batch))
         let inheritedNode = try CortSystem.start(.init(name: "inherited", discovery: LocalDiscovery(),
                                                        endpoint: "tcp://127.0.0.1:0", ioThreadScheduling: .inherited))
         #if os(Linux)
         #expect(node.context.threadScheduling == .batch)
-        #expect(caller.context.threadScheduling == .batch)
-        #expect(servingOnlyNode.context.threadScheduling == .batch)
+        #expect(batchCaller.context.threadScheduling == .batch)
         #else
         #expect(node.context.threadScheduling == .inherited)
-        #expect(caller.context.threadScheduling == .inherited)
-        #expect(servingOnlyNode.context.threadScheduling == .inherited)
+        #expect(batchCaller.context.threadScheduling == .inherited)
         #endif
-        #expect(servingOnly.context.threadScheduling == .inherited)
+        #expect(caller.context.threadScheduling == .inherited)
         #expect(inheritedNode.context.threadScheduling == .inherited)
-        let systems = [node, caller, servingOnly, servingOnlyNode, inheritedNode]
+        let systems = [node, caller, batchCaller, inheritedNode]
         let prefixes = systems.compactMap(\.context.threadNamePrefix)
         #expect(prefixes.count == systems.count)
         #expect(Set(prefixes).count == systems.count, "\(prefixes)")

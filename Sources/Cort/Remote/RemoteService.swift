@@ -1172,7 +1172,7 @@ final class RemoteServiceState {
         // caller beside CPU hogs: up to 200 ms of any 300 measured).
         var ioWaited = Duration.zero
         if let samples = ioContext?.ioThreadSamples() {
-            ioWaited = ioThreadWaits.waited(samples, at: now)
+            ioWaited = ioThreadWaits.waited(samples, at: now, minimum: heartbeat.interval / 4)
         }
         heartbeatNoSoonerThan = ioWaited > .zero ? now + heartbeat.interval / 4 : nil
         if now - due >= heartbeat.deadAfter {

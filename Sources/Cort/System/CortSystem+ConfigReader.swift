@@ -24,8 +24,8 @@ extension CortSystem.Configuration {
     ///   `drainGrace` (duration, `250ms`), `maxMessageBytes` (int, 4 MiB).
     /// - `heartbeat.interval` (duration, `1s`), `heartbeat.liveness` (int, 3).
     /// - `answerPolling` (duration, `200us`; `0s` never polls): see ``answerPolling``.
-    /// - `ioThreadScheduling` (`batch`, `batchWhenServing` or `inherited`;
-    ///   `batch`): see ``ioThreadScheduling``.
+    /// - `ioThreadScheduling` (`batchWhenServing`, `batch` or `inherited`;
+    ///   `batchWhenServing`): see ``ioThreadScheduling``.
     /// - `callLimits.perNode` (int, 1024), `callLimits.perService` (int, 16384),
     ///   `callLimits.whenFull` (`wait` or `failFast`).
     /// - `nodeLimits.maxCallDuration` (duration, `5m`), `nodeLimits.maxCallers`,
@@ -64,7 +64,7 @@ extension CortSystem.Configuration {
         answerPolling = try read.duration("answerPolling", allowingZero: true) ?? answerPolling
         if let scheduling = read.string("ioThreadScheduling") {
             guard let value = CortSystem.IOThreadScheduling(rawValue: scheduling) else {
-                throw ConfigurationError(.invalidValue, "ioThreadScheduling is '\(scheduling)'; it is 'batch', 'batchWhenServing' or 'inherited'")
+                throw ConfigurationError(.invalidValue, "ioThreadScheduling is '\(scheduling)'; it is 'batchWhenServing', 'batch' or 'inherited'")
             }
             ioThreadScheduling = value
         }
