@@ -209,7 +209,9 @@ import Glibc
         let key = Self.key("refused")
         try await Self.withLedgerNodes(1, replicas: burst) { nodes in
             let endpoint = try #require(nodes[0].endpoint)
-            let caller = try Self.caller([endpoint, try closedEndpoint()], clock: TestClock())
+            let closed = try closedEndpoint()
+            defer { withExtendedLifetime(closed) {} }
+            let caller = try Self.caller([endpoint, closed.endpoint], clock: TestClock())
             let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
             let calls = (0..<burst).map { _ in Task { try await ledger.holdUntilReleased(key) } }
             let allTook = await Self.waitForStarted(key, burst, on: endpoint)
@@ -229,7 +231,9 @@ import Glibc
         try socket.monitor(monitor, events: .connectRetried)
         let events = try ZeroMQSocket(.pair, context: context)
         try events.connect(monitor)
-        let endpoint = try closedEndpoint()
+        let closed = try closedEndpoint()
+        defer { withExtendedLifetime(closed) {} }
+        let endpoint = closed.endpoint
         try socket.connect(endpoint)
         #expect(try events.poll(.readable, timeout: .seconds(30)).contains(.readable))
         guard let message = try events.tryReceive() else {
@@ -298,11 +302,25 @@ import Glibc
 }
 
 /// An endpoint on loopback where nothing listens (a port bound, then closed).
-func closedEndpoint() throws -> String {
-    let socket = try TCPSocket.listening()
-    let port = socket.port
-    socket.close()
-    return "tcp://127.0.0.1:\(port)"
+func closedEndpoint() throws -> ClosedEndpoint {
+    try ClosedEndpoint()
+}
+
+/// A port of 127.0.0.1 that refuses connections: bound by a socket that
+/// never listens, so no other test's node can be given it (a port bound
+/// and closed again once was, by a node of another test running beside:
+/// the caller's burst went to that node and was answered "unknown target").
+/// The port is held until this is closed or goes away.
+final class ClosedEndpoint: Sendable {
+    private let socket: TCPSocket
+    let endpoint: String
+
+    init() throws {
+        socket = try TCPSocket.bound()
+        endpoint = "tcp://127.0.0.1:\(socket.port)"
+    }
+
+    deinit { socket.close() }
 }
 
 /// A TCP relay in front of a node that holds every connection it accepts
@@ -385,6 +403,23 @@ final class ConnectionGate: @unchecked Sendable {
 /// A blocking TCP socket on IPv4 loopback, for ``ConnectionGate``.
 struct TCPSocket {
     let descriptor: Int32
+
+    /// A socket bound to a free port of 127.0.0.1, not listening: the port
+    /// is taken, and connections to it are refused.
+    static func bound() throws -> TCPSocket {
+        let socket = try make()
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            socket.close()
+            throw ZeroMQError(.other, "cannot bind on 127.0.0.1: errno \(errno)")
+        }
+        return socket
+    }
 
     /// A socket listening on a free port of 127.0.0.1.
     static func listening() throws -> TCPSocket {
