@@ -47,7 +47,10 @@ import Testing
                               sample(runnable: false, ran: 1, waited: 50, scheduled: 2)], at: at(100), minimum: at(2)) == at(50))
         // Threads that changed (another count): a new baseline.
         #expect(waits.waited([sample(runnable: true, ran: 1, waited: 90, scheduled: 2)], at: at(200), minimum: at(2)) == .zero)
-        // A clock that did not move: nothing.
-        #expect(waits.waited([sample(runnable: true, ran: 1, waited: 90, scheduled: 2)], at: at(200), minimum: at(2)) == .zero)
+        // A clock that did not move: nothing, and a wait going on is still
+        // known as counted when it ends.
+        #expect(waits.waited([sample(runnable: true, ran: 1, waited: 90, scheduled: 2)], at: at(300), minimum: at(2)) == at(100))
+        #expect(waits.waited([sample(runnable: true, ran: 1, waited: 90, scheduled: 2)], at: at(300), minimum: at(2)) == .zero)
+        #expect(waits.waited([sample(runnable: false, ran: 2, waited: 250, scheduled: 3)], at: at(400), minimum: at(2)) == at(60))
     }
 }

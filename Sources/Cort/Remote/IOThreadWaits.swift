@@ -35,10 +35,12 @@ struct IOThreadWaits {
             last = samples
             lastAt = now
         }
-        guard samples.count == last.count, now > lastAt else {
+        guard samples.count == last.count else {
             countedOngoing = Array(repeating: .zero, count: samples.count)
             return .zero
         }
+        // Read twice at one instant: nothing between.
+        guard now > lastAt else { return .zero }
         var longest = Duration.zero
         for (index, (before, sample)) in zip(last, samples).enumerated() {
             let waited: Duration
