@@ -423,17 +423,11 @@ struct TCPSocket {
 
     /// A socket listening on a free port of 127.0.0.1.
     static func listening() throws -> TCPSocket {
-        let socket = try make()
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket.descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let socket = try bound()
         // Non-blocking: the relay accepts after poll(2) says a connection
         // waits; one gone by then makes accept(2) fail, not wait forever.
         // (Accepted sockets do not inherit it.)
-        guard bound == 0, listen(socket.descriptor, 64) == 0,
+        guard listen(socket.descriptor, 64) == 0,
               fcntl(socket.descriptor, F_SETFL, fcntl(socket.descriptor, F_GETFL) | O_NONBLOCK) == 0 else {
             socket.close()
             throw ZeroMQError(.other, "cannot listen on 127.0.0.1: errno \(errno)")
