@@ -158,9 +158,15 @@ struct NodeHealth: Sendable, Equatable {
     /// as late as the pause, not never.
     mutating func heartbeatRanLate(due: Duration, at now: Duration, configuration: HeartbeatConfiguration) {
         let pause = now - max(due, nextWakeup(configuration: configuration))
-        guard pause > .zero else { return }
-        lastHeard = min(lastHeard + pause, now)
-        if let deadSince { self.deadSince = min(deadSince + pause, now) }
+        cutOut(pause, at: now)
+    }
+
+    /// Moves when the node was last heard from, and when it died, `span`
+    /// later (never past `now`): that much of its silence is not its own.
+    private mutating func cutOut(_ span: Duration, at now: Duration) {
+        guard span > .zero else { return }
+        lastHeard = min(lastHeard + span, now)
+        if let deadSince { self.deadSince = min(deadSince + span, now) }
     }
 
     /// This caller's I/O thread waited `waited` for a CPU since the last
@@ -176,9 +182,8 @@ struct NodeHealth: Sendable, Equatable {
     mutating func ioThreadWaited(_ waited: Duration, at now: Duration, configuration: HeartbeatConfiguration) -> Bool {
         guard waited > .zero else { return false }
         let before = lastHeard
-        lastHeard = min(lastHeard + waited, now)
+        cutOut(waited, at: now)
         forgivenForIOThread += lastHeard - before
-        if let deadSince { self.deadSince = min(deadSince + waited, now) }
         guard !sparedReported, state == .live || state == .suspect,
               now - lastHeard + forgivenForIOThread >= configuration.deadAfter else { return false }
         sparedReported = true

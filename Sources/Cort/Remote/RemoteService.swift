@@ -174,16 +174,32 @@ final class RemoteService: Sendable {
     /// then finds its call filed.
     @inline(__always)
     private func withState<Result: Sendable>(_ body: (RemoteServiceState) -> Result) -> Result {
-        let (result, settled) = state.withLock { state in
-            stateHeld.store(true, ordering: .relaxed)
-            defer { stateHeld.store(false, ordering: .sequentiallyConsistent) }
-            runInbox(on: state)
-            let result = body(state)
-            return (result, state.takeSettled())
-        }
+        let (result, settled) = state.withLock { holding(&$0, body) }
         settled.resumeAll()
         drainInbox()
         return result
+    }
+
+    /// Runs `body` under the lock when it is free (`stateHeld` clear, then
+    /// a try-lock), as ``withState(_:)`` does but without resuming; nil,
+    /// having run nothing, when it is taken.
+    @inline(__always)
+    private func withStateIfFree<Result: Sendable>(_ body: (RemoteServiceState) -> Result) -> (Result, Settled)? {
+        guard !stateHeld.load(ordering: .sequentiallyConsistent) else { return nil }
+        return state.withLockIfAvailable { holding(&$0, body) }
+    }
+
+    /// What every holder of the lock does, the lock held: marks it held (for
+    /// the callers that look before trying it), runs the filed steps, then
+    /// `body`, and takes what they settled. Cleared before the lock is let go.
+    @inline(__always)
+    private func holding<Result: Sendable>(_ state: inout sending RemoteServiceState,
+                                           _ body: (RemoteServiceState) -> Result) -> (Result, Settled) {
+        stateHeld.store(true, ordering: .relaxed)
+        defer { stateHeld.store(false, ordering: .sequentiallyConsistent) }
+        runInbox(on: state)
+        let result = body(state)
+        return (result, state.takeSettled())
     }
 
     /// Whether steps wait in the inbox, looked at after letting go of the
@@ -211,13 +227,7 @@ final class RemoteService: Sendable {
     /// Returns whether the step ran here, on the caller's own task.
     @discardableResult
     private func submit(_ submission: Submission) -> Bool {
-        let direct: Settled? = stateHeld.load(ordering: .sequentiallyConsistent) ? nil : state.withLockIfAvailable { state in
-            stateHeld.store(true, ordering: .relaxed)
-            defer { stateHeld.store(false, ordering: .sequentiallyConsistent) }
-            runInbox(on: state)
-            state.start(submission, checksCancellation: true)
-            return state.takeSettled()
-        }
+        let direct: Settled? = withStateIfFree { $0.start(submission, checksCancellation: true) }?.1
         if let direct {
             direct.resumeAll()
         } else {
@@ -236,15 +246,8 @@ final class RemoteService: Sendable {
     /// Runs the filed steps while the lock is free and some are filed.
     private func drainInbox() {
         while inboxFilled() {
-            guard !stateHeld.load(ordering: .sequentiallyConsistent) else { return }
-            let settled: Settled? = state.withLockIfAvailable { state in
-                stateHeld.store(true, ordering: .relaxed)
-                defer { stateHeld.store(false, ordering: .sequentiallyConsistent) }
-                runInbox(on: state)
-                return state.takeSettled()
-            }
             // Taken: its holder runs them before it lets go, or after.
-            guard let settled else { return }
+            guard let (_, settled) = withStateIfFree({ _ in }) else { return }
             settled.resumeAll()
         }
     }

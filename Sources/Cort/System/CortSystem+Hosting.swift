@@ -241,28 +241,27 @@ extension CortSystem {
         _ dispatch: ReplicaDispatch, target: TargetCatalog.Target, on actor: some DistributedActor,
         context: CallContext, decoder: inout CortInvocationDecoder, isolation: isolated (any Actor)?
     ) -> CallOutcome? {
-        let result: CortDispatchResult?
+        let answer: CallOutcome
         do {
-            result = try CallContext.$current.withValue(context) {
+            let result = try CallContext.$current.withValue(context) {
                 try dispatch.runSync(target.dispatchKey, &decoder, on: isolation)
             }
+            // Not on the replica: the async half runs it there.
+            guard let result else { return nil }
+            guard case .returned(let bytes) = result else {
+                target.noteSynchronous(false)
+                return nil
+            }
+            targets.confirm(target)
+            answer = .returned(bytes)
         } catch {
-            target.noteSynchronous(true)
-            dispatchedCalls.add(1, ordering: .relaxed)
-            synchronouslyDispatchedCalls.add(1, ordering: .relaxed)
-            return outcome(thrown: error, by: target, on: actor, decoder: decoder)
+            answer = outcome(thrown: error, by: target, on: actor, decoder: decoder)
         }
-        // Not on the replica: the async half runs it there.
-        guard let result else { return nil }
-        guard case .returned(let bytes) = result else {
-            target.noteSynchronous(false)
-            return nil
-        }
+        // It ran, returning or throwing.
         target.noteSynchronous(true)
         dispatchedCalls.add(1, ordering: .relaxed)
         synchronouslyDispatchedCalls.add(1, ordering: .relaxed)
-        targets.confirm(target)
-        return .returned(bytes)
+        return answer
     }
 
     /// Runs a target the node has run before, through its ``DirectDispatch``.

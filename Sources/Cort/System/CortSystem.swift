@@ -272,7 +272,7 @@ public final class CortSystem: DistributedActorSystem, Sendable {
     /// threads apart (`<n>/ZMQbg/IO/0`, within a thread name's 15 bytes).
     /// It wraps after 999: a context whose name another one shares finds
     /// more threads than it has, and reads no waits (see
-    /// ``ZeroMQContext/ioThreadRunQueueWait()``).
+    /// ``ZeroMQContext/ioThreadSamples()``).
     private static let contextsMade = Atomic<UInt32>(0)
 
     /// The next context's thread name prefix, from 1 to 999.

@@ -56,7 +56,7 @@ public final class ZeroMQContext: Sendable {
     /// How many I/O threads libzmq runs for this context (`ZMQ_IO_THREADS`).
     public let ioThreads: Int
 
-    /// The ids of this context's I/O threads, once found (see ``ioThreadRunQueueWait()``).
+    /// The ids of this context's I/O threads, once found (see ``ioThreadSamples()``).
     private let cachedIOThreadIDs = Mutex<[Int32]>([])
 
     /// Creates a context with `ioThreads` background I/O threads (libzmq's
@@ -121,28 +121,31 @@ public final class ZeroMQContext: Sendable {
     /// as a peer's silence. Reads two small files per thread (the threads
     /// are looked up by name once).
     public func ioThreadSamples() -> [ThreadSample]? {
-        guard let threadNamePrefix else { return nil }
-        return cachedIOThreadIDs.withLock { ids -> [ThreadSample]? in
-            for attempt in 0..<2 {
-                if ids.isEmpty || attempt == 1 {
-                    ids = Self.threads(named: "\(threadNamePrefix)/ZMQbg/IO/")
-                    guard !ids.isEmpty, ids.count == ioThreads else {
-                        ids = []
-                        return nil
-                    }
-                }
-                var samples: [ThreadSample] = []
-                samples.reserveCapacity(ids.count)
-                for id in ids {
-                    var raw = cort_thread_sample()
-                    guard cort_thread_sample_read(id, &raw) == 0 else { break }
-                    samples.append(ThreadSample(isRunnable: raw.runnable != 0, ran: .nanoseconds(raw.ran_ns),
-                                                waited: .nanoseconds(raw.waited_ns), timesScheduled: raw.slices))
-                }
-                if samples.count == ids.count { return samples }
+        cachedIOThreadIDs.withLock { ids -> [ThreadSample]? in
+            if let samples = Self.samples(of: ids) { return samples }
+            // Not looked up yet, or a thread is gone: look them up again.
+            ids = ioThreadIDs()
+            guard ids.count == ioThreads else {
+                ids = []
+                return nil
             }
-            return nil
+            return Self.samples(of: ids)
         }
+    }
+
+    /// What the scheduler says of each thread of `ids`; nil when there are
+    /// none or one cannot be read.
+    private static func samples(of ids: [Int32]) -> [ThreadSample]? {
+        guard !ids.isEmpty else { return nil }
+        var samples: [ThreadSample] = []
+        samples.reserveCapacity(ids.count)
+        for id in ids {
+            var raw = cort_thread_sample()
+            guard cort_thread_sample_read(id, &raw) == 0 else { return nil }
+            samples.append(ThreadSample(isRunnable: raw.runnable != 0, ran: .nanoseconds(raw.ran_ns),
+                                        waited: .nanoseconds(raw.waited_ns), timesScheduled: raw.slices))
+        }
+        return samples
     }
 
     /// How long this context's I/O threads have waited for a CPU so far,
