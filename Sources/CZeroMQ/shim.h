@@ -80,6 +80,15 @@ static inline int cort_wakefd_wait(int fd, int timeout_ms) {
     return 0;
 }
 
+/* Whether fd is readable now, without waiting; 1 on an error too (the
+   caller then asks the slow way). */
+static inline int cort_fd_readable_now(int fd) {
+    struct pollfd item = { .fd = fd, .events = POLLIN, .revents = 0 };
+    int result;
+    do { result = poll(&item, 1, 0); } while (result < 0 && errno == EINTR);
+    return result != 0;
+}
+
 static inline void cort_wakefd_close(int fds[2]) {
     close(fds[0]);
     if (fds[1] != fds[0]) close(fds[1]);

@@ -36,6 +36,16 @@ func sendWhenRoutable(_ router: ZeroMQSocket, _ frames: [[UInt8]], peer: ZeroMQS
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
+/// Waits at most `timeout` for `descriptor` to be readable, in poll(2).
+func waitUntilReadable(_ descriptor: Int32, within timeout: Duration) -> Bool {
+    var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+    let milliseconds = Int32(clamping: timeout.components.seconds * 1_000)
+    while true {
+        let result = poll(&entry, 1, milliseconds)
+        if result >= 0 || errno != EINTR { return result > 0 }
+    }
+}
+
 /// An actor running on a reactor, owning the sockets it creates.
 actor ReactorActor {
     let reactor: ZeroMQReactor

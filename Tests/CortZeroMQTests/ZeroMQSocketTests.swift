@@ -43,6 +43,37 @@ import Testing
         #expect(try receiveFrames(client) == [bytes("server"), bytes("call-1"), bytes("reply")])
     }
 
+    /// `tryReceiveIfSignalled()` skips libzmq while the descriptor is quiet
+    /// after a receive that found nothing, and misses no message: not the
+    /// one that signals, nor one queued behind it without a signal of its own.
+    @Test func receiveIfSignalledAsksLibzmqOnlyWhenSomethingCame() throws {
+        let context = try ZeroMQContext()
+        let receiver = try ZeroMQSocket(.pair, context: context)
+        let endpoint = uniqueInproc()
+        try receiver.bind(endpoint)
+        let sender = try ZeroMQSocket(.pair, context: context)
+        try sender.connect(endpoint)
+        let descriptor = try receiver.get(.descriptor)
+
+        #expect(try receiver.tryReceive() == nil)
+        let quiet = receiver.activity.operations
+        #expect(try receiver.tryReceiveIfSignalled() == nil)
+        #expect(try receiver.tryReceiveIfSignalled() == nil)
+        #expect(receiver.activity.operations == quiet, "a quiet descriptor still made a call into libzmq")
+
+        #expect(try sender.trySend(ZeroMQMessage([bytes("one")])) == nil)
+        #expect(try sender.trySend(ZeroMQMessage([bytes("two")])) == nil)
+        #expect(waitUntilReadable(descriptor, within: .seconds(5)))
+        #expect(try receiver.tryReceiveIfSignalled()?.copyFrames() == [bytes("one")])
+        #expect(try receiver.tryReceiveIfSignalled()?.copyFrames() == [bytes("two")])
+        #expect(try receiver.tryReceiveIfSignalled() == nil)
+
+        #expect(try sender.trySend(ZeroMQMessage([bytes("three")])) == nil)
+        #expect(waitUntilReadable(descriptor, within: .seconds(5)))
+        #expect(try receiver.tryReceiveIfSignalled()?.copyFrames() == [bytes("three")])
+        #expect(try receiver.tryReceiveIfSignalled() == nil)
+    }
+
     @Test func routerMandatoryRefusesUnknownPeerAndKeepsTheMessage() throws {
         let context = try ZeroMQContext()
         let router = try ZeroMQSocket(.router, context: context)

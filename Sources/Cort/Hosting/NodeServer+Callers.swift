@@ -21,11 +21,13 @@ extension NodeServer {
         }
     }
 
-    /// Applies every connection event queued now, without waiting.
+    /// Applies every connection event queued now, without waiting. Called
+    /// before each frame read: the monitor is asked only when its
+    /// descriptor signals (one `poll(2)`, not libzmq's check of the socket).
     func applyConnectionEvents() {
         // Bounded: events are queued only as connections come and go.
         for _ in 0..<10_000 {
-            guard let message = try? connectionEvents.tryReceive() else { return }
+            guard let message = try? connectionEvents.tryReceiveIfSignalled() else { return }
             apply(message)
         }
     }

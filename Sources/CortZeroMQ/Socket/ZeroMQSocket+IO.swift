@@ -36,6 +36,38 @@ extension ZeroMQSocket {
         try receiveFrames(flags: ZMQ_DONTWAIT)
     }
 
+    /// ``tryReceive()`` for a socket that is mostly empty, checked often:
+    /// when the last call on the socket was a receive that found nothing,
+    /// it asks libzmq only if the socket's descriptor (`ZMQ_FD`) signals.
+    ///
+    /// libzmq queues a message for a socket whose receive found nothing
+    /// only together with a command to it, and a command to a socket whose
+    /// commands were all processed always signals its descriptor (see
+    /// ``SocketActivity``). So an unsignalled descriptor means nothing can
+    /// be received, exactly as a receive would have said. Telling it costs
+    /// one `poll(2)`; a receive that finds nothing costs libzmq's check of
+    /// its commands (`getpid(2)` and `poll(2)`) and its own bookkeeping,
+    /// about 600 instructions.
+    ///
+    /// - Returns: the message, or `nil` if none is queued.
+    public func tryReceiveIfSignalled() throws -> ZeroMQMessage? {
+        if activity.operations == activity.receivedNothingAt, !descriptorSignals() { return nil }
+        return try tryReceive()
+    }
+
+    /// Whether the socket's descriptor signals now (`poll(2)`, no wait).
+    /// A failed poll counts as signalled, so the caller asks libzmq.
+    private func descriptorSignals() -> Bool {
+        if activity.descriptor < 0 {
+            var descriptor: Int32 = -1
+            var size = MemoryLayout<Int32>.size
+            // Not through `handle`: reading ZMQ_FD processes no command.
+            guard zmq_getsockopt(rawHandle, ZMQ_FD, &descriptor, &size) == 0 else { return true }
+            activity.descriptor = descriptor
+        }
+        return cort_fd_readable_now(activity.descriptor) != 0
+    }
+
     /// What the socket is ready for now (libzmq's `ZMQ_EVENTS`): whether a
     /// message can be received, whether one can be sent. Asking processes
     /// the commands libzmq has for the socket, as a send or a receive does.

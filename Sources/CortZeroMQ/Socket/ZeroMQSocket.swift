@@ -185,4 +185,6 @@ final class SocketActivity: @unchecked Sendable {
     /// `operations` when the reactor last read `ZMQ_EVENTS`, and what it read.
     var checkedAt: UInt64 = .max
     var checkedEvents: Int16 = 0
+    /// The socket's `ZMQ_FD`, once asked for (-1 before).
+    var descriptor: Int32 = -1
 }
