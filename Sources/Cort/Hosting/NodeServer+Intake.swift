@@ -40,7 +40,7 @@ extension NodeServer {
             }
             (lane, instanceActor, actorType) = (0, actor, String(reflecting: type(of: actor)))
         } else {
-            guard let found = serviceLanes[request.service] else {
+            guard let found = serviceLane(named: request.service) else {
                 return refuse(.unknownTarget, "this node hosts no service named \(request.service)")
             }
             (lane, instanceActor, actorType, access) = (found, nil, lanes[found].actorType, lanes[found].access)
@@ -100,6 +100,14 @@ extension NodeServer {
         }
         peers.accept(callID: request.id, for: peer)
         pump(lane, now: now)
+    }
+
+    /// The lane of the service named `service`, if this node hosts it.
+    func serviceLane(named service: String) -> Int? {
+        if let last = lastServiceLane, last.service == service { return last.lane }
+        guard let lane = serviceLanes[service] else { return nil }
+        lastServiceLane = (service, lane)
+        return lane
     }
 
     /// Starts waiting calls of `lane`, caller by caller, while it has room;

@@ -67,6 +67,30 @@ import Testing
         #expect(epochs.disconnected(15).epoch == 2)
     }
 
+    @Test func aFramesRoutingIDAndConnectionComeFromOneLookUp() {
+        var epochs = ConnectionEpochs()
+        func frame(_ bytes: [UInt8], on descriptor: Int32?) -> (routingID: [UInt8], connection: PeerTable.Connection?, isOpen: Bool?) {
+            let found = bytes.withUnsafeBytes { epochs.frame(routingID: $0, on: descriptor) }
+            return (found.routingID, found.connection?.connection, found.connection?.isOpen)
+        }
+        #expect(frame([7], on: nil).connection == nil)
+        #expect(frame([7], on: 21).connection == nil, "no accept seen for the descriptor")
+        epochs.accepted(21)
+        let open = frame([7, 8], on: 21)
+        #expect(open.routingID == [7, 8])
+        #expect(open.connection == PeerTable.Connection(descriptor: 21, epoch: 1))
+        #expect(open.isOpen == true)
+        _ = epochs.disconnected(21)
+        let closed = frame([7, 8], on: 21)
+        #expect(closed.connection == PeerTable.Connection(descriptor: 21, epoch: 1))
+        #expect(closed.isOpen == false)
+        epochs.accepted(21)
+        let reused = frame([9], on: 21)
+        #expect(reused.routingID == [9])
+        #expect(reused.connection?.epoch == 2)
+        #expect(reused.isOpen == true)
+    }
+
     @Test func aConnectionsRoutingIDIsKeptAndGivenBackOnlyForTheSameBytes() {
         var epochs = ConnectionEpochs()
         func read(_ bytes: [UInt8], on descriptor: Int32?) -> [UInt8] {

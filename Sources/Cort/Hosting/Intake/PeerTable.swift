@@ -247,11 +247,24 @@ struct ConnectionEpochs {
     /// under one id, so a frame costs a comparison, not an allocation), else
     /// a copy, remembered for the next frame. Nil `descriptor`: a copy.
     mutating func routingID(_ bytes: UnsafeRawBufferPointer, on descriptor: Int32?) -> [UInt8] {
-        guard let descriptor, let index = counts.index(forKey: descriptor) else { return Array(bytes) }
-        if counts.values[index].routingID.withUnsafeBytes({ bytesEqual($0, bytes) }) { return counts.values[index].routingID }
+        frame(routingID: bytes, on: descriptor).routingID
+    }
+
+    /// What a frame read over `descriptor` under the routing id `bytes`
+    /// needs, in one look-up of the descriptor: the routing id as
+    /// ``routingID(_:on:)`` gives it, and the connection as
+    /// ``connection(of:)`` does.
+    mutating func frame(routingID bytes: UnsafeRawBufferPointer, on descriptor: Int32?)
+        -> (routingID: [UInt8], connection: (connection: PeerTable.Connection, isOpen: Bool)?) {
+        guard let descriptor, let index = counts.index(forKey: descriptor) else { return (Array(bytes), nil) }
+        let known = counts.values[index]
+        let connection = known.accepted > 0
+            ? (PeerTable.Connection(descriptor: descriptor, epoch: known.accepted), known.accepted > known.disconnected)
+            : nil
+        if known.routingID.withUnsafeBytes({ bytesEqual($0, bytes) }) { return (known.routingID, connection) }
         let copy = Array(bytes)
         counts.values[index].routingID = copy
-        return copy
+        return (copy, connection)
     }
 }
 
