@@ -74,6 +74,30 @@ import Testing
         #expect(try receiver.tryReceiveIfSignalled() == nil)
     }
 
+    /// The reactor reads what a socket is ready for without a counted call,
+    /// and that takes the signal off the descriptor: the message it found
+    /// is still received (a node's connection monitor went unread for 30 s
+    /// beside CPU hogs when it was not).
+    @Test func receiveIfSignalledSeesAMessageTheReactorFound() throws {
+        let context = try ZeroMQContext()
+        let receiver = try ZeroMQSocket(.pair, context: context)
+        let endpoint = uniqueInproc()
+        try receiver.bind(endpoint)
+        let sender = try ZeroMQSocket(.pair, context: context)
+        try sender.connect(endpoint)
+        let descriptor = try receiver.get(.descriptor)
+
+        #expect(try receiver.tryReceive() == nil)
+        #expect(try sender.trySend(ZeroMQMessage([bytes("event")])) == nil)
+        #expect(waitUntilReadable(descriptor, within: .seconds(5)))
+        // As the reactor does before it sleeps, or when the descriptor signals.
+        let events = try #require(receiver.activity.readEvents(of: receiver.rawHandle))
+        #expect(ZeroMQSocket.Events(rawValue: events).contains(.readable))
+        #expect(!waitUntilReadable(descriptor, within: .zero), "reading the events took the signal")
+        #expect(try receiver.tryReceiveIfSignalled()?.copyFrames() == [bytes("event")])
+        #expect(try receiver.tryReceiveIfSignalled() == nil)
+    }
+
     @Test func routerMandatoryRefusesUnknownPeerAndKeepsTheMessage() throws {
         let context = try ZeroMQContext()
         let router = try ZeroMQSocket(.router, context: context)

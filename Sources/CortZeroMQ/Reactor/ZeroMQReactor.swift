@@ -1103,13 +1103,9 @@ extension ZeroMQReactor {
                     continue
                 }
             }
-            var events: Int32 = 0
-            var size = MemoryLayout<Int32>.size
             readinessChecks.add(1, ordering: .relaxed)
-            guard zmq_getsockopt(polledSockets[index].socket, ZMQ_EVENTS, &events, &size) == 0 else { return false }
-            activity.checkedAt = activity.operations
-            activity.checkedEvents = Int16(truncatingIfNeeded: events)
-            polledSockets[index].ready = Int16(truncatingIfNeeded: events) & wanted
+            guard let events = activity.readEvents(of: polledSockets[index].socket) else { return false }
+            polledSockets[index].ready = events & wanted
         }
         return true
     }

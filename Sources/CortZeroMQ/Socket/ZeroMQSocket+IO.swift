@@ -43,7 +43,10 @@ extension ZeroMQSocket {
     /// libzmq queues a message for a socket whose receive found nothing
     /// only together with a command to it, and a command to a socket whose
     /// commands were all processed always signals its descriptor (see
-    /// ``SocketActivity``). So an unsignalled descriptor means nothing can
+    /// ``SocketActivity``). Only the socket's reactor, reading what the
+    /// socket is ready for, processes commands without a call counted as
+    /// one; it keeps what it found, and a message it found is received the
+    /// usual way. So otherwise an unsignalled descriptor means nothing can
     /// be received, exactly as a receive would have said. Telling it costs
     /// one `poll(2)`; a receive that finds nothing costs libzmq's check of
     /// its commands (`getpid(2)` and `poll(2)`) and its own bookkeeping,
@@ -51,21 +54,22 @@ extension ZeroMQSocket {
     ///
     /// - Returns: the message, or `nil` if none is queued.
     public func tryReceiveIfSignalled() throws -> ZeroMQMessage? {
-        if activity.operations == activity.receivedNothingAt, !descriptorSignals() { return nil }
+        let descriptor = descriptor()
+        if descriptor >= 0, activity.nothingToReceive(descriptor: descriptor) { return nil }
         return try tryReceive()
     }
 
-    /// Whether the socket's descriptor signals now (`poll(2)`, no wait).
-    /// A failed poll counts as signalled, so the caller asks libzmq.
-    private func descriptorSignals() -> Bool {
+    /// The socket's `ZMQ_FD`, asked once; -1 when libzmq fails (then every
+    /// ``tryReceiveIfSignalled()`` asks libzmq).
+    private func descriptor() -> Int32 {
         if activity.descriptor < 0 {
             var descriptor: Int32 = -1
             var size = MemoryLayout<Int32>.size
             // Not through `handle`: reading ZMQ_FD processes no command.
-            guard zmq_getsockopt(rawHandle, ZMQ_FD, &descriptor, &size) == 0 else { return true }
+            guard zmq_getsockopt(rawHandle, ZMQ_FD, &descriptor, &size) == 0 else { return -1 }
             activity.descriptor = descriptor
         }
-        return cort_fd_readable_now(activity.descriptor) != 0
+        return activity.descriptor
     }
 
     /// What the socket is ready for now (libzmq's `ZMQ_EVENTS`): whether a

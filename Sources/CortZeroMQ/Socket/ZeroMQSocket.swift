@@ -187,4 +187,30 @@ final class SocketActivity: @unchecked Sendable {
     var checkedEvents: Int16 = 0
     /// The socket's `ZMQ_FD`, once asked for (-1 before).
     var descriptor: Int32 = -1
+
+    /// What the socket `handle` (this activity's) is ready for
+    /// (`ZMQ_EVENTS`), asked by its reactor and kept with the count of calls
+    /// it was asked at; nil when libzmq fails. Not counted as a call: it
+    /// changes nothing a caller of the socket would see. But libzmq
+    /// processes the socket's commands first, which takes the signal off its
+    /// descriptor: a message that came with it is known from here only
+    /// (see ``ZeroMQSocket/tryReceiveIfSignalled()``).
+    func readEvents(of handle: UnsafeMutableRawPointer) -> Int16? {
+        var events: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        guard zmq_getsockopt(handle, ZMQ_EVENTS, &events, &size) == 0 else { return nil }
+        checkedAt = operations
+        checkedEvents = Int16(truncatingIfNeeded: events)
+        return checkedEvents
+    }
+
+    /// Whether nothing can be received on the socket now without asking
+    /// libzmq: its last call was a receive that found nothing, no readiness
+    /// read since found a message, and its descriptor (`descriptor`) does
+    /// not signal. See ``ZeroMQSocket/tryReceiveIfSignalled()``.
+    func nothingToReceive(descriptor: Int32) -> Bool {
+        operations == receivedNothingAt
+            && (checkedAt != operations || checkedEvents & Int16(ZMQ_POLLIN) == 0)
+            && cort_fd_readable_now(descriptor) == 0
+    }
 }
