@@ -23,13 +23,14 @@ public final class TypedCalls: Sendable {
     /// `answerPolling` replaces the default's (`CortSystem.Configuration.answerPolling`).
     public static func connect(
         to endpoint: String, payloadSize: Int, security: Security = .plaintext, instrumented: Bool = true,
-        answerPolling: Duration? = nil
+        answerPolling: Duration? = nil, ioThreadScheduling: CortSystem.IOThreadScheduling? = nil
     ) async throws -> TypedCalls {
         let discovery = try StaticDiscovery([Echo.serviceName: [endpoint]])
         var configuration = CortSystem.Configuration(name: "bench-caller", discovery: discovery,
                                                      defaultTimeout: .seconds(5), security: security,
                                                      instrumented: instrumented)
         if let answerPolling { configuration.answerPolling = answerPolling }
+        if let ioThreadScheduling { configuration.ioThreadScheduling = ioThreadScheduling }
         let system = try CortSystem.start(configuration)
         do {
             let echo = try Echo.resolve(id: .service(Echo.serviceName), using: system)

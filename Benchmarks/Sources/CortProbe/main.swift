@@ -121,9 +121,17 @@ func typedCalls() async throws -> (TypedCalls, ServerProcess?) {
         }
         polling = .microseconds(microseconds)
     }
+    // CORT_BENCH_IO_SCHEDULING (batchWhenServing, batch or inherited) replaces the default.
+    var scheduling: CortSystem.IOThreadScheduling?
+    if let text = environment["CORT_BENCH_IO_SCHEDULING"] {
+        guard let value = CortSystem.IOThreadScheduling(rawValue: text) else {
+            throw BenchmarkFailure("CORT_BENCH_IO_SCHEDULING is '\(text)', not batchWhenServing, batch or inherited")
+        }
+        scheduling = value
+    }
     let calls = try await TypedCalls.connect(to: endpoint, payloadSize: PingPongDefaults.payloadSize, security: security,
                                              instrumented: BenchInstrumentation.instrumented(in: environment),
-                                             answerPolling: polling)
+                                             answerPolling: polling, ioThreadScheduling: scheduling)
     try await calls.roundTrips(100)
     return (calls, server)
 }
