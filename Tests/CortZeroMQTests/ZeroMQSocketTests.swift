@@ -47,15 +47,7 @@ import Testing
     /// after a receive that found nothing, and misses no message: not the
     /// one that signals, nor one queued behind it without a signal of its own.
     @Test func receiveIfSignalledAsksLibzmqOnlyWhenSomethingCame() throws {
-        let context = try ZeroMQContext()
-        let receiver = try ZeroMQSocket(.pair, context: context)
-        let endpoint = uniqueInproc()
-        try receiver.bind(endpoint)
-        let sender = try ZeroMQSocket(.pair, context: context)
-        try sender.connect(endpoint)
-        let descriptor = try receiver.get(.descriptor)
-
-        #expect(try receiver.tryReceive() == nil)
+        let (receiver, sender, descriptor) = try quietPair()
         let quiet = receiver.activity.operations
         #expect(try receiver.tryReceiveIfSignalled() == nil)
         #expect(try receiver.tryReceiveIfSignalled() == nil)
@@ -79,15 +71,7 @@ import Testing
     /// is still received (a node's connection monitor went unread for 30 s
     /// beside CPU hogs when it was not).
     @Test func receiveIfSignalledSeesAMessageTheReactorFound() throws {
-        let context = try ZeroMQContext()
-        let receiver = try ZeroMQSocket(.pair, context: context)
-        let endpoint = uniqueInproc()
-        try receiver.bind(endpoint)
-        let sender = try ZeroMQSocket(.pair, context: context)
-        try sender.connect(endpoint)
-        let descriptor = try receiver.get(.descriptor)
-
-        #expect(try receiver.tryReceive() == nil)
+        let (receiver, sender, descriptor) = try quietPair()
         #expect(try sender.trySend(ZeroMQMessage([bytes("event")])) == nil)
         #expect(waitUntilReadable(descriptor, within: .seconds(5)))
         // As the reactor does before it sleeps, or when the descriptor signals.
@@ -96,6 +80,20 @@ import Testing
         #expect(!waitUntilReadable(descriptor, within: .zero), "reading the events took the signal")
         #expect(try receiver.tryReceiveIfSignalled()?.copyFrames() == [bytes("event")])
         #expect(try receiver.tryReceiveIfSignalled() == nil)
+    }
+
+    /// A PAIR whose last call was a receive that found nothing, its peer,
+    /// and its descriptor (`ZMQ_FD`).
+    private func quietPair() throws -> (receiver: ZeroMQSocket, sender: ZeroMQSocket, descriptor: Int32) {
+        let context = try ZeroMQContext()
+        let receiver = try ZeroMQSocket(.pair, context: context)
+        let endpoint = uniqueInproc()
+        try receiver.bind(endpoint)
+        let sender = try ZeroMQSocket(.pair, context: context)
+        try sender.connect(endpoint)
+        let descriptor = try receiver.get(.descriptor)
+        #expect(try receiver.tryReceive() == nil)
+        return (receiver, sender, descriptor)
     }
 
     @Test func routerMandatoryRefusesUnknownPeerAndKeepsTheMessage() throws {
