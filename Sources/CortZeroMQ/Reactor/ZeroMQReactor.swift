@@ -127,8 +127,6 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         var events: Int16
         /// Which of those it is ready for.
         var ready: Int16 = 0
-        /// Its `ZMQ_FD`, once asked for (-1 before).
-        var descriptor: Int32 = -1
     }
 
     private struct Waiter {
@@ -1117,13 +1115,9 @@ extension ZeroMQReactor {
         pollDescriptors.removeAll(keepingCapacity: true)
         pollDescriptors.append(pollfd(fd: wakeReadFD, events: Int16(POLLIN), revents: 0))
         for index in polledSockets.indices {
-            if polledSockets[index].descriptor < 0 {
-                var descriptor: Int32 = -1
-                var size = MemoryLayout<Int32>.size
-                guard zmq_getsockopt(polledSockets[index].socket, ZMQ_FD, &descriptor, &size) == 0 else { return false }
-                polledSockets[index].descriptor = descriptor
-            }
-            pollDescriptors.append(pollfd(fd: polledSockets[index].descriptor, events: Int16(POLLIN), revents: 0))
+            let socket = polledSockets[index].socket
+            guard let descriptor = polledSockets[index].activity.descriptor(of: socket) else { return false }
+            pollDescriptors.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
         }
         appendWaitedDescriptors()
         let backlog = !batch.isEmpty || !resumed.isEmpty

@@ -54,22 +54,12 @@ extension ZeroMQSocket {
     ///
     /// - Returns: the message, or `nil` if none is queued.
     public func tryReceiveIfSignalled() throws -> ZeroMQMessage? {
-        let descriptor = descriptor()
-        if descriptor >= 0, activity.nothingToReceive(descriptor: descriptor) { return nil }
-        return try tryReceive()
-    }
-
-    /// The socket's `ZMQ_FD`, asked once; -1 when libzmq fails (then every
-    /// ``tryReceiveIfSignalled()`` asks libzmq).
-    private func descriptor() -> Int32 {
-        if activity.descriptor < 0 {
-            var descriptor: Int32 = -1
-            var size = MemoryLayout<Int32>.size
-            // Not through `handle`: reading ZMQ_FD processes no command.
-            guard zmq_getsockopt(rawHandle, ZMQ_FD, &descriptor, &size) == 0 else { return -1 }
-            activity.descriptor = descriptor
+        // Not through `handle`: reading ZMQ_FD is not a call on the socket.
+        // Without a descriptor, libzmq is asked.
+        if let descriptor = activity.descriptor(of: rawHandle), activity.nothingToReceive(descriptor: descriptor) {
+            return nil
         }
-        return activity.descriptor
+        return try tryReceive()
     }
 
     /// What the socket is ready for now (libzmq's `ZMQ_EVENTS`): whether a

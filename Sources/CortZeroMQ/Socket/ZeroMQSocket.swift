@@ -185,8 +185,21 @@ final class SocketActivity: @unchecked Sendable {
     /// `operations` when the reactor last read `ZMQ_EVENTS`, and what it read.
     var checkedAt: UInt64 = .max
     var checkedEvents: Int16 = 0
-    /// The socket's `ZMQ_FD`, once asked for (-1 before).
-    var descriptor: Int32 = -1
+    /// The socket's `ZMQ_FD`, once asked for (-1 before): see ``descriptor(of:)``.
+    private var cachedDescriptor: Int32 = -1
+
+    /// The socket `handle`'s (this activity's) `ZMQ_FD`, asked of libzmq
+    /// once; nil when libzmq fails. Not counted as a call: reading it
+    /// processes no command.
+    func descriptor(of handle: UnsafeMutableRawPointer) -> Int32? {
+        if cachedDescriptor < 0 {
+            var descriptor: Int32 = -1
+            var size = MemoryLayout<Int32>.size
+            guard zmq_getsockopt(handle, ZMQ_FD, &descriptor, &size) == 0 else { return nil }
+            cachedDescriptor = descriptor
+        }
+        return cachedDescriptor
+    }
 
     /// What the socket `handle` (this activity's) is ready for
     /// (`ZMQ_EVENTS`), asked by its reactor and kept with the count of calls
@@ -206,8 +219,8 @@ final class SocketActivity: @unchecked Sendable {
 
     /// Whether nothing can be received on the socket now without asking
     /// libzmq: its last call was a receive that found nothing, no readiness
-    /// read since found a message, and its descriptor (`descriptor`) does
-    /// not signal. See ``ZeroMQSocket/tryReceiveIfSignalled()``.
+    /// read since found a message, and its descriptor (``descriptor(of:)``)
+    /// does not signal. See ``ZeroMQSocket/tryReceiveIfSignalled()``.
     func nothingToReceive(descriptor: Int32) -> Bool {
         operations == receivedNothingAt
             && (checkedAt != operations || checkedEvents & Int16(ZMQ_POLLIN) == 0)
