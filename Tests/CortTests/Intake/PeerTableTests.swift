@@ -54,47 +54,28 @@ import Testing
 
     @Test func epochsTellConnectionsOnAReusedDescriptorApart() {
         var epochs = ConnectionEpochs()
-        #expect(epochs.connection(of: 15) == nil)
+        // The connection a frame read now over `descriptor` came over.
+        func connection(of descriptor: Int32?) -> (connection: PeerTable.Connection, isOpen: Bool)? {
+            [UInt8]([7]).withUnsafeBytes { epochs.frame(routingID: $0, on: descriptor).connection }
+        }
+        #expect(connection(of: nil) == nil)
+        #expect(connection(of: 15) == nil, "no accept seen for the descriptor")
         epochs.accepted(15)
-        #expect(epochs.connection(of: 15)?.connection == PeerTable.Connection(descriptor: 15, epoch: 1))
-        #expect(epochs.connection(of: 15)?.isOpen == true)
+        #expect(connection(of: 15)?.connection == PeerTable.Connection(descriptor: 15, epoch: 1))
+        #expect(connection(of: 15)?.isOpen == true)
         // The first connection drops and the descriptor is reused at once.
         #expect(epochs.disconnected(15) == PeerTable.Connection(descriptor: 15, epoch: 1))
-        #expect(epochs.connection(of: 15)?.isOpen == false, "a frame read now came over the closed connection")
+        #expect(connection(of: 15)?.isOpen == false, "a frame read now came over the closed connection")
         epochs.accepted(15)
-        #expect(epochs.connection(of: 15)?.connection.epoch == 2)
-        #expect(epochs.connection(of: 15)?.isOpen == true)
+        #expect(connection(of: 15)?.connection.epoch == 2)
+        #expect(connection(of: 15)?.isOpen == true)
         #expect(epochs.disconnected(15).epoch == 2)
-    }
-
-    @Test func aFramesRoutingIDAndConnectionComeFromOneLookUp() {
-        var epochs = ConnectionEpochs()
-        func frame(_ bytes: [UInt8], on descriptor: Int32?) -> (routingID: [UInt8], connection: PeerTable.Connection?, isOpen: Bool?) {
-            let found = bytes.withUnsafeBytes { epochs.frame(routingID: $0, on: descriptor) }
-            return (found.routingID, found.connection?.connection, found.connection?.isOpen)
-        }
-        #expect(frame([7], on: nil).connection == nil)
-        #expect(frame([7], on: 21).connection == nil, "no accept seen for the descriptor")
-        epochs.accepted(21)
-        let open = frame([7, 8], on: 21)
-        #expect(open.routingID == [7, 8])
-        #expect(open.connection == PeerTable.Connection(descriptor: 21, epoch: 1))
-        #expect(open.isOpen == true)
-        _ = epochs.disconnected(21)
-        let closed = frame([7, 8], on: 21)
-        #expect(closed.connection == PeerTable.Connection(descriptor: 21, epoch: 1))
-        #expect(closed.isOpen == false)
-        epochs.accepted(21)
-        let reused = frame([9], on: 21)
-        #expect(reused.routingID == [9])
-        #expect(reused.connection?.epoch == 2)
-        #expect(reused.isOpen == true)
     }
 
     @Test func aConnectionsRoutingIDIsKeptAndGivenBackOnlyForTheSameBytes() {
         var epochs = ConnectionEpochs()
         func read(_ bytes: [UInt8], on descriptor: Int32?) -> [UInt8] {
-            bytes.withUnsafeBytes { epochs.routingID($0, on: descriptor) }
+            bytes.withUnsafeBytes { epochs.frame(routingID: $0, on: descriptor).routingID }
         }
         func storage(_ bytes: [UInt8]) -> UnsafeRawPointer? { bytes.withUnsafeBytes { $0.baseAddress } }
         epochs.accepted(16)

@@ -235,25 +235,14 @@ struct ConnectionEpochs {
         return PeerTable.Connection(descriptor: descriptor, epoch: ended)
     }
 
-    /// The connection a frame from `descriptor` came over, and whether it is
-    /// still open; nil when no accept was seen for the descriptor.
-    func connection(of descriptor: Int32) -> (connection: PeerTable.Connection, isOpen: Bool)? {
-        guard let known = counts[descriptor], known.accepted > 0 else { return nil }
-        return (PeerTable.Connection(descriptor: descriptor, epoch: known.accepted), known.accepted > known.disconnected)
-    }
-
-    /// The routing id `bytes` hold, as an array: the one read last over
-    /// `descriptor` when they are the same (a caller sends all its frames
-    /// under one id, so a frame costs a comparison, not an allocation), else
-    /// a copy, remembered for the next frame. Nil `descriptor`: a copy.
-    mutating func routingID(_ bytes: UnsafeRawBufferPointer, on descriptor: Int32?) -> [UInt8] {
-        frame(routingID: bytes, on: descriptor).routingID
-    }
-
     /// What a frame read over `descriptor` under the routing id `bytes`
-    /// needs, in one look-up of the descriptor: the routing id as
-    /// ``routingID(_:on:)`` gives it, and the connection as
-    /// ``connection(of:)`` does.
+    /// needs, in one look-up of the descriptor:
+    /// - the routing id, as an array: the one read last over `descriptor`
+    ///   when they are the same (a caller sends all its frames under one id,
+    ///   so a frame costs a comparison, not an allocation), else a copy,
+    ///   remembered for the next frame; a copy for a nil `descriptor`;
+    /// - the connection it came over, and whether that is still open; nil
+    ///   when no accept was seen for the descriptor.
     mutating func frame(routingID bytes: UnsafeRawBufferPointer, on descriptor: Int32?)
         -> (routingID: [UInt8], connection: (connection: PeerTable.Connection, isOpen: Bool)?) {
         guard let descriptor, let index = counts.index(forKey: descriptor) else { return (Array(bytes), nil) }
