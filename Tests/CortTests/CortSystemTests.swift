@@ -47,6 +47,29 @@ import Testing
         }
     }
 
+    @Test func argumentsAndResultsThatCannotCrossFailTheCallClearly() async throws {
+        try await withNodes(1, host: { node, _ in
+            try await node.host("shapes") { Shapes(actorSystem: $0) }
+        }) { _, caller in
+            let shapes = try Shapes.resolve(id: .service("shapes"), using: caller)
+            #expect(try await shapes.picky(Picky(n: 1)) == Picky(n: 2))
+
+            // An argument that cannot be encoded: refused before anything is sent.
+            let unencodable = await #expect(throws: RemoteCallError.self) { try await shapes.picky(Picky(n: -1)) }
+            #expect(unencodable?.code == .badArguments)
+            #expect(unencodable?.message.contains("could not be encoded") == true, "\(String(describing: unencodable))")
+
+            // A result the caller cannot decode (the method ran once).
+            let undecodable = await #expect(throws: RemoteCallError.self) { try await shapes.picky(Picky(n: 12)) }
+            #expect(undecodable?.code == .protocolError)
+            #expect(undecodable?.message.contains("the result is not a") == true, "\(String(describing: undecodable))")
+            #expect(try await shapes.pickyCallCount() == 2)
+
+            // The service still answers.
+            #expect(try await shapes.picky(Picky(n: 20)) == Picky(n: 21))
+        }
+    }
+
     @Test func concurrentCallsFromManyTasksSpreadOverTheNodes() async throws {
         try await withNodes(3, host: { node, _ in
             try await node.host("greeter", replicas: 2) { Greeter(actorSystem: $0) }

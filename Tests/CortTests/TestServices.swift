@@ -36,6 +36,26 @@ struct Drawing: Codable, Sendable, Equatable {
     var createdAt: Date
 }
 
+/// A value that refuses to be encoded when negative and to be decoded when
+/// 13: for a caller's arguments and results that cannot cross.
+struct Picky: Codable, Sendable, Equatable {
+    struct Refused: Error {}
+    var n: Int
+
+    init(n: Int) { self.n = n }
+
+    init(from decoder: any Decoder) throws {
+        n = try decoder.singleValueContainer().decode(Int.self)
+        if n == 13 { throw Refused() }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        if n < 0 { throw Refused() }
+        var container = encoder.singleValueContainer()
+        try container.encode(n)
+    }
+}
+
 /// Arguments and results of many shapes, and actor references.
 distributed actor Shapes {
     typealias ActorSystem = CortSystem
@@ -44,6 +64,13 @@ distributed actor Shapes {
     distributed func optional(_ value: Int?) -> Int? { value.map { $0 * 2 } }
     distributed func bytes(_ data: Data, _ raw: [UInt8]) -> Data { data + Data(raw) }
     distributed func nothing() {}
+    /// How many times ``picky(_:)`` ran.
+    private(set) var pickyCalls = 0
+    distributed func picky(_ value: Picky) -> Picky {
+        pickyCalls += 1
+        return Picky(n: value.n + 1)
+    }
+    distributed func pickyCallCount() -> Int { pickyCalls }
     distributed func many(_ a: Int8, _ b: UInt64, _ c: Float, _ d: Bool, _ e: [String]) -> String {
         "\(a) \(b) \(c) \(d) \(e.joined(separator: ","))"
     }

@@ -521,6 +521,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         CortInvocationEncoder()
     }
 
+    // Inlinable for the reason `CortInvocationEncoder.recordArgument` is:
+    // the distributed thunk calls it without `Res`'s conformances, and a
+    // body here looked them up on every call (about 600 instructions); the
+    // thunk calls the helper below with `Res: Decodable` known.
+    @inlinable
     public func remoteCall<Act, Err, Res>(
         on actor: Act,
         target: RemoteCallTarget,
@@ -528,6 +533,15 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         throwing: Err.Type,
         returning: Res.Type
     ) async throws -> Res where Act: DistributedActor, Act.ID == ActorID, Err: Error, Res: Codable {
+        try await remoteCall(on: actor, target: target, invocation: &invocation, returning: Res.self)
+    }
+
+    /// ``remoteCall(on:target:invocation:throwing:returning:)`` with the
+    /// result's conformance passed in.
+    @usableFromInline
+    func remoteCall<Act: DistributedActor, Res: Decodable>(
+        on actor: Act, target: RemoteCallTarget, invocation: inout InvocationEncoder, returning: Res.Type
+    ) async throws -> Res where Act.ID == ActorID {
         let outgoing = try outgoing(on: actor.id, of: Act.self, target: target, invocation: &invocation)
         guard let bytes = try await perform(outgoing) else {
             throw RemoteCallError(.protocolError, "the reply carries no result, expected a \(Res.self)")
