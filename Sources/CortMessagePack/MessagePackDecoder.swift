@@ -77,6 +77,16 @@ public struct MessagePackDecoder: Sendable {
         guard let base = bytes.baseAddress, !bytes.isEmpty else {
             throw MessagePackReadError.truncated(at: 0).decodingError(path: [])
         }
+        // Strings and bytes as a whole value are read without a session (see `MessagePackTopLevel`).
+        if T.self == [UInt8].self, let body = MessagePackTopLevel.binBody(bytes) {
+            return unsafeBitCast([UInt8](body), to: T.self)
+        }
+        if T.self == String.self, let string = MessagePackTopLevel.string(bytes) {
+            return unsafeBitCast(string, to: T.self)
+        }
+        if T.self == Data.self, let body = MessagePackTopLevel.binBody(bytes) {
+            return unsafeBitCast(Data(body), to: T.self)
+        }
         var session: MessagePackDecodingSession
         if let spare = Self.cache.take() {
             spare.reset(base: base, count: bytes.count, maxDepth: maxDepth, userInfo: userInfo)

@@ -47,6 +47,7 @@ public struct MessagePackEncoder: Sendable {
 
     /// Returns the MessagePack encoding of `value`.
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        if let encoded = MessagePackTopLevel.encoded(value) { return encoded }
         var bytes: [UInt8] = []
         try encode(value, into: &bytes)
         return bytes
@@ -56,6 +57,10 @@ public struct MessagePackEncoder: Sendable {
     ///
     /// When encoding throws, `buffer` is left as it was.
     public func encode<T: Encodable>(_ value: T, into buffer: inout [UInt8]) throws {
+        if let encoded = MessagePackTopLevel.encoded(value) {
+            if buffer.isEmpty { buffer = encoded } else { buffer.append(contentsOf: encoded) }
+            return
+        }
         var stream: MessagePackEncodingStream
         if let spare = Self.cache.take() {
             spare.reset(userInfo: userInfo)
