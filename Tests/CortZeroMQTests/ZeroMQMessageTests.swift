@@ -78,4 +78,28 @@ import Testing
             #expect(error.code == .invalid)
         }
     }
+
+    @Test func messagesBuiltAtOnceOnManyThreadsNeverShareFrames() async {
+        // Spare buffers change hands through one atomic slot: a buffer two
+        // messages held at once would mix their frames.
+        let mismatches = await withTaskGroup(of: Int.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var mismatches = 0
+                    for round in 0..<2_000 {
+                        let frames = (0..<(1 + round % 6)).map { index in
+                            [UInt8](repeating: UInt8(truncatingIfNeeded: worker &* 31 &+ round &+ index), count: 8 + index)
+                        }
+                        var message = ZeroMQMessage(frameCapacity: round % 3)
+                        for frame in frames { message.append(frame) }
+                        if round % 7 == 0 { await Task.yield() }
+                        if message.copyFrames() != frames { mismatches += 1 }
+                    }
+                    return mismatches
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+    }
 }

@@ -1,4 +1,5 @@
 internal import CZeroMQ
+import Synchronization
 
 /// A multipart ZeroMQ message: an ordered list of frames, each a libzmq `zmq_msg_t`.
 ///
@@ -68,7 +69,7 @@ public struct ZeroMQMessage: ~Copyable {
     deinit {
         guard let storage else { return }
         for index in start..<end { zmq_msg_close(storage + index) }
-        storage.deallocate()
+        Self.recycle(storage, capacity: capacity)
     }
 
     /// The number of frames.
@@ -287,17 +288,51 @@ public struct ZeroMQMessage: ~Copyable {
     /// `count + headroom`), `headroom` empty slots before the first frame.
     private mutating func reserve(_ newCapacity: Int, headroom: Int) {
         let frameCount = count
-        let newCapacity = Swift.max(newCapacity, frameCount + headroom + 1)
-        let newStorage = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: newCapacity)
+        var newCapacity = Swift.max(newCapacity, frameCount + headroom + 1)
+        let newStorage: UnsafeMutablePointer<zmq_msg_t>
+        if newCapacity <= Self.spareCapacity, let spare = Self.takeSpare() {
+            newStorage = spare
+            newCapacity = Self.spareCapacity
+        } else {
+            newStorage = .allocate(capacity: Swift.max(newCapacity, Self.spareCapacity))
+            newCapacity = Swift.max(newCapacity, Self.spareCapacity)
+        }
         if let storage {
             // Bitwise move: see the type's documentation for why it is safe.
             (newStorage + headroom).moveInitialize(from: storage + start, count: frameCount)
-            storage.deallocate()
+            Self.recycle(storage, capacity: capacity)
         }
         storage = newStorage
         capacity = newCapacity
         start = headroom
         end = headroom + frameCount
+    }
+}
+
+extension ZeroMQMessage {
+    /// The frame capacity of a spare buffer: the usual message has one to four frames.
+    static let spareCapacity = 4
+
+    /// One frame buffer kept between messages (a bit pattern of its
+    /// address; 0 when none), so that a message usually allocates nothing
+    /// for its frames: a node or a caller makes two messages a call, one in
+    /// and one out, mostly on one thread. Taking it exchanges it for 0, so
+    /// one message at a time owns it.
+    private static let spare = Atomic<UInt>(0)
+
+    /// The spare buffer, now the caller's alone, or nil.
+    @inline(__always)
+    static func takeSpare() -> UnsafeMutablePointer<zmq_msg_t>? {
+        let bits = spare.exchange(0, ordering: .acquiring)
+        return UnsafeMutablePointer(bitPattern: bits)
+    }
+
+    /// Keeps `storage` (its frames closed or moved out) as the spare, or frees it.
+    @inline(__always)
+    static func recycle(_ storage: UnsafeMutablePointer<zmq_msg_t>, capacity: Int) {
+        guard capacity == spareCapacity else { return storage.deallocate() }
+        let previous = spare.exchange(UInt(bitPattern: storage), ordering: .acquiringAndReleasing)
+        UnsafeMutablePointer<zmq_msg_t>(bitPattern: previous)?.deallocate()
     }
 }
 
