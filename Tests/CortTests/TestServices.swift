@@ -211,3 +211,16 @@ distributed actor Ledger: IdempotentMethods {
         throw Refusal(reason: reason)
     }
 }
+
+/// Calls that stay in flight until cancelled, beside quick ones.
+distributed actor HoldingGate {
+    typealias ActorSystem = CortSystem
+
+    /// Returns `n` after a minute, or throws once its call is cancelled.
+    distributed func hold(_ n: Int) async throws -> Int {
+        try await Task.sleep(for: .seconds(60))
+        return n
+    }
+
+    distributed func echo(_ n: Int) -> Int { n }
+}

@@ -379,6 +379,34 @@ final class RemoteService: Sendable {
         withState { $0.timerFired() }
     }
 
+    /// Sends the requests filed while many calls were in flight (see `RemoteServiceState.deferredSendsFrom`).
+    func flushOutbox() {
+        withState { $0.flushOutbox() }
+    }
+
+    /// For tests: keeps requests in the outbox until ``releaseFlushes()``;
+    /// `filed` is called (under the lock) for each request filed there.
+    func holdFlushes(filed: @escaping @Sendable () -> Void) {
+        withState { state in
+            state.flushesHeld = true
+            state.filedInOutbox = filed
+        }
+    }
+
+    /// For tests: sends what the outbox holds, and from now on as usual.
+    func releaseFlushes() {
+        withState { state in
+            state.flushesHeld = false
+            state.filedInOutbox = nil
+            state.flushOutbox()
+        }
+    }
+
+    /// For tests: the nodes the requests waiting in the outbox are for.
+    var unsentNodeKeys: [String] {
+        withState { $0.unsentNodeKeys }
+    }
+
     /// Reads what a use of the socket left after reading a whole turn (see `RemoteServiceState.socketUsed()`).
     func readAfterUse() {
         withState { $0.readAfterUse() }
@@ -484,6 +512,25 @@ final class RemoteServiceState {
 
         static func routingID(_ connection: Int) -> [UInt8] { Array("n\(connection)".utf8) }
     }
+    /// A request in ``outbox``: its call is in `pending`, on `connection`.
+    private struct Unsent {
+        let id: UInt64
+        let connection: Int
+        let envelope: [UInt8]
+    }
+
+    /// With this many calls of the service in flight, a request is not sent
+    /// by its caller's thread but filed in ``outbox``, and the reactor sends
+    /// all that are filed when it gets to it, at once.
+    ///
+    /// Requests that leave one at a time, from callers resumed one after the
+    /// other, each wake libzmq's I/O thread and make a TCP segment of their
+    /// own: at 64 calls in flight a caller's requests left four or five to a
+    /// `sendto(2)` (a node's answers, sent in batches, 16; the C echo's 50),
+    /// and its I/O thread took the largest share of its CPU. Below the mark
+    /// a request leaves at once, so a call alone does not wait for the reactor.
+    static let deferredSendsFrom = 8
+
     private struct PendingCall {
         /// Where its caller waits; resumed exactly once, by whoever takes the call out of `pending`.
         let continuation: Continuation
@@ -584,6 +631,15 @@ final class RemoteServiceState {
     @exclusivity(unchecked) private var timer: Task<Void, Never>?
     @exclusivity(unchecked) private var timerDeadline: Duration?
     @exclusivity(unchecked) private var buffer: [UInt8] = []
+    /// Requests filed as in flight but not handed to libzmq yet: they leave
+    /// together, from the reactor (see ``deferredSendsFrom``).
+    @exclusivity(unchecked) private var outbox: [Unsent] = []
+    /// Its storage between flushes.
+    @exclusivity(unchecked) private var spareOutbox: [Unsent] = []
+    /// For tests: while set, ``flushOutbox()`` sends nothing.
+    @exclusivity(unchecked) var flushesHeld = false
+    /// For tests: called under the lock when a request is filed in the outbox.
+    @exclusivity(unchecked) var filedInOutbox: (@Sendable () -> Void)?
     @exclusivity(unchecked) private(set) var isClosed = false
     /// Calls settled under the lock, resumed after it (``takeSettled()``).
     @exclusivity(unchecked) private var settled = RemoteService.Settled()
@@ -975,6 +1031,14 @@ final class RemoteServiceState {
             return
         }
         let sent = RemoteService.Sent(node: node.key, at: now)
+        if totalInFlight >= Self.deferredSendsFrom {
+            if outbox.isEmpty { reactor.execute { [weak owner] in owner?.flushOutbox() } }
+            outbox.append(Unsent(id: id, connection: node.connection, envelope: Array(buffer)))
+            filedInOutbox?()
+            filePending(id, continuation: continuation, node: node, connection: node.connection,
+                        method: submission.request.method, deadline: deadline, sent: sent)
+            return
+        }
         // What was readable when the socket was used goes after the call is registered.
         defer { socketUsed() }
         let connection: Int
@@ -988,13 +1052,76 @@ final class RemoteServiceState {
             settle(continuation, .failure(error), sent: sent)
             return
         }
+        filePending(id, continuation: continuation, node: node, connection: connection,
+                    method: submission.request.method, deadline: deadline, sent: sent)
+    }
+
+    /// Files a call sent (or filed in ``outbox``) on `connection` as in flight until its deadline.
+    private func filePending(_ id: UInt64, continuation: Continuation, node: Node, connection: Int,
+                             method: String, deadline: Duration, sent: RemoteService.Sent) {
         node.inFlight += 1
         node.health.tookCall()
         totalInFlight += 1
         reactor.requestSent()
         pending[id] = PendingCall(continuation: continuation, node: node, connection: connection,
-                                  method: submission.request.method, deadline: deadline, sent: sent)
+                                  method: method, deadline: deadline, sent: sent)
         schedule(deadline: deadline, id: id, waiter: false)
+    }
+
+    /// Sends the requests filed in ``outbox``, in order, on the reactor. A
+    /// call that ended meanwhile is not sent; one whose node's connection
+    /// changed, or that libzmq does not take, never left: it ends as not
+    /// sent, free to go to any node.
+    func flushOutbox() {
+        guard !outbox.isEmpty, !flushesHeld else { return }
+        var sending = outbox
+        outbox = spareOutbox
+        for unsent in sending {
+            guard let call = pending[unsent.id], call.connection == unsent.connection else { continue }
+            guard !isClosed, call.node.connection == unsent.connection else {
+                endUnsent(unsent.id, call)
+                continue
+            }
+            var message = ZeroMQMessage(frameCapacity: 2)
+            message.append(call.node.routingID)
+            message.append(unsent.envelope)
+            do {
+                if try socket.trySend(&message) { continue }
+                // As a direct send that libzmq refuses (see `send`).
+                call.node.health.full()
+                endUnsent(unsent.id, call)
+            } catch let error as ZeroMQError where error.code == .hostUnreachable {
+                endUnsent(unsent.id, call)
+                connectionGone(call.node.key)
+            } catch {
+                pending.removeValue(forKey: unsent.id)
+                callEnded(on: call.node)
+                settle(call, .failure(RemoteCallError(.transport, "\(call.method): cannot send to node \(call.node.key)",
+                                                      cause: error as? ZeroMQError ?? ZeroMQError(.other, "\(error)"))))
+            }
+        }
+        sending.removeAll(keepingCapacity: true)
+        spareOutbox = sending
+        socketUsed()
+    }
+
+    /// For tests: the nodes the requests in the outbox are filed for.
+    var unsentNodeKeys: [String] {
+        outbox.compactMap { pending[$0.id]?.node.key }
+    }
+
+    /// Ends a call filed in ``outbox`` that will not be sent: it never left.
+    private func endUnsent(_ id: UInt64, _ call: PendingCall) {
+        pending.removeValue(forKey: id)
+        callEnded(on: call.node)
+        settle(call, .success(.notSent))
+    }
+
+    /// Takes call `id`'s request out of ``outbox``; whether it was there (not sent yet).
+    private func withdraw(_ id: UInt64) -> Bool {
+        guard !outbox.isEmpty, let index = outbox.firstIndex(where: { $0.id == id }) else { return false }
+        outbox.remove(at: index)
+        return true
     }
 
     /// The node `pick` found, nil when the call should wait for one, or the
@@ -1032,7 +1159,8 @@ final class RemoteServiceState {
     /// flight (the node is told) or waiting for a node.
     func cancel(_ id: UInt64) {
         if let call = pending.removeValue(forKey: id) {
-            sendCancel(id, to: call.node.key)
+            // A request still in the outbox never reaches the node.
+            if !withdraw(id) { sendCancel(id, to: call.node.key) }
             callEnded(on: call.node)
             settle(call, .failure(RemoteCallError(.cancelled, "\(call.method): the caller was cancelled")))
         } else if let waiter = waiters.removeValue(forKey: id) {
@@ -1226,10 +1354,12 @@ final class RemoteServiceState {
             rateLimited.log(.warning, "node-failed", "node failed", metadata: [
                 "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(reason)",
                 "cort.calls_in_flight": "\(lost.count)"], at: clock.now)
+            // Requests still in the outbox never left: they may go anywhere.
+            let unsent = outbox.isEmpty ? [] : Set(outbox.lazy.filter { lost[$0.id] != nil }.map(\.id))
             for (id, call) in lost {
                 pending.removeValue(forKey: id)
                 callEnded(on: call.node)
-                settle(call, .success(.nodeFailed(reason)))
+                settle(call, .success(unsent.contains(id) ? .notSent : .nodeFailed(reason)))
             }
         }
     }
@@ -1303,7 +1433,7 @@ final class RemoteServiceState {
                 callsAcquiring -= 1
                 settle(waiter.continuation, .failure(error))
             } else if let call = pending.removeValue(forKey: first.id) {
-                sendCancel(first.id, to: call.node.key)
+                if !withdraw(first.id) { sendCancel(first.id, to: call.node.key) }
                 callEnded(on: call.node)
                 settle(call, .failure(RemoteCallError(
                     .deadlineExceeded, "\(call.method): no answer from node \(call.node.key) before the deadline")))
@@ -1553,6 +1683,7 @@ final class RemoteServiceState {
             settle(call, .failure(RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down")))
         }
         pending.removeAll()
+        outbox.removeAll()
         for waiter in waiters.values {
             settle(waiter.continuation, .failure(RemoteCallError(.shuttingDown, "the actor system shut down")))
         }

@@ -729,6 +729,11 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         let errorsDeclaredBy: (any CortService.Type)?
     }
 
+    /// For tests: the caller-side actor of `service`, once a call made it.
+    func existingRemoteService(_ service: String) -> RemoteService? {
+        state.withLock { $0.remoteServices["service:\(service)"]?.service }
+    }
+
     /// The caller-side actor for the service (or the single node) `id` names.
     private func remoteService(for id: ActorID) throws -> RemoteService {
         if !id.isService && id.endpoint == nil {
