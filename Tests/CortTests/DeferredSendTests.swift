@@ -60,14 +60,26 @@ struct DeferredSendTests {
         return total
     }
 
-    @Test func aFiledRequestLeavesWhenTheReactorSendsAndIsAnswered() async throws {
-        try await withNodes(1, host: { node, _ in
+    /// `count` nodes hosting the gate, a caller whose service has made a
+    /// call, and `inFlight` calls held on the nodes while `body` runs.
+    static func withHeldCalls(
+        nodes count: Int, holdFor timeout: Duration? = nil,
+        _ body: ([CortSystem], HoldingGate, RemoteService, [Task<Int, any Error>]) async throws -> Void
+    ) async throws {
+        try await withNodes(count, host: { node, _ in
             try await node.host("gate", replicas: Self.replicas) { HoldingGate(actorSystem: $0) }
         }) { nodes, caller in
             let gate = try HoldingGate.resolve(id: .service("gate"), using: caller)
             #expect(try await gate.echo(1) == 1)
             let remote = try #require(caller.existingRemoteService("gate"))
-            let holds = try await Self.hold(gate, nodes: nodes)
+            let holds = try await Self.hold(gate, nodes: nodes, timeout: timeout)
+            defer { for hold in holds { hold.cancel() } }
+            try await body(nodes, gate, remote, holds)
+        }
+    }
+
+    @Test func aFiledRequestLeavesWhenTheReactorSendsAndIsAnswered() async throws {
+        try await Self.withHeldCalls(nodes: 1) { nodes, gate, remote, holds async throws in
             let quick = await Self.filed(on: remote) { try await gate.echo(2) }
             #expect(remote.unsentNodeKeys.count == 1)
             // In flight for its caller, not on the node yet.
@@ -75,18 +87,11 @@ struct DeferredSendTests {
             remote.releaseFlushes()
             #expect(try await quick.value == 2)
             #expect(try await Self.requests(nodes) == 2 + holds.count)
-            for hold in holds { hold.cancel() }
         }
     }
 
     @Test func aFiledRequestWhoseCallerIsCancelledNeverLeaves() async throws {
-        try await withNodes(1, host: { node, _ in
-            try await node.host("gate", replicas: Self.replicas) { HoldingGate(actorSystem: $0) }
-        }) { nodes, caller in
-            let gate = try HoldingGate.resolve(id: .service("gate"), using: caller)
-            #expect(try await gate.echo(1) == 1)
-            let remote = try #require(caller.existingRemoteService("gate"))
-            let holds = try await Self.hold(gate, nodes: nodes)
+        try await Self.withHeldCalls(nodes: 1) { nodes, gate, remote, holds async throws in
             let cancelled = await Self.filed(on: remote) { try await gate.echo(2) }
             cancelled.cancel()
             let error = await #expect(throws: RemoteCallError.self) { try await cancelled.value }
@@ -98,19 +103,12 @@ struct DeferredSendTests {
             #expect(try await gate.echo(3) == 3)
             #expect(try await Self.requests(nodes) == 2 + holds.count)
             #expect(try await nodes[0].nodeCounters().cancelled == 0)
-            for hold in holds { hold.cancel() }
         }
     }
 
     @Test func aFiledRequestForANodeThatFailsGoesToAnotherEvenIfNotIdempotent() async throws {
-        try await withNodes(2, host: { node, _ in
-            try await node.host("gate", replicas: Self.replicas) { HoldingGate(actorSystem: $0) }
-        }) { nodes, caller in
-            let gate = try HoldingGate.resolve(id: .service("gate"), using: caller)
-            #expect(try await gate.echo(1) == 1)
-            let remote = try #require(caller.existingRemoteService("gate"))
-            // The node that goes drains its held calls first: they end at their deadline.
-            let holds = try await Self.hold(gate, nodes: nodes, timeout: .seconds(3))
+        // The node that goes drains its held calls first: they end at their deadline.
+        try await Self.withHeldCalls(nodes: 2, holdFor: .seconds(3)) { nodes, gate, remote, _ async throws in
             let quick = await Self.filed(on: remote) { try await gate.echo(2) }
             let key = try #require(remote.unsentNodeKeys.first)
             let failing = try #require(nodes.firstIndex { node in node.endpoint.map { key.contains($0) } == true })
@@ -121,7 +119,6 @@ struct DeferredSendTests {
             #expect(noticed, "the caller did not notice the node's failure")
             remote.releaseFlushes()
             #expect(try await quick.value == 2)
-            for hold in holds { hold.cancel() }
         }
     }
 }
