@@ -1098,7 +1098,8 @@ final class RemoteServiceState {
         guard !outbox.isEmpty, !flushesHeld else { return }
         var sending = outbox
         outbox = spareOutbox
-        for unsent in sending {
+        for index in sending.indices {
+            let unsent = sending[index]
             guard let call = pending[unsent.id], call.connection == unsent.connection else { continue }
             guard !isClosed, call.node.connection == unsent.connection else {
                 endUnsent(unsent.id, call)
@@ -1113,8 +1114,13 @@ final class RemoteServiceState {
                 call.node.health.full()
                 endUnsent(unsent.id, call)
             } catch let error as ZeroMQError where error.code == .hostUnreachable {
-                endUnsent(unsent.id, call)
-                connectionGone(call.node.key)
+                // Neither this request nor the node's others still to go
+                // have left; those it sent before may have run.
+                let key = call.node.key
+                for later in sending[index...] {
+                    if let waiting = pending[later.id], waiting.node.key == key { endUnsent(later.id, waiting) }
+                }
+                connectionGone(key)
             } catch {
                 pending.removeValue(forKey: unsent.id)
                 callEnded(on: call.node)
