@@ -49,7 +49,7 @@ public struct MessagePackEncoder: Sendable {
     public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         if let encoded = MessagePackTopLevel.encoded(value) { return encoded }
         var bytes: [UInt8] = []
-        try encode(value, into: &bytes)
+        try encodeThroughStream(value, into: &bytes)
         return bytes
     }
 
@@ -61,6 +61,11 @@ public struct MessagePackEncoder: Sendable {
             if buffer.isEmpty { buffer = encoded } else { buffer.append(contentsOf: encoded) }
             return
         }
+        try encodeThroughStream(value, into: &buffer)
+    }
+
+    /// `encode(_:into:)` for a value that is not a whole string or bytes (see `MessagePackTopLevel`).
+    private func encodeThroughStream<T: Encodable>(_ value: T, into buffer: inout [UInt8]) throws {
         var stream: MessagePackEncodingStream
         if let spare = Self.cache.take() {
             spare.reset(userInfo: userInfo)

@@ -80,9 +80,8 @@ enum MessagePackTopLevel {
         // every call (about 500 instructions, callgrind).
         var encoding: [UInt8] = []
         encoding.reserveCapacity(1 + lengthBytes + body.count)
-        var prefix = (header, UInt32(truncatingIfNeeded: body.count).bigEndian)
-        withUnsafeBytes(of: &prefix.1) { length in
-            withUnsafeBytes(of: &prefix.0) { encoding.append(contentsOf: $0) }
+        encoding.append(header)
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: body.count).bigEndian) { length in
             encoding.append(contentsOf: UnsafeRawBufferPointer(rebasing: length[(4 - lengthBytes)...]))
         }
         encoding.append(contentsOf: body)

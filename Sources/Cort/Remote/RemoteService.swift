@@ -512,10 +512,9 @@ final class RemoteServiceState {
 
         static func routingID(_ connection: Int) -> [UInt8] { Array("n\(connection)".utf8) }
     }
-    /// A request in ``outbox``: its call is in `pending`, on `connection`.
+    /// A request in ``outbox``: its call is in `pending` (on the connection it was filed for).
     private struct Unsent {
         let id: UInt64
-        let connection: Int
         let envelope: [UInt8]
     }
 
@@ -1036,7 +1035,7 @@ final class RemoteServiceState {
         }
         let sent = RemoteService.Sent(node: node.key, at: now)
         if totalInFlight >= Self.deferredSendsFrom, mayFile() {
-            outbox.append(Unsent(id: id, connection: node.connection, envelope: Array(buffer)))
+            outbox.append(Unsent(id: id, envelope: Array(buffer)))
             filedInOutbox?()
             filePending(id, continuation: continuation, node: node, connection: node.connection,
                         method: submission.request.method, deadline: deadline, sent: sent)
@@ -1100,8 +1099,8 @@ final class RemoteServiceState {
         outbox = spareOutbox
         for index in sending.indices {
             let unsent = sending[index]
-            guard let call = pending[unsent.id], call.connection == unsent.connection else { continue }
-            guard !isClosed, call.node.connection == unsent.connection else {
+            guard let call = pending[unsent.id] else { continue }
+            guard !isClosed, call.node.connection == call.connection else {
                 endUnsent(unsent.id, call)
                 continue
             }

@@ -288,15 +288,10 @@ public struct ZeroMQMessage: ~Copyable {
     /// `count + headroom`), `headroom` empty slots before the first frame.
     private mutating func reserve(_ newCapacity: Int, headroom: Int) {
         let frameCount = count
-        var newCapacity = Swift.max(newCapacity, frameCount + headroom + 1)
-        let newStorage: UnsafeMutablePointer<zmq_msg_t>
-        if newCapacity <= Self.spareCapacity, let spare = Self.takeSpare() {
-            newStorage = spare
-            newCapacity = Self.spareCapacity
-        } else {
-            newStorage = .allocate(capacity: Swift.max(newCapacity, Self.spareCapacity))
-            newCapacity = Swift.max(newCapacity, Self.spareCapacity)
-        }
+        // Never fewer slots than a spare buffer has, so every small message's buffer can be one.
+        let newCapacity = Swift.max(newCapacity, frameCount + headroom + 1, Self.spareCapacity)
+        let newStorage = (newCapacity == Self.spareCapacity ? Self.takeSpare() : nil)
+            ?? .allocate(capacity: newCapacity)
         if let storage {
             // Bitwise move: see the type's documentation for why it is safe.
             (newStorage + headroom).moveInitialize(from: storage + start, count: frameCount)
