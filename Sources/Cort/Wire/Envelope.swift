@@ -42,6 +42,14 @@ package enum Envelope: Sendable, Equatable {
         }
     }
 
+    /// Whether this answers a call (a reply or an error): what a batch of answers carries.
+    var isAnswer: Bool {
+        switch self {
+        case .reply, .failure: true
+        default: false
+        }
+    }
+
     /// Whether this answers a request with a value (a reply or a description):
     /// one that can grow past the envelope limit.
     var isAnswerWithValue: Bool {

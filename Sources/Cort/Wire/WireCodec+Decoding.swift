@@ -71,6 +71,9 @@ extension WireCodec {
             envelope = .describe(sequence: id)
         case .description:
             envelope = .description(sequence: id, services: try decodeDescription(&reader, limits: limits))
+        case .batch:
+            // Read with `WireBatch`; one found here is inside another.
+            throw reader.error("a batch inside a batch (batches do not nest)")
         }
         guard reader.remaining == 0 else {
             throw reader.error("\(reader.remaining) bytes after the envelope")
@@ -83,11 +86,19 @@ extension WireCodec {
     /// For shedding frames cheaply: anything it accepts still goes through
     /// ``decode(_:limits:)`` before it is acted on.
     static func kind(of bytes: UnsafeRawBufferPointer) -> WireFormat.Kind? {
+        header(of: bytes)?.kind
+    }
+
+    /// The kind and id of an envelope from its header alone; nil when the
+    /// header is not a well-formed one of this version.
+    static func header(of bytes: UnsafeRawBufferPointer) -> (kind: WireFormat.Kind, id: UInt64)? {
+        guard !bytes.isEmpty else { return nil }
         var reader = WireReader(bytes)
         guard let fieldCount = try? reader.readArrayHeader("envelope", bounded: false), fieldCount >= 3,
               (try? reader.readUInt("version")) == WireFormat.version,
-              let kindNumber = try? reader.readUInt("kind") else { return nil }
-        return WireFormat.Kind(rawValue: kindNumber)
+              let kindNumber = try? reader.readUInt("kind"), let kind = WireFormat.Kind(rawValue: kindNumber),
+              let id = try? reader.readUInt("id") else { return nil }
+        return (kind, id)
     }
 
     /// A description's services; each string within the wire's own name limits.

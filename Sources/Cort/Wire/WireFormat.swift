@@ -16,6 +16,8 @@ package enum WireFormat {
         case draining = 7
         case describe = 8
         case description = 9
+        /// Several envelopes in one frame (see ``WireBatch``).
+        case batch = 10
 
         /// How many elements the kind's array has, header included.
         var fieldCount: Int {
@@ -29,6 +31,7 @@ package enum WireFormat {
             case .draining: 4
             case .describe: 3
             case .description: 4
+            case .batch: 4
             }
         }
     }

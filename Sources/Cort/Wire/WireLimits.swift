@@ -28,6 +28,9 @@ package struct WireLimits: Sendable, Equatable {
     /// 64 MiB): above it the peer is dropped before cort sees the message, so
     /// between `maxEnvelopeBytes` and this cap a node still answers with an error.
     package var hardMessageCap: Int = 64 << 20
+    /// The most envelopes in one batch frame (64): a reader answers a larger
+    /// batch's calls with `protocolError`, and bounds the work of one frame.
+    package var maxBatchEntries: Int = 64
 
     package init() {}
 

@@ -205,6 +205,21 @@ struct WireReader {
         return Array(try span(length, field))
     }
 
+    /// Where a bin's bytes are in the frame, without copying them.
+    mutating func readBinRange(_ field: StaticString) throws(WireError) -> Range<Int> {
+        let marker = try byte(field)
+        let length: Int
+        switch marker {
+        case MessagePackFormat.bin8: length = Int(try byte(field))
+        case MessagePackFormat.bin16: length = Int(try big(UInt16.self, field))
+        case MessagePackFormat.bin32: length = Int(try big(UInt32.self, field))
+        default: throw wrongType(field, expected: "bin", found: marker)
+        }
+        guard length <= remaining else { throw truncated(field) }
+        defer { position += length }
+        return position..<(position + length)
+    }
+
     /// A bin or nil.
     mutating func readOptionalBin(_ field: StaticString) throws(WireError) -> [UInt8]? {
         if skipNil() { return nil }
