@@ -62,7 +62,8 @@ final class RawCaller: @unchecked Sendable {
         return try frames[0].withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) }
     }
 
-    /// Every envelope that arrives within `timeout` of the previous one, up to `limit`.
+    /// Every envelope that arrives within `timeout` of the previous one, up
+    /// to `limit` (each entry of a batch counting one).
     ///
     /// Read on one thread in one go: a thread and a hop through the
     /// cooperative pool per envelope made reading a thousand answers take
@@ -70,18 +71,27 @@ final class RawCaller: @unchecked Sendable {
     /// heartbeats, stuck behind the unread answers, to drop the connection
     /// and the answers queued on it.
     func receiveAll(idle timeout: Duration, limit: Int) async throws -> [Envelope] {
-        let frames = try await onOwnThread { [self] () -> [[UInt8]] in
-            var frames: [[UInt8]] = []
-            while frames.count < limit, let socket = self.socket,
+        try await onOwnThread { [self] () -> [Envelope] in
+            var envelopes: [Envelope] = []
+            while envelopes.count < limit, let socket = self.socket,
                   try socket.poll(.readable, timeout: timeout).contains(.readable),
                   let message = try socket.tryReceive() {
                 let parts = message.copyFrames()
                 guard parts.count == 1 else { break }
-                frames.append(parts[0])
+                envelopes += try Self.envelopes(in: parts[0])
             }
-            return frames
+            return envelopes
         }
-        return try frames.map { frame in try frame.withUnsafeBytes { try WireCodec.decode($0, limits: WireLimits()) } }
+    }
+
+    /// The envelope in `frame`, or each envelope of the batch it is.
+    static func envelopes(in frame: [UInt8]) throws -> [Envelope] {
+        try frame.withUnsafeBytes { bytes in
+            guard WireBatch.isBatch(bytes) else { return [try WireCodec.decode(bytes, limits: WireLimits())] }
+            let batch = WireBatch.read(bytes, limits: WireLimits())
+            if let error = batch.error { throw error }
+            return try batch.entries.map { try WireCodec.decode(WireBatch.bytes(of: $0, in: bytes), limits: WireLimits()) }
+        }
     }
 
     /// Closes the socket at once (no linger): the node sees the connection drop.

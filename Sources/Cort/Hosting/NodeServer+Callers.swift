@@ -60,6 +60,8 @@ extension NodeServer {
 
     /// Sends `envelope` to the caller `routingID`, within what the node lets
     /// wait for it; an answer it cannot hand over is dropped and counted.
+    /// While finished calls are answered, a reply or error to a caller that
+    /// reads batches goes in its batch (``AnswerBatches``) instead.
     func answer(_ envelope: Envelope, to routingID: [UInt8], peer: PeerTable.Ref?) {
         var envelope = envelope
         if allowList != nil, case .failure(let id, let failure) = envelope {
@@ -67,29 +69,64 @@ extension NodeServer {
             // not this node's type names or the runtime's words.
             envelope = .failure(id: id, failure.redacted)
         }
-        var bytes: [UInt8] = []
-        WireCodec.encode(envelope, into: &bytes)
-        if bytes.count > limits.maxEnvelopeBytes, envelope.isAnswerWithValue {
-            // Symmetric limits: the caller would refuse it, so say why instead.
-            bytes.removeAll(keepingCapacity: true)
-            let failure = CallFailure(
-                code: .messageTooLarge,
-                message: "the answer has more than the limit of \(limits.maxEnvelopeBytes) bytes")
-            WireCodec.encode(.failure(id: envelope.id, allowList == nil ? failure : failure.redacted), into: &bytes)
-        }
         if case .failure = envelope { counters.errorAnswers += 1 }
         // No closure here (`peer.flatMap { peers[$0] }`): one that reads the
         // actor's state is checked to run on its executor, each call (about
         // 400 instructions a call, callgrind), and the whole entry was copied.
         var callerLedger: SendLedger?
         var notReading = false
+        var readsBatches = false
         if let peer, let state = peers.answering(peer) {
-            (callerLedger, notReading) = (state.ledger, state.notReading)
+            (callerLedger, notReading, readsBatches) = (state.ledger, state.notReading, state.readsBatches)
         }
+        if let peer, readsBatches, !notReading, answerBatches.isGathering, envelope.isAnswer {
+            answerBatches.scratch.removeAll(keepingCapacity: true)
+            encodeAnswer(envelope, into: &answerBatches.scratch)
+            let size = answerBatches.scratch.count
+            if let callerLedger, size <= WireBatchWriter.maxBytes / 2 {
+                guard callerLedger.outstanding + answerBatches.bytes(for: peer) + size <= nodeLimits.answerBytesPerCaller,
+                      peers.totalLedger.outstanding + answerBatches.bytes + size <= nodeLimits.answerBytes else {
+                    return dropAnswer(for: peer, because: "the answers waiting for it are over the node's bound")
+                }
+                if let full = answerBatches.gather(for: peer, routingID: routingID) { send(full) }
+                return
+            }
+        }
+        var bytes: [UInt8] = []
+        encodeAnswer(envelope, into: &bytes)
         if (callerLedger?.outstanding ?? 0) + bytes.count > nodeLimits.answerBytesPerCaller
             || peers.totalLedger.outstanding + bytes.count > nodeLimits.answerBytes {
             return dropAnswer(for: peer, because: "the answers waiting for it are over the node's bound")
         }
+        hand(bytes, to: routingID, peer: peer, ledger: callerLedger, notReading: notReading, answers: 1)
+    }
+
+    /// Sends a caller's batch of answers (``AnswerBatches``).
+    func send(_ batch: AnswerBatches.Closed) {
+        var (ledger, notReading): (SendLedger?, Bool) = (nil, false)
+        if let state = peers.answering(batch.peer) { (ledger, notReading) = (state.ledger, state.notReading) }
+        hand(batch.frame, to: batch.routingID, peer: batch.peer, ledger: ledger, notReading: notReading,
+             answers: batch.answers)
+    }
+
+    /// Appends the frame of `envelope`, or of a `messageTooLarge` error when
+    /// it is an answer over the limit.
+    private func encodeAnswer(_ envelope: Envelope, into bytes: inout [UInt8]) {
+        let start = bytes.count
+        WireCodec.encode(envelope, into: &bytes)
+        if bytes.count - start > limits.maxEnvelopeBytes, envelope.isAnswerWithValue {
+            // Symmetric limits: the caller would refuse it, so say why instead.
+            bytes.removeSubrange(start...)
+            let failure = CallFailure(
+                code: .messageTooLarge,
+                message: "the answer has more than the limit of \(limits.maxEnvelopeBytes) bytes")
+            WireCodec.encode(.failure(id: envelope.id, allowList == nil ? failure : failure.redacted), into: &bytes)
+        }
+    }
+
+    /// Hands a frame of `answers` answers to libzmq for `routingID`.
+    private func hand(_ bytes: [UInt8], to routingID: [UInt8], peer: PeerTable.Ref?, ledger callerLedger: SendLedger?,
+                      notReading: Bool, answers: Int) {
         var message = ZeroMQMessage(frameCapacity: 2)
         message.append(routingID)
         message.append(noCopy: bytes, countedIn: callerLedger ?? peers.totalLedger)
@@ -103,11 +140,11 @@ extension NodeServer {
                 }
                 return
             }
-            dropAnswer(for: peer, because: "its queue in libzmq is full")
+            dropAnswer(for: peer, because: "its queue in libzmq is full", answers: answers)
         } catch {
             // hostUnreachable: the caller's connection is gone (the monitor
             // reports it, and its calls are stopped); nobody reads this.
-            counters.droppedAnswers += 1
+            counters.droppedAnswers += answers
             rateLimited.log(.debug, "answer-unroutable", "an answer could not be sent",
                             metadata: ["cort.error": "\(error)"], at: system.clock.now)
         }
@@ -116,8 +153,8 @@ extension NodeServer {
     /// A caller does not read its answers: drop this one and its waiting
     /// calls (their answers would wait unread too); refuse its new calls
     /// until an answer goes through again.
-    private func dropAnswer(for peer: PeerTable.Ref?, because reason: String) {
-        counters.droppedAnswers += 1
+    private func dropAnswer(for peer: PeerTable.Ref?, because reason: String, answers: Int = 1) {
+        counters.droppedAnswers += answers
         rateLimited.log(.warning, "answer-dropped", "a caller does not read its answers; dropping them",
                         metadata: ["cort.reason": "\(reason)"], at: system.clock.now)
         guard let peer, peers[peer]?.notReading == false else { return }

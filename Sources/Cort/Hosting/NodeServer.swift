@@ -165,6 +165,8 @@ actor NodeServer {
         var denied = 0
         /// With CURVE, frames without a caller key (none should get past the ZAP handler).
         var unauthenticated = 0
+        /// Batch frames received (each of several envelopes).
+        var batches = 0
     }
 
     let endpoint: String
@@ -218,6 +220,8 @@ actor NodeServer {
     let finishedCalls = Mutex(FinishedCalls())
     /// The calls ``answerFinishedCalls()`` answers now (its storage kept between batches).
     @exclusivity(unchecked) var finishedBatch: [PooledCall] = []
+    /// Their answers to callers that read batches, gathered while it runs.
+    @exclusivity(unchecked) var answerBatches = AnswerBatches()
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }
 
@@ -395,10 +399,13 @@ actor NodeServer {
         }
     }
 
-    /// Reads and handles up to ``framesPerTurn`` frames, on the reactor's
-    /// thread: more would keep the loop from the workers' answers, timers
-    /// and the monitor under a flood (the reactor calls this again after them).
+    /// Reads and handles up to ``framesPerTurn`` frames, or
+    /// ``envelopesPerTurn`` envelopes counting each entry of a batch, on the
+    /// reactor's thread: more would keep the loop from the workers' answers,
+    /// timers and the monitor under a flood (the reactor calls this again
+    /// after them).
     func readTurn() -> ZeroMQReactor.ReaderTurn {
+        var envelopes = 0
         for _ in 0..<Self.framesPerTurn {
             let message: ZeroMQMessage
             do {
@@ -412,7 +419,8 @@ actor NodeServer {
             // be applied first, to tell which connection the frame came over
             // (see ConnectionEpochs).
             applyConnectionEvents()
-            handle(message)
+            envelopes += handle(message)
+            if envelopes >= Self.envelopesPerTurn { break }
         }
         return .more
     }
@@ -444,13 +452,18 @@ actor NodeServer {
 
     /// How many frames the node reads before it lets the reactor's other work run.
     static let framesPerTurn = 16
+    /// How many envelopes (a batch's entries each counting one) the node
+    /// reads before it lets the reactor's other work run.
+    static let envelopesPerTurn = 64
 
     /// How often a caller that does not read its answers has one of its
     /// requests refused with an answer, to see whether it reads again; its
     /// other requests are dropped unanswered.
     static let notReadingProbeInterval = Duration.milliseconds(10)
 
-    private func handle(_ message: consuming ZeroMQMessage) {
+    /// Handles one message; how many envelopes it held (a batch's entries,
+    /// else one).
+    private func handle(_ message: consuming ZeroMQMessage) -> Int {
         let now = system.clock.now
         guard message.count == 2 else {
             counters.badFrames += 1
@@ -462,7 +475,7 @@ actor NodeServer {
                     message: "a cort message has one envelope frame after the routing id, this one had \(message.count - 1)")),
                     to: message.frame(at: 0), peer: nil)
             }
-            return
+            return 1
         }
         let descriptor = message.sourceDescriptor(at: 1)
         let (routingID, knownConnection) = message.withFrame(at: 0) { epochs.frame(routingID: $0, on: descriptor) }
@@ -471,23 +484,71 @@ actor NodeServer {
             guard known.isOpen else {
                 // Its caller's connection is gone: nobody would read an answer.
                 counters.lateFrames += 1
-                return
+                return 1
             }
             connection = known.connection
         }
         var peer = peers.heard(routingID, on: connection, at: now)
-        var callerKey: CurveKey?
-        var allowed = true
+        var sender = Sender(routingID: routingID, peer: nil, key: nil, allowed: true)
         if let allowList {
             guard let (key, isAllowed) = authenticate(message, peer: &peer, routingID: routingID,
                                                       connection: connection, allowList: allowList, at: now) else {
                 counters.unauthenticated += 1
                 metrics?.badFrame(.unauthenticated)
-                return
+                return 1
             }
-            (callerKey, allowed) = (key, isAllowed)
+            (sender.key, sender.allowed) = (key, isAllowed)
         }
-        if let peer, peers.isNotReading(peer), message.withFrame(at: 1, { WireCodec.kind(of: $0) }) == .request,
+        sender.peer = peer
+        guard message.withFrame(at: 1, { WireBatch.isBatch($0) }) else {
+            handleEnvelope(in: message, at: nil, from: sender, at: now)
+            return 1
+        }
+        let batch = message.withFrame(at: 1) { WireBatch.read($0, limits: limits) }
+        counters.batches += 1
+        if let peer { peers.setReadsBatches(for: peer) }
+        guard let fault = batch.error else {
+            for entry in batch.entries {
+                handleEnvelope(in: message, at: entry, from: sender, at: now)
+            }
+            return batch.entries.count
+        }
+        // Nothing in a malformed batch runs; the calls it names are told why.
+        counters.badFrames += 1
+        metrics?.badFrame(.malformedEnvelope)
+        rateLimited.log(.debug, "malformed-batch", "a malformed batch",
+                        metadata: ["cort.error": "\(fault.message)"], at: now)
+        answer(.failure(id: 0, CallFailure(code: fault.code, message: "malformed batch: \(fault.message)")),
+               to: routingID, peer: peer)
+        for entry in batch.entries {
+            let header = message.withFrame(at: 1) { WireCodec.header(of: WireBatch.bytes(of: entry, in: $0)) }
+            guard let header, header.kind == .request else { continue }
+            counters.requests += 1
+            answer(.failure(id: header.id, CallFailure(
+                code: .protocolError, message: "the batch this request came in is malformed (\(fault.message)); the call did not run")),
+                   to: routingID, peer: peer)
+        }
+        return max(batch.entries.count, 1)
+    }
+
+    /// Who sent a message, as ``handle(_:)`` found out once for all its envelopes.
+    private struct Sender {
+        let routingID: [UInt8]
+        var peer: PeerTable.Ref?
+        /// With CURVE, the caller's key.
+        var key: CurveKey?
+        /// With CURVE, whether its key is still in the allow-list.
+        var allowed: Bool
+    }
+
+    /// Handles the envelope in frame 1 of `message`, or in its bytes `entry`
+    /// (one entry of a batch, where only requests and cancels belong).
+    private func handleEnvelope(in message: borrowing ZeroMQMessage, at entry: Range<Int>?, from sender: Sender,
+                                at now: Duration) {
+        let (routingID, peer) = (sender.routingID, sender.peer)
+        if let peer, peers.isNotReading(peer),
+           message.withFrame(at: 1, { WireCodec.kind(of: WireBatch.bytes(of: entry, in: $0)) })
+            == .request,
            peers.sheds(peer, at: now, probingEvery: Self.notReadingProbeInterval) {
             // A caller that does not read its answers gets no more work, and
             // no refusal it would not read either: its requests cost the
@@ -501,7 +562,7 @@ actor NodeServer {
         let envelope: Envelope
         do {
             envelope = try message.withFrame(at: 1) { (bytes) throws(WireError) in
-                try WireCodec.decode(bytes, limits: limits, names: recentNames)
+                try WireCodec.decode(WireBatch.bytes(of: entry, in: bytes), limits: limits, names: recentNames)
             }
         } catch {
             counters.badFrames += 1
@@ -515,7 +576,7 @@ actor NodeServer {
         switch envelope {
         case .request(let request):
             counters.requests += 1
-            guard allowed else {
+            guard sender.allowed else {
                 // Its key was taken out of the allow-list after it connected.
                 counters.denied += 1
                 metrics?.denied.increment()
@@ -524,10 +585,18 @@ actor NodeServer {
                        to: routingID, peer: peer)
                 return
             }
-            admit(request, from: routingID, peer: peer, callerKey: callerKey, at: now)
+            admit(request, from: routingID, peer: peer, callerKey: sender.key, at: now)
         case .cancel(let id):
             if let peer { cancel(CallKey(peer: peer, id: id)) }
-        case .ping(let sequence) where !allowed:
+        case _ where entry != nil:
+            // A batch carries requests and cancels only.
+            counters.badFrames += 1
+            metrics?.badFrame(.malformedEnvelope)
+            rateLimited.log(.debug, "malformed-batch", "a batch entry that is not a request or a cancel", at: now)
+            answer(.failure(id: envelope.id, CallFailure(
+                code: .protocolError, message: "a batch carries requests and cancels; this entry is another kind")),
+                   to: routingID, peer: peer)
+        case .ping(let sequence) where !sender.allowed:
             // A revoked caller learns nothing of the node's load. While calls
             // it made before are still running it is told the node lives (no
             // free slots), so it waits for their answers instead of calling
@@ -540,10 +609,10 @@ actor NodeServer {
         case .ping(let sequence):
             answer(.pong(sequence: sequence, freeSlots: UInt32(clamping: draining ? 0 : freeSlots()),
                          incarnation: incarnation), to: routingID, peer: peer)
-        case .describe where !allowed:
+        case .describe where !sender.allowed:
             counters.ignoredFrames += 1
         case .describe(let sequence):
-            answer(.description(sequence: sequence, services: describe(for: callerKey)), to: routingID, peer: peer)
+            answer(.description(sequence: sequence, services: describe(for: sender.key)), to: routingID, peer: peer)
         case .reply, .failure, .pong, .draining, .description:
             counters.ignoredFrames += 1
         }

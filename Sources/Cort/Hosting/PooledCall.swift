@@ -190,10 +190,12 @@ extension NodeServer {
         }
         // A job queued before the node stopped answers nothing after it, as
         // the node's answering task did not.
+        answerBatches.startGathering()
         for call in batch where running {
             guard let (outcome, started) = call.takeOutcome() else { continue }
             completed(call.key, in: call.lane, outcome, started: started)
         }
+        for closed in answerBatches.finish() { send(closed) }
         batch.removeAll(keepingCapacity: true)
         finishedBatch = batch
     }

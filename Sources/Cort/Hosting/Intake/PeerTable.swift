@@ -42,6 +42,8 @@ struct PeerTable {
         var notReading = false
         /// When the node last tried to answer it while it did not read.
         var lastProbe: Duration?
+        /// It sent a batch: it reads its answers in batches too.
+        var readsBatches = false
         /// With CURVE: the caller's public key, as the ZAP handler named it
         /// (the `User-Id` of its frames, Z85 text), and whether the node's
         /// allow-list let it in when it last looked (at `checkedGeneration`).
@@ -86,11 +88,12 @@ struct PeerTable {
     /// What answering `ref` needs of its entry: its ledger and whether it
     /// stopped reading; nil when it is gone. (The entry itself is not
     /// copied out, as the subscript does.)
-    func answering(_ ref: Ref) -> (ledger: SendLedger, notReading: Bool)? {
+    func answering(_ ref: Ref) -> (ledger: SendLedger, notReading: Bool, readsBatches: Bool)? {
         guard ref.slot < slots.count, slots[ref.slot]?.generation == ref.generation,
-              let ledger = slots[ref.slot]?.ledger, let notReading = slots[ref.slot]?.notReading
+              let ledger = slots[ref.slot]?.ledger, let notReading = slots[ref.slot]?.notReading,
+              let readsBatches = slots[ref.slot]?.readsBatches
         else { return nil }
-        return (ledger, notReading)
+        return (ledger, notReading, readsBatches)
     }
 
     /// A frame arrived from `routingID` (on `connection`, when known).
@@ -160,6 +163,11 @@ struct PeerTable {
         guard self[ref] != nil else { return }
         slots[ref.slot]!.notReading = notReading
         slots[ref.slot]!.lastProbe = nil
+    }
+
+    mutating func setReadsBatches(for ref: Ref) {
+        guard self[ref] != nil, !slots[ref.slot]!.readsBatches else { return }
+        slots[ref.slot]!.readsBatches = true
     }
 
     func isNotReading(_ ref: Ref) -> Bool {
