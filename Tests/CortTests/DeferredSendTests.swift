@@ -121,4 +121,22 @@ struct DeferredSendTests {
             #expect(try await quick.value == 2)
         }
     }
+
+    @Test func requestsFiledForOneNodeLeaveInOneBatch() async throws {
+        try await Self.withHeldCalls(nodes: 1) { nodes, gate, remote, holds async throws in
+            let batchesBefore = try await nodes[0].nodeCounters().batches
+            var quick: [Task<Int, any Error>] = []
+            for value in 2...4 {
+                quick.append(await Self.filed(on: remote) { try await gate.echo(value) })
+            }
+            #expect(remote.unsentNodeKeys.count == 3)
+            remote.releaseFlushes()
+            for (value, call) in zip(2...4, quick) {
+                #expect(try await call.value == value)
+            }
+            // One message for the three, each request counted by the node.
+            #expect(try await nodes[0].nodeCounters().batches == batchesBefore + 1)
+            #expect(try await Self.requests(nodes) == 4 + holds.count)
+        }
+    }
 }

@@ -122,6 +122,55 @@ import Testing
         }
     }
 
+    /// `count` calls to the scripted node, and the requests it received for them.
+    static func calls(_ count: Int, to node: ScriptedNode, using caller: CortSystem)
+        async throws -> [(Task<String, any Error>, ScriptedNode.Received)] {
+        let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+        var calls: [(Task<String, any Error>, ScriptedNode.Received)] = []
+        for index in 0..<count {
+            let call = Task { try await greeter.hello(name: "caller \(index)") }
+            calls.append((call, try #require(await next(node.requests, within: .seconds(30)))))
+        }
+        return calls
+    }
+
+    @Test func answersInABatchReachTheirCallsAndABadEntryFailsOnlyItsOwn() async throws {
+        try await Self.withScriptedNodes(1) { nodes, caller in
+            let calls = try await Self.calls(3, to: nodes[0], using: caller)
+            let (first, second, third) = (calls[0].1.request.id, calls[1].1.request.id, calls[2].1.request.id)
+            var batch = WireBatchWriter()
+            batch.append(RawCaller.encode(.reply(id: first, result: Self.encoded("Hello, first!"))))
+            batch.append([0xc1, 0x00])  // no header: dropped
+            batch.append(RawCaller.encode(.ping(sequence: 3)))  // not an answer: dropped
+            // A reply for the third call whose result is a string, not a bin.
+            batch.append([0x94, 0x01, 0x02] + Self.uint64(third) + [0xa2, 0x68, 0x69])
+            batch.append(RawCaller.encode(.reply(id: second, result: Self.encoded("Hello, second!"))))
+            nodes[0].send([calls[0].1.caller, batch.finish()])
+            #expect(try await calls[0].0.value == "Hello, first!")
+            #expect(try await calls[1].0.value == "Hello, second!")
+            // At once: on the caller's clock, which stands still, its deadline never comes.
+            let error = await #expect(throws: RemoteCallError.self) { try await calls[2].0.value }
+            #expect(error?.code == .protocolError)
+        }
+    }
+
+    @Test func aMalformedBatchOfAnswersFailsItsCallsAtOnce() async throws {
+        try await Self.withScriptedNodes(1) { nodes, caller in
+            let calls = try await Self.calls(2, to: nodes[0], using: caller)
+            var batch = WireBatchWriter()
+            for (_, received) in calls {
+                batch.append(RawCaller.encode(.reply(id: received.request.id, result: Self.encoded("Hello!"))))
+            }
+            // A byte after the batch: nothing in it is taken.
+            nodes[0].send([calls[0].1.caller, batch.finish() + [0xc0]])
+            for (call, _) in calls {
+                let error = await #expect(throws: RemoteCallError.self) { try await call.value }
+                #expect(error?.code == .protocolError)
+                #expect(error?.message.contains("batch") == true, "\(String(describing: error))")
+            }
+        }
+    }
+
     @Test func anAnswerOverTheLimitFailsItsCallAtOnce() async throws {
         try await Self.withScriptedNodes(1, maxMessageBytes: 64 << 10) { nodes, caller in
             let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)

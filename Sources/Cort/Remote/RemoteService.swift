@@ -516,6 +516,8 @@ final class RemoteServiceState {
     private struct Unsent {
         let id: UInt64
         let envelope: [UInt8]
+        /// A flush took it (in a batch, or ended it unsent).
+        var taken = false
     }
 
     /// With this many calls of the service in flight, a request is not sent
@@ -639,6 +641,8 @@ final class RemoteServiceState {
     @exclusivity(unchecked) private var outbox: [Unsent] = []
     /// Its storage between flushes.
     @exclusivity(unchecked) private var spareOutbox: [Unsent] = []
+    /// The calls of the batch ``flushOutbox()`` sends (its storage kept between flushes).
+    @exclusivity(unchecked) private var batchIDs: [UInt64] = []
     /// For tests: while set, ``flushOutbox()`` sends nothing.
     @exclusivity(unchecked) var flushesHeld = false
     /// For tests: called under the lock when a request is filed in the outbox.
@@ -1089,42 +1093,74 @@ final class RemoteServiceState {
     /// this process may use two CPUs or more.
     static let defersSends = UsableProcessors.count >= 2
 
-    /// Sends the requests filed in ``outbox``, in order, on the reactor. A
-    /// call that ended meanwhile is not sent; one whose node's connection
-    /// changed, or that libzmq does not take, never left: it ends as not
-    /// sent, free to go to any node.
+    /// Sends the requests filed in ``outbox`` on the reactor, those for one
+    /// node together: in a batch (``WireBatchWriter``), one message for up
+    /// to 64 of them. A call that ended meanwhile is not sent; one whose
+    /// node's connection changed, or that libzmq does not take, never left:
+    /// it ends as not sent, free to go to any node.
     func flushOutbox() {
         guard !outbox.isEmpty, !flushesHeld else { return }
         var sending = outbox
         outbox = spareOutbox
-        for index in sending.indices {
-            let unsent = sending[index]
-            guard let call = pending[unsent.id] else { continue }
+        var batch = WireBatchWriter()
+        for first in sending.indices where !sending[first].taken {
+            sending[first].taken = true
+            guard let call = pending[sending[first].id] else { continue }
             guard !isClosed, call.node.connection == call.connection else {
-                endUnsent(unsent.id, call)
+                endUnsent(sending[first].id, call)
                 continue
+            }
+            // This node's later requests go with it, as many as fit.
+            batchIDs.removeAll(keepingCapacity: true)
+            batchIDs.append(sending[first].id)
+            for later in sending.indices[(first + 1)...] where !sending[later].taken {
+                guard let other = pending[sending[later].id], other.node === call.node else { continue }
+                guard other.connection == call.connection else {
+                    sending[later].taken = true
+                    endUnsent(sending[later].id, other)
+                    continue
+                }
+                if batchIDs.count == 1 {
+                    guard batch.fits(sending[first].envelope.count) else { break }
+                    batch.append(sending[first].envelope)
+                }
+                guard batch.fits(sending[later].envelope.count) else { break }
+                batch.append(sending[later].envelope)
+                batchIDs.append(sending[later].id)
+                sending[later].taken = true
             }
             var message = ZeroMQMessage(frameCapacity: 2)
             message.append(call.node.routingID)
-            message.append(unsent.envelope)
+            if batchIDs.count == 1 {
+                // Alone (its batch may have taken it before the next did not fit).
+                batch.removeAll()
+                message.append(sending[first].envelope)
+            } else {
+                message.append(batch.finish())
+            }
             do {
                 if try socket.trySend(&message) { continue }
                 // As a direct send that libzmq refuses (see `send`).
                 call.node.health.full()
-                endUnsent(unsent.id, call)
+                endUnsent(batchIDs)
             } catch let error as ZeroMQError where error.code == .hostUnreachable {
-                // Neither this request nor the node's others still to go
+                // Neither these requests nor the node's others still to go
                 // have left; those it sent before may have run.
-                let key = call.node.key
-                for later in sending[index...] {
-                    if let waiting = pending[later.id], waiting.node.key == key { endUnsent(later.id, waiting) }
+                endUnsent(batchIDs)
+                for later in sending.indices[first...] where !sending[later].taken {
+                    guard let waiting = pending[sending[later].id], waiting.node === call.node else { continue }
+                    sending[later].taken = true
+                    endUnsent(sending[later].id, waiting)
                 }
-                connectionGone(key)
+                connectionGone(call.node.key)
             } catch {
-                pending.removeValue(forKey: unsent.id)
-                callEnded(on: call.node)
-                settle(call, .failure(RemoteCallError(.transport, "\(call.method): cannot send to node \(call.node.key)",
-                                                      cause: error as? ZeroMQError ?? ZeroMQError(.other, "\(error)"))))
+                let failure = error as? ZeroMQError ?? ZeroMQError(.other, "\(error)")
+                for id in batchIDs {
+                    guard let sent = pending.removeValue(forKey: id) else { continue }
+                    callEnded(on: sent.node)
+                    settle(sent, .failure(RemoteCallError(.transport, "\(sent.method): cannot send to node \(sent.node.key)",
+                                                          cause: failure)))
+                }
             }
         }
         sending.removeAll(keepingCapacity: true)
@@ -1135,6 +1171,13 @@ final class RemoteServiceState {
     /// For tests: the nodes the requests in the outbox are filed for.
     var unsentNodeKeys: [String] {
         outbox.compactMap { pending[$0.id]?.node.key }
+    }
+
+    /// Ends the calls `ids`, filed in ``outbox``, that were not sent after all.
+    private func endUnsent(_ ids: [UInt64]) {
+        for id in ids {
+            if let call = pending[id] { endUnsent(id, call) }
+        }
     }
 
     /// Ends a call filed in ``outbox`` that will not be sent: it never left.
@@ -1313,7 +1356,7 @@ final class RemoteServiceState {
         var readAt = clock.now
         for index in 1...100_000 {
             guard let message = try? socket.tryReceive() else { break }
-            handle(message, at: readAt)
+            _ = handle(message, at: readAt)
             if index % NodeServer.framesPerTurn == 0 { readAt = clock.now }
         }
         socketUsed()
@@ -1474,14 +1517,14 @@ final class RemoteServiceState {
     func readTurn() -> ZeroMQReactor.ReaderTurn {
         guard !isClosed else { return .stop }
         receiveLoopWaits = false
-        let handled: Int
+        let wholeTurn: Bool
         do {
-            handled = try readFrames()
+            wholeTurn = try readFrames()
         } catch {
             logger.warning("the remote service stopped receiving", metadata: ["cort.service": "\(name)", "cort.error": "\(error)"])
             return .stop
         }
-        if handled == NodeServer.framesPerTurn { return .more }
+        if wholeTurn { return .more }
         receiveLoopWaits = true
         return .drained
     }
@@ -1499,22 +1542,25 @@ final class RemoteServiceState {
         guard receiveLoopWaits, !readingAfterUse else { return }
         readingAfterUse = true
         defer { readingAfterUse = false }
-        guard (try? readFrames()) == NodeServer.framesPerTurn else { return }
+        guard (try? readFrames()) == true else { return }
         Task(executorPreference: reactor.taskExecutor) { [weak owner] in owner?.readAfterUse() }
     }
 
-    /// Reads and handles up to a turn of frames; how many it read. The
-    /// frames read in one go share one clock reading.
-    private func readFrames() throws -> Int {
-        var handled = 0
+    /// Reads and handles up to a turn of frames (``NodeServer/framesPerTurn``,
+    /// or ``NodeServer/envelopesPerTurn`` counting a batch's entries);
+    /// whether it read a whole turn. The frames read in one go share one
+    /// clock reading.
+    private func readFrames() throws -> Bool {
+        var (frames, envelopes) = (0, 0)
         var now: Duration?
-        while handled < NodeServer.framesPerTurn, let message = try socket.tryReceive() {
+        while let message = try socket.tryReceive() {
             let readAt = now ?? clock.now
             now = readAt
-            handle(message, at: readAt)
-            handled += 1
+            envelopes += handle(message, at: readAt)
+            frames += 1
+            if frames == NodeServer.framesPerTurn || envelopes >= NodeServer.envelopesPerTurn { return true }
         }
-        return handled
+        return false
     }
 
     /// The follow-up of a ``socketUsed()`` that read a whole turn.
@@ -1610,28 +1656,61 @@ final class RemoteServiceState {
         wakeWaiters(waiters.count)
     }
 
+    /// Handles one message; how many envelopes it held (a batch's entries, else one).
+    ///
     /// `now`: read once for a turn of frames (a clock reading costs about
     /// 180 instructions; a node's health needs no finer time).
-    private func handle(_ message: consuming ZeroMQMessage, at now: Duration) {
+    private func handle(_ message: consuming ZeroMQMessage, at now: Duration) -> Int {
         guard message.count == 2 else {
             badFrames += 1
             rateLimited.log(.debug, "frame-count", "dropped a message with \(message.count) frames",
                             metadata: ["cort.service": "\(name)"], at: now)
-            return
+            return 1
         }
         let connection = message.withFrame(at: 0) { Self.connectionNumber($0) }
         // The node itself, not its key: one hash of an Int a frame, none of a String.
         guard let node = nodeByConnection[connection] else {
             // A connection renewed since: what it still delivers is stale.
             lateReplies += 1
-            return
+            return 1
         }
         let key = node.key
         if !node.handshaken { handshakeSucceeded(key) }
         apply(node.health.heard(at: now, configuration: heartbeat), to: key)
+        guard message.withFrame(at: 1, { WireBatch.isBatch($0) }) else {
+            handleEnvelope(in: message, at: nil, from: key, on: connection, at: now)
+            return 1
+        }
+        let batch = message.withFrame(at: 1) { WireBatch.read($0, limits: limits) }
+        guard let fault = batch.error else {
+            for entry in batch.entries {
+                handleEnvelope(in: message, at: entry, from: key, on: connection, at: now)
+            }
+            return batch.entries.count
+        }
+        badFrames += 1
+        rateLimited.log(.debug, "malformed-batch", "dropped a malformed batch of answers", metadata: [
+            "cort.service": "\(name)", "cort.node": "\(key)", "cort.error": "\(fault.message)"], at: now)
+        // Its answers to calls in flight on this connection fail those calls now.
+        for entry in batch.entries {
+            guard let header = message.withFrame(at: 1, { WireCodec.header(of: WireBatch.bytes(of: entry, in: $0)) }),
+                  header.kind == .reply || header.kind == .error else { continue }
+            settle(header.id, with: .failure(CallFailure(
+                code: .protocolError, message: "the batch of answers of node \(key) is malformed: \(fault.message)")),
+                   from: connection)
+        }
+        return max(batch.entries.count, 1)
+    }
+
+    /// Handles the envelope in frame 1 of `message`, or in its bytes `entry`
+    /// (one entry of a batch, where only replies and errors belong).
+    private func handleEnvelope(in message: borrowing ZeroMQMessage, at entry: Range<Int>?, from key: String,
+                                on connection: Int, at now: Duration) {
         let decoded: Envelope
         do {
-            decoded = try message.withFrame(at: 1) { (bytes) throws(WireError) in try WireCodec.decode(bytes, limits: limits) }
+            decoded = try message.withFrame(at: 1) { (bytes) throws(WireError) in
+                try WireCodec.decode(WireBatch.bytes(of: entry, in: bytes), limits: limits)
+            }
         } catch {
             badFrames += 1
             rateLimited.log(.debug, "malformed-answer", "dropped a malformed answer", metadata: [
@@ -1650,6 +1729,9 @@ final class RemoteServiceState {
             settle(id, with: .value(result), from: connection)
         case .failure(let id, let failure):
             settle(id, with: .failure(failure), from: connection)
+        case _ where entry != nil:
+            // A batch of answers carries replies and errors only.
+            badFrames += 1
         case .pong(_, let freeSlots, let incarnation):
             if let draining = nodes[key]?.draining, draining != incarnation {
                 // Another incarnation answers: the node restarted and takes calls again.
