@@ -38,7 +38,15 @@ struct AnswerBatches {
 
     /// The bytes gathered for `peer` and not sent yet.
     func bytes(for peer: PeerTable.Ref) -> Int {
-        byPeer[peer].map { open[$0].bytes } ?? 0
+        index(of: peer).map { open[$0].bytes } ?? 0
+    }
+
+    /// The batch open for `peer`: the last one opened is compared first
+    /// (most batches of answers are for one caller), before a look-up
+    /// that hashes the caller (about 300 instructions, callgrind).
+    private func index(of peer: PeerTable.Ref) -> Int? {
+        if let last = open.indices.last, open[last].peer == peer { return last }
+        return open.count > 1 ? byPeer[peer] : nil
     }
 
     /// Adds the answer in ``scratch`` to `peer`'s batch. Returns that batch
@@ -46,17 +54,17 @@ struct AnswerBatches {
     /// send now.
     mutating func gather(for peer: PeerTable.Ref, routingID: [UInt8]) -> Closed? {
         var closed: Closed?
-        let index: Int
-        if let known = byPeer[peer] {
-            index = known
-            if !open[index].writer.fits(scratch.count) { closed = close(index) }
+        let slot: Int
+        if let known = index(of: peer) {
+            slot = known
+            if !open[slot].writer.fits(scratch.count) { closed = close(slot) }
         } else {
-            index = open.count
+            slot = open.count
             open.append(Open(peer: peer, routingID: routingID))
-            byPeer[peer] = index
+            byPeer[peer] = slot
         }
-        scratch.withUnsafeBytes { open[index].writer.append($0) }
-        open[index].bytes += scratch.count
+        scratch.withUnsafeBytes { open[slot].writer.append($0) }
+        open[slot].bytes += scratch.count
         bytes += scratch.count
         return closed
     }
