@@ -234,10 +234,11 @@ case "calls-on-reactor":
     finished = clock.now
     await calls.stop()
     server?.stop()
-case "calls-window", "calls-window-256":
+case let name where name == "calls-window" || Int(name.dropFirst("calls-window-".count)).map { name.hasPrefix("calls-window-") && $0 > 0 } == true:
+    // calls-window-N: N calls in flight (64 by default).
     let (calls, server) = try await typedCalls()
     started = clock.now
-    try await calls.windowed(iterations, window: arguments[1].hasSuffix("-256") ? 256 : PingPongDefaults.window)
+    try await calls.windowed(iterations, window: Int(name.dropFirst("calls-window-".count)) ?? PingPongDefaults.window)
     finished = clock.now
     await calls.stop()
     server?.stop()
