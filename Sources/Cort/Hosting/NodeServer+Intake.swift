@@ -22,7 +22,7 @@ extension NodeServer {
             metrics?.refused(.tooManyCallers)
             return refuse(.overloaded, "this node serves \(nodeLimits.maxCallers) callers already; the call did not run")
         }
-        if peers[peer]?.notReading == true {
+        if peers.isNotReading(peer) {
             // Its answers pile up unread; taking more work for it would only
             // grow them. The refusal itself tests whether it reads again.
             metrics?.refused(.notReading)

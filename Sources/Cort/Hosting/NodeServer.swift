@@ -648,7 +648,7 @@ actor NodeServer {
         connection: PeerTable.Connection?, allowList: CallerAllowList, at now: Duration
     ) -> (CurveKey, Bool)? {
         let generation = allowList.generation
-        if let known = peer, var identity = peers[known]?.identity {
+        if let known = peer, var identity = peers.identity(of: known) {
             let same = message.withProperty("User-Id", at: 1) { property in
                 property.map { bytes in identity.userID.withUnsafeBytes { bytesEqual($0, bytes) } } ?? false
             }

@@ -165,6 +165,14 @@ struct PeerTable {
         slots[ref.slot]!.lastProbe = nil
     }
 
+    /// With CURVE, `ref`'s key as the node last checked it (the entry
+    /// itself is not copied, as the subscript does: a copy retains its id,
+    /// its calls and its ledger).
+    func identity(of ref: Ref) -> CallerKey? {
+        guard ref.slot < slots.count, slots[ref.slot]?.generation == ref.generation else { return nil }
+        return slots[ref.slot]?.identity
+    }
+
     mutating func setReadsBatches(for ref: Ref) {
         guard self[ref] != nil, !slots[ref.slot]!.readsBatches else { return }
         slots[ref.slot]!.readsBatches = true
