@@ -194,15 +194,8 @@ struct WireReader {
 
     /// A bin's bytes, copied out of the frame.
     mutating func readBin(_ field: StaticString) throws(WireError) -> [UInt8] {
-        let marker = try byte(field)
-        let length: Int
-        switch marker {
-        case MessagePackFormat.bin8: length = Int(try byte(field))
-        case MessagePackFormat.bin16: length = Int(try big(UInt16.self, field))
-        case MessagePackFormat.bin32: length = Int(try big(UInt32.self, field))
-        default: throw wrongType(field, expected: "bin", found: marker)
-        }
-        return Array(try span(length, field))
+        let range = try readBinRange(field)
+        return Array(UnsafeBufferPointer(start: base + range.lowerBound, count: range.count))
     }
 
     /// Where a bin's bytes are in the frame, without copying them.
