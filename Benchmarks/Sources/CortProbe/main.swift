@@ -12,7 +12,7 @@ import Foundation
 // out the set-up that every run pays once.
 //
 // The call workloads (`calls`, `calls-window` with 64 calls in flight,
-// `calls-window-256`, and their C baselines `cecho-remote`,
+// `calls-window-256` (and `calls-window-N`, N in flight), and their C baselines `cecho-remote`,
 // `cecho-remote-window`, `cecho-remote-window-256`; `calls-latency` and
 // `cecho-remote-latency` time each call and print p50 and p99) talk to a server in
 // another process:
@@ -44,7 +44,7 @@ let usage = """
       WORKLOAD: codec | json | reactor | cecho | reactor-window | cecho-window
                 | reactor-task | reactor-task-window
                 | calls | calls-window | cecho-remote | cecho-remote-window
-                | calls-window-256 | cecho-remote-window-256
+                | calls-window-256 | cecho-remote-window-256 | calls-window-N (N in flight)
                 | calls-latency | cecho-remote-latency (one in flight, p50 and p99)
                 | cnode | cnode-window | cnode-window-256 | cnode-latency (a C caller of a cort node)
                 | chains-client | chains-server | chains-client-empty | chains-server-empty
