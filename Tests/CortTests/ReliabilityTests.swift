@@ -396,11 +396,11 @@ import Testing
     }
 
     @Test func aNodeThatNeverAnswersEndsTheCallAtItsDeadlineWithItsState() async throws {
-        // A port nothing listens on: the connection never comes up.
-        let gone = try await Self.node("gone", StaticDiscovery([:]))
-        let endpoint = try #require(gone.endpoint)
-        await gone.shutdown()
-        let caller = try Self.caller(try StaticDiscovery(["ledger": [endpoint]]))
+        // A port nothing listens on, held for the test (a node's port, shut
+        // down, was once given to another test's node meanwhile): the
+        // connection never comes up.
+        let closed = try closedEndpoint()
+        let caller = try Self.caller(try StaticDiscovery(["ledger": [closed.endpoint]]))
         let service = try Ledger.resolve(id: .service("ledger"), using: caller)
         do {
             // Long enough for the node list to arrive while other tests load both cores.
@@ -413,6 +413,7 @@ import Testing
             #expect(error.message.contains("connecting"), "\(error.message)")
         }
         await caller.shutdown()
+        withExtendedLifetime(closed) {}
     }
 
     @Test func aSystemInAServiceGroupDrainsOnGracefulShutdown() async throws {
