@@ -63,8 +63,17 @@ case let other?:
 // Warnings only: the benchmark's output is parsed, and the node's info lines would land in it.
 var logger = Logger(label: "cort-bench-node")
 logger.logLevel = .warning
-let node = try CortSystem.start(.init(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
-                                      logger: logger, security: security, instrumented: instrumented))
+var configuration = try CortSystem.Configuration(name: "bench-node", discovery: StaticDiscovery([:]), endpoint: requested,
+                                             logger: logger, security: security, instrumented: instrumented)
+// CORT_BENCH_IO_SCHEDULING (batchWhenServing, batch or inherited) replaces the default, as for cort-probe.
+if let text = environment["CORT_BENCH_IO_SCHEDULING"] {
+    guard let scheduling = CortSystem.IOThreadScheduling(rawValue: text) else {
+        FileHandle.standardError.write(Data("CORT_BENCH_IO_SCHEDULING is '\(text)', not batchWhenServing, batch or inherited\n".utf8))
+        exit(2)
+    }
+    configuration.ioThreadScheduling = scheduling
+}
+let node = try CortSystem.start(configuration)
 // The replicas run on the node's reactor by default, so a call costs no
 // thread switch on the node (see ReplicaExecutor).
 try await node.host(Echo.serviceName, replicas: replicas, executor: executor) { Echo(actorSystem: $0) }
