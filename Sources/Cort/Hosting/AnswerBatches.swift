@@ -29,8 +29,12 @@ struct AnswerBatches {
     var scratch: [UInt8] = []
     private var open: [Open] = []
     private var byPeer: [PeerTable.Ref: Int] = [:]
-    /// The bytes of every answer gathered and not sent yet.
+    /// The bytes gathered and not sent yet, batch frames' own bytes included.
     private(set) var bytes = 0
+    /// A batch frame's bytes beside its entries (`[1, 10, 0, ` and an array 16 header).
+    private static let frameBytes = 7
+    /// The most an entry's bin header takes.
+    private static let entryHeaderBytes = 5
 
     mutating func startGathering() {
         isGathering = true
@@ -49,6 +53,12 @@ struct AnswerBatches {
         return open.count > 1 ? byPeer[peer] : nil
     }
 
+    /// What gathering the answer in ``scratch`` for `peer` adds to the bytes
+    /// gathered (a new batch's frame included).
+    func cost(ofGathering peer: PeerTable.Ref) -> Int {
+        scratch.count + Self.entryHeaderBytes + (index(of: peer) == nil ? Self.frameBytes : 0)
+    }
+
     /// Adds the answer in ``scratch`` to `peer`'s batch. Returns that batch
     /// closed when the answer did not fit in it (it opens the next one): to
     /// send now.
@@ -63,9 +73,10 @@ struct AnswerBatches {
             open.append(Open(peer: peer, routingID: routingID))
             byPeer[peer] = slot
         }
+        let cost = scratch.count + Self.entryHeaderBytes + (open[slot].writer.count == 0 ? Self.frameBytes : 0)
         scratch.withUnsafeBytes { open[slot].writer.append($0) }
-        open[slot].bytes += scratch.count
-        bytes += scratch.count
+        open[slot].bytes += cost
+        bytes += cost
         return closed
     }
 

@@ -79,23 +79,28 @@ extension NodeServer {
         if let peer, let state = peers.answering(peer) {
             (callerLedger, notReading, readsBatches) = (state.ledger, state.notReading, state.readsBatches)
         }
-        if let peer, readsBatches, !notReading, answerBatches.isGathering, envelope.isAnswer {
+        var bytes: [UInt8] = []
+        if let peer, let callerLedger, readsBatches, !notReading, answerBatches.isGathering, envelope.isAnswer {
             answerBatches.scratch.removeAll(keepingCapacity: true)
             encodeAnswer(envelope, into: &answerBatches.scratch)
-            let size = answerBatches.scratch.count
-            if let callerLedger, size <= WireBatchWriter.maxBytes / 2 {
-                guard callerLedger.outstanding + answerBatches.bytes(for: peer) + size <= nodeLimits.answerBytesPerCaller,
-                      peers.totalLedger.outstanding + answerBatches.bytes + size <= nodeLimits.answerBytes else {
+            if answerBatches.scratch.count <= WireBatchWriter.maxBytes / 2 {
+                let cost = answerBatches.cost(ofGathering: peer)
+                guard callerLedger.outstanding + answerBatches.bytes(for: peer) + cost <= nodeLimits.answerBytesPerCaller,
+                      peers.totalLedger.outstanding + answerBatches.bytes + cost <= nodeLimits.answerBytes else {
                     return dropAnswer(for: peer, because: "the answers waiting for it are over the node's bound")
                 }
                 if let full = answerBatches.gather(for: peer, routingID: routingID) { send(full) }
                 return
             }
+            // Too large for a batch: it goes alone, as encoded.
+            swap(&bytes, &answerBatches.scratch)
+        } else {
+            encodeAnswer(envelope, into: &bytes)
         }
-        var bytes: [UInt8] = []
-        encodeAnswer(envelope, into: &bytes)
-        if (callerLedger?.outstanding ?? 0) + bytes.count > nodeLimits.answerBytesPerCaller
-            || peers.totalLedger.outstanding + bytes.count > nodeLimits.answerBytes {
+        // Within the bounds with what is gathered and not sent yet, too.
+        let gathered = peer.map { answerBatches.bytes(for: $0) } ?? 0
+        if (callerLedger?.outstanding ?? 0) + gathered + bytes.count > nodeLimits.answerBytesPerCaller
+            || peers.totalLedger.outstanding + answerBatches.bytes + bytes.count > nodeLimits.answerBytes {
             return dropAnswer(for: peer, because: "the answers waiting for it are over the node's bound")
         }
         hand(bytes, to: routingID, peer: peer, ledger: callerLedger, notReading: notReading, answers: 1)

@@ -25,12 +25,17 @@ package struct WireBatch {
     /// What is wrong with the batch as a whole, or nil.
     package var error: WireError?
 
-    /// Whether `bytes` is a batch frame of this version (read from its header only).
+    /// Whether `bytes` is a batch frame of this version (read from its
+    /// header only, in any of the formats a reader accepts: a batch whose
+    /// header is written otherwise than cort writes it is still a batch, and
+    /// its requests are answered as such).
     package static func isBatch(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        // `94 01 0a`: an array of 4, version 1, kind 10; any other header is
-        // read by `WireCodec.decode`, which tells what is wrong with it.
-        bytes.count >= 3 && bytes[0] == 0x94 && bytes[1] == UInt8(WireFormat.version)
-            && bytes[2] == UInt8(WireFormat.Kind.batch.rawValue)
+        // As cort writes every envelope (a fixarray, version 1, the kind in
+        // one byte; `94 01 0a` for a batch), without reading further.
+        if bytes.count >= 3, bytes[0] & 0xf0 == 0x90, bytes[1] == UInt8(WireFormat.version), bytes[2] < 0x80 {
+            return bytes[2] == UInt8(WireFormat.Kind.batch.rawValue)
+        }
+        return WireCodec.header(of: bytes)?.kind == .batch
     }
 
     /// The bytes of `entry` in `frame`, or the whole frame when `entry` is nil.
@@ -117,6 +122,7 @@ package struct WireBatchWriter {
             frame.append(MessagePackFormat.bin16)
             frame.append(UInt8(size >> 8))
         default:
+            precondition(size <= Int(UInt32.max), "an envelope of \(size) bytes does not fit in a bin")
             frame.append(MessagePackFormat.bin32)
             frame.append(UInt8(truncatingIfNeeded: size >> 24))
             frame.append(UInt8(truncatingIfNeeded: size >> 16))
@@ -142,6 +148,7 @@ package struct WireBatchWriter {
     /// The frame to send: the batch, or the envelope itself when it holds
     /// only one (a batch of one is never sent). Empties the writer.
     package mutating func finish() -> [UInt8] {
+        guard count > 0 else { return [] }
         defer { (frame, count) = ([], 0) }
         if count == 1 { return Array(frame[firstEntry...]) }
         frame[5] = UInt8(count >> 8)
