@@ -56,4 +56,21 @@ import Testing
         #expect(try rest.first.map(Self.envelopes) == [.reply(id: UInt64(WireBatchWriter.maxEntries + 1), result: [0])])
         #expect(!(rest.first?.frame.withUnsafeBytes { WireBatch.isBatch($0) } ?? true))
     }
+
+    @Test func whatIsGatheredCountsWithTheBatchsOwnBytes() {
+        var batches = AnswerBatches()
+        batches.startGathering()
+        batches.scratch = RawCaller.encode(.reply(id: 1, result: [1, 2, 3]))
+        let first = batches.cost(ofGathering: Self.first)
+        #expect(first == batches.scratch.count + 5 + 7)
+        #expect(batches.gather(for: Self.first, routingID: [0]) == nil)
+        #expect(batches.bytes(for: Self.first) == first)
+        // The batch is open: the next answer adds its entry only.
+        #expect(batches.cost(ofGathering: Self.first) == batches.scratch.count + 5)
+        #expect(batches.gather(for: Self.first, routingID: [0]) == nil)
+        #expect(batches.bytes == first + batches.scratch.count + 5)
+        // What the frame holds is no more than what was counted.
+        let closed = batches.finish()
+        #expect(closed.first.map { $0.frame.count <= first + batches.scratch.count + 5 } == true)
+    }
 }

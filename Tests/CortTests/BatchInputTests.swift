@@ -62,6 +62,55 @@ import Testing
         }
     }
 
+    @Test func aBatchWrittenInAnotherFormatIsAnsweredAsABatch() async throws {
+        let hello = try await CapturedRequests.request(Greeter.self) { _ = try await $0.hello(name: "batch") }
+        try await HostilePeerTests.withNode(host: { node in
+            try await node.host("greeter", replicas: 2) { Greeter(actorSystem: $0) }
+        }) { node, _, endpoint in
+            let raw = try RawCaller()
+            try raw.connect(endpoint)
+            // The envelope's array as an array 16 and the version as a uint 8.
+            let cort = Self.batch([HostilePeerTests.request(hello, id: 1, service: "greeter"),
+                                   HostilePeerTests.request(hello, id: 2, service: "greeter")])
+            try await raw.send([0xdc, 0x00, 0x04, 0xcc, 0x01] + cort.dropFirst(2))
+            let answers = try await Self.answers(raw, count: 2)
+            for id: UInt64 in [1, 2] {
+                guard case .reply = answers[id] else {
+                    Issue.record("call \(id) got \(String(describing: answers[id]))")
+                    continue
+                }
+            }
+            #expect(try await node.nodeCounters().batches == 1)
+            raw.close()
+        }
+    }
+
+    @Test func answersTooLargeForABatchGoAloneBesideBatchedOnes() async throws {
+        let filler = try await CapturedRequests.request(Probe.self) { _ = try await $0.filler(16) }
+        try await HostilePeerTests.withNode(host: { node in
+            try await node.host("probe", replicas: 2) { Probe(actorSystem: $0) }
+        }) { _, _, endpoint in
+            let raw = try RawCaller()
+            try raw.connect(endpoint)
+            // Half over the half of a batch's bytes an answer may take to go in one.
+            let sizes = (0..<16).map { $0 % 2 == 0 ? 16 : WireBatchWriter.maxBytes / 2 + 1_000 }
+            let encoder = MessagePackEncoder()
+            try await raw.send(Self.batch(try sizes.enumerated().map { index, size in
+                let count = try encoder.encode(size)
+                return HostilePeerTests.request(filler, id: UInt64(index + 1), service: "probe") { $0.arguments = [count] }
+            }))
+            let answers = try await Self.answers(raw, count: sizes.count)
+            for (index, size) in sizes.enumerated() {
+                guard case .reply(_, let result?) = answers[UInt64(index + 1)] else {
+                    Issue.record("call \(index + 1) got \(String(describing: answers[UInt64(index + 1)]))")
+                    continue
+                }
+                #expect(try MessagePackDecoder().decode(Data.self, from: result).count == size)
+            }
+            raw.close()
+        }
+    }
+
     @Test func aMalformedBatchRunsNothingAndEachOfItsCallsIsTold() async throws {
         let increment = try await CapturedRequests.request(Tally.self) { _ = try await $0.increment() }
         try await HostilePeerTests.withNode(host: { node in
@@ -84,7 +133,7 @@ import Testing
             var frame: [UInt8] = [0x94, 0x01, 0x0a, 0x00, 0xdc, 0x00, UInt8(limit + 1)]
             for id in 1...(limit + 1) {
                 let request = HostilePeerTests.request(increment, id: UInt64(100 + id), service: "tally")
-                frame += [0xc4, UInt8(request.count)] + request
+                frame += [0xc5, UInt8(request.count >> 8), UInt8(request.count & 0xff)] + request
             }
             try await raw.send(frame)
             answers = try await Self.answers(raw, count: limit + 1)

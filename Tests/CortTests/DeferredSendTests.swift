@@ -139,4 +139,28 @@ struct DeferredSendTests {
             #expect(try await Self.requests(nodes) == 4 + holds.count)
         }
     }
+
+    @Test func requestsFiledForTwoNodesLeaveOneBatchANode() async throws {
+        try await Self.withHeldCalls(nodes: 2) { nodes, gate, remote, holds async throws in
+            var batchesBefore = 0
+            for node in nodes { batchesBefore += try await node.nodeCounters().batches }
+            var quick: [Task<Int, any Error>] = []
+            for value in 2...5 {
+                quick.append(await Self.filed(on: remote) { try await gate.echo(value) })
+            }
+            let keys = remote.unsentNodeKeys
+            #expect(keys.count == 4)
+            remote.releaseFlushes()
+            for (value, call) in zip(2...5, quick) {
+                #expect(try await call.value == value)
+            }
+            // Each node got its requests in one message: a batch where it got two or more.
+            var batches = -batchesBefore
+            for node in nodes { batches += try await node.nodeCounters().batches }
+            let perNode = Dictionary(grouping: keys, by: { $0 }).values.map(\.count)
+            #expect(batches == perNode.filter { $0 >= 2 }.count, "\(perNode)")
+            #expect(batches >= 1)
+            #expect(try await Self.requests(nodes) == 5 + holds.count)
+        }
+    }
 }

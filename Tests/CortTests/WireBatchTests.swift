@@ -143,4 +143,28 @@ import Testing
         #expect([UInt8]([0x93, 0x01]).withUnsafeBytes { WireCodec.header(of: $0) } == nil)
         #expect([UInt8]([0x93, 0x01, 0x0b, 0x01]).withUnsafeBytes { WireCodec.header(of: $0) } == nil)
     }
+
+    @Test func aBatchHeaderInAnyFormatAReaderAcceptsIsABatch() {
+        let cancel = Self.encoded(.cancel(id: 3))
+        let entries: [UInt8] = [0xdc, 0x00, 0x02] + [0xc4, UInt8(cancel.count)] + cancel + [0xc4, UInt8(cancel.count)] + cancel
+        let headers: [[UInt8]] = [
+            [0x94, 0x01, 0x0a, 0x00],  // as cort writes it
+            [0xdc, 0x00, 0x04, 0x01, 0x0a, 0x00],  // the envelope's array as an array 16
+            [0x94, 0xcc, 0x01, 0x0a, 0x00],  // the version as a uint 8
+            [0x94, 0x01, 0xcc, 0x0a, 0xd0, 0x00],  // the kind as a uint 8, the id as an int 8
+        ]
+        for header in headers {
+            let frame = header + entries
+            #expect(frame.withUnsafeBytes { WireBatch.isBatch($0) }, "\(header)")
+            let read = Self.read(frame)
+            #expect(read.error == nil, "\(header): \(String(describing: read.error))")
+            #expect(read.entries.count == 2)
+        }
+        // Other kinds, whatever their format, are not batches.
+        for frame: [UInt8] in [Self.encoded(.cancel(id: 1)), [0xdc, 0x00, 0x03, 0x01, 0x04, 0x01], [0x93, 0x01, 0xcc, 0x04, 0x01], []] {
+            #expect(!frame.withUnsafeBytes { WireBatch.isBatch($0) }, "\(frame)")
+        }
+        var empty = WireBatchWriter()
+        #expect(empty.finish().isEmpty)
+    }
 }
