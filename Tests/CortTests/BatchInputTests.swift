@@ -24,13 +24,22 @@ import Testing
         return answers
     }
 
-    @Test func eachEntryIsAnsweredAsItWouldBeAlone() async throws {
+    /// A node hosting `greeter`, a raw caller connected to it, and a captured
+    /// request for `Greeter.hello(name: "batch")`; the raw caller closes after `body`.
+    static func withGreeter(_ body: (CortSystem, RawCaller, CallRequest) async throws -> Void) async throws {
         let hello = try await CapturedRequests.request(Greeter.self) { _ = try await $0.hello(name: "batch") }
         try await HostilePeerTests.withNode(host: { node in
             try await node.host("greeter", replicas: 2) { Greeter(actorSystem: $0) }
         }) { node, _, endpoint in
             let raw = try RawCaller()
             try raw.connect(endpoint)
+            try await body(node, raw, hello)
+            raw.close()
+        }
+    }
+
+    @Test func eachEntryIsAnsweredAsItWouldBeAlone() async throws {
+        try await Self.withGreeter { node, raw, hello in
             let number = try MessagePackEncoder().encode(42)
             try await raw.send(Self.batch([
                 HostilePeerTests.request(hello, id: 1, service: "greeter"),
@@ -58,17 +67,11 @@ import Testing
             let counters = try await node.nodeCounters()
             #expect(counters.batches == 1)
             #expect(counters.requests == 4)
-            raw.close()
         }
     }
 
     @Test func aBatchWrittenInAnotherFormatIsAnsweredAsABatch() async throws {
-        let hello = try await CapturedRequests.request(Greeter.self) { _ = try await $0.hello(name: "batch") }
-        try await HostilePeerTests.withNode(host: { node in
-            try await node.host("greeter", replicas: 2) { Greeter(actorSystem: $0) }
-        }) { node, _, endpoint in
-            let raw = try RawCaller()
-            try raw.connect(endpoint)
+        try await Self.withGreeter { node, raw, hello in
             // The envelope's array as an array 16 and the version as a uint 8.
             let cort = Self.batch([HostilePeerTests.request(hello, id: 1, service: "greeter"),
                                    HostilePeerTests.request(hello, id: 2, service: "greeter")])
@@ -81,7 +84,6 @@ import Testing
                 }
             }
             #expect(try await node.nodeCounters().batches == 1)
-            raw.close()
         }
     }
 
