@@ -520,9 +520,7 @@ actor NodeServer {
                         metadata: ["cort.error": "\(fault.message)"], at: now)
         answer(.failure(id: 0, CallFailure(code: fault.code, message: "malformed batch: \(fault.message)")),
                to: routingID, peer: peer)
-        for entry in batch.entries {
-            let header = message.withFrame(at: 1) { WireCodec.header(of: WireBatch.bytes(of: entry, in: $0)) }
-            guard let header, header.kind == .request else { continue }
+        for header in message.withFrame(at: 1, { batch.headers(in: $0) }) where header.kind == .request {
             counters.requests += 1
             answer(.failure(id: header.id, CallFailure(
                 code: .protocolError, message: "the batch this request came in is malformed (\(fault.message)); the call did not run")),

@@ -1120,10 +1120,8 @@ final class RemoteServiceState {
                     endUnsent(sending[later].id, other)
                     continue
                 }
-                if batchIDs.count == 1 {
-                    guard batch.fits(sending[first].envelope.count) else { break }
-                    batch.append(sending[first].envelope)
-                }
+                // The first goes in once a second does (an empty batch takes any envelope).
+                if batchIDs.count == 1 { batch.append(sending[first].envelope) }
                 guard batch.fits(sending[later].envelope.count) else { break }
                 batch.append(sending[later].envelope)
                 batchIDs.append(sending[later].id)
@@ -1693,9 +1691,7 @@ final class RemoteServiceState {
         rateLimited.log(.debug, "malformed-batch", "dropped a malformed batch of answers", metadata: [
             "cort.service": "\(name)", "cort.node": "\(key)", "cort.error": "\(fault.message)"], at: now)
         // Its answers to calls in flight on this connection fail those calls now.
-        for entry in batch.entries {
-            guard let header = message.withFrame(at: 1, { WireCodec.header(of: WireBatch.bytes(of: entry, in: $0)) }),
-                  header.kind == .reply || header.kind == .error else { continue }
+        for header in message.withFrame(at: 1, { batch.headers(in: $0) }) where header.kind == .reply || header.kind == .error {
             settle(header.id, with: .failure(CallFailure(
                 code: .protocolError, message: "the batch of answers of node \(key) is malformed: \(fault.message)")),
                    from: connection)

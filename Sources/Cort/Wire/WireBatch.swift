@@ -44,6 +44,12 @@ package struct WireBatch {
         return UnsafeRawBufferPointer(rebasing: frame[entry])
     }
 
+    /// The kind and id of each entry whose header is readable (those of a
+    /// malformed batch, to tell their calls), `frame` being the batch read.
+    func headers(in frame: UnsafeRawBufferPointer) -> [(kind: WireFormat.Kind, id: UInt64)] {
+        entries.compactMap { WireCodec.header(of: Self.bytes(of: $0, in: frame)) }
+    }
+
     /// Reads a batch frame's entries, without reading the entries themselves.
     ///
     /// The batch is refused as a whole (``error``) when its id is not 0, it
