@@ -15,15 +15,6 @@ import Testing
         frame.withUnsafeBytes { WireBatch.read($0, limits: limits) }
     }
 
-    /// The envelopes of a well-formed batch, decoded.
-    static func envelopes(in frame: [UInt8]) throws -> [Envelope] {
-        let batch = read(frame)
-        if let error = batch.error { throw error }
-        return try frame.withUnsafeBytes { bytes in
-            try batch.entries.map { entry in try WireCodec.decode(WireBatch.bytes(of: entry, in: bytes), limits: WireLimits()) }
-        }
-    }
-
     @Test func envelopesOfEverySizeComeBackAsTheyWent() throws {
         // Entries whose bin headers take 2, 3 and 5 bytes, at their edges.
         let results = [0, 200, 255 - 5, 256, 65_535 - 8, 65_536, 70_000].map { count in
@@ -36,12 +27,12 @@ import Testing
         #expect(writer.count == results.count)
         let frame = writer.finish()
         #expect(frame.withUnsafeBytes { WireBatch.isBatch($0) })
-        #expect(try Self.envelopes(in: frame) == results)
+        #expect(try RawCaller.envelopes(in: frame) == results)
         #expect(writer.count == 0)
         // The writer is empty again and makes a new batch.
         writer.append(Self.encoded(.cancel(id: 5)))
         writer.append(Self.encoded(.cancel(id: 6)))
-        #expect(try Self.envelopes(in: writer.finish()) == [.cancel(id: 5), .cancel(id: 6)])
+        #expect(try RawCaller.envelopes(in: writer.finish()) == [.cancel(id: 5), .cancel(id: 6)])
     }
 
     @Test func aBatchOfOneIsTheEnvelopeItself() {
