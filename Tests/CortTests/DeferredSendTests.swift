@@ -3,7 +3,7 @@ import Distributed
 import Foundation
 import Testing
 
-/// With many calls in flight, a caller files its requests and the reactor
+/// With many calls in flight, a caller files its requests and one flush
 /// sends them together (`RemoteServiceState.deferredSendsFrom`). A filed
 /// request is in flight for its call, but has not left: cancelled, timed out
 /// or cut off from its node before it leaves, it never reaches a node.
@@ -78,7 +78,7 @@ struct DeferredSendTests {
         }
     }
 
-    @Test func aFiledRequestLeavesWhenTheReactorSendsAndIsAnswered() async throws {
+    @Test func aFiledRequestLeavesWhenFlushedAndIsAnswered() async throws {
         try await Self.withHeldCalls(nodes: 1) { nodes, gate, remote, holds async throws in
             let quick = await Self.filed(on: remote) { try await gate.echo(2) }
             #expect(remote.unsentNodeKeys.count == 1)
@@ -87,6 +87,29 @@ struct DeferredSendTests {
             remote.releaseFlushes()
             #expect(try await quick.value == 2)
             #expect(try await Self.requests(nodes) == 2 + holds.count)
+        }
+    }
+
+    /// A caller on the global pool queues its flush there, behind the
+    /// callers resumed before it, not on the reactor: its request leaves
+    /// while the reactor runs a job that does not end until the test sees
+    /// the request on the node (or 30 seconds pass).
+    @Test(.enabled(if: RemoteServiceState.defersSends))
+    func aFiledRequestLeavesWhileTheCallersReactorIsBusy() async throws {
+        try await Self.withHeldCalls(nodes: 1) { nodes, gate, remote, holds async throws in
+            let (started, start) = AsyncStream<Void>.makeStream()
+            let release = DispatchSemaphore(value: 0)
+            gate.actorSystem.reactor.execute {
+                start.yield()
+                _ = release.wait(timeout: .now() + 30)
+            }
+            var iterator = started.makeAsyncIterator()
+            await iterator.next()
+            let quick = Task { try await gate.echo(2) }
+            let left = try await MetricsTests.eventually { try await Self.requests(nodes) == 2 + holds.count }
+            release.signal()
+            #expect(left, "the filed request did not leave while the caller's reactor was busy")
+            #expect(try await quick.value == 2)
         }
     }
 
