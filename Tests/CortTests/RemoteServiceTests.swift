@@ -58,6 +58,36 @@ import Testing
         }
     }
 
+    /// 64 callers on the global pool that call again as soon as they are
+    /// answered, as a load generator does: with more than
+    /// `deferredSendsFrom` calls in flight their requests are filed, and the
+    /// loop that reads a batch of answers queues the flush behind the callers
+    /// it resumed (`RemoteServiceState.reserveFlush`). Every call is
+    /// answered, with its own answer, long before its deadline.
+    @Test func callersThatCallAgainAsSoonAsAnsweredEachGetTheirAnswers() async throws {
+        try await withNodeAndCaller(
+            node: { .init(name: "loop-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },
+            caller: { .init(name: "loop-caller", discovery: $0, defaultTimeout: .seconds(30), drainGrace: .zero) },
+            host: { node in try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) } }
+        ) { _, caller in
+            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+            let (callers, rounds) = (64, 50)
+            let wrong = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<callers {
+                    group.addTask {
+                        var wrong = 0
+                        for round in 0..<rounds where try await greeter.hello(name: "\(index).\(round)") != "Hello, \(index).\(round)!" {
+                            wrong += 1
+                        }
+                        return wrong
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(wrong == 0)
+        }
+    }
+
     /// A caller cancelled while its call runs on the node: the call ends at
     /// once with `cancelled`, and the node is told (its method sees the
     /// cancellation), long before the call's own 60 s.

@@ -85,6 +85,9 @@ final class RemoteService: Sendable {
     struct Settled: Sendable {
         var first: Resumption?
         var more: [Resumption] = []
+        /// The holder reserved the outbox's flush for after these are
+        /// resumed (see `RemoteServiceState.reserveFlush`).
+        var flushesAfter = false
 
         func resumeAll() {
             first?.resume()
@@ -175,7 +178,7 @@ final class RemoteService: Sendable {
     @inline(__always)
     private func withState<Result: Sendable>(_ body: (RemoteServiceState) -> Result) -> Result {
         let (result, settled) = state.withLock { holding(&$0, body) }
-        settled.resumeAll()
+        resume(settled)
         drainInbox()
         return result
     }
@@ -229,7 +232,7 @@ final class RemoteService: Sendable {
     private func submit(_ submission: Submission) -> Bool {
         let direct: Settled? = withStateIfFree { $0.start(submission, checksCancellation: true) }?.1
         if let direct {
-            direct.resumeAll()
+            resume(direct)
         } else {
             inbox.withLock { inbox in
                 inbox.append(submission)
@@ -248,7 +251,18 @@ final class RemoteService: Sendable {
         while inboxFilled() {
             // Taken: its holder runs them before it lets go, or after.
             guard let (_, settled) = withStateIfFree({ _ in }) else { return }
-            settled.resumeAll()
+            resume(settled)
+        }
+    }
+
+    /// Resumes the calls a holder of the lock settled, then queues the
+    /// flush it reserved for after them, on the global pool: behind their
+    /// jobs there, so the requests they file go with it.
+    @inline(__always)
+    private func resume(_ settled: Settled) {
+        settled.resumeAll()
+        if settled.flushesAfter {
+            Task.detached { [weak self] in self?.flushOutbox() }
         }
     }
 
@@ -642,6 +656,11 @@ final class RemoteServiceState {
     @exclusivity(unchecked) private var outbox: [Unsent] = []
     /// Its storage between flushes.
     @exclusivity(unchecked) private var spareOutbox: [Unsent] = []
+    /// A flush of the outbox is queued, by the first filer since the last
+    /// flush or by a reader that resumed callers (``reserveFlush(settled:before:)``).
+    @exclusivity(unchecked) private var flushQueued = false
+    /// The last request was filed on the reactor's thread (by a caller on the reactor).
+    @exclusivity(unchecked) private var filesOnReactor = false
     /// The calls of the batch ``flushOutbox()`` sends (its storage kept between flushes).
     @exclusivity(unchecked) private var batchIDs: [UInt64] = []
     /// For tests: while set, ``flushOutbox()`` sends nothing.
@@ -1086,13 +1105,18 @@ final class RemoteServiceState {
     /// at once, and on two CPUs 10 % longer).
     private func mayFile() -> Bool {
         guard Self.defersSends || flushesHeld else { return false }
-        if outbox.isEmpty { queueFlush() }
+        filesOnReactor = reactor.isOnReactorThread
+        if !flushQueued {
+            flushQueued = true
+            queueFlush()
+        }
         return true
     }
 
     /// Queues the flush of the outbox behind the jobs queued where the
     /// request was filed: on the reactor for a caller that runs there, else
-    /// on the global pool, at the filing task's priority.
+    /// on the global pool, at the filing task's priority. (A reader that
+    /// resumes many callers queues it behind them: ``reserveFlush(settled:before:)``.)
     ///
     /// On the pool, the flush runs after the callers the reactor resumed
     /// before it was queued (the pool takes its jobs in order), so the
@@ -1106,7 +1130,7 @@ final class RemoteServiceState {
     /// callers' own resumption: by the jobs queued before it. And a caller's
     /// requests do not wait for a reactor busy with other work.
     private func queueFlush() {
-        if reactor.isOnReactorThread {
+        if filesOnReactor {
             reactor.execute { [weak owner] in owner?.flushOutbox() }
         } else {
             Task.detached(priority: Task.currentPriority) { [weak owner] in owner?.flushOutbox() }
@@ -1123,6 +1147,7 @@ final class RemoteServiceState {
     /// node's connection changed, or that libzmq does not take, never left:
     /// it ends as not sent, free to go to any node.
     func flushOutbox() {
+        flushQueued = false
         guard !outbox.isEmpty, !flushesHeld else { return }
         var sending = outbox
         outbox = spareOutbox
@@ -1576,6 +1601,8 @@ final class RemoteServiceState {
     private func readFrames() throws -> Bool {
         var (frames, envelopes) = (0, 0)
         var now: Duration?
+        let inFlight = totalInFlight
+        defer { reserveFlush(settled: inFlight - totalInFlight, before: inFlight) }
         while let message = try socket.tryReceive() {
             let readAt = now ?? clock.now
             now = readAt
@@ -1584,6 +1611,26 @@ final class RemoteServiceState {
             if frames == NodeServer.framesPerTurn || envelopes >= NodeServer.envelopesPerTurn { return true }
         }
         return false
+    }
+
+    /// Reserves the outbox's flush for after the callers that `settled`
+    /// answers resume, when they are likely to file their next requests
+    /// (`before`, the calls in flight before the answers, at or over
+    /// ``deferredSendsFrom``) on the global pool: the flush is then queued
+    /// there once they all are (``RemoteService/resume(_:)``), not by the
+    /// first of them to file while the others are still being resumed.
+    ///
+    /// At 64 calls in flight, flushes took about 17 requests instead of 12;
+    /// the caller made 1.62–1.74 system calls a call instead of 2.05–2.19
+    /// and the node 1.19–1.23 instead of 1.38–1.50 (`perf stat`, 200,000
+    /// calls, two runs each), and calls took 0.920 and 0.953 times as long
+    /// (10 and 8 interleaved rounds of 200,000).
+    private func reserveFlush(settled: Int, before: Int) {
+        guard settled >= 2, before >= Self.deferredSendsFrom, Self.defersSends, !flushQueued, !filesOnReactor,
+              // Queued only with resumptions (``takeSettled()`` drops an empty set).
+              self.settled.first != nil else { return }
+        flushQueued = true
+        self.settled.flushesAfter = true
     }
 
     /// The follow-up of a ``socketUsed()`` that read a whole turn.
