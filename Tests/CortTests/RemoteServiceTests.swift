@@ -33,17 +33,25 @@ import Testing
         }
     }
 
+    /// A node hosting the greeter on 4 replicas, and the greeter as a caller
+    /// whose calls have `timeout` (systems named after `name`).
+    static func withGreeter(_ name: String, timeout: Duration,
+                            _ body: (Greeter) async throws -> Void) async throws {
+        try await withNodeAndCaller(
+            node: { .init(name: "\(name)-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },
+            caller: { .init(name: "\(name)-caller", discovery: $0, defaultTimeout: timeout, drainGrace: .zero) },
+            host: { node in try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) } }
+        ) { _, caller in
+            try await body(try Greeter.resolve(id: .service("greeter"), using: caller))
+        }
+    }
+
     /// Many callers at once on the global pool share the remote service's
     /// lock with the loop reading their answers (the steps of those that find
     /// it taken are run by its holder): each gets its own answer.
     @Test func concurrentCallersOnTheGlobalPoolEachGetTheirOwnAnswer() async throws {
-        try await withNodeAndCaller(
-            node: { .init(name: "slot-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },
-            // Long: the calls beyond the node's room wait for it, beside the rest of the suite.
-            caller: { .init(name: "slot-caller", discovery: $0, defaultTimeout: .seconds(60), drainGrace: .zero) },
-            host: { node in try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) } }
-        ) { _, caller in
-            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+        // Long: the calls beyond the node's room wait for it, beside the rest of the suite.
+        try await Self.withGreeter("slot", timeout: .seconds(60)) { greeter in
             let calls = 500
             let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 for index in 0..<calls {
@@ -65,12 +73,7 @@ import Testing
     /// it resumed (`RemoteServiceState.reserveFlush`). Every call is
     /// answered, with its own answer, long before its deadline.
     @Test func callersThatCallAgainAsSoonAsAnsweredEachGetTheirAnswers() async throws {
-        try await withNodeAndCaller(
-            node: { .init(name: "loop-node", discovery: $0, endpoint: "tcp://127.0.0.1:0", drainGrace: .zero) },
-            caller: { .init(name: "loop-caller", discovery: $0, defaultTimeout: .seconds(30), drainGrace: .zero) },
-            host: { node in try await node.host("greeter", replicas: 4) { Greeter(actorSystem: $0) } }
-        ) { _, caller in
-            let greeter = try Greeter.resolve(id: .service("greeter"), using: caller)
+        try await Self.withGreeter("loop", timeout: .seconds(30)) { greeter in
             let (callers, rounds) = (64, 50)
             let wrong = try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<callers {
