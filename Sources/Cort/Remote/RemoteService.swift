@@ -261,9 +261,12 @@ final class RemoteService: Sendable {
     @inline(__always)
     private func resume(_ settled: Settled) {
         settled.resumeAll()
-        if settled.flushesAfter {
-            Task.detached { [weak self] in self?.flushOutbox() }
-        }
+        if settled.flushesAfter { flushOnPool(priority: nil) }
+    }
+
+    /// Queues a flush of the outbox on the global pool, behind the jobs queued there.
+    func flushOnPool(priority: TaskPriority?) {
+        Task.detached(priority: priority) { [weak self] in self?.flushOutbox() }
     }
 
     /// Runs every filed step, under the state's lock.
@@ -1096,7 +1099,7 @@ final class RemoteServiceState {
 
     /// Whether a request may wait in ``outbox``: on a machine where the
     /// reactor can run beside the callers (``UsableProcessors``), or in a
-    /// test that holds the flushes. Queues the flush when the outbox is empty.
+    /// test that holds the flushes. Queues a flush unless one is queued.
     ///
     /// On one CPU the thread woken for each flush has to take the CPU from
     /// the callers: with both processes on one CPU and the reactor flushing, the reactors slept and
@@ -1133,7 +1136,7 @@ final class RemoteServiceState {
         if filesOnReactor {
             reactor.execute { [weak owner] in owner?.flushOutbox() }
         } else {
-            Task.detached(priority: Task.currentPriority) { [weak owner] in owner?.flushOutbox() }
+            owner?.flushOnPool(priority: Task.currentPriority)
         }
     }
 
