@@ -129,7 +129,8 @@ extension WorkerPool {
     private func serve(_ worker: Worker, slot: Int, runner: WorkerPoolRunner,
                        isolation: isolated (any Actor)?) async -> Bool {
         // Bounded by the channel, which is closed at shutdown or stop.
-        while let job = await next() {
+        var next = await next()
+        while let job = next {
             let (refusal, handoff) = state.withLock { state -> (WorkerPoolError?, Handoff?) in
                 // The place this job held goes to the oldest submitter waiting for room.
                 var handoff: Handoff?
@@ -160,6 +161,17 @@ extension WorkerPool {
                 release(job, slot: slot)
             }
             if Task.isCancelled { return false }
+            // A job queued meanwhile is taken as it is, not through the
+            // continuation a worker parks on (resumed before it waits: no
+            // switch, but about 1,200 instructions a job, 570 a call on a
+            // node at 64 calls in flight, callgrind). On the reactor, only
+            // the reactor queues jobs, so this takes at most the channel's
+            // capacity in a row; the reactor's hand-off still applies.
+            if let queued = state.withLock({ $0.takeQueued() }) {
+                next = queued
+            } else {
+                next = await self.next()
+            }
         }
         return true
     }

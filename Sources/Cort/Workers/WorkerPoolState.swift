@@ -80,6 +80,13 @@ struct WorkerPoolState<Worker: Sendable> {
         return nil
     }
 
+    /// The oldest queued job, when there is one, for a worker that just
+    /// finished one: it goes on without suspending (see
+    /// ``WorkerPool/serve(_:slot:runner:isolation:)``).
+    mutating func takeQueued() -> (any WorkerPoolJob<Worker>)? {
+        queue.popFirst()
+    }
+
     /// A worker asks for its next job: the oldest queued one; `.some(nil)`
     /// when the channel is closed and empty (the worker stops); nil when it
     /// must wait (`worker` is kept, and ``send(_:)`` or ``closeChannel()``
