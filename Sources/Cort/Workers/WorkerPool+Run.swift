@@ -144,18 +144,19 @@ extension WorkerPool {
                 return (nil, handoff)
             }
             handoff?.deliver()
+            // Whether a job waited in the channel when this one was released.
+            var othersQueued = true
             if let refusal {
                 job.fail(refusal)
-                continue
-            }
-            // The worker counts as free before the submitter hears back, so
-            // `load` never shows work that its submitter saw finished.
-            if let deadline = job.deadline, clock.now >= deadline {
+            } else if let deadline = job.deadline, clock.now >= deadline {
+                // The worker counts as free before the submitter hears back, so
+                // `load` never shows work that its submitter saw finished.
                 release(job, slot: slot)
                 job.fail(WorkerPoolError.expiredBeforeStart)
             } else if job.start(on: runner) {
-                if !job.runSynchronously(on: worker, isolation: isolation, beforeAnswering: { release(job, slot: slot) }) {
-                    await job.run(on: worker) { release(job, slot: slot) }
+                if !job.runSynchronously(on: worker, isolation: isolation,
+                                         beforeAnswering: { othersQueued = release(job, slot: slot) }) {
+                    await job.run(on: worker) { othersQueued = release(job, slot: slot) }
                 }
             } else {
                 release(job, slot: slot)
@@ -166,8 +167,10 @@ extension WorkerPool {
             // switch, but about 1,200 instructions a job, 570 a call on a
             // node at 64 calls in flight, callgrind). On the reactor, only
             // the reactor queues jobs, so this takes at most the channel's
-            // capacity in a row; the reactor's hand-off still applies.
-            if let queued = state.withLock({ $0.takeQueued() }) {
+            // capacity in a row; the reactor's hand-off still applies. When
+            // none waited as the job was released, the worker parks at once
+            // (``next()`` still takes one queued since).
+            if othersQueued, let queued = state.withLock({ $0.takeQueued() }) {
                 next = queued
             } else {
                 next = await self.next()
@@ -176,12 +179,15 @@ extension WorkerPool {
         return true
     }
 
-    /// A job left worker `slot`: it no longer runs, nor waits for its deadline.
-    private func release(_ job: any WorkerPoolJob<Worker>, slot: Int) {
+    /// A job left worker `slot`: it no longer runs, nor waits for its
+    /// deadline. Returns whether jobs wait in the channel.
+    @discardableResult
+    private func release(_ job: any WorkerPoolJob<Worker>, slot: Int) -> Bool {
         state.withLock { state in
             state.running -= 1
             state.runningJobs[slot] = nil
             state.deadlines.remove(job)
+            return !state.queue.isEmpty
         }
     }
 
