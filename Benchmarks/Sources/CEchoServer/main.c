@@ -8,7 +8,9 @@
  * `cort` answers as a cort node hosting `Echo` would, so that a cort caller
  * can be measured against a C server: a ping gets a pong, and a request
  * `[1, 1, id, ..., arguments]` gets the reply `[1, 2, id, arguments[0]]`
- * (the echo's result is its argument, encoded the same way). Nothing else
+ * (the echo's result is its argument, encoded the same way); a batch
+ * `[1, 10, 0, [bin...]]` of such requests gets their replies in a batch
+ * (one reply alone), as a node answers a caller that batches. Nothing else
  * is checked: it is a baseline, not a node.
  *
  * CORT_ECHO_WORK_NS=N in the environment makes it spend N nanoseconds of
@@ -118,10 +120,84 @@ static size_t answer_as_node(const unsigned char *request, size_t length, unsign
     return 3 + id_length + argument_length;
 }
 
+/* The count of the MessagePack array whose header is at `p`, and the
+ * bytes after the header; NULL when `p` holds no array header. */
+static const unsigned char *array_header(const unsigned char *p, const unsigned char *end, size_t *count) {
+    if (p >= end) return NULL;
+    if (*p >= 0x90 && *p <= 0x9f) { *count = *p & 0x0f; return p + 1; }
+    if (*p == 0xdc && end - p >= 3) { *count = ((size_t)p[1] << 8) | p[2]; return p + 3; }
+    return NULL;
+}
+
+/* The bytes of the bin at `p` (their length in `length`); NULL when `p`
+ * holds no bin, or one that runs past `end`. */
+static const unsigned char *bin_bytes(const unsigned char *p, const unsigned char *end, size_t *length) {
+    size_t header;
+    if (p >= end) return NULL;
+    if (*p == 0xc4 && end - p >= 2) { *length = p[1]; header = 2; }
+    else if (*p == 0xc5 && end - p >= 3) { *length = ((size_t)p[1] << 8) | p[2]; header = 3; }
+    else if (*p == 0xc6 && end - p >= 5) {
+        *length = ((size_t)p[1] << 24) | ((size_t)p[2] << 16) | ((size_t)p[3] << 8) | p[4];
+        header = 5;
+    } else return NULL;
+    if ((size_t)(end - p) - header < *length) return NULL;
+    return p + header;
+}
+
+/* What a node answers to the batch `request` (`[1, 10, 0, [bin...]]`, see
+ * docs/PROTOCOL.md): the entries' replies, in `answer`, as a batch, or as
+ * they are when only one has a reply; its length, or 0 when it is not a
+ * batch or no entry has a reply. */
+static size_t answer_batch(const unsigned char *request, size_t length, unsigned char *answer, size_t room) {
+    const unsigned char *end = request + length, *p;
+    size_t fields, entries;
+    if (!(p = array_header(request, end, &fields)) || fields != 4 || end - p < 3
+        || p[0] != 0x01 || p[1] != 0x0a || p[2] != 0x00) return 0;
+    if (!(p = array_header(p + 3, end, &entries)) || entries == 0 || entries > 64) return 0;
+    /* [1, 10, 0, entries]: array 16 headers, their counts filled in last. */
+    static const unsigned char header[] = {0xdc, 0x00, 0x04, 0x01, 0x0a, 0x00, 0xdc, 0x00, 0x00};
+    if (room < sizeof header) return 0;
+    memcpy(answer, header, sizeof header);
+    size_t used = sizeof header, replies = 0, last_start = 0, last_length = 0;
+    unsigned char reply[4096];
+    for (size_t i = 0; i < entries; i++) {
+        size_t entry_length;
+        const unsigned char *entry = bin_bytes(p, end, &entry_length);
+        if (!entry) return 0;
+        p = entry + entry_length;
+        size_t reply_length = answer_as_node(entry, entry_length, reply, sizeof reply);
+        if (reply_length == 0) continue;
+        size_t bin_header = reply_length <= 0xff ? 2 : 3;
+        if (used + bin_header + reply_length > room) return 0;
+        if (bin_header == 2) {
+            answer[used] = 0xc4;
+            answer[used + 1] = (unsigned char)reply_length;
+        } else {
+            answer[used] = 0xc5;
+            answer[used + 1] = (unsigned char)(reply_length >> 8);
+            answer[used + 2] = (unsigned char)reply_length;
+        }
+        memcpy(answer + used + bin_header, reply, reply_length);
+        last_start = used + bin_header;
+        last_length = reply_length;
+        used += bin_header + reply_length;
+        replies++;
+    }
+    if (replies == 0) return 0;
+    if (replies == 1) { /* a batch of one is never sent */
+        memmove(answer, answer + last_start, last_length);
+        return last_length;
+    }
+    answer[7] = (unsigned char)(replies >> 8);
+    answer[8] = (unsigned char)replies;
+    return used;
+}
+
 /* Serves as a cort node would (see the top): [routing id, envelope] in,
- * [routing id, answer] out. */
+ * [routing id, answer] out. A batch of requests can be as large as 64
+ * KiB. */
 static void serve_as_node(void *router) {
-    unsigned char routing[256], request[4096], answer[4096];
+    static unsigned char routing[256], request[128 * 1024], answer[128 * 1024];
     for (;;) {
         int routing_length = zmq_recv(router, routing, sizeof routing, 0);
         if (routing_length < 0) {
@@ -145,6 +221,7 @@ static void serve_as_node(void *router) {
         if (routing_length > (int)sizeof routing || request_length > (int)sizeof request) continue;
         work();
         size_t answer_length = answer_as_node(request, (size_t)request_length, answer, sizeof answer);
+        if (answer_length == 0) answer_length = answer_batch(request, (size_t)request_length, answer, sizeof answer);
         if (answer_length == 0) continue;
         if (zmq_send(router, routing, (size_t)routing_length, ZMQ_SNDMORE) < 0
             || zmq_send(router, answer, answer_length, 0) < 0) {
