@@ -670,6 +670,38 @@ struct WorkerPoolTests {
         }
     }
 
+    @Test("a worker that takes queued jobs after a stop fails each once and goes on to the next")
+    func queuedJobsTakenAfterAStopFailOnce() async throws {
+        let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 4)) { $0 }
+        let started = Counter()
+        let release = Gate()
+        let ran = Counter()
+        try await withTimeLimit(.seconds(30)) {
+            let runner = Task { try await pool.run() }
+            let busy = Task.immediate {
+                try await pool.submit { _ in
+                    started.increment()
+                    await release.wait()
+                }
+            }
+            await started.wait(for: 1)
+            let queued = (0..<3).map { _ in Task.immediate { try await pool.submit { _ in ran.increment() } } }
+            #expect(pool.load.queued == 3)
+            // Stopped as the worker sees it, with no timer failing the queued
+            // jobs first: the worker finds each refused when it takes it.
+            pool.state.withLock { $0.stopError = WorkerPoolError(.shutDown, "stopped by the test") }
+            release.open()
+            try await busy.value
+            for task in queued {
+                let error = await #expect(throws: WorkerPoolError.self) { try await task.value }
+                #expect(error?.message == "stopped by the test")
+            }
+            pool.shutdown()
+            _ = try? await runner.value
+        }
+        #expect(ran.value == 0)
+    }
+
     @Test("cancelling run() fails queued work with shutDown and cancels running work")
     func runCancelled() async throws {
         let pool = try WorkerPool<Int>(configuration: .init(workers: 1, queueCapacity: 4)) { $0 }
