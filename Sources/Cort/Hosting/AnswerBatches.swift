@@ -56,7 +56,12 @@ struct AnswerBatches {
     /// What gathering the answer in ``scratch`` for `peer` adds to the bytes
     /// gathered (a new batch's frame included).
     func cost(ofGathering peer: PeerTable.Ref) -> Int {
-        scratch.count + Self.entryHeaderBytes + (index(of: peer) == nil ? Self.frameBytes : 0)
+        scratchCost(openingBatch: index(of: peer) == nil)
+    }
+
+    /// The answer in ``scratch`` as an entry, with the frame of the batch it opens if it does.
+    private func scratchCost(openingBatch: Bool) -> Int {
+        scratch.count + Self.entryHeaderBytes + (openingBatch ? Self.frameBytes : 0)
     }
 
     /// Adds the answer in ``scratch`` to `peer`'s batch. Returns that batch
@@ -73,7 +78,7 @@ struct AnswerBatches {
             open.append(Open(peer: peer, routingID: routingID))
             byPeer[peer] = slot
         }
-        let cost = scratch.count + Self.entryHeaderBytes + (open[slot].writer.count == 0 ? Self.frameBytes : 0)
+        let cost = scratchCost(openingBatch: open[slot].writer.count == 0)
         scratch.withUnsafeBytes { open[slot].writer.append($0) }
         open[slot].bytes += cost
         bytes += cost

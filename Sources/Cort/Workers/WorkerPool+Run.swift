@@ -144,14 +144,15 @@ extension WorkerPool {
                 return (nil, handoff)
             }
             handoff?.deliver()
-            // Whether a job waited in the channel when this one was released.
+            // Whether a job waited in the channel when this one was released
+            // (a refused job holds no place to release: look).
             var othersQueued = true
             if let refusal {
                 job.fail(refusal)
             } else if let deadline = job.deadline, clock.now >= deadline {
                 // The worker counts as free before the submitter hears back, so
                 // `load` never shows work that its submitter saw finished.
-                release(job, slot: slot)
+                othersQueued = release(job, slot: slot)
                 job.fail(WorkerPoolError.expiredBeforeStart)
             } else if job.start(on: runner) {
                 if !job.runSynchronously(on: worker, isolation: isolation,
@@ -159,7 +160,7 @@ extension WorkerPool {
                     await job.run(on: worker) { othersQueued = release(job, slot: slot) }
                 }
             } else {
-                release(job, slot: slot)
+                othersQueued = release(job, slot: slot)
             }
             if Task.isCancelled { return false }
             // A job queued meanwhile is taken as it is, not through the
@@ -181,7 +182,6 @@ extension WorkerPool {
 
     /// A job left worker `slot`: it no longer runs, nor waits for its
     /// deadline. Returns whether jobs wait in the channel.
-    @discardableResult
     private func release(_ job: any WorkerPoolJob<Worker>, slot: Int) -> Bool {
         state.withLock { state in
             state.running -= 1
