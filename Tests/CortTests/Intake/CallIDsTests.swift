@@ -25,6 +25,16 @@ import Testing
         #expect(a.filter { $0 < 1 << 32 }.count < 4, "ids use the whole 64 bits")
     }
 
+    /// The permutation is Speck64/128: the designers' test vector (key
+    /// 1b1a1918 13121110 0b0a0908 03020100, plaintext 3b726574 7475432d,
+    /// ciphertext 8c6fa548 454e028b).
+    @Test func theCipherIsSpeck64With128BitKeys() {
+        let cipher = Speck64(key: (0x0302_0100, 0x0b0a_0908, 0x1312_1110, 0x1b1a_1918))
+        #expect(cipher.encrypt(0x3b72_6574_7475_432d) == 0x8c6f_a548_454e_028b)
+        let other = Speck64(key: (0x0302_0101, 0x0b0a_0908, 0x1312_1110, 0x1b1a_1918))
+        #expect(other.encrypt(0x3b72_6574_7475_432d) != 0x8c6f_a548_454e_028b)
+    }
+
     /// Calls take their ids on their own threads, outside the remote
     /// service's lock: ids taken at once from several tasks never repeat.
     @Test func idsTakenConcurrentlyNeverRepeat() async {
