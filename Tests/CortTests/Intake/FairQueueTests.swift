@@ -2,8 +2,47 @@ import Testing
 @testable import Cort
 
 @Suite struct FairQueueTests {
+    /// A caller named in a test, at a slot of its own (a string literal names it).
+    struct Caller: FairQueuePeer, ExpressibleByStringLiteral {
+        static let names = ["a", "b", "big", "small", "flooder", "victim"]
+        let name: String
+        let queueSlot: Int
+
+        init(name: String, slot: Int) {
+            self.name = name
+            queueSlot = slot
+        }
+
+        init(stringLiteral name: String) {
+            self.init(name: name, slot: Self.names.firstIndex(of: name)!)
+        }
+    }
+
+    /// Two callers at one slot: the peer table gives a departed caller's
+    /// slot to a newcomer only once its calls are gone, so a second caller
+    /// there is refused rather than mixed into the first one's queue.
+    @Test func aSecondCallerAtAnOccupiedSlotIsRefused() {
+        var queue = FairQueue<Int, Caller>(capacity: 100, byteCapacity: 1 << 20)
+        let old = Caller(name: "old", slot: 3)
+        let new = Caller(name: "new", slot: 3)
+        _ = queue.enqueue(1, bytes: 1, from: old)
+        guard case .refused = queue.enqueue(2, bytes: 1, from: new) else {
+            Issue.record("a second caller's call went into the first one's queue")
+            return
+        }
+        #expect(queue.count(of: new) == 0 && queue.count(of: old) == 1)
+        #expect(queue.dequeue()?.element == 1)
+        // Once the first caller's calls are gone, the slot is the newcomer's.
+        guard case .accepted = queue.enqueue(2, bytes: 1, from: new) else {
+            Issue.record("the newcomer was refused at an empty slot")
+            return
+        }
+        #expect(queue.dequeue()?.peer.name == "new")
+        #expect(queue.isEmpty)
+    }
+
     @Test func callersTakeTurns() {
-        var queue = FairQueue<Int, String>(capacity: 100, byteCapacity: 1 << 20)
+        var queue = FairQueue<Int, Caller>(capacity: 100, byteCapacity: 1 << 20)
         for call in 1...5 { _ = queue.enqueue(call, bytes: 10, from: "flooder") }
         _ = queue.enqueue(100, bytes: 10, from: "victim")
         _ = queue.enqueue(101, bytes: 10, from: "victim")
@@ -15,7 +54,7 @@ import Testing
     }
 
     @Test func aLoneCallerMayFillTheQueueAndIsRefusedBeyondIt() {
-        var queue = FairQueue<Int, String>(capacity: 3, byteCapacity: 1 << 20)
+        var queue = FairQueue<Int, Caller>(capacity: 3, byteCapacity: 1 << 20)
         for call in 1...3 {
             guard case .accepted(let evicted) = queue.enqueue(call, bytes: 1, from: "a") else {
                 Issue.record("call \(call) was refused")
@@ -31,7 +70,7 @@ import Testing
     }
 
     @Test func aNewcomerPushesOutTheNewestCallOfTheLongestQueue() {
-        var queue = FairQueue<Int, String>(capacity: 4, byteCapacity: 1 << 20)
+        var queue = FairQueue<Int, Caller>(capacity: 4, byteCapacity: 1 << 20)
         for call in 1...4 { _ = queue.enqueue(call, bytes: 1, from: "flooder") }
         guard case .accepted(let evicted) = queue.enqueue(100, bytes: 1, from: "victim") else {
             Issue.record("the victim was refused")
@@ -56,7 +95,7 @@ import Testing
     }
 
     @Test func callsReservedElsewhereCountAgainstTheCapacity() {
-        var queue = FairQueue<Int, String>(capacity: 2, byteCapacity: 1 << 20)
+        var queue = FairQueue<Int, Caller>(capacity: 2, byteCapacity: 1 << 20)
         _ = queue.enqueue(1, bytes: 1, from: "a", reserved: 1)
         guard case .refused = queue.enqueue(2, bytes: 1, from: "a", reserved: 1) else {
             Issue.record("one waiting and one reserved filled a capacity of 2")
@@ -66,7 +105,7 @@ import Testing
     }
 
     @Test func theByteBoundRefusesAndPushesOutLikeTheCountBound() {
-        var queue = FairQueue<Int, String>(capacity: 100, byteCapacity: 1000)
+        var queue = FairQueue<Int, Caller>(capacity: 100, byteCapacity: 1000)
         guard case .refused = queue.enqueue(0, bytes: 1001, from: "a") else {
             Issue.record("a request over the whole byte bound was accepted")
             return
@@ -82,7 +121,7 @@ import Testing
     }
 
     @Test func aRefusedOfferChangesNothing() {
-        var queue = FairQueue<Int, String>(capacity: 100, byteCapacity: 1000)
+        var queue = FairQueue<Int, Caller>(capacity: 100, byteCapacity: 1000)
         for call in 1...3 { _ = queue.enqueue(call, bytes: 300, from: "a") }
         _ = queue.enqueue(10, bytes: 50, from: "b")
         _ = queue.enqueue(11, bytes: 50, from: "b")
@@ -98,7 +137,7 @@ import Testing
     }
 
     @Test func removingACallerOrOneCall() {
-        var queue = FairQueue<Int, String>(capacity: 10, byteCapacity: 1000)
+        var queue = FairQueue<Int, Caller>(capacity: 10, byteCapacity: 1000)
         for call in 1...3 { _ = queue.enqueue(call, bytes: 10, from: "a") }
         _ = queue.enqueue(7, bytes: 10, from: "b")
         #expect(queue.remove(from: "a") { $0 == 2 } == 2)
