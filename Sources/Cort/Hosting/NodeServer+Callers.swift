@@ -48,11 +48,11 @@ extension NodeServer {
     /// more, so its waiting calls are dropped and its running ones cancelled.
     func callerLeft(_ peer: PeerTable.Ref) {
         guard let entry = peers[peer] else { return }
-        if !entry.calls.isEmpty {
+        if entry.callCount > 0 {
             counters.departedCallers += 1
             rateLimited.log(.debug, "caller-left", "a caller's connection dropped; its calls are stopped",
                             metadata: ["cort.caller": "\(CallerIdentity(routingID: entry.routingID))",
-                                       "cort.calls": "\(entry.calls.count)"], at: system.clock.now)
+                                       "cort.calls": "\(entry.callCount)"], at: system.clock.now)
         }
         abandonCalls(of: peer, waitingOnly: false)
         peers.remove(peer)

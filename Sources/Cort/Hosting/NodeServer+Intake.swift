@@ -69,20 +69,17 @@ extension NodeServer {
         }
         let key = CallKey(peer: peer, id: request.id)
         let timeout = min(request.timeout, nodeLimits.maxCallDuration)
-        // Entered before it is queued, so one hash both finds a call already
-        // in flight under this id and makes room for this one; the rare
-        // refusals below take it out again.
-        if let inFlight = calls.updateValue(AcceptedCall(request: request, target: target, lane: lane,
-                                                         deadline: now + timeout, routingID: routingID,
-                                                         callerKey: callerKey, acceptedAt: now,
-                                                         instanceActor: instanceActor), forKey: key) {
-            calls[key] = inFlight
+        guard let slot = calls.insert(AcceptedCall(request: request, target: target, lane: lane,
+                                                   deadline: now + timeout, routingID: routingID,
+                                                   callerKey: callerKey, acceptedAt: now,
+                                                   instanceActor: instanceActor), for: key) else {
             return refuse(.protocolError, "call id \(request.id) is already in flight for this caller")
         }
         let size = request.arguments.reduce(256) { $0 + $1.count }
-        switch lanes[lane].queue.enqueue(key, bytes: size, from: peer, reserved: lanes[lane].handedOn) {
+        switch lanes[lane].queue.enqueue(QueuedCall(key: key, slot: slot), bytes: size, from: peer,
+                                         reserved: lanes[lane].handedOn) {
         case .refused:
-            calls.removeValue(forKey: key)
+            _ = calls.remove(key)
             rateLimited.log(.debug, "queue-full", "refusing a call: the queue is full", metadata: [
                 "cort.service": "\(lanes[lane].name)"], at: now)
             lanes[lane].metrics?.queueFull.increment()
@@ -92,13 +89,13 @@ extension NodeServer {
             for pushedOut in evicted {
                 counters.refused += 1
                 lanes[lane].metrics?.pushedOut.increment()
-                finish(pushedOut, .failed(CallFailure(
+                finish(pushedOut.key, .failed(CallFailure(
                     code: .overloaded,
                     message: "the queue of \(lanes[lane].name) is full and another caller's call took this one's "
                         + "place; the call did not run")))
             }
         }
-        peers.accept(callID: request.id, for: peer)
+        peers.acceptedCall(for: peer)
         pump(lane, now: now)
     }
 
@@ -114,27 +111,24 @@ extension NodeServer {
     /// `now`, when the caller just read the clock (the first call takes it).
     func pump(_ lane: Int, now read: Duration? = nil) {
         var read = read
-        while lanes[lane].inFlight < lanes[lane].maxInFlight, let (_, key) = lanes[lane].queue.dequeue() {
-            guard let index = calls.index(forKey: key) else { continue }
-            let call = calls.values[index]
+        while lanes[lane].inFlight < lanes[lane].maxInFlight, let (_, queued) = lanes[lane].queue.dequeue() {
+            guard let call = calls.call(at: queued.slot, key: queued.key) else { continue }
             let now = read ?? system.clock.now
             read = nil
             guard now < call.deadline else {
-                finish(key, .failed(CallFailure(
+                finish(queued.key, .failed(CallFailure(
                     code: .deadlineExceeded, message: "\(call.target.method): the deadline passed before it started; it did not run")))
                 continue
             }
-            start(key, at: index, call, in: lane, now: now)
+            start(queued, call, in: lane, now: now)
         }
         recordLoad(of: lane)
     }
 
-    /// `index` is `key`'s in `calls`: nothing here adds or removes a call
-    /// before the call is marked running, so it stays valid (one lookup a
-    /// call fewer). `now` is when the pump took it, on the system's clock
-    /// (one reading of the clock fewer).
-    private func start(_ key: CallKey, at index: Dictionary<CallKey, AcceptedCall>.Index, _ call: AcceptedCall,
-                       in lane: Int, now: Duration) {
+    /// `now` is when the pump took it, on the system's clock (one reading
+    /// of the clock fewer).
+    private func start(_ entry: QueuedCall, _ call: AcceptedCall, in lane: Int, now: Duration) {
+        let key = entry.key
         let timeout = call.deadline - now
         let system = self.system
         let request = call.request
@@ -154,7 +148,7 @@ extension NodeServer {
                 let ticket = try pool.tryEnqueue(PooledCall(
                     server: self, key: key, lane: lane, request: request, target: target, context: context,
                     interceptors: interceptors, queued: queued, deadline: now + timeout))
-                calls.values[index].running = .pooled(ticket)
+                calls.update(at: entry.slot) { $0.running = .pooled(ticket) }
                 lanes[lane].inFlight += 1
             } catch let error as WorkerPoolError {
                 finish(key, .failed(CallFailure(workerPoolError: error, method: target.method, started: false)))
@@ -171,17 +165,9 @@ extension NodeServer {
                                                    arguments: argumentDecoder, timeout: timeout)
                 self.completed(key, in: lane, .success(outcome), started: true)
             }
-            updateCall(key) { $0.running = .direct(task) }
+            calls.update(at: entry.slot) { $0.running = .direct(task) }
             lanes[lane].inFlight += 1
         }
-    }
-
-    /// Changes an accepted call in place. (`calls[key]?.running = …` goes
-    /// through the dictionary's modify accessor, whose frame for a value this
-    /// size is allocated on the heap: one allocation per change, measured.)
-    private func updateCall(_ key: CallKey, _ change: (inout AcceptedCall) -> Void) {
-        guard let index = calls.index(forKey: key) else { return }
-        change(&calls.values[index])
     }
 
     /// A call left its worker: answer it (unless nobody waits) and start the next.
@@ -202,8 +188,8 @@ extension NodeServer {
 
     /// A call is over: forget it and answer its caller, if one still listens.
     func finish(_ key: CallKey, _ outcome: CallOutcome?) {
-        guard let call = calls.removeValue(forKey: key) else { return }
-        peers.release(callID: key.id, for: key.peer)
+        guard let call = calls.remove(key) else { return }
+        peers.releasedCall(for: key.peer)
         if let outcome, !call.silenced {
             switch outcome {
             case .returned(let bytes):
@@ -230,10 +216,10 @@ extension NodeServer {
 
     private func stop(_ key: CallKey, _ call: AcceptedCall) {
         if let running = call.running {
-            updateCall(key) { $0.silenced = true }
+            if let slot = calls.slot(of: key) { calls.update(at: slot) { $0.silenced = true } }
             running.cancel()
         } else {
-            _ = lanes[call.lane].queue.remove(from: key.peer) { $0 == key }
+            _ = lanes[call.lane].queue.remove(from: key.peer) { $0.key == key }
             recordLoad(of: call.lane)
             finish(key, nil)
         }
@@ -242,22 +228,21 @@ extension NodeServer {
     /// Drops every call of `peer` without answering: it left, or stopped
     /// reading. Waiting calls are dropped, running ones cancelled.
     func abandonCalls(of peer: PeerTable.Ref, waitingOnly: Bool) {
-        guard let ids = peers[peer]?.calls, !ids.isEmpty else { return }
+        guard peers[peer].map({ $0.callCount > 0 }) == true else { return }
         // The calls waiting in a lane's queue leave it in one pass: taken
         // out one by one, each would scan the queue, and a caller that
         // filled a queue of 10,000 calls held the node's loop for seconds
         // (its other callers' pings went unanswered meanwhile).
         for lane in lanes.indices where lanes[lane].queue.count(of: peer) > 0 {
-            for key in lanes[lane].queue.removeAll(from: peer) where calls[key] != nil {
+            for queued in lanes[lane].queue.removeAll(from: peer) where calls.contains(queued.key) {
                 counters.abandoned += 1
                 metrics?.abandoned.increment()
-                finish(key, nil)
+                finish(queued.key, nil)
             }
             recordLoad(of: lane)
         }
         // What is left: calls handed on to a pool (not started yet) and running ones.
-        for id in ids {
-            let key = CallKey(peer: peer, id: id)
+        for key in calls.keys(of: peer) {
             guard let call = calls[key], !waitingOnly || call.running == nil else { continue }
             counters.abandoned += 1
             metrics?.abandoned.increment()

@@ -57,7 +57,7 @@ actor NodeServer {
         let access: ServiceAccess
         /// The hooks its calls run through (the system's, then the service's).
         let interceptors: InterceptorChain<any ServerInterceptor>
-        var queue: FairQueue<CallKey, PeerTable.Ref>
+        var queue: FairQueue<QueuedCall, PeerTable.Ref>
         var inFlight = 0
         let maxInFlight: Int
         /// Its load and refusals, when the node records metrics.
@@ -204,7 +204,7 @@ actor NodeServer {
     var methodLists: [String: [MethodDescription]] = [:]
     /// Lane 0 takes the calls addressed to actor instances; each hosted service has its own.
     @exclusivity(unchecked) var lanes: [Lane]
-    @exclusivity(unchecked) var calls: [CallKey: AcceptedCall] = [:]
+    @exclusivity(unchecked) var calls = CallTable()
     @exclusivity(unchecked) var peers: PeerTable
     @exclusivity(unchecked) var epochs = ConnectionEpochs()
     var rateLimited: RateLimitedLog
@@ -599,7 +599,7 @@ actor NodeServer {
             // it made before are still running it is told the node lives (no
             // free slots), so it waits for their answers instead of calling
             // their outcome unknown; after that its pings go unanswered.
-            if let peer, peers[peer]?.calls.isEmpty == false {
+            if let peer, let entry = peers[peer], entry.callCount > 0 {
                 answer(.pong(sequence: sequence, freeSlots: 0, incarnation: incarnation), to: routingID, peer: peer)
             } else {
                 counters.ignoredFrames += 1

@@ -19,11 +19,11 @@ import Testing
         var peers = PeerTable(capacity: 2)
         let a = peers.heard(Self.id("a"), at: .seconds(1))!
         let b = peers.heard(Self.id("b"), at: .seconds(2))!
-        peers.accept(callID: 1, for: a)
-        peers.accept(callID: 2, for: b)
+        peers.acceptedCall(for: a)
+        peers.acceptedCall(for: b)
         #expect(peers.heard(Self.id("c"), at: .seconds(3)) == nil)
         #expect(peers.count == 2)
-        peers.release(callID: 1, for: a)
+        peers.releasedCall(for: a)
         let c = peers.heard(Self.id("c"), at: .seconds(4))
         #expect(c != nil)
         #expect(peers[a] == nil && peers[b] != nil)
@@ -36,8 +36,8 @@ import Testing
         let b = peers.heard(Self.id("b"), at: .zero)!
         #expect(a.slot == b.slot && a != b)
         #expect(peers[a] == nil)
-        peers.accept(callID: 9, for: a)
-        #expect(peers[b]?.calls.isEmpty == true, "a stale reference changes nothing")
+        peers.acceptedCall(for: a)
+        #expect(peers[b]?.callCount == 0, "a stale reference changes nothing")
     }
 
     @Test func aCallerIsFoundByTheConnectionItLastUsed() {

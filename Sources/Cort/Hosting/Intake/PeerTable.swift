@@ -12,7 +12,7 @@ import CortZeroMQ
 /// ```swift
 /// var peers = PeerTable(capacity: 2)
 /// let ada = peers.heard(Array("c:ada".utf8), at: .zero)      // remembered
-/// peers.accept(callID: 7, for: ada!)                          // ada now holds a call
+/// peers.acceptedCall(for: ada!)                               // ada now holds a call
 /// ```
 struct PeerTable {
     /// A remembered caller; its generation tells it from a later caller in the same slot.
@@ -33,8 +33,9 @@ struct PeerTable {
         let generation: UInt64
         var lastHeard: Duration
         var connection: Connection?
-        /// Calls accepted from this caller (waiting or running), by call id.
-        var calls: Set<UInt64> = []
+        /// How many calls accepted from this caller wait or run (the node's
+        /// ``NodeServer/CallTable`` lists them).
+        var callCount = 0
         /// Answer bytes handed to libzmq for this caller and not yet written out.
         let ledger: SendLedger
         /// Its last answer could not be handed over: its pipe was full or its
@@ -144,14 +145,22 @@ struct PeerTable {
         return nil
     }
 
-    mutating func accept(callID: UInt64, for ref: Ref) {
-        guard self[ref] != nil else { return }
-        slots[ref.slot]!.calls.insert(callID)
+    /// A call of `ref`'s was accepted: it is not forgotten while the call is in.
+    mutating func acceptedCall(for ref: Ref) {
+        guard isCurrent(ref) else { return }
+        slots[ref.slot]!.callCount += 1
     }
 
-    mutating func release(callID: UInt64, for ref: Ref) {
-        guard self[ref] != nil else { return }
-        slots[ref.slot]!.calls.remove(callID)
+    /// A call of `ref`'s is over.
+    mutating func releasedCall(for ref: Ref) {
+        guard isCurrent(ref), slots[ref.slot]!.callCount > 0 else { return }
+        slots[ref.slot]!.callCount -= 1
+    }
+
+    /// Whether `ref` is still remembered (without copying its entry, as
+    /// the subscript does: a copy retains its id and its ledger).
+    private func isCurrent(_ ref: Ref) -> Bool {
+        ref.slot < slots.count && slots[ref.slot]?.generation == ref.generation
     }
 
     mutating func setIdentity(_ identity: CallerKey, for ref: Ref) {
@@ -207,7 +216,7 @@ struct PeerTable {
     private mutating func forgetOldestIdle() -> Bool {
         var oldest: Int?
         for (slot, entry) in slots.enumerated() {
-            guard let entry, entry.calls.isEmpty else { continue }
+            guard let entry, entry.callCount == 0 else { continue }
             if oldest == nil || entry.lastHeard < slots[oldest!]!.lastHeard { oldest = slot }
         }
         guard let oldest, let entry = slots[oldest] else { return false }
