@@ -120,15 +120,14 @@ extension NodeServer {
                     code: .deadlineExceeded, message: "\(call.target.method): the deadline passed before it started; it did not run")))
                 continue
             }
-            start(queued, call, in: lane, now: now)
+            start(queued.key, call, in: lane, now: now)
         }
         recordLoad(of: lane)
     }
 
     /// `now` is when the pump took it, on the system's clock (one reading
     /// of the clock fewer).
-    private func start(_ entry: QueuedCall, _ call: AcceptedCall, in lane: Int, now: Duration) {
-        let key = entry.key
+    private func start(_ key: CallKey, _ call: AcceptedCall, in lane: Int, now: Duration) {
         let timeout = call.deadline - now
         let system = self.system
         let request = call.request
@@ -148,7 +147,7 @@ extension NodeServer {
                 let ticket = try pool.tryEnqueue(PooledCall(
                     server: self, key: key, lane: lane, request: request, target: target, context: context,
                     interceptors: interceptors, queued: queued, deadline: now + timeout))
-                calls.update(at: entry.slot) { $0.running = .pooled(ticket) }
+                call.running = .pooled(ticket)
                 lanes[lane].inFlight += 1
             } catch let error as WorkerPoolError {
                 finish(key, .failed(CallFailure(workerPoolError: error, method: target.method, started: false)))
@@ -165,7 +164,7 @@ extension NodeServer {
                                                    arguments: argumentDecoder, timeout: timeout)
                 self.completed(key, in: lane, .success(outcome), started: true)
             }
-            calls.update(at: entry.slot) { $0.running = .direct(task) }
+            call.running = .direct(task)
             lanes[lane].inFlight += 1
         }
     }
@@ -216,7 +215,7 @@ extension NodeServer {
 
     private func stop(_ key: CallKey, _ call: AcceptedCall) {
         if let running = call.running {
-            if let slot = calls.slot(of: key) { calls.update(at: slot) { $0.silenced = true } }
+            call.silenced = true
             running.cancel()
         } else {
             _ = lanes[call.lane].queue.remove(from: key.peer) { $0.key == key }

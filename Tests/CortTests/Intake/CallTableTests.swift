@@ -26,7 +26,7 @@ import Testing
         #expect(calls[key]?.lane == 1, "the duplicate changed the call that was in")
         #expect(calls.count == 1)
         #expect(calls.call(at: slot, key: key)?.request.id == 7)
-        calls.update(at: slot) { $0.silenced = true }
+        calls.call(at: slot, key: key)?.silenced = true
         #expect(calls[key]?.silenced == true)
         #expect(calls.remove(key)?.silenced == true)
         #expect(calls.remove(key) == nil)

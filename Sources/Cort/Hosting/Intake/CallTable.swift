@@ -21,20 +21,19 @@ extension NodeServer {
     /// var calls = NodeServer.CallTable()
     /// let slot = calls.insert(call, for: key)    // nil: the key is in already
     /// calls.call(at: slot!, key: key)            // the call, while it is in
+    /// calls[key]                                 // the same, through a hash
     /// calls.keys(of: key.peer)                   // [key]
     /// calls.remove(key)                          // the call, and its slot is free
     /// ```
     struct CallTable {
-        private struct Slot {
-            var key: CallKey
-            var call: AcceptedCall?
-            /// The slots of the previous and next call of the same caller
-            /// slot (-1: none); only meaningful while `call` is set.
-            var previous = -1
-            var next = -1
-        }
-
-        private var slots: [Slot] = []
+        // Parallel arrays by slot: the keys and links are plain values, so
+        // checking a slot's key copies no call (one array of structs holding
+        // both copied the whole slot, its references retained, on a check).
+        private var keys: [CallKey] = []
+        private var calls: [AcceptedCall?] = []
+        /// The slots of the previous and next call of the same caller slot
+        /// (-1: none); only meaningful while the slot holds a call.
+        private var links: [(previous: Int, next: Int)] = []
         private var freeSlots: [Int] = []
         private var index: [CallKey: Int] = [:]
         /// By the caller's slot in the peer table: the slot of its newest
@@ -48,39 +47,41 @@ extension NodeServer {
 
         /// Enters `call` under `key`: its slot, or nil (and nothing
         /// changed) when a call is in under that key already.
-        mutating func insert(_ call: AcceptedCall, for key: CallKey) -> Int? {
-            let slot = freeSlots.popLast() ?? slots.count
+        mutating func insert(_ call: consuming AcceptedCall, for key: CallKey) -> Int? {
+            let slot = freeSlots.popLast() ?? keys.count
             // One hash both finds a call already in under this key and
             // enters this one; the rare duplicate puts the old slot back.
             if let existing = index.updateValue(slot, forKey: key) {
                 index[key] = existing
-                if slot < slots.count { freeSlots.append(slot) }
+                if slot < keys.count { freeSlots.append(slot) }
                 return nil
             }
             let peerSlot = key.peer.slot
             while heads.count <= peerSlot { heads.append(-1) }
             let head = heads[peerSlot]
-            let entry = Slot(key: key, call: call, previous: -1, next: head)
-            if slot == slots.count { slots.append(entry) } else { slots[slot] = entry }
-            if head >= 0 { slots[head].previous = slot }
+            if slot == keys.count {
+                keys.append(key)
+                calls.append(consume call)
+                links.append((previous: -1, next: head))
+            } else {
+                keys[slot] = key
+                calls[slot] = consume call
+                links[slot] = (previous: -1, next: head)
+            }
+            if head >= 0 { links[head].previous = slot }
             heads[peerSlot] = slot
             return slot
         }
 
         /// The call in `slot`, if it is still the one entered under `key`.
         func call(at slot: Int, key: CallKey) -> AcceptedCall? {
-            guard slot >= 0, slot < slots.count, slots[slot].key == key else { return nil }
-            return slots[slot].call
-        }
-
-        /// The slot of the call entered under `key`, if it is in.
-        func slot(of key: CallKey) -> Int? {
-            index[key]
+            guard slot >= 0, slot < keys.count, keys[slot] == key else { return nil }
+            return calls[slot]
         }
 
         /// The call entered under `key`, if it is in.
         subscript(key: CallKey) -> AcceptedCall? {
-            slot(of: key).flatMap { slots[$0].call }
+            index[key].flatMap { calls[$0] }
         }
 
         /// Whether a call is in under `key`.
@@ -88,26 +89,19 @@ extension NodeServer {
             index[key] != nil
         }
 
-        /// Changes the call in `slot` in place (no copy of it and back).
-        mutating func update(at slot: Int, _ change: (inout AcceptedCall) -> Void) {
-            guard slot >= 0, slot < slots.count, slots[slot].call != nil else { return }
-            change(&slots[slot].call!)
-        }
-
         /// Takes the call entered under `key` out; its slot is free again.
         mutating func remove(_ key: CallKey) -> AcceptedCall? {
             guard let slot = index.removeValue(forKey: key) else { return nil }
-            let (previous, next) = (slots[slot].previous, slots[slot].next)
+            let (previous, next) = links[slot]
             if previous >= 0 {
-                slots[previous].next = next
+                links[previous].next = next
             } else {
                 heads[key.peer.slot] = next
             }
-            if next >= 0 { slots[next].previous = previous }
-            slots[slot].previous = -1
-            slots[slot].next = -1
+            if next >= 0 { links[next].previous = previous }
+            links[slot] = (previous: -1, next: -1)
             freeSlots.append(slot)
-            return slots[slot].call.take()
+            return calls[slot].take()
         }
 
         /// The keys of `peer`'s calls, newest first.
@@ -116,8 +110,8 @@ extension NodeServer {
             var keys: [CallKey] = []
             var slot = heads[peer.slot]
             while slot >= 0 {
-                if slots[slot].key.peer == peer { keys.append(slots[slot].key) }
-                slot = slots[slot].next
+                if self.keys[slot].peer == peer { keys.append(self.keys[slot]) }
+                slot = links[slot].next
             }
             return keys
         }
