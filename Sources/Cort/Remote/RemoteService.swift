@@ -641,7 +641,7 @@ final class RemoteServiceState {
     @exclusivity(unchecked) private var mayHaveJoining = false
     @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var waitOrder = Deque<UInt64>()
-    @exclusivity(unchecked) private var pending: [UInt64: PendingCall] = [:]
+    @exclusivity(unchecked) private var pending = CallIDTable<PendingCall>()
     private var nextPingSequence: UInt64 = 0
     /// Deadlines of calls in flight and of calls waiting for a node (`waiter`).
     @exclusivity(unchecked) private var deadlines = DeadlineQueue()
@@ -1470,7 +1470,7 @@ final class RemoteServiceState {
             wakeWaitersForRoom()
         case .died(let reason):
             nodeStates?.changed(to: .dead)
-            let lost = pending.filter { $0.value.node.key == key }
+            let lost = pending.filter { $1.node.key == key }
             // A node that dies and comes back in a loop must not flood the log.
             rateLimited.log(.warning, "node-failed", "node failed", metadata: [
                 "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(reason)",
@@ -1719,7 +1719,7 @@ final class RemoteServiceState {
             logger.warning("handshake with a node failed", metadata: [
                 "cort.service": "\(name)", "cort.node": "\(key)", "cort.reason": "\(reason)"])
         }
-        let unsent = pending.filter { $0.value.node.key == key && $0.value.connection == node.connection }
+        let unsent = pending.filter { $1.node.key == key && $1.connection == node.connection }
         for (id, call) in unsent {
             pending.removeValue(forKey: id)
             callEnded(on: call.node)
@@ -1858,7 +1858,7 @@ final class RemoteServiceState {
         isClosed = true
         timer?.cancel()
         try? socket.stopMonitoring()
-        for call in pending.values {
+        for call in pending.allValues {
             reactor.requestEnded()
             settle(call, .failure(RemoteCallError(.shuttingDown, "\(call.method): the actor system shut down")))
         }
