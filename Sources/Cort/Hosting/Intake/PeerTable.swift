@@ -14,7 +14,10 @@ import CortZeroMQ
 /// let ada = peers.heard(Array("c:ada".utf8), at: .zero)      // remembered
 /// peers.acceptedCall(for: ada!)                               // ada now holds a call
 /// ```
-struct PeerTable {
+///
+/// Not copyable: its entries live in boxes changed in place, which a copy
+/// of the table would share.
+struct PeerTable: ~Copyable {
     /// A remembered caller; its generation tells it from a later caller in the same slot.
     struct Ref: Hashable, Sendable {
         let slot: Int
@@ -61,7 +64,15 @@ struct PeerTable {
     }
 
     let capacity: Int
-    private var slots: [Entry?] = []
+    /// Each entry in a box of its own: a field read or changed through
+    /// the box's reference, where `slots[slot]?.field` on an array of
+    /// entries copied the whole entry first (its id, ledger and key
+    /// retained and released), about 15 times a call at 64 in flight
+    /// (callgrind).
+    private var slots: [Slot?] = []
+    /// Each slot's caller's generation (0: an empty slot), for the checks
+    /// on every frame and call.
+    private var generationsBySlot: [UInt64] = []
     private var freeSlots: [Int] = []
     private var byRoutingID: [RoutingKey: Int] = [:]
     private var generations: UInt64 = 0
@@ -74,27 +85,34 @@ struct PeerTable {
         self.capacity = max(capacity, 1)
     }
 
+    /// A remembered caller's entry, changed in place through its reference.
+    private final class Slot {
+        var entry: Entry
+
+        init(_ entry: Entry) {
+            self.entry = entry
+        }
+    }
+
     var count: Int { byRoutingID.count }
 
     /// Every remembered caller.
     var all: [Ref] {
-        slots.indices.compactMap { slot in slots[slot].map { Ref(slot: slot, generation: $0.generation) } }
+        slots.indices.compactMap { slot in slots[slot].map { Ref(slot: slot, generation: $0.entry.generation) } }
     }
 
     subscript(ref: Ref) -> Entry? {
-        guard ref.slot < slots.count, let entry = slots[ref.slot], entry.generation == ref.generation else { return nil }
-        return entry
+        guard isCurrent(ref) else { return nil }
+        return slots[ref.slot]!.entry
     }
 
     /// What answering `ref` needs of its entry: its ledger and whether it
     /// stopped reading; nil when it is gone. (The entry itself is not
     /// copied out, as the subscript does.)
     func answering(_ ref: Ref) -> (ledger: SendLedger, notReading: Bool, readsBatches: Bool)? {
-        guard ref.slot < slots.count, slots[ref.slot]?.generation == ref.generation,
-              let ledger = slots[ref.slot]?.ledger, let notReading = slots[ref.slot]?.notReading,
-              let readsBatches = slots[ref.slot]?.readsBatches
-        else { return nil }
-        return (ledger, notReading, readsBatches)
+        guard isCurrent(ref) else { return nil }
+        let slot = slots[ref.slot]!
+        return (slot.entry.ledger, slot.entry.notReading, slot.entry.readsBatches)
     }
 
     /// A frame arrived from `routingID` (on `connection`, when known).
@@ -102,18 +120,19 @@ struct PeerTable {
     mutating func heard(_ routingID: [UInt8], on connection: Connection? = nil, at now: Duration) -> Ref? {
         // The caller heard last, by comparing its id (usually the very same
         // array, from the connection's epochs) rather than hashing it.
-        if lastHeardSlot < slots.count, slots[lastHeardSlot]?.routingID == routingID {
-            slots[lastHeardSlot]!.lastHeard = now
-            if let connection { slots[lastHeardSlot]!.connection = connection }
-            return Ref(slot: lastHeardSlot, generation: slots[lastHeardSlot]!.generation)
+        if lastHeardSlot < slots.count, generationsBySlot[lastHeardSlot] != 0,
+           slots[lastHeardSlot]!.entry.routingID == routingID {
+            slots[lastHeardSlot]!.entry.lastHeard = now
+            if let connection { slots[lastHeardSlot]!.entry.connection = connection }
+            return Ref(slot: lastHeardSlot, generation: generationsBySlot[lastHeardSlot])
         }
         if let slot = byRoutingID[RoutingKey(routingID)], slots[slot] != nil {
             lastHeardSlot = slot
             // In place: a copy of the entry and back costs a retain and a
             // release of each of its references, on every frame.
-            slots[slot]!.lastHeard = now
-            if let connection { slots[slot]!.connection = connection }
-            return Ref(slot: slot, generation: slots[slot]!.generation)
+            slots[slot]!.entry.lastHeard = now
+            if let connection { slots[slot]!.entry.connection = connection }
+            return Ref(slot: slot, generation: generationsBySlot[slot])
         }
         if byRoutingID.count >= capacity, !forgetOldestIdle() { return nil }
         generations += 1
@@ -122,10 +141,12 @@ struct PeerTable {
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            slots[slot] = entry
+            slots[slot] = Slot(entry)
+            generationsBySlot[slot] = entry.generation
         } else {
             slot = slots.count
-            slots.append(entry)
+            slots.append(Slot(entry))
+            generationsBySlot.append(entry.generation)
         }
         byRoutingID[RoutingKey(routingID)] = slot
         return Ref(slot: slot, generation: entry.generation)
@@ -133,14 +154,14 @@ struct PeerTable {
 
     /// The caller known by `routingID`, if remembered.
     func ref(for routingID: [UInt8]) -> Ref? {
-        guard let slot = byRoutingID[RoutingKey(routingID)], let entry = slots[slot] else { return nil }
-        return Ref(slot: slot, generation: entry.generation)
+        guard let slot = byRoutingID[RoutingKey(routingID)], generationsBySlot[slot] != 0 else { return nil }
+        return Ref(slot: slot, generation: generationsBySlot[slot])
     }
 
     /// The caller whose last frame came over `connection`, if remembered.
     func ref(on connection: Connection) -> Ref? {
-        for (slot, entry) in slots.enumerated() where entry?.connection == connection {
-            return Ref(slot: slot, generation: entry!.generation)
+        for (slot, entry) in slots.enumerated() where entry?.entry.connection == connection {
+            return Ref(slot: slot, generation: entry!.entry.generation)
         }
         return nil
     }
@@ -148,47 +169,47 @@ struct PeerTable {
     /// A call of `ref`'s was accepted: it is not forgotten while the call is in.
     mutating func acceptedCall(for ref: Ref) {
         guard isCurrent(ref) else { return }
-        slots[ref.slot]!.callCount += 1
+        slots[ref.slot]!.entry.callCount += 1
     }
 
     /// A call of `ref`'s is over.
     mutating func releasedCall(for ref: Ref) {
-        guard isCurrent(ref), slots[ref.slot]!.callCount > 0 else { return }
-        slots[ref.slot]!.callCount -= 1
+        guard isCurrent(ref), slots[ref.slot]!.entry.callCount > 0 else { return }
+        slots[ref.slot]!.entry.callCount -= 1
     }
 
     /// Whether `ref` is still remembered (without copying its entry, as
     /// the subscript does: a copy retains its id and its ledger).
     private func isCurrent(_ ref: Ref) -> Bool {
-        ref.slot < slots.count && slots[ref.slot]?.generation == ref.generation
+        ref.slot < generationsBySlot.count && generationsBySlot[ref.slot] == ref.generation
     }
 
     mutating func setIdentity(_ identity: CallerKey, for ref: Ref) {
-        guard self[ref] != nil else { return }
-        slots[ref.slot]!.identity = identity
+        guard isCurrent(ref) else { return }
+        slots[ref.slot]!.entry.identity = identity
     }
 
     mutating func setNotReading(_ notReading: Bool, for ref: Ref) {
-        guard self[ref] != nil else { return }
-        slots[ref.slot]!.notReading = notReading
-        slots[ref.slot]!.lastProbe = nil
+        guard isCurrent(ref) else { return }
+        slots[ref.slot]!.entry.notReading = notReading
+        slots[ref.slot]!.entry.lastProbe = nil
     }
 
     /// With CURVE, `ref`'s key as the node last checked it (the entry
     /// itself is not copied, as the subscript does: a copy retains its id,
     /// its calls and its ledger).
     func identity(of ref: Ref) -> CallerKey? {
-        guard ref.slot < slots.count, slots[ref.slot]?.generation == ref.generation else { return nil }
-        return slots[ref.slot]?.identity
+        guard isCurrent(ref) else { return nil }
+        return slots[ref.slot]!.entry.identity
     }
 
     mutating func setReadsBatches(for ref: Ref) {
-        guard self[ref] != nil, !slots[ref.slot]!.readsBatches else { return }
-        slots[ref.slot]!.readsBatches = true
+        guard isCurrent(ref), !slots[ref.slot]!.entry.readsBatches else { return }
+        slots[ref.slot]!.entry.readsBatches = true
     }
 
     func isNotReading(_ ref: Ref) -> Bool {
-        ref.slot < slots.count && slots[ref.slot]?.generation == ref.generation && slots[ref.slot]?.notReading == true
+        isCurrent(ref) && slots[ref.slot]!.entry.notReading
     }
 
     /// Whether a request from a caller that does not read its answers is
@@ -197,8 +218,8 @@ struct PeerTable {
     /// reads again.
     mutating func sheds(_ ref: Ref, at now: Duration, probingEvery interval: Duration) -> Bool {
         guard isNotReading(ref) else { return false }
-        if let last = slots[ref.slot]!.lastProbe, now - last < interval { return true }
-        slots[ref.slot]!.lastProbe = now
+        if let last = slots[ref.slot]!.entry.lastProbe, now - last < interval { return true }
+        slots[ref.slot]!.entry.lastProbe = now
         return false
     }
 
@@ -207,6 +228,7 @@ struct PeerTable {
     mutating func remove(_ ref: Ref) -> Entry? {
         guard let entry = self[ref] else { return nil }
         slots[ref.slot] = nil
+        generationsBySlot[ref.slot] = 0
         freeSlots.append(ref.slot)
         byRoutingID.removeValue(forKey: RoutingKey(entry.routingID))
         return entry
@@ -216,11 +238,11 @@ struct PeerTable {
     private mutating func forgetOldestIdle() -> Bool {
         var oldest: Int?
         for (slot, entry) in slots.enumerated() {
-            guard let entry, entry.callCount == 0 else { continue }
-            if oldest == nil || entry.lastHeard < slots[oldest!]!.lastHeard { oldest = slot }
+            guard let entry = entry?.entry, entry.callCount == 0 else { continue }
+            if oldest == nil || entry.lastHeard < slots[oldest!]!.entry.lastHeard { oldest = slot }
         }
-        guard let oldest, let entry = slots[oldest] else { return false }
-        remove(Ref(slot: oldest, generation: entry.generation))
+        guard let oldest else { return false }
+        remove(Ref(slot: oldest, generation: generationsBySlot[oldest]))
         return true
     }
 }
