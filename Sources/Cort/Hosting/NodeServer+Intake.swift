@@ -136,7 +136,7 @@ extension NodeServer {
             callID: request.id, service: request.service, method: target.method, metadata: request.metadata,
             caller: CallerIdentity(routingID: call.routingID, publicKey: call.callerKey), isIdempotent: request.flags.contains(.idempotent),
             deadline: call.deadline, clock: system.clock, logger: logger)
-        let interceptors = lanes[lane].interceptors
+        let interceptors = lanes[lane].interceptors(at: now)
         let queued = now - call.acceptedAt
         switch lanes[lane].work {
         case .pool(let pool, _):
