@@ -233,7 +233,8 @@ extension NodeServer {
         // filled a queue of 10,000 calls held the node's loop for seconds
         // (its other callers' pings went unanswered meanwhile).
         for lane in lanes.indices where lanes[lane].queue.count(of: peer) > 0 {
-            for queued in lanes[lane].queue.removeAll(from: peer) where calls.contains(queued.key) {
+            for queued in lanes[lane].queue.removeAll(from: peer)
+            where calls.call(at: queued.slot, key: queued.key) != nil {
                 counters.abandoned += 1
                 metrics?.abandoned.increment()
                 finish(queued.key, nil)
@@ -241,8 +242,7 @@ extension NodeServer {
             recordLoad(of: lane)
         }
         // What is left: calls handed on to a pool (not started yet) and running ones.
-        for key in calls.keys(of: peer) {
-            guard let call = calls[key], !waitingOnly || call.running == nil else { continue }
+        for (key, call) in calls.calls(of: peer) where !waitingOnly || call.running == nil {
             counters.abandoned += 1
             metrics?.abandoned.increment()
             stop(key, call)

@@ -53,13 +53,13 @@ import Testing
         _ = calls.remove(Key(peer: ada, id: 3))   // the middle of ada's list
         _ = calls.remove(Key(peer: ada, id: 5))   // its head
         _ = calls.remove(Key(peer: ada, id: 1))   // its tail
-        #expect(calls.keys(of: ada).map(\.id).sorted() == [2, 4])
-        #expect(calls.keys(of: bob).map(\.id).sorted() == [1, 2, 3])
-        #expect(calls.keys(of: later).map(\.id) == [1])
-        #expect(calls.keys(of: PeerTable.Ref(slot: 9, generation: 4)).isEmpty)
+        #expect(calls.calls(of: ada).map(\.key.id).sorted() == [2, 4])
+        #expect(calls.calls(of: bob).map(\.key.id).sorted() == [1, 2, 3])
+        #expect(calls.calls(of: later).map(\.key.id) == [1])
+        #expect(calls.calls(of: PeerTable.Ref(slot: 9, generation: 4)).isEmpty)
         for id in [2, 4] as [UInt64] { _ = calls.remove(Key(peer: ada, id: id)) }
-        #expect(calls.keys(of: ada).isEmpty)
-        #expect(calls.keys(of: later).map(\.id) == [1])
+        #expect(calls.calls(of: ada).isEmpty)
+        #expect(calls.calls(of: later).map(\.key.id) == [1])
         #expect(calls.count == 4)
     }
 }

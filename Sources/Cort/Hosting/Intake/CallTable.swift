@@ -22,7 +22,7 @@ extension NodeServer {
     /// let slot = calls.insert(call, for: key)    // nil: the key is in already
     /// calls.call(at: slot!, key: key)            // the call, while it is in
     /// calls[key]                                 // the same, through a hash
-    /// calls.keys(of: key.peer)                   // [key]
+    /// calls.calls(of: key.peer)                  // [(key, call)]
     /// calls.remove(key)                          // the call, and its slot is free
     /// ```
     struct CallTable {
@@ -84,11 +84,6 @@ extension NodeServer {
             index[key].flatMap { calls[$0] }
         }
 
-        /// Whether a call is in under `key`.
-        func contains(_ key: CallKey) -> Bool {
-            index[key] != nil
-        }
-
         /// Takes the call entered under `key` out; its slot is free again.
         mutating func remove(_ key: CallKey) -> AcceptedCall? {
             guard let slot = index.removeValue(forKey: key) else { return nil }
@@ -104,16 +99,16 @@ extension NodeServer {
             return calls[slot].take()
         }
 
-        /// The keys of `peer`'s calls, newest first.
-        func keys(of peer: PeerTable.Ref) -> [CallKey] {
+        /// `peer`'s calls with their keys, newest first.
+        func calls(of peer: PeerTable.Ref) -> [(key: CallKey, call: AcceptedCall)] {
             guard peer.slot < heads.count else { return [] }
-            var keys: [CallKey] = []
+            var found: [(key: CallKey, call: AcceptedCall)] = []
             var slot = heads[peer.slot]
             while slot >= 0 {
-                if self.keys[slot].peer == peer { keys.append(self.keys[slot]) }
+                if keys[slot].peer == peer, let call = calls[slot] { found.append((keys[slot], call)) }
                 slot = links[slot].next
             }
-            return keys
+            return found
         }
     }
 }
