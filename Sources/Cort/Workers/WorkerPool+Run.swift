@@ -129,8 +129,8 @@ extension WorkerPool {
     private func serve(_ worker: Worker, slot: Int, runner: WorkerPoolRunner,
                        isolation: isolated (any Actor)?) async -> Bool {
         // Bounded by the channel, which is closed at shutdown or stop.
-        var next = await next()
-        while let job = next {
+        var upcoming = await next()
+        while let job = upcoming {
             let (refusal, handoff) = state.withLock { state -> (WorkerPoolError?, Handoff?) in
                 // The place this job held goes to the oldest submitter waiting for room.
                 var handoff: Handoff?
@@ -172,9 +172,9 @@ extension WorkerPool {
             // none waited as the job was released, the worker parks at once
             // (``next()`` still takes one queued since).
             if othersQueued, let queued = state.withLock({ $0.takeQueued() }) {
-                next = queued
+                upcoming = queued
             } else {
-                next = await self.next()
+                upcoming = await next()
             }
         }
         return true
