@@ -19,14 +19,15 @@ struct CallIDTable<Value> {
     /// 0 marks an empty bucket (``CallIDs`` never gives 0).
     private var ids: [UInt64]
     private var values: [Value?]
-    private var mask: Int
     private(set) var count = 0
 
     init() {
         ids = Array(repeating: 0, count: 16)
         values = Array(repeating: nil, count: 16)
-        mask = 15
     }
+
+    /// The table's size is a power of two: an id's low bits under this are its bucket.
+    private var mask: Int { ids.count - 1 }
 
     var isEmpty: Bool { count == 0 }
 
@@ -62,12 +63,17 @@ struct CallIDTable<Value> {
             return old
         }
         if (count + 1) * 2 > ids.count { grow() }
+        place(id, consume value)
+        count += 1
+        return nil
+    }
+
+    /// Puts `id`, not in the table, in the first empty bucket from its home.
+    private mutating func place(_ id: UInt64, _ value: consuming Value?) {
         var bucket = home(of: id)
         while ids[bucket] != 0 { bucket = (bucket + 1) & mask }
         ids[bucket] = id
         values[bucket] = consume value
-        count += 1
-        return nil
     }
 
     /// Takes `id`'s value out, if it is in.
@@ -121,12 +127,8 @@ struct CallIDTable<Value> {
         var oldValues = values
         ids = Array(repeating: 0, count: oldIDs.count * 2)
         values = Array(repeating: nil, count: oldIDs.count * 2)
-        mask = ids.count - 1
         for bucket in oldIDs.indices where oldIDs[bucket] != 0 {
-            var target = home(of: oldIDs[bucket])
-            while ids[target] != 0 { target = (target + 1) & mask }
-            ids[target] = oldIDs[bucket]
-            values[target] = oldValues[bucket].take()
+            place(oldIDs[bucket], oldValues[bucket].take())
         }
     }
 }
