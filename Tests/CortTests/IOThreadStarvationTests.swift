@@ -64,8 +64,14 @@ import Testing
             #expect(try await greeter.hello(name: "after") == "Hello, after!")
             let entries = log.entries
             #expect(!entries.contains { $0.message == "node failed" }, "\(entries.map { "\($0.message) \($0.metadata)" })")
-            #expect(entries.contains { $0.level == .notice && $0.message.contains("I/O thread waited for a CPU") },
-                    "\(entries.map(\.message))")
+            // The caller says why. Beside other CPU hogs its reactor, which
+            // shares the remaining CPUs with them, can itself run a tick a
+            // liveness late, and then says that instead (3 runs of 58 beside
+            // two `yes`, none of 8 without them); the node is spared either way.
+            #expect(entries.contains { entry in
+                entry.level == .notice && (entry.message.contains("I/O thread waited for a CPU")
+                                           || entry.message.contains("heartbeats ran late"))
+            }, "\(entries.map(\.message))")
         }
     }
 
