@@ -87,11 +87,13 @@ actor NodeServer {
         /// backend bootstrapped while the node runs is used from at most
         /// that much later.
         mutating func interceptors(at now: Duration) -> InterceptorChain<any ServerInterceptor> {
+            let active: Bool
             if let checked = interceptorsChecked, now >= checked.at, now - checked.at < Self.interceptorsCheckInterval {
-                return checked.active ? interceptors : .init([])
+                active = checked.active
+            } else {
+                active = interceptors.isActive
+                interceptorsChecked = (active, now)
             }
-            let active = interceptors.isActive
-            interceptorsChecked = (active, now)
             return active ? interceptors : .init([])
         }
 

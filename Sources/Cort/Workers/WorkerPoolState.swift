@@ -92,7 +92,7 @@ struct WorkerPoolState<Worker: Sendable> {
     /// must wait (`worker` is kept, and ``send(_:)`` or ``closeChannel()``
     /// resumes it).
     mutating func take(orPark worker: IdleWorker) -> (any WorkerPoolJob<Worker>)?? {
-        if let job = queue.popFirst() { return .some(job) }
+        if let job = takeQueued() { return .some(job) }
         if channelClosed { return .some(nil) }
         idleWorkers.append(worker)
         return nil

@@ -122,17 +122,11 @@ struct PeerTable: ~Copyable {
         // array, from the connection's epochs) rather than hashing it.
         if lastHeardSlot < slots.count, generationsBySlot[lastHeardSlot] != 0,
            slots[lastHeardSlot]!.entry.routingID == routingID {
-            slots[lastHeardSlot]!.entry.lastHeard = now
-            if let connection { slots[lastHeardSlot]!.entry.connection = connection }
-            return Ref(slot: lastHeardSlot, generation: generationsBySlot[lastHeardSlot])
+            return heard(inSlot: lastHeardSlot, on: connection, at: now)
         }
         if let slot = byRoutingID[RoutingKey(routingID)], slots[slot] != nil {
             lastHeardSlot = slot
-            // In place: a copy of the entry and back costs a retain and a
-            // release of each of its references, on every frame.
-            slots[slot]!.entry.lastHeard = now
-            if let connection { slots[slot]!.entry.connection = connection }
-            return Ref(slot: slot, generation: generationsBySlot[slot])
+            return heard(inSlot: slot, on: connection, at: now)
         }
         if byRoutingID.count >= capacity, !forgetOldestIdle() { return nil }
         generations += 1
@@ -150,6 +144,16 @@ struct PeerTable: ~Copyable {
         }
         byRoutingID[RoutingKey(routingID)] = slot
         return Ref(slot: slot, generation: entry.generation)
+    }
+
+    /// A frame arrived from the caller remembered in `slot`: noted in its
+    /// entry, in place (a copy of the entry and back costs a retain and a
+    /// release of each of its references, on every frame).
+    private func heard(inSlot slot: Int, on connection: Connection?, at now: Duration) -> Ref {
+        let box = slots[slot]!
+        box.entry.lastHeard = now
+        if let connection { box.entry.connection = connection }
+        return Ref(slot: slot, generation: generationsBySlot[slot])
     }
 
     /// The caller known by `routingID`, if remembered.
