@@ -72,6 +72,10 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
 
+        // Jobs of Swift's global executor taken by the thread that enqueues
+        // them (a reactor resuming the callers whose answers it read).
+        .target(name: "CCortRuntime"),
+
         .target(
             name: "CortMessagePack",
             dependencies: ["CMessagePack"]
@@ -80,6 +84,7 @@ let package = Package(
             name: "CortZeroMQ",
             dependencies: [
                 "CZeroMQ",
+                "CCortRuntime",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]

@@ -265,10 +265,17 @@ final class RemoteService: Sendable {
     /// Resumes the calls a holder of the lock settled, then queues the
     /// flush it reserved for after them, on the global pool: behind their
     /// jobs there, so the requests they file go with it.
+    ///
+    /// On the reactor's thread (reading answers, flushing, a caller it
+    /// runs), the callers resumed go on there, after the current job
+    /// (``CortSystem/Configuration/resumesCallersOnReactor``).
     @inline(__always)
     private func resume(_ settled: Settled) {
-        settled.resumeAll()
-        if settled.flushesAfter { flushOnPool(priority: nil) }
+        guard settled.first != nil || settled.flushesAfter else { return }
+        reactor.keepingGlobalJobs {
+            settled.resumeAll()
+            if settled.flushesAfter { flushOnPool(priority: nil) }
+        }
     }
 
     /// Queues a flush of the outbox on the global pool, behind the jobs queued there.

@@ -1,4 +1,5 @@
 internal import CZeroMQ
+internal import CCortRuntime
 import DequeModule
 import Synchronization
 #if canImport(Glibc)
@@ -88,6 +89,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         case taskJob(UnownedJob)
         /// A job of a task that prefers ``taskExecutor`` (any task a user placed here).
         case preferringJob(UnownedJob)
+        /// A job the Swift runtime was given for its global executor inside
+        /// ``keepingGlobalJobs(_:)`` on this thread (a caller resumed with its
+        /// answer), kept to run here.
+        case globalJob(UnownedJob)
         case closure(@Sendable () -> Void)
         /// A waiter of ``waitUntilReadable(_:isolation:)`` to register (no
         /// closure, so no allocation).
@@ -199,6 +204,30 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private let watchdogFDs: [Int32]
     /// The threads' name, set once in `start`.
     private var threadName = "cort-reactor"
+    /// Where a reader's turn keeps the global executor's jobs it enqueues
+    /// (``globalJobCapacity`` of them); nil when the reactor does not run them.
+    private var globalJobs: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    /// Whether cort's hook on the global executor's enqueue is the one in
+    /// place (set by the first reactor started with `resumesGlobalJobs`;
+    /// a library that sets its own later, without passing jobs on to it,
+    /// turns the keeping off: resumed tasks then go to the pool as before).
+    package static var globalJobsHookInstalled: Bool { cort_global_jobs_installed() }
+    /// The most global jobs one capture keeps; the rest go to the global executor.
+    static let globalJobCapacity = 1024
+    /// The thread running the loop now, while it runs (0 otherwise): the
+    /// one thread whose global jobs ``keepingGlobalJobs(_:)`` keeps. A thread
+    /// id, as `feeder` is: a thread relieved of the loop in a long job, or
+    /// one draining the queue after the loop ended, never finds its own.
+    private let loopThread = Atomic<UInt>(0)
+    /// Set while ``keepingGlobalJobs(_:)`` keeps them (loop thread only).
+    @exclusivity(unchecked) private var keepsGlobalJobs = false
+    /// When the loop last found nothing to do and went to poll (loop thread only).
+    @exclusivity(unchecked) private var busySince = ContinuousClock.now
+    /// How long the loop may have been busy, since it last found nothing to
+    /// do, and still keep the global jobs it resumes: past that (callers
+    /// whose steps take long, a flood of answers), they go to the global
+    /// executor, and its threads share the work until the loop idles again.
+    public static let keepsGlobalJobsWhileBusyFor = Duration.milliseconds(1)
 
     /// The job of a task preferring this reactor that runs now, as the
     /// watchdog sees it: `epoch << 2`, plus 1 while such a job runs, plus 2
@@ -327,6 +356,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     deinit {
         for var fds in [[wakeReadFD, wakeWriteFD], doneFDs, watchdogFDs] { cort_wakefd_close(&fds) }
+        globalJobs?.deallocate()
     }
 
     /// A wake-up channel: its read and write descriptors (the same one, an eventfd, on Linux).
@@ -347,11 +377,24 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     ///     awaited (counted with ``requestSent()`` and ``requestEnded()``);
     ///     the window adapts to how soon they come (see ``IdleSpin``).
     ///     Zero (the default) never polls.
+    ///   - resumesGlobalJobs: whether a task resumed on the loop's thread
+    ///     inside ``keepingGlobalJobs(_:)`` (a caller given the answer the
+    ///     loop read), that would go to Swift's global executor, goes on on
+    ///     this thread instead, up to its next suspension, where the
+    ///     watchdog sees it as it sees a job of a task preferring the
+    ///     reactor (see ``handOffAfter``): no pool thread is woken for it,
+    ///     and what it sends next leaves from here. False (the default):
+    ///     such tasks go to the global executor.
     /// - Throws: ``ZeroMQError`` if the wake-up descriptor or the thread cannot be created.
-    public static func start(name: String = "cort-reactor", answerPolling: Duration = .zero) throws -> ZeroMQReactor {
+    public static func start(name: String = "cort-reactor", answerPolling: Duration = .zero,
+                             resumesGlobalJobs: Bool = false) throws -> ZeroMQReactor {
         let reactor = try ZeroMQReactor()
         reactor.threadName = name
         reactor.idleSpin = IdleSpin(maximum: answerPolling)
+        if resumesGlobalJobs {
+            cort_global_jobs_install()
+            reactor.globalJobs = .allocate(capacity: globalJobCapacity)
+        }
         try reactor.spawnThread(.loop)
         return reactor
     }
@@ -652,6 +695,35 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         readers.removeAll { $0.id == id }
     }
 
+    /// Runs `body`; on the loop's thread, with the reactor started to run
+    /// them (`resumesGlobalJobs`), the jobs it hands Swift's global
+    /// executor (the callers it resumes, with no executor of their own) are
+    /// kept and run on this thread, first thing next turn, as jobs the
+    /// watchdog sees. Elsewhere, or nested, or once the loop has been busy
+    /// for ``keepsGlobalJobsWhileBusyFor`` without a pause, it only runs `body`.
+    ///
+    /// For resumptions whose tasks should go on here (a caller given its
+    /// answer), and nothing else: a task resumed that way runs here until
+    /// it next suspends (a hosted service's replicas on the global pool
+    /// are resumed outside it, and stay there).
+    @inline(__always)
+    package func keepingGlobalJobs(_ body: () -> Void) {
+        guard let globalJobs, loopThread.load(ordering: .relaxed) == Self.currentThreadID(), !keepsGlobalJobs,
+              ContinuousClock.now - busySince < Self.keepsGlobalJobsWhileBusyFor else {
+            body()
+            return
+        }
+        keepsGlobalJobs = true
+        cort_global_jobs_capture_begin(globalJobs, Self.globalJobCapacity)
+        body()
+        let kept = cort_global_jobs_capture_end()
+        keepsGlobalJobs = false
+        // In the order they were resumed, after what `body` queued here.
+        for index in 0..<kept {
+            if let job = globalJobs[index] { resumed.append(.globalJob(unsafeBitCast(job, to: UnownedJob.self))) }
+        }
+    }
+
     /// Calls the readers whose socket `ready` says is readable, with what
     /// they enqueue going to `resumed` (run first next turn); drops those
     /// that stopped.
@@ -802,8 +874,12 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// Runs one piece of work; false when the watchdog took the loop over
     /// while it ran (this thread then touches no loop state again).
     private func run(_ work: Work, watched: Bool) -> Bool {
-        if watched, case .preferringJob(let job) = work {
-            return runWatched(job)
+        if watched {
+            switch work {
+            case .preferringJob(let job): return runWatched(job, global: false)
+            case .globalJob(let job): return runWatched(job, global: true)
+            default: break
+            }
         }
         jobsRun.add(1, ordering: .relaxed)
         switch work {
@@ -820,6 +896,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
             // actor on the reactor that it calls is entered by a hop (a job
             // in this same queue, no wake-up).
             job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
+        case .globalJob(let job):
+            cort_global_job_run(unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
         case .closure(let body): body()
         case .registerWaiter(let id, let descriptor, let continuation): register(id, descriptor: descriptor, continuation)
         case .registerReader(let registration):
@@ -828,9 +906,10 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         return true
     }
 
-    /// Runs a job of a task preferring this reactor where the watchdog sees
-    /// it: if it runs past ``handOffAfter``, the watchdog takes the loop.
-    private func runWatched(_ job: UnownedJob) -> Bool {
+    /// Runs a job of a task preferring this reactor (or a global job a
+    /// reader's turn kept: `global`) where the watchdog sees it: if it runs
+    /// past ``handOffAfter``, the watchdog takes the loop.
+    private func runWatched(_ job: UnownedJob, global: Bool) -> Bool {
         jobsRun.add(1, ordering: .relaxed)
         if !watchdogStarted {
             watchdogStarted = true
@@ -845,7 +924,13 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
            watchdogParked.exchange(false, ordering: .sequentiallyConsistent) {
             _ = cort_wakefd_signal(watchdogFDs[1])
         }
-        job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
+        if global {
+            // As the global executor runs it: on the generic executor, so
+            // the task does not take this reactor for its own.
+            cort_global_job_run(unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
+        } else {
+            job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
+        }
         return foreignJob.compareExchange(expected: token, desired: token & ~1,
                                           ordering: .acquiringAndReleasing).exchanged
     }
@@ -965,6 +1050,7 @@ extension ZeroMQReactor {
     private enum LoopEnd { case stopped, handedOff }
 
     private func runLoop() -> LoopEnd {
+        loopThread.store(Self.currentThreadID(), ordering: .relaxed)
         while true {
             loopIterations.add(1, ordering: .relaxed)
 
@@ -984,10 +1070,12 @@ extension ZeroMQReactor {
             while budget > 0, let work = resumed.popFirst() {
                 budget -= 1
                 // Not for a job the watchdog may take the loop from (a task
-                // preferring the reactor): what it enqueues goes to the queue.
-                if case .preferringJob = work {
+                // preferring the reactor, a kept global job): what it
+                // enqueues goes to the queue.
+                switch work {
+                case .preferringJob, .globalJob:
                     guard run(work, watched: true) else { return .handedOff }
-                } else {
+                default:
                     feeder.store(thisThread, ordering: .relaxed)
                     _ = run(work, watched: true)
                     feeder.store(0, ordering: .relaxed)
@@ -1065,6 +1153,7 @@ extension ZeroMQReactor {
                 }
             }
         }
+        loopThread.store(0, ordering: .relaxed)
         owner.store(0, ordering: .sequentiallyConsistent)
         return .stopped
     }
@@ -1155,6 +1244,7 @@ extension ZeroMQReactor {
             result = poll(&pollDescriptors, nfds_t(pollDescriptors.count), Int32(clamping: timeout))
         }
         if let idleSince { idleSpin.idled(for: ContinuousClock.now - idleSince) }
+        if globalJobs != nil, !backlog { busySince = .now }
         let pending = shared.withLock { shared -> Bool in
             shared.sleeping = false
             defer { shared.wakePending = false }
