@@ -2,6 +2,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #if __has_attribute(swiftcall)
 #define CORT_SWIFTCALL __attribute__((swiftcall))
@@ -25,6 +26,7 @@ extern CORT_SWIFTCALL void swift_job_run(void *job, cort_serial_executor_ref exe
 static _Thread_local void **captured_jobs;
 static _Thread_local size_t captured_capacity;
 static _Thread_local size_t captured_count;
+static _Thread_local bool in_watched_job;
 /* A hook set before cort's, which cort's passes the jobs it does not keep to. */
 static cort_enqueue_hook previous_hook;
 static atomic_bool install_started;
@@ -66,4 +68,18 @@ size_t cort_global_jobs_capture_end(void) {
 void cort_global_job_run(void *job) {
     cort_serial_executor_ref generic = {0, 0};
     swift_job_run(job, generic);
+}
+
+bool cort_global_jobs_capturing(void) {
+    return captured_jobs != NULL;
+}
+
+void cort_watched_job_begin(void) { in_watched_job = true; }
+void cort_watched_job_end(void) { in_watched_job = false; }
+bool cort_in_watched_job(void) { return in_watched_job; }
+
+long long cort_monotonic_nanoseconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 }

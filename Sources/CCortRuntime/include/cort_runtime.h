@@ -32,8 +32,20 @@ void cort_global_jobs_capture_begin(void **jobs, size_t capacity);
 /* Stops keeping jobs on this thread; returns how many were kept. */
 size_t cort_global_jobs_capture_end(void);
 
+/* Whether this thread keeps its global jobs now (between begin and end). */
+bool cort_global_jobs_capturing(void);
+
 /* Runs a kept job on this thread as the global executor would (the generic
    executor: no actor, no task executor). */
 void cort_global_job_run(void *job);
+
+/* Marks this thread as running a job that a reactor's watchdog may take the
+   loop from (it may lose the loop at any moment until it is done). */
+void cort_watched_job_begin(void);
+void cort_watched_job_end(void);
+bool cort_in_watched_job(void);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+long long cort_monotonic_nanoseconds(void);
 
 #endif

@@ -204,9 +204,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     private let watchdogFDs: [Int32]
     /// The threads' name, set once in `start`.
     private var threadName = "cort-reactor"
-    /// Where a reader's turn keeps the global executor's jobs it enqueues
-    /// (``globalJobCapacity`` of them); nil when the reactor does not run them.
-    private var globalJobs: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    /// Whether the loop keeps the global jobs it resumes (see
+    /// ``keepingGlobalJobs(_:)``); set once in `start`.
+    private var resumesGlobalJobs = false
     /// Whether cort's hook on the global executor's enqueue is the one in
     /// place (set by the first reactor started with `resumesGlobalJobs`;
     /// a library that sets its own later, without passing jobs on to it,
@@ -219,15 +219,18 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// id, as `feeder` is: a thread relieved of the loop in a long job, or
     /// one draining the queue after the loop ended, never finds its own.
     private let loopThread = Atomic<UInt>(0)
-    /// Set while ``keepingGlobalJobs(_:)`` keeps them (loop thread only).
-    @exclusivity(unchecked) private var keepsGlobalJobs = false
-    /// When the loop last found nothing to do and went to poll (loop thread only).
-    @exclusivity(unchecked) private var busySince = ContinuousClock.now
+    /// When the loop last found nothing to do and went to poll
+    /// (`CLOCK_MONOTONIC`, nanoseconds). Written by the loop's thread, read
+    /// also by a thread running a job the loop may be taken from.
+    private let busySince = Atomic<Int64>(0)
     /// How long the loop may have been busy, since it last found nothing to
     /// do, and still keep the global jobs it resumes: past that (callers
     /// whose steps take long, a flood of answers), they go to the global
     /// executor, and its threads share the work until the loop idles again.
     public static let keepsGlobalJobsWhileBusyFor = Duration.milliseconds(1)
+    private static let keepsGlobalJobsWhileBusyNanoseconds =
+        keepsGlobalJobsWhileBusyFor.components.seconds * 1_000_000_000
+            + keepsGlobalJobsWhileBusyFor.components.attoseconds / 1_000_000_000
 
     /// The job of a task preferring this reactor that runs now, as the
     /// watchdog sees it: `epoch << 2`, plus 1 while such a job runs, plus 2
@@ -356,7 +359,6 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     deinit {
         for var fds in [[wakeReadFD, wakeWriteFD], doneFDs, watchdogFDs] { cort_wakefd_close(&fds) }
-        globalJobs?.deallocate()
     }
 
     /// A wake-up channel: its read and write descriptors (the same one, an eventfd, on Linux).
@@ -393,7 +395,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         reactor.idleSpin = IdleSpin(maximum: answerPolling)
         if resumesGlobalJobs {
             cort_global_jobs_install()
-            reactor.globalJobs = .allocate(capacity: globalJobCapacity)
+            reactor.resumesGlobalJobs = true
         }
         try reactor.spawnThread(.loop)
         return reactor
@@ -708,19 +710,42 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
     /// are resumed outside it, and stay there).
     @inline(__always)
     package func keepingGlobalJobs(_ body: () -> Void) {
-        guard let globalJobs, loopThread.load(ordering: .relaxed) == Self.currentThreadID(), !keepsGlobalJobs,
-              ContinuousClock.now - busySince < Self.keepsGlobalJobsWhileBusyFor else {
+        guard resumesGlobalJobs, loopThread.load(ordering: .relaxed) == Self.currentThreadID(),
+              !cort_global_jobs_capturing(),
+              cort_monotonic_nanoseconds() - busySince.load(ordering: .relaxed)
+                < Self.keepsGlobalJobsWhileBusyNanoseconds else {
             body()
             return
         }
-        keepsGlobalJobs = true
-        cort_global_jobs_capture_begin(globalJobs, Self.globalJobCapacity)
-        body()
-        let kept = cort_global_jobs_capture_end()
-        keepsGlobalJobs = false
-        // In the order they were resumed, after what `body` queued here.
-        for index in 0..<kept {
-            if let job = globalJobs[index] { resumed.append(.globalJob(unsafeBitCast(job, to: UnownedJob.self))) }
+        keepGlobalJobs(body)
+    }
+
+    /// ``keepingGlobalJobs(_:)``'s capture, in a buffer of its own on this
+    /// thread's stack (a thread relieved of the loop in a long job may still
+    /// be in one when the loop's new thread starts another).
+    private func keepGlobalJobs(_ body: () -> Void) {
+        withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: Self.globalJobCapacity) { jobs in
+            cort_global_jobs_capture_begin(jobs.baseAddress, Self.globalJobCapacity)
+            body()
+            let kept = cort_global_jobs_capture_end()
+            guard kept > 0 else { return }
+            if cort_in_watched_job() {
+                // In a job the loop may be taken from at any moment: through
+                // the queue, which whoever runs the loop then takes them from.
+                let wake = shared.withLock { shared -> Bool in
+                    for index in 0..<kept {
+                        if let job = jobs[index] { shared.queue.append(.globalJob(unsafeBitCast(job, to: UnownedJob.self))) }
+                    }
+                    return needsSignal(&shared)
+                }
+                if wake { signal() }
+            } else {
+                // The loop's own work (a reader's turn, a flush, a timer):
+                // first thing next turn, in the order they were resumed.
+                for index in 0..<kept {
+                    if let job = jobs[index] { resumed.append(.globalJob(unsafeBitCast(job, to: UnownedJob.self))) }
+                }
+            }
         }
     }
 
@@ -924,6 +949,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
            watchdogParked.exchange(false, ordering: .sequentiallyConsistent) {
             _ = cort_wakefd_signal(watchdogFDs[1])
         }
+        cort_watched_job_begin()
         if global {
             // As the global executor runs it: on the generic executor, so
             // the task does not take this reactor for its own.
@@ -931,6 +957,7 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         } else {
             job.runSynchronously(on: generalExecutor.asUnownedTaskExecutor())
         }
+        cort_watched_job_end()
         return foreignJob.compareExchange(expected: token, desired: token & ~1,
                                           ordering: .acquiringAndReleasing).exchanged
     }
@@ -1244,7 +1271,7 @@ extension ZeroMQReactor {
             result = poll(&pollDescriptors, nfds_t(pollDescriptors.count), Int32(clamping: timeout))
         }
         if let idleSince { idleSpin.idled(for: ContinuousClock.now - idleSince) }
-        if globalJobs != nil, !backlog { busySince = .now }
+        if resumesGlobalJobs, !backlog { busySince.store(cort_monotonic_nanoseconds(), ordering: .relaxed) }
         let pending = shared.withLock { shared -> Bool in
             shared.sleeping = false
             defer { shared.wakePending = false }
