@@ -41,9 +41,11 @@ import Testing
             try await node.host("ledger", replicas: 2) { Ledger(actorSystem: $0) }
         }) { nodes, caller in
             let ledger = try Ledger.resolve(id: .service("ledger"), using: caller)
-            // Both nodes known and live before one drains.
+            // Both nodes known and live before one drains (each takes calls
+            // once its first pong is read: a deadline, not a count of calls).
             var seen = Set<String>()
-            for _ in 0..<20 where seen.count < 2 {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while seen.count < 2 && ContinuousClock.now < deadline {
                 seen.insert(try await ledger.read("warm-\(UUID())"))
             }
             #expect(seen.count == 2)
