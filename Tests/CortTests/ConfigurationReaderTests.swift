@@ -73,6 +73,18 @@ import Testing
             .answerPolling == .zero)
     }
 
+    @Test func callersResumeOnTheReactorByDefaultAndFalseTurnsItOff() throws {
+        #expect(try Self.configuration(["CORT_NAME": "n"]).resumesCallersOnReactor)
+        #expect(CortSystem.Configuration(name: "n", discovery: LocalDiscovery()).resumesCallersOnReactor)
+        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_RESUMES_CALLERS_ON_REACTOR": "false"]).resumesCallersOnReactor == false)
+        #expect(try Self.configuration(["CORT_NAME": "n", "CORT_RESUMES_CALLERS_ON_REACTOR": "true"]).resumesCallersOnReactor)
+        let error = #expect(throws: ConfigurationError.self) {
+            try Self.configuration(["CORT_NAME": "n", "CORT_RESUMES_CALLERS_ON_REACTOR": "sometimes"])
+        }
+        #expect(error?.code == .invalidValue)
+        #expect(error?.message.contains("resumesCallersOnReactor") == true)
+    }
+
     @Test func whatIsNotSetKeepsTheDefaultsAndCodeWins() throws {
         var configuration = try Self.configuration(["CORT_NAME": "caller", "CORT_DEFAULT_TIMEOUT": "3s"])
         let defaults = CortSystem.Configuration(name: "caller", discovery: LocalDiscovery())

@@ -24,6 +24,7 @@ extension CortSystem.Configuration {
     ///   `drainGrace` (duration, `250ms`), `maxMessageBytes` (int, 4 MiB).
     /// - `heartbeat.interval` (duration, `1s`), `heartbeat.liveness` (int, 3).
     /// - `answerPolling` (duration, `200us`; `0s` never polls): see ``answerPolling``.
+    /// - `resumesCallersOnReactor` (`true` or `false`; `true`): see ``resumesCallersOnReactor``.
     /// - `ioThreadScheduling` (`batchWhenServing`, `batch` or `inherited`;
     ///   `batchWhenServing`): see ``ioThreadScheduling``.
     /// - `callLimits.perNode` (int, 1024), `callLimits.perService` (int, 16384),
@@ -62,6 +63,7 @@ extension CortSystem.Configuration {
         queueCapacity = try read.int("queueCapacity", atLeast: 1) ?? queueCapacity
         drainGrace = try read.duration("drainGrace") ?? drainGrace
         answerPolling = try read.duration("answerPolling", allowingZero: true) ?? answerPolling
+        resumesCallersOnReactor = try read.bool("resumesCallersOnReactor") ?? resumesCallersOnReactor
         if let scheduling = read.string("ioThreadScheduling") {
             guard let value = CortSystem.IOThreadScheduling(rawValue: scheduling) else {
                 throw ConfigurationError(.invalidValue, "ioThreadScheduling is '\(scheduling)'; it is 'batchWhenServing', 'batch' or 'inherited'")
@@ -122,6 +124,16 @@ private struct SettingReader {
 
     func string(_ key: String) -> String? {
         config.string(forKey: ConfigKey(key))
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        if let value = config.bool(forKey: ConfigKey(key)) { return value }
+        guard let text = config.string(forKey: ConfigKey(key)) else { return nil }
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw ConfigurationError(.invalidValue, "\(key) is '\(text)'; it is 'true' or 'false'")
+        }
     }
 
     func int(_ key: String, atLeast minimum: Int) throws -> Int? {
