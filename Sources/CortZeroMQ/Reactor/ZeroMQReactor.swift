@@ -59,7 +59,9 @@ import Darwin
 /// of each (each check is a system call). Do not drop the check before sleeping.
 ///
 /// A job of a task that prefers the reactor (``taskExecutor``: a hosted
-/// service's replicas by default) may compute for long. The loop is not left
+/// service's replicas by default), or of a task resumed here that would
+/// have gone to Swift's global executor (``keepingGlobalJobs(_:)``: a
+/// caller given its answer), may compute for long. The loop is not left
 /// waiting for it: a watchdog thread checks every
 /// ``handOffAfter``, and once the same such job has run that long, it takes
 /// the loop over (sockets, queue and timers) and a new watchdog starts, while
@@ -931,9 +933,9 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
         return true
     }
 
-    /// Runs a job of a task preferring this reactor (or a global job a
-    /// reader's turn kept: `global`) where the watchdog sees it: if it runs
-    /// past ``handOffAfter``, the watchdog takes the loop.
+    /// Runs a job of a task preferring this reactor (or, `global`, one
+    /// ``keepingGlobalJobs(_:)`` kept) where the watchdog sees it: if it
+    /// runs past ``handOffAfter``, the watchdog takes the loop.
     private func runWatched(_ job: UnownedJob, global: Bool) -> Bool {
         jobsRun.add(1, ordering: .relaxed)
         if !watchdogStarted {
