@@ -996,6 +996,8 @@ public final class ZeroMQReactor: SerialExecutor, @unchecked Sendable {
 
     private func loopThreadMain() {
         owner.store(Self.currentThreadID(), ordering: .sequentiallyConsistent)
+        // Not busy yet (a watchdog taking the loop over keeps the time).
+        busySince.store(cort_monotonic_nanoseconds(), ordering: .relaxed)
         loopEnded(runLoop())
     }
 
