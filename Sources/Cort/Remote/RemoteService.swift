@@ -69,8 +69,16 @@ final class RemoteService: Sendable {
         let outcome: Result<AttemptResult, RemoteCallError>?
     }
 
-    /// Where a call's task waits for one step of an attempt.
-    typealias Continuation = UnsafeContinuation<Step, Never>
+    /// Where a call's task waits for one step of an attempt, and whether
+    /// it goes on on the reactor when the reactor resumes it (see
+    /// ``resume(_:)``): not a call made by a hosted method, whose replica
+    /// may run on the global pool, which is what that executor promises it.
+    struct Continuation: Sendable {
+        let waiting: UnsafeContinuation<Step, Never>
+        let goesOnOnReactor: Bool
+
+        func resume(returning step: Step) { waiting.resume(returning: step) }
+    }
 
     /// A continuation to resume, and with what, once the lock is left.
     struct Resumption: Sendable {
@@ -89,9 +97,18 @@ final class RemoteService: Sendable {
         /// resumed (see `RemoteServiceState.reserveFlush`).
         var flushesAfter = false
 
+        /// Some of them do not go on on the reactor (``Continuation/goesOnOnReactor``).
+        var someLeaveReactor = false
+
         func resumeAll() {
             first?.resume()
             for resumption in more { resumption.resume() }
+        }
+
+        /// Resumes those whose `goesOnOnReactor` is `onReactor`.
+        func resumeAll(goingOnOnReactor onReactor: Bool) {
+            if let first, first.continuation.goesOnOnReactor == onReactor { first.resume() }
+            for resumption in more where resumption.continuation.goesOnOnReactor == onReactor { resumption.resume() }
         }
     }
 
@@ -272,6 +289,14 @@ final class RemoteService: Sendable {
     @inline(__always)
     private func resume(_ settled: Settled) {
         guard settled.first != nil || settled.flushesAfter else { return }
+        guard !settled.someLeaveReactor else {
+            reactor.keepingGlobalJobs {
+                settled.resumeAll(goingOnOnReactor: true)
+                if settled.flushesAfter { flushOnPool(priority: nil) }
+            }
+            settled.resumeAll(goingOnOnReactor: false)
+            return
+        }
         reactor.keepingGlobalJobs {
             settled.resumeAll()
             if settled.flushesAfter { flushOnPool(priority: nil) }
@@ -328,8 +353,11 @@ final class RemoteService: Sendable {
     /// caller ran 23,438–23,589 instructions a call inlined, 24,087–24,168
     /// not (callgrind, two runs each).
     @inline(__always)
+    ///
+    /// `goesOnOnReactor`: whether the caller may go on on the reactor when
+    /// the reactor resumes it (false for a call a hosted method makes).
     func call(_ request: CallRequest, started: Duration, deadline: Duration, idempotent: Bool,
-              recordsValues: Bool = true) async throws -> (answer: Answer, attempts: [CallAttempt]) {
+              recordsValues: Bool = true, goesOnOnReactor: Bool = true) async throws -> (answer: Answer, attempts: [CallAttempt]) {
         // Arguments over the limit on their own: refused before the lock is
         // taken and the envelope encoded (megabytes, under the lock for as
         // long as that takes, while its heartbeats and answers wait).
@@ -348,7 +376,8 @@ final class RemoteService: Sendable {
             let id = callIDs.next()
             let (refused, refusal, counted) = (refusedBy, lastRefusal, acquiring)
             let step = await withTaskCancellationHandler {
-                await withUnsafeContinuation { (continuation: Continuation) in
+                await withUnsafeContinuation { (waiting: UnsafeContinuation<Step, Never>) in
+                    let continuation = Continuation(waiting: waiting, goesOnOnReactor: goesOnOnReactor)
                     let ranHere = submit(Submission(request: request, id: id, deadline: deadline, refused: refused,
                                                     lastRefusal: refusal, acquiring: counted,
                                                     continuation: continuation))
@@ -770,6 +799,7 @@ final class RemoteServiceState {
                         sent: RemoteService.Sent? = nil) {
         let resumption = RemoteService.Resumption(continuation: continuation,
                                                   step: RemoteService.Step(sent: sent, outcome: outcome))
+        if !continuation.goesOnOnReactor { settled.someLeaveReactor = true }
         if settled.first == nil {
             settled.first = resumption
         } else {

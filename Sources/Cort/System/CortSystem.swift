@@ -666,15 +666,9 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             // sends: no hop to the reactor. Its answer resumes it on the
             // global pool (or on the reactor, for a caller that prefers it).
             // No interceptor reads a successful call's attempts.
-            let answer: RemoteService.Answer, attempts: [CallAttempt]
-            do {
-                (answer, attempts) = try await remote.call(request, started: now, deadline: deadline,
-                                                           idempotent: idempotent, recordsValues: false)
-            } catch {
-                if served != nil { await leaveReactor() }
-                throw error
-            }
-            if served != nil { await leaveReactor() }
+            let (answer, attempts) = try await remote.call(request, started: now, deadline: deadline,
+                                                           idempotent: idempotent, recordsValues: false,
+                                                           goesOnOnReactor: served == nil)
             return try result(of: answer, attempts: attempts, errorsDeclaredBy: service).bytes
         }
         let call = ClientCall(service: outgoing.id.service, method: outgoing.method, metadata: options.metadata,
@@ -685,27 +679,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
             request.timeout = call.timeout
             request.flags = call.isIdempotent ? [.idempotent] : []
             let now = clock.now
-            let answer: RemoteService.Answer, attempts: [CallAttempt]
-            do {
-                (answer, attempts) = try await remote.call(request, started: now, deadline: now + call.timeout,
-                                                           idempotent: call.isIdempotent)
-            } catch {
-                if served != nil { await leaveReactor() }
-                throw error
-            }
-            if served != nil { await leaveReactor() }
+            let (answer, attempts) = try await remote.call(request, started: now, deadline: now + call.timeout,
+                                                           idempotent: call.isIdempotent, goesOnOnReactor: served == nil)
             return try result(of: answer, attempts: attempts, errorsDeclaredBy: service)
         }.bytes
-    }
-
-    /// For a call made by a hosted method: back to the global pool, if its
-    /// answer resumed it on the reactor (``Configuration/resumesCallersOnReactor``)
-    /// and its replica runs on the pool (``ReplicaExecutor/globalPool``),
-    /// which promises a method the pool's threads, not the reactor's. A
-    /// replica on the reactor prefers it and stays.
-    private func leaveReactor() async {
-        guard reactor.isOnReactorThread, withUnsafeCurrentTask(body: { $0?.unownedTaskExecutor == nil }) else { return }
-        await Task.yield()
     }
 
     /// Runs `call` through `interceptors`, the first outermost, and `body` inside them all.
