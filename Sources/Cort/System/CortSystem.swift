@@ -166,9 +166,10 @@ public final class CortSystem: DistributedActorSystem, Sendable {
         /// nonisolated or isolated to a default actor (which runs wherever
         /// the global executor gives it a thread). Code isolated to the main
         /// actor or to an actor with its own executor, and a task that
-        /// prefers an executor, go there as before; a hosted method whose
-        /// replica runs on ``ReplicaExecutor/globalPool`` goes back to the
-        /// pool after its call. Typically a caller runs a few microseconds
+        /// prefers an executor, go there as before, and so does a call made
+        /// by a hosted method (whose replica may run on
+        /// ``ReplicaExecutor/globalPool``, which promises it the pool's
+        /// threads). Typically a caller runs a few microseconds
         /// and calls again, or suspends on something else, and the reactor
         /// goes on reading, pinging and answering. One that computes longer
         /// is seen by the reactor's watchdog, which moves the loop to a new
