@@ -352,10 +352,10 @@ final class RemoteService: Sendable {
     /// Inlined into its callers for the same reason: at 64 calls in flight a
     /// caller ran 23,438–23,589 instructions a call inlined, 24,087–24,168
     /// not (callgrind, two runs each).
-    @inline(__always)
     ///
     /// `goesOnOnReactor`: whether the caller may go on on the reactor when
     /// the reactor resumes it (false for a call a hosted method makes).
+    @inline(__always)
     func call(_ request: CallRequest, started: Duration, deadline: Duration, idempotent: Bool,
               recordsValues: Bool = true, goesOnOnReactor: Bool = true) async throws -> (answer: Answer, attempts: [CallAttempt]) {
         // Arguments over the limit on their own: refused before the lock is
