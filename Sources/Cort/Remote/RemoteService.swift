@@ -289,18 +289,12 @@ final class RemoteService: Sendable {
     @inline(__always)
     private func resume(_ settled: Settled) {
         guard settled.first != nil || settled.flushesAfter else { return }
-        guard !settled.someLeaveReactor else {
-            reactor.keepingGlobalJobs {
-                settled.resumeAll(goingOnOnReactor: true)
-                if settled.flushesAfter { flushOnPool(priority: nil) }
-            }
-            settled.resumeAll(goingOnOnReactor: false)
-            return
-        }
         reactor.keepingGlobalJobs {
-            settled.resumeAll()
+            if settled.someLeaveReactor { settled.resumeAll(goingOnOnReactor: true) } else { settled.resumeAll() }
             if settled.flushesAfter { flushOnPool(priority: nil) }
         }
+        // Outside the capture: they go where they would have gone.
+        if settled.someLeaveReactor { settled.resumeAll(goingOnOnReactor: false) }
     }
 
     /// Queues a flush of the outbox on the global pool, behind the jobs queued there.
